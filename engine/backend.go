@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"spillway/engine/fleet"
+	"spillway/scenarios"
+)
+
+// Call is one model invocation the engine asks a backend for.
+type Call struct {
+	Request      int
+	Attempt      int
+	Deployment   string
+	Account      string // account name in the scenario
+	SourceRegion string
+	ModelID      string
+	Operation    string
+	Prompt       string
+	MaxTokens    int
+}
+
+// Reply is a backend's answer. Code is empty on success.
+type Reply struct {
+	RequestID    string
+	Region       string        // where it ran, if the backend knows
+	Latency      time.Duration // simulated; set by instant backends
+	InputTokens  int
+	OutputTokens int
+	Code         string // AWS error code, such as ThrottlingException
+	Message      string // the error message as the provider sent it
+}
+
+// Backend carries calls to Bedrock, real or simulated.
+type Backend interface {
+	// Invoke performs call at simulated time at.
+	Invoke(ctx context.Context, at time.Time, call Call) Reply
+	// Instant reports whether Invoke answers without waiting, with the
+	// simulated latency in Reply.Latency. The engine then schedules the
+	// answer itself, which keeps runs deterministic and lets them go as
+	// fast as the CPU allows. A network backend blocks instead, and the
+	// engine calls it from its own goroutine.
+	Instant() bool
+}
+
+// LogSource reads Region histograms from model invocation logs.
+type LogSource interface {
+	RegionCounts(ctx context.Context, q LogQuery) ([]RegionCount, error)
+}
+
+// LogQuery asks for the invocations of Models in one account's log group
+// between From and To, counted by inferenceRegion.
+type LogQuery struct {
+	Account  string
+	LogGroup string
+	Models   []string
+	From, To time.Time
+}
+
+// ErrorClass says what the gateway does with an error.
+type ErrorClass uint8
+
+const (
+	// NoError is a success.
+	NoError ErrorClass = iota
+	// Throttle errors send the request to the next group, as a gateway does
+	// on a 429 or 503.
+	Throttle
+	// Fatal errors end the request: retrying elsewhere would not help.
+	Fatal
+)
+
+// Classify maps an AWS error code to what the gateway does with it.
+func Classify(code string) ErrorClass {
+	switch code {
+	case "":
+		return NoError
+	case fleet.ThrottlingException, fleet.ServiceUnavailableException, fleet.ModelNotReadyException:
+		return Throttle
+	}
+	return Fatal
+}
+
+// Simulated is the embedded Bedrock fleet as a Backend and LogSource.
+type Simulated struct {
+	Fleet *fleet.Fleet
+}
+
+// NewSimulated builds the simulated fleet for s.
+func NewSimulated(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch time.Time) *Simulated {
+	return &Simulated{Fleet: fleet.New(s, fileModels, seed, epoch)}
+}
+
+// Instant is true: the fleet knows every answer and its latency at once.
+func (s *Simulated) Instant() bool { return true }
+
+// Invoke asks the fleet.
+func (s *Simulated) Invoke(_ context.Context, at time.Time, c Call) Reply {
+	r := s.Fleet.Invoke(at, fleet.Call{
+		Account:      c.Account,
+		SourceRegion: c.SourceRegion,
+		ModelID:      c.ModelID,
+		Operation:    c.Operation,
+		Prompt:       c.Prompt,
+		MaxTokens:    c.MaxTokens,
+	})
+	reply := Reply{
+		RequestID:    r.RequestID,
+		Region:       r.Region,
+		Latency:      r.Latency,
+		InputTokens:  r.InputTokens,
+		OutputTokens: r.OutputTokens,
+	}
+	if r.Err != nil {
+		reply.Code, reply.Message = r.Err.Code, r.Err.Message
+	}
+	return reply
+}
+
+// RegionCounts queries the fleet's logs as they stand at q.To.
+func (s *Simulated) RegionCounts(_ context.Context, q LogQuery) ([]RegionCount, error) {
+	return s.Fleet.RegionCounts(fleet.Query{
+		Account: q.Account, LogGroup: q.LogGroup, Models: q.Models, From: q.From, To: q.To,
+	}, q.To)
+}

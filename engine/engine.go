@@ -1,0 +1,604 @@
+// Package engine is Spillway's embedded routing engine: the gateway that
+// sends each request through tenant buckets, deployment buckets, weighted
+// shuffle or round-robin, and ordered fallback groups, and reports every
+// decision as an Event.
+//
+// The engine is a discrete-event simulation over simulated time, paced
+// against an injected wall clock. Requests overlap in simulated time exactly
+// as they would in a gateway, but each decision happens in a deterministic
+// order, so a seed fixes the outcome at any speed. Consumers (the printer,
+// the JSON recorder, the dashboard) subscribe to events and never see the
+// engine's internals.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/scenarios"
+)
+
+// Options configures a run.
+type Options struct {
+	Seed uint64
+	// Speed is simulated seconds per wall second. math.Inf(1) runs as fast
+	// as the CPU allows.
+	Speed   float64
+	Clock   Clock // wall clock; nil means the real one
+	Backend Backend
+	Logs    LogSource // nil skips the Region histogram
+}
+
+// Engine runs one scenario once.
+type Engine struct {
+	scenario *scenarios.Scenario
+	opts     Options
+	rng      *rand.Rand
+
+	tenants     []*tenant
+	deployments []*deployment
+	sinks       []Sink
+
+	mu      sync.Mutex // guards bucket creation and pre-run RPM changes against Buckets and SetRPM
+	started bool
+	control chan rpmChange
+	ended   chan struct{}
+	nowNano atomic.Int64 // simulated time of the event being handled, for readers outside the loop
+
+	// Run state, owned by the Run goroutine.
+	ctx        context.Context
+	pacer      pacer
+	start      time.Time
+	queue      schedule
+	seq        uint64
+	nextID     int
+	planned    int
+	finished   int
+	inflight   map[int]*request
+	inbox      chan asyncReply
+	lastFinish time.Time
+	succeeded  map[string]int // account → successful requests
+	polling    bool
+}
+
+type tenant struct {
+	spec   scenarios.Tenant
+	id     BucketID
+	rpm    scenarios.RPM
+	bucket *bucket.Bucket
+	chain  []*group
+	sent   int
+}
+
+type deployment struct {
+	spec    scenarios.Deployment
+	account scenarios.Account
+	id      BucketID
+	rpm     scenarios.RPM
+	bucket  *bucket.Bucket
+}
+
+type request struct {
+	id      int
+	tenant  *tenant
+	arrival time.Time
+	pos     int // index into tenant.chain of the group being tried
+	attempt int
+	dep     *deployment
+	reply   Reply
+}
+
+type asyncReply struct {
+	req   *request
+	reply Reply
+}
+
+type rpmChange struct {
+	id  BucketID
+	rpm scenarios.RPM
+}
+
+// New prepares a run of s. It checks the options, not the scenario, which
+// scenarios.Parse has checked already.
+func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
+	if !(opts.Speed > 0) {
+		return nil, fmt.Errorf("speed must be above 0, got %v", opts.Speed)
+	}
+	if opts.Backend == nil {
+		return nil, errors.New("engine needs a backend")
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	e := &Engine{
+		scenario: s,
+		opts:     opts,
+		rng:      rand.New(rand.NewPCG(opts.Seed, 0x5b111a4)),
+		control:  make(chan rpmChange, 64),
+		ended:    make(chan struct{}),
+	}
+	byName := map[string]*deployment{}
+	for _, d := range s.Deployments {
+		acct, _ := s.Account(d.Account)
+		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name), rpm: d.RPM}
+		e.deployments = append(e.deployments, dep)
+		byName[d.Name] = dep
+	}
+	groups := map[string]*group{}
+	for _, g := range s.Groups {
+		gr := &group{name: g.Name, strategy: g.Strategy}
+		for _, name := range g.Deployments {
+			gr.members = append(gr.members, byName[name])
+		}
+		gr.skipped = make([]*deployment, 0, len(gr.members))
+		groups[g.Name] = gr
+	}
+	for _, t := range s.Tenants {
+		tn := &tenant{spec: t, id: BucketID(TenantBucket + t.Name), rpm: t.RPM}
+		for _, name := range s.Chain(t.Group) {
+			tn.chain = append(tn.chain, groups[name])
+		}
+		e.tenants = append(e.tenants, tn)
+		e.planned += t.Requests
+	}
+	return e, nil
+}
+
+// Subscribe adds a consumer of events. Call it before Run.
+func (e *Engine) Subscribe(s Sink) { e.sinks = append(e.sinks, s) }
+
+// Scenario is the scenario being run.
+func (e *Engine) Scenario() *scenarios.Scenario { return e.scenario }
+
+// ErrAlreadyRun is returned by a second Run: an engine runs once, so that a
+// recording always describes one experiment.
+var ErrAlreadyRun = errors.New("engine has already run; create a new one to run again")
+
+// Run dispatches the scenario's load and returns when every request has
+// finished and the Region histogram has settled, or when ctx is cancelled.
+// Cancelling stops dispatch, cancels requests in flight, reads the logs one
+// last time and ends the run with an Interrupted RunEnded event; Run then
+// returns nil, because what was recorded is a valid, if shorter, run.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return ErrAlreadyRun
+	}
+	e.started = true
+	e.ctx = ctx
+	e.start = e.opts.Clock.Now()
+	e.pacer = pacer{clock: e.opts.Clock, speed: e.opts.Speed, wallBase: e.start, simBase: e.start}
+	for _, t := range e.tenants {
+		t.bucket = bucket.New(t.spec.Limiter, t.rpm, e.start)
+	}
+	for _, d := range e.deployments {
+		d.bucket = bucket.New(d.spec.Limiter, d.rpm, e.start)
+	}
+	e.mu.Unlock()
+	defer close(e.ended)
+
+	e.inflight = map[int]*request{}
+	e.inbox = make(chan asyncReply)
+	e.succeeded = map[string]int{}
+	e.setNow(e.start)
+
+	e.emit(e.start, Event{Kind: RunStarted, Info: &RunInfo{
+		Scenario: e.scenario.Name,
+		Title:    e.scenario.Title,
+		Seed:     e.opts.Seed,
+		Speed:    e.opts.Speed,
+		Start:    e.start,
+		Planned:  e.planned,
+		Buckets:  e.Buckets(),
+	}})
+	for _, t := range e.tenants {
+		e.push(item{at: e.start, kind: arrive, tenant: t})
+	}
+	if e.opts.Logs != nil {
+		e.polling = true
+		e.push(item{at: e.start.Add(e.scenario.Logs.PollEvery), kind: poll})
+	}
+
+	for e.finished < e.planned || e.polling {
+		if !e.step() {
+			e.interrupt()
+			return nil
+		}
+	}
+	e.emit(e.lastTime(), Event{Kind: RunEnded})
+	return nil
+}
+
+// step handles the next thing to happen: a scheduled item, a reply from a
+// network backend or a control message. It returns false when ctx is done.
+func (e *Engine) step() bool {
+	var timer <-chan time.Time
+	if len(e.queue) > 0 {
+		wait := e.pacer.wait(e.queue[0].at)
+		if wait <= 0 {
+			// Due now, but a pending control message or cancellation wins,
+			// so that retuning takes effect before the next admission.
+			select {
+			case <-e.ctx.Done():
+				return false
+			case c := <-e.control:
+				e.applyRPM(c)
+			default:
+				e.handle(e.pop())
+			}
+			return true
+		}
+		timer = e.opts.Clock.After(wait)
+	}
+	select {
+	case <-e.ctx.Done():
+		return false
+	case c := <-e.control:
+		e.applyRPM(c)
+	case r := <-e.inbox:
+		now := e.pacer.simNow()
+		if last := e.lastTime(); now.Before(last) {
+			now = last
+		}
+		r.req.reply = r.reply
+		r.req.reply.Latency = now.Sub(r.req.arrival)
+		e.answer(now, r.req)
+	case <-timer:
+	}
+	return true
+}
+
+func (e *Engine) handle(it item) {
+	e.setNow(it.at)
+	switch it.kind {
+	case arrive:
+		e.arrive(it.at, it.tenant)
+	case answer:
+		e.answer(it.at, it.req)
+	case poll:
+		e.poll(it.at, false)
+	}
+}
+
+func (e *Engine) setNow(t time.Time) { e.nowNano.Store(t.UnixNano()) }
+
+func (e *Engine) lastTime() time.Time { return time.Unix(0, e.nowNano.Load()) }
+
+// simNow is the simulated time for readers outside the loop.
+func (e *Engine) simNow() time.Time {
+	last := e.lastTime()
+	if e.pacer.unpaced() {
+		return last
+	}
+	if now := e.pacer.simNow(); now.After(last) {
+		return now
+	}
+	return last
+}
+
+func (e *Engine) arrive(at time.Time, t *tenant) {
+	t.sent++
+	if t.sent < t.spec.Requests {
+		e.push(item{at: at.Add(t.spec.Stagger), kind: arrive, tenant: t})
+	}
+	e.nextID++
+	r := &request{id: e.nextID, tenant: t, arrival: at}
+	if !t.bucket.AllowAt(at) {
+		e.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, Message: fmt.Sprintf(
+			"tenant %s is over its %s RPM (%s)", t.spec.Name, t.rpm, t.spec.Limiter)})
+		return
+	}
+	e.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id})
+	e.route(at, r)
+}
+
+// route sends r to the first group, from r.pos on, that has a deployment
+// with budget. Deployments at their limit are skipped, and an exhausted
+// group falls back to the next one in the chain.
+func (e *Engine) route(at time.Time, r *request) {
+	chain := r.tenant.chain
+	for ; r.pos < len(chain); r.pos++ {
+		g := chain[r.pos]
+		d := g.pick(at, e.rng)
+		for _, s := range g.skipped {
+			e.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id,
+				Message: fmt.Sprintf("deployment %s is at its %s RPM (%s)", s.spec.Name, s.rpm, s.spec.Limiter)})
+		}
+		if d != nil {
+			e.attempt(at, r, g, d)
+			return
+		}
+		if r.pos+1 < len(chain) {
+			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: chain[r.pos+1].name,
+				Message: fmt.Sprintf("no deployment in group %s has budget", g.name)})
+		}
+	}
+	e.finish(at, r, Event{Kind: RateLimited, Message: "every deployment the request could use is at its RPM limit"})
+}
+
+func (e *Engine) attempt(at time.Time, r *request, g *group, d *deployment) {
+	r.attempt++
+	r.dep = d
+	e.emit(at, Event{Kind: Attempt, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: g.name,
+		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name})
+	e.inflight[r.id] = r
+	call := Call{
+		Request:      r.id,
+		Attempt:      r.attempt,
+		Deployment:   d.spec.Name,
+		Account:      d.account.Name,
+		SourceRegion: d.account.Region,
+		ModelID:      d.spec.Model,
+		Operation:    e.scenario.Operation,
+		Prompt:       e.scenario.Prompt,
+		MaxTokens:    e.scenario.MaxTokens,
+	}
+	if e.opts.Backend.Instant() {
+		r.reply = e.opts.Backend.Invoke(e.ctx, at, call)
+		e.push(item{at: at.Add(r.reply.Latency), kind: answer, req: r})
+		return
+	}
+	go func() {
+		reply := e.opts.Backend.Invoke(e.ctx, at, call)
+		select {
+		case e.inbox <- asyncReply{r, reply}:
+		case <-e.ended:
+		}
+	}()
+}
+
+// answer handles the reply to r's current attempt.
+func (e *Engine) answer(at time.Time, r *request) {
+	delete(e.inflight, r.id)
+	d, rep := r.dep, r.reply
+	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
+		Code: rep.Code, Message: rep.Message}
+	switch Classify(rep.Code) {
+	case NoError:
+		e.succeeded[d.account.Name]++
+		ev := base
+		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
+		e.finish(at, r, ev)
+	case Throttle:
+		ev := base
+		ev.Kind = Throttled
+		e.emit(at, ev)
+		if r.pos+1 < len(r.tenant.chain) {
+			r.pos++
+			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+				Code: rep.Code, Message: fmt.Sprintf("%s throttled the call", d.spec.Name)})
+			e.route(at, r)
+			return
+		}
+		ev.Kind = Failed
+		e.finish(at, r, ev)
+	default:
+		ev := base
+		ev.Kind = Failed
+		e.finish(at, r, ev)
+	}
+}
+
+// finish emits r's final event.
+func (e *Engine) finish(at time.Time, r *request, ev Event) {
+	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
+	ev.Latency = at.Sub(r.arrival)
+	e.finished++
+	e.lastFinish = at
+	e.emit(at, ev)
+}
+
+func (e *Engine) emit(at time.Time, ev Event) {
+	ev.At = at.Sub(e.start)
+	for _, s := range e.sinks {
+		s.Handle(ev)
+	}
+}
+
+// interrupt ends the run early: nothing more is sent, requests in flight
+// are cancelled, and the logs are read one last time.
+func (e *Engine) interrupt() {
+	at := e.simNow()
+	if last := e.lastTime(); at.Before(last) {
+		at = last
+	}
+	ids := make([]int, 0, len(e.inflight))
+	for id := range e.inflight {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		r := e.inflight[id]
+		delete(e.inflight, id)
+		e.finish(at, r, Event{Kind: Cancelled, Deployment: r.dep.spec.Name, Model: r.dep.spec.Model,
+			Account: r.dep.account.Name, Message: "the run was interrupted before the reply arrived"})
+	}
+	e.queue = nil
+	if e.opts.Logs != nil {
+		e.poll(at, true)
+	}
+	e.emit(at, Event{Kind: RunEnded, Interrupted: true})
+}
+
+// poll reads every account's Region histogram. Polling goes on while
+// requests run and afterwards until the logs account for every success or
+// the scenario's log timeout passes.
+func (e *Engine) poll(at time.Time, last bool) {
+	done := e.finished == e.planned || last
+	var polls []*RegionPoll
+	settled := true
+	for _, acct := range e.scenario.Accounts {
+		models := e.modelsOf(acct.Name)
+		if len(models) == 0 {
+			continue
+		}
+		p := &RegionPoll{Account: acct.Name}
+		counts, err := e.opts.Logs.RegionCounts(e.ctx, LogQuery{
+			Account:  acct.Name,
+			LogGroup: e.scenario.Logs.Group,
+			Models:   models,
+			From:     e.start.Add(-time.Minute),
+			To:       at,
+		})
+		if err != nil {
+			p.Error = fmt.Sprintf("log query failed: %v", err)
+		}
+		p.Counts = counts
+		p.Unaccounted = max(0, e.succeeded[acct.Name]-p.Total())
+		if p.Unaccounted > 0 && err == nil {
+			settled = false
+		}
+		polls = append(polls, p)
+	}
+	timedOut := done && !settled && at.Sub(e.lastFinish) >= e.scenario.Logs.Timeout
+	final := done && (settled || timedOut || last)
+	for _, p := range polls {
+		p.Final, p.TimedOut = final, timedOut
+		e.emit(at, Event{Kind: RegionsPolled, Account: p.Account, Regions: p})
+	}
+	if final {
+		e.polling = false
+		return
+	}
+	e.push(item{at: at.Add(e.scenario.Logs.PollEvery), kind: poll})
+}
+
+func (e *Engine) modelsOf(account string) []string {
+	var models []string
+	for _, d := range e.deployments {
+		if d.account.Name == account && !contains(models, d.spec.Model) {
+			models = append(models, d.spec.Model)
+		}
+	}
+	return models
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Buckets reports every bucket's fill level now: tenants first, then
+// deployments, in scenario order. Safe to call from any goroutine.
+func (e *Engine) Buckets() []BucketLevel {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.simNow()
+	out := make([]BucketLevel, 0, len(e.tenants)+len(e.deployments))
+	level := func(id BucketID, b *bucket.Bucket, semantic scenarios.Limiter, rpm scenarios.RPM) BucketLevel {
+		if b == nil { // before Run: full
+			return BucketLevel{ID: id, Level: bucket.Level{Semantic: semantic, RPM: rpm,
+				Available: float64(rpm), Capacity: float64(rpm)}}
+		}
+		return BucketLevel{ID: id, Level: b.LevelAt(now)}
+	}
+	for _, t := range e.tenants {
+		out = append(out, level(t.id, t.bucket, t.spec.Limiter, t.rpm))
+	}
+	for _, d := range e.deployments {
+		out = append(out, level(d.id, d.bucket, d.spec.Limiter, d.rpm))
+	}
+	return out
+}
+
+// SetRPM retunes a bucket. During a run the change is applied by the run's
+// goroutine before the next admission and recorded as an RPMChanged event;
+// before a run it changes the starting limit.
+func (e *Engine) SetRPM(id BucketID, rpm scenarios.RPM) error {
+	if !(rpm >= 1) || (!rpm.IsUnlimited() && rpm != scenarios.RPM(math.Trunc(float64(rpm)))) {
+		return fmt.Errorf("rpm must be a whole number ≥ 1 or unlimited, got %v", rpm)
+	}
+	if !e.hasBucket(id) {
+		return fmt.Errorf("no bucket %q; buckets are %s", id, e.bucketIDs())
+	}
+	e.mu.Lock()
+	started := e.started
+	if !started {
+		e.setRPMField(id, rpm)
+	}
+	e.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case e.control <- rpmChange{id, rpm}:
+	case <-e.ended:
+	}
+	return nil
+}
+
+func (e *Engine) applyRPM(c rpmChange) {
+	at := e.simNow()
+	b := e.bucketOf(c.id)
+	e.mu.Lock()
+	e.setRPMField(c.id, c.rpm)
+	e.mu.Unlock()
+	b.SetRPMAt(at, c.rpm)
+	e.emit(at, Event{Kind: RPMChanged, Bucket: c.id, RPM: c.rpm})
+}
+
+func (e *Engine) setRPMField(id BucketID, rpm scenarios.RPM) {
+	for _, t := range e.tenants {
+		if t.id == id {
+			t.rpm = rpm
+		}
+	}
+	for _, d := range e.deployments {
+		if d.id == id {
+			d.rpm = rpm
+		}
+	}
+}
+
+// hasBucket reads only ids, which never change, so it needs no lock.
+func (e *Engine) hasBucket(id BucketID) bool {
+	for _, t := range e.tenants {
+		if t.id == id {
+			return true
+		}
+	}
+	for _, d := range e.deployments {
+		if d.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// bucketOf is for the run's goroutine, after Run created the buckets.
+func (e *Engine) bucketOf(id BucketID) *bucket.Bucket {
+	for _, t := range e.tenants {
+		if t.id == id {
+			return t.bucket
+		}
+	}
+	for _, d := range e.deployments {
+		if d.id == id {
+			return d.bucket
+		}
+	}
+	return nil
+}
+
+func (e *Engine) bucketIDs() string {
+	var ids []string
+	for _, l := range e.Buckets() {
+		ids = append(ids, string(l.ID))
+	}
+	return fmt.Sprint(ids)
+}

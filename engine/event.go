@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/engine/fleet"
+	"spillway/scenarios"
+)
+
+// Kind says what an Event reports.
+type Kind uint8
+
+// The kinds of event, in the order a request meets them.
+const (
+	RunStarted    Kind = iota // Info describes the run
+	Admitted                  // the tenant's bucket let the request in
+	RateLimited               // refused for budget: the tenant's bucket was empty, or no deployment in any group had budget
+	Attempt                   // a deployment was picked and its token taken
+	Skipped                   // a deployment's bucket was empty, so the pick passed over it
+	Throttled                 // the provider throttled an attempt
+	FellBack                  // the request moved on to the next group
+	Succeeded                 // final: answered
+	Failed                    // final: an error with nowhere left to go
+	Cancelled                 // final: the run was interrupted while the request was in flight
+	RPMChanged                // a bucket was retuned during the run
+	RegionsPolled             // a Region histogram was read from the invocation logs
+	RunEnded                  // nothing more will happen
+)
+
+var kindNames = [...]string{
+	RunStarted:    "run_started",
+	Admitted:      "admitted",
+	RateLimited:   "rate_limited",
+	Attempt:       "attempt",
+	Skipped:       "skipped",
+	Throttled:     "throttled",
+	FellBack:      "fell_back",
+	Succeeded:     "succeeded",
+	Failed:        "failed",
+	Cancelled:     "cancelled",
+	RPMChanged:    "rpm_changed",
+	RegionsPolled: "regions",
+	RunEnded:      "run_ended",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Final reports whether k ends a request.
+func (k Kind) Final() bool {
+	return k == RateLimited || k == Succeeded || k == Failed || k == Cancelled
+}
+
+// Event is one thing that happened in a run. Fields that do not apply to
+// the kind are zero.
+type Event struct {
+	At   time.Duration // simulated time since the run started
+	Kind Kind
+
+	Request    int // 1-based, in arrival order; 0 for run-level events
+	Attempt    int // 1-based attempt number within the request
+	Tenant     string
+	Group      string
+	Deployment string
+	Model      string
+	Account    string
+	Region     string // where the call ran, when the backend knows it
+
+	Latency  time.Duration // final events: simulated time since the request arrived
+	Fallback bool          // Succeeded: served by a group after the first
+	Code     string        // error code, such as ThrottlingException
+	Message  string        // error message as the provider sent it, or an explanation
+
+	Bucket BucketID      // RateLimited (tenant bucket), Skipped and RPMChanged
+	RPM    scenarios.RPM // RPMChanged: the new limit
+
+	Info    *RunInfo    // RunStarted
+	Regions *RegionPoll // RegionsPolled
+	// Interrupted is set on RunEnded when the run was stopped early.
+	Interrupted bool
+}
+
+// RunInfo describes a run as it starts.
+type RunInfo struct {
+	Scenario string
+	Title    string
+	Seed     uint64
+	Speed    float64 // simulated seconds per wall second; +Inf when unpaced
+	Start    time.Time
+	Planned  int // requests the scenario will send if not interrupted
+	Buckets  []BucketLevel
+}
+
+// RegionPoll is one reading of an account's Region histogram from the
+// invocation logs.
+type RegionPoll struct {
+	Account string
+	Counts  []RegionCount // sorted by Region
+	// Unaccounted is how many of the account's successful requests the logs
+	// do not show yet.
+	Unaccounted int
+	Error       string // why the query failed, and what to do
+	Final       bool   // no more polls will follow for this run
+	TimedOut    bool   // Final because the wait for logs ran out
+}
+
+// Total is the number of invocations the poll counted.
+func (p *RegionPoll) Total() int {
+	n := 0
+	for _, c := range p.Counts {
+		n += c.Count
+	}
+	return n
+}
+
+// RegionCount is one bar of a Region histogram.
+type RegionCount = fleet.RegionCount
+
+// BucketID names a bucket: "tenant/A" or "deployment/primary".
+type BucketID string
+
+// Bucket ids are built from these prefixes.
+const (
+	TenantBucket     = "tenant/"
+	DeploymentBucket = "deployment/"
+)
+
+// BucketLevel is a bucket's fill level at one instant.
+type BucketLevel struct {
+	ID BucketID
+	bucket.Level
+}
+
+// A Sink receives every event of a run, in order, on the engine's goroutine.
+// It must return quickly: a slow consumer (a UI) buffers and drains on its
+// own schedule.
+type Sink interface {
+	Handle(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Handle calls f.
+func (f SinkFunc) Handle(ev Event) { f(ev) }

@@ -1,0 +1,228 @@
+// Package fleet simulates Amazon Bedrock for one scenario: accounts × Regions
+// × models, each with a service quota, realistic latency, cross-Region
+// placement and model invocation logs that arrive late, as CloudWatch's do.
+//
+// The fleet has no clock of its own. Every call passes the simulated time in,
+// so the routing engine and the HTTP emulator decide how fast time runs, and
+// a seed fixes every random choice.
+package fleet
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/scenarios"
+)
+
+// Bedrock error codes the fleet answers with, and their HTTP status.
+const (
+	ThrottlingException         = "ThrottlingException"
+	ServiceUnavailableException = "ServiceUnavailableException"
+	ModelNotReadyException      = "ModelNotReadyException"
+	ValidationException         = "ValidationException"
+	ResourceNotFoundException   = "ResourceNotFoundException"
+	AccessDeniedException       = "AccessDeniedException"
+	InternalServerException     = "InternalServerException"
+	ModelTimeoutException       = "ModelTimeoutException"
+)
+
+// Status is the HTTP status Bedrock sends with each error code.
+var Status = map[string]int{
+	ThrottlingException:         429,
+	ModelNotReadyException:      429,
+	ServiceUnavailableException: 503,
+	InternalServerException:     500,
+	ModelTimeoutException:       408,
+	AccessDeniedException:       403,
+	ValidationException:         400,
+	ResourceNotFoundException:   404,
+}
+
+// APIError is an error as Bedrock returns it.
+type APIError struct {
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// Status is the HTTP status of the error.
+func (e *APIError) Status() int { return Status[e.Code] }
+
+// Call is one model invocation.
+type Call struct {
+	Account      string // account name in the scenario
+	SourceRegion string
+	ModelID      string // profile id, foundation model id or ARN
+	Operation    string // scenarios.OpConverse or OpInvokeModel
+	Prompt       string
+	MaxTokens    int
+}
+
+// Reply is what Bedrock answered, with what only the simulation knows.
+type Reply struct {
+	RequestID    string
+	Region       string        // where the call ran; "" when it never ran
+	Latency      time.Duration // simulated time from call to answer
+	InputTokens  int
+	OutputTokens int
+	Text         string
+	Err          *APIError
+}
+
+// Fleet is the simulated Bedrock of one scenario. It is safe for concurrent
+// use; the engine calls it from one goroutine, the emulator from many.
+type Fleet struct {
+	mu       sync.Mutex
+	scenario *scenarios.Scenario
+	models   []scenarios.Model
+	epoch    time.Time
+	rng      *rand.Rand
+	quotas   map[quotaKey]*bucket.Bucket
+	logs     *logStore
+}
+
+type quotaKey struct {
+	account, region, model string
+}
+
+// New builds the fleet for scenario s. fileModels are the scenario file's
+// shared latency entries; epoch is the simulated start of the run.
+func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch time.Time) *Fleet {
+	return &Fleet{
+		scenario: s,
+		models:   fileModels,
+		epoch:    epoch,
+		rng:      rand.New(rand.NewPCG(seed, 0xf1ee7)),
+		quotas:   map[quotaKey]*bucket.Bucket{},
+		logs:     newLogStore(s),
+	}
+}
+
+// Invoke runs call at simulated time at. It returns at once; Reply.Latency
+// says how long the answer took.
+func (f *Fleet) Invoke(at time.Time, call Call) Reply {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	r := Reply{RequestID: f.requestID()}
+	acct, ok := f.scenario.Account(call.Account)
+	if !ok {
+		r.Err = &APIError{Code: AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", call.Account)}
+		r.Latency = f.errorLatency()
+		return r
+	}
+	region, err := f.place(at, acct, call)
+	if err != nil {
+		r.Err = err
+		r.Latency = f.errorLatency()
+		return r
+	}
+	r.Region = region
+	r.Latency = f.latency(call.ModelID)
+	r.InputTokens = 12 + len(call.Prompt)/4
+	r.OutputTokens = call.MaxTokens*3/5 + f.rng.IntN(call.MaxTokens*2/5+1)
+	r.Text = fmt.Sprintf("(simulated answer from %s in %s)", scenarios.BaseModelID(call.ModelID), region)
+	f.logs.add(acct.Name, f.record(at, acct, call, r), at.Add(r.Latency).Add(f.logDelay()))
+	return r
+}
+
+// place picks the Region a call runs in and takes one unit of its quota.
+// A cross-Region profile lands in a Region of its geography, picked at
+// random weighted by each Region's free capacity; a foundation model runs in
+// the source Region.
+func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call) (string, *APIError) {
+	model := scenarios.BaseModelID(call.ModelID)
+	geo := scenarios.Geography(call.ModelID)
+	candidates := []string{call.SourceRegion}
+	if geo != "" {
+		candidates = destinations(geo, acct.Regions)
+		if len(candidates) == 0 {
+			return "", &APIError{Code: ValidationException, Message: fmt.Sprintf(
+				"The provided model identifier is invalid: no Regions are known for the %q inference-profile geography; list them in the account's regions key", geo)}
+		}
+		if !slices.Contains(candidates, call.SourceRegion) {
+			return "", &APIError{Code: ValidationException, Message: fmt.Sprintf(
+				"Invocation of model ID %s from source Region %s isn't supported: the profile's Regions are %s",
+				call.ModelID, call.SourceRegion, strings.Join(candidates, ", "))}
+		}
+	}
+
+	var total float64
+	free := make([]float64, len(candidates))
+	for i, region := range candidates {
+		q := f.quota(acct, region, model)
+		if q.HasBudgetAt(at) {
+			free[i] = math.Min(q.LevelAt(at).Available, 1e9)
+			total += free[i]
+		}
+	}
+	if total == 0 {
+		return "", &APIError{Code: ThrottlingException, Message: "Too many requests, please wait before trying again."}
+	}
+	pick := f.rng.Float64() * total
+	chosen := len(candidates) - 1
+	for i, w := range free {
+		if pick < w {
+			chosen = i
+			break
+		}
+		pick -= w
+	}
+	f.quota(acct, candidates[chosen], model).AllowAt(at)
+	return candidates[chosen], nil
+}
+
+func (f *Fleet) quota(acct scenarios.Account, region, model string) *bucket.Bucket {
+	k := quotaKey{acct.Name, region, model}
+	q, ok := f.quotas[k]
+	if !ok {
+		// Bedrock quotas refill continuously, so a token bucket models them.
+		q = bucket.New(scenarios.TokenBucket, acct.Quota(region), f.epoch)
+		f.quotas[k] = q
+	}
+	return q
+}
+
+// Default latency for models the scenario file does not describe.
+var defaultModel = scenarios.Model{LatencyP50: 2 * time.Second, LatencyP95: 5 * time.Second}
+
+// latency draws from a log-normal distribution with the model's median and
+// 95th percentile, clamped so a single draw cannot stall a demo.
+func (f *Fleet) latency(modelID string) time.Duration {
+	m, ok := f.scenario.LatencyOf(modelID, f.models)
+	if !ok {
+		m = defaultModel
+	}
+	if m.LatencyP50 <= 0 {
+		return 0
+	}
+	median := float64(m.LatencyP50)
+	sigma := math.Log(float64(m.LatencyP95)/median) / 1.6449 // z of the 95th percentile
+	d := median * math.Exp(sigma*f.rng.NormFloat64())
+	d = math.Max(d, 0.3*median)
+	d = math.Min(d, 1.3*float64(m.LatencyP95))
+	return time.Duration(d).Round(time.Millisecond)
+}
+
+// errorLatency is how long an error takes to come back: Bedrock refuses fast.
+func (f *Fleet) errorLatency() time.Duration {
+	return time.Duration(80+f.rng.IntN(170)) * time.Millisecond
+}
+
+// logDelay is how long a record takes to become visible to a query.
+func (f *Fleet) logDelay() time.Duration {
+	d := f.scenario.Logs.Delay
+	return time.Duration(float64(d) * (0.5 + f.rng.Float64()))
+}
+
+func (f *Fleet) requestID() string {
+	a, b := f.rng.Uint64(), f.rng.Uint64()
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
+}

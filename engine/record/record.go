@@ -1,0 +1,260 @@
+// Package record turns a run's events into a record: per-request outcomes,
+// the summary the printer shows, and the JSON export (schema
+// "spillway/run/v1", documented in the README).
+//
+// The recorder is one more event consumer. It keeps compact per-request
+// records in memory and spools the full event timeline to a file, so a long
+// run's memory grows only with its requests.
+package record
+
+import (
+	"bufio"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"spillway/engine"
+	"spillway/scenarios"
+)
+
+// Schema identifies the JSON export format.
+const Schema = "spillway/run/v1"
+
+// Outcomes of a request, and of an attempt.
+const (
+	OutcomeSucceeded   = "succeeded"
+	OutcomeRateLimited = "rate_limited"
+	OutcomeFailed      = "failed"
+	OutcomeCancelled   = "cancelled"
+	OutcomeThrottled   = "throttled" // attempts only
+	OutcomeSkipped     = "skipped"   // attempts only: the deployment's bucket was empty
+	OutcomePending     = "pending"   // still in flight when the record was taken
+)
+
+// Request is what happened to one request.
+type Request struct {
+	ID         int       `json:"id"`
+	Tenant     string    `json:"tenant"`
+	Outcome    string    `json:"outcome"`
+	Deployment string    `json:"deployment,omitempty"`
+	Model      string    `json:"model,omitempty"`
+	Account    string    `json:"account,omitempty"`
+	Region     string    `json:"region,omitempty"`
+	Fallback   bool      `json:"fallback"`
+	StartMS    float64   `json:"start_ms"`
+	EndMS      float64   `json:"end_ms"`
+	LatencyMS  float64   `json:"latency_ms"`
+	Error      string    `json:"error,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	Attempts   []Attempt `json:"attempts"`
+}
+
+// Attempt is one deployment a request was routed to or passed over.
+type Attempt struct {
+	Group      string  `json:"group"`
+	Deployment string  `json:"deployment"`
+	Model      string  `json:"model"`
+	Account    string  `json:"account"`
+	Outcome    string  `json:"outcome"`
+	Region     string  `json:"region,omitempty"`
+	StartMS    float64 `json:"start_ms"`
+	EndMS      float64 `json:"end_ms"`
+	Error      string  `json:"error,omitempty"`
+	Message    string  `json:"message,omitempty"`
+}
+
+// RPMChange is a bucket retuned during the run.
+type RPMChange struct {
+	AtMS   float64       `json:"t_ms"`
+	Bucket string        `json:"bucket"`
+	RPM    scenarios.RPM `json:"rpm"`
+}
+
+// Meta is what the recorder cannot learn from events.
+type Meta struct {
+	Backend string // "simulated" or "aws"
+}
+
+// Recorder consumes a run's events. It is safe to read while the run goes on.
+type Recorder struct {
+	mu        sync.Mutex
+	meta      Meta
+	info      engine.RunInfo
+	requests  []Request
+	regions   map[string]*engine.RegionPoll // latest poll per account
+	rpm       []RPMChange
+	endAt     time.Duration
+	ended     bool
+	interrupt bool
+
+	spool      *os.File
+	spoolBuf   *bufio.Writer
+	spoolErr   error
+	spoolCount int
+	scratch    []byte
+}
+
+// New returns an empty recorder.
+func New(meta Meta) *Recorder {
+	return &Recorder{meta: meta, regions: map[string]*engine.RegionPoll{}}
+}
+
+// KeepTimeline makes the recorder keep every event, spooled to a temporary
+// file in dir (the export's directory, so the final rename stays on one
+// file system). Without it the export has no "events". Call before the run.
+func (r *Recorder) KeepTimeline(dir string) error {
+	f, err := os.CreateTemp(dir, ".spillway-events-*")
+	if err != nil {
+		return err
+	}
+	r.spool = f
+	r.spoolBuf = bufio.NewWriterSize(f, 64<<10)
+	return nil
+}
+
+// Close removes the spooled timeline.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.spool == nil {
+		return nil
+	}
+	name := r.spool.Name()
+	r.spool.Close()
+	r.spool = nil
+	return os.Remove(name)
+}
+
+// Handle records one event.
+func (r *Recorder) Handle(ev engine.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.spool != nil && r.spoolErr == nil {
+		r.scratch = appendEvent(r.scratch[:0], ev)
+		r.scratch = append(r.scratch, '\n')
+		_, r.spoolErr = r.spoolBuf.Write(r.scratch)
+		r.spoolCount++
+	}
+	ms := millis(ev.At)
+	switch ev.Kind {
+	case engine.RunStarted:
+		r.info = *ev.Info
+		r.requests = make([]Request, 0, min(ev.Info.Planned, 1<<16))
+	case engine.Admitted:
+		r.request(ev)
+	case engine.RateLimited:
+		q := r.request(ev)
+		q.Outcome, q.EndMS, q.LatencyMS, q.Message = OutcomeRateLimited, ms, millis(ev.Latency), ev.Message
+	case engine.Skipped:
+		q := r.request(ev)
+		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
+			Account: ev.Account, Outcome: OutcomeSkipped, StartMS: ms, EndMS: ms, Message: ev.Message})
+	case engine.Attempt:
+		q := r.request(ev)
+		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
+			Account: ev.Account, Outcome: OutcomePending, StartMS: ms})
+	case engine.Throttled:
+		r.endAttempt(ev, OutcomeThrottled)
+	case engine.Succeeded, engine.Failed, engine.Cancelled:
+		outcome := finalOutcome(ev.Kind)
+		r.endAttempt(ev, outcome)
+		q := r.request(ev)
+		q.Outcome, q.EndMS, q.LatencyMS = outcome, ms, millis(ev.Latency)
+		q.Deployment, q.Model, q.Account, q.Region, q.Fallback = ev.Deployment, ev.Model, ev.Account, ev.Region, ev.Fallback
+		q.Error, q.Message = ev.Code, ev.Message
+	case engine.RPMChanged:
+		r.rpm = append(r.rpm, RPMChange{AtMS: ms, Bucket: string(ev.Bucket), RPM: ev.RPM})
+	case engine.RegionsPolled:
+		p := *ev.Regions
+		r.regions[ev.Account] = &p
+	case engine.RunEnded:
+		r.ended, r.interrupt, r.endAt = true, ev.Interrupted, ev.At
+	}
+}
+
+// request returns the record of ev's request, creating it on first sight.
+// Ids are dense and arrive in order, so the slice index is id-1.
+func (r *Recorder) request(ev engine.Event) *Request {
+	for len(r.requests) < ev.Request {
+		id := len(r.requests) + 1
+		r.requests = append(r.requests, Request{ID: id, Outcome: OutcomePending, StartMS: millis(ev.At - ev.Latency)})
+	}
+	q := &r.requests[ev.Request-1]
+	q.Tenant = ev.Tenant
+	return q
+}
+
+func (r *Recorder) endAttempt(ev engine.Event, outcome string) {
+	q := r.request(ev)
+	for i := len(q.Attempts) - 1; i >= 0; i-- {
+		a := &q.Attempts[i]
+		if a.Outcome == OutcomePending {
+			a.Outcome, a.EndMS, a.Region, a.Error, a.Message = outcome, millis(ev.At), ev.Region, ev.Code, ev.Message
+			return
+		}
+	}
+}
+
+func millis(d time.Duration) float64 {
+	return math.Round(float64(d)/1e3) / 1e3
+}
+
+// Requests returns a copy of every request record so far, by id.
+func (r *Recorder) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.requests...)
+}
+
+// Info is the run's RunStarted description.
+func (r *Recorder) Info() engine.RunInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info
+}
+
+// Interrupted reports whether the run was stopped early.
+func (r *Recorder) Interrupted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.interrupt
+}
+
+// Ended reports whether the run's RunEnded event has arrived.
+func (r *Recorder) Ended() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
+}
+
+// Polls returns the latest Region poll of each account, by account name.
+func (r *Recorder) Polls() map[string]engine.RegionPoll {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]engine.RegionPoll, len(r.regions))
+	for k, v := range r.regions {
+		out[k] = *v
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func finalOutcome(k engine.Kind) string {
+	switch k {
+	case engine.Succeeded:
+		return OutcomeSucceeded
+	case engine.Cancelled:
+		return OutcomeCancelled
+	}
+	return OutcomeFailed
+}

@@ -1,0 +1,643 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// MaxRequests caps one tenant's load; beyond it a run stops being an
+// experiment and becomes a way to exhaust memory.
+const MaxRequests = 1_000_000
+
+// Defaults applied where a scenario says nothing.
+const (
+	DefaultPrompt    = "In one sentence, why do LLM applications need resilience patterns?"
+	DefaultMaxTokens = 100
+	DefaultRegion    = "us-east-1"
+	DefaultProfile   = "default"
+	DefaultQuotaRPM  = 200
+	DefaultLogGroup  = "BedrockModelInvocation"
+	defaultGroupName = "default"
+)
+
+// Default log behaviour: Bedrock's invocation logs reach CloudWatch tens of
+// seconds after the call.
+const (
+	DefaultLogDelay   = 15 * time.Second
+	DefaultPollEvery  = 5 * time.Second
+	DefaultLogTimeout = 3 * time.Minute
+)
+
+// Error is one problem in a scenario file, with where it is and what to do.
+type Error struct {
+	File string
+	Pos  Pos // zero when the place is unknown
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Pos.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Pos.Line, e.Pos.Col)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one file, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads and checks a scenario file from disk.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read scenario file: %w (check the path given to --scenarios)", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and checks a scenario file. name labels errors.
+func Parse(name string, data []byte) (*File, error) {
+	src := string(data)
+	var raw rawFile
+	md, err := toml.Decode(src, &raw)
+	if err != nil {
+		return nil, Errors{decodeError(name, err)}
+	}
+	c := &checker{file: name, loc: locate(src)}
+	for _, k := range md.Undecoded() {
+		c.unknownKey(k)
+	}
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	f := c.build(&raw)
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	f.Path = name
+	return f, nil
+}
+
+func decodeError(file string, err error) *Error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: file, Pos: Pos{pe.Position.Line, pe.Position.Col}, Key: pe.LastKey,
+			Msg: pe.Message + " (fix the TOML syntax at this place)"}
+	}
+	return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ") + " (check the value's type)"}
+}
+
+// The raw* types mirror the TOML. Numbers and durations are decoded as any,
+// so that a wrong type is reported by the checker, which knows exactly which
+// table it came from.
+type rawFile struct {
+	Default  string        `toml:"default"`
+	Model    []rawModel    `toml:"model"`
+	Scenario []rawScenario `toml:"scenario"`
+}
+
+type rawScenario struct {
+	Name        string          `toml:"name"`
+	Title       string          `toml:"title"`
+	Description string          `toml:"description"`
+	Operation   string          `toml:"operation"`
+	Prompt      string          `toml:"prompt"`
+	MaxTokens   any             `toml:"max_tokens"`
+	Limiter     string          `toml:"limiter"`
+	Account     []rawAccount    `toml:"account"`
+	Deployment  []rawDeployment `toml:"deployment"`
+	Group       []rawGroup      `toml:"group"`
+	Tenant      []rawTenant     `toml:"tenant"`
+	Model       []rawModel      `toml:"model"`
+	Logs        rawLogs         `toml:"logs"`
+}
+
+type rawAccount struct {
+	Name           string         `toml:"name"`
+	Profile        string         `toml:"profile"`
+	Region         string         `toml:"region"`
+	AccountID      string         `toml:"account_id"`
+	Regions        []string       `toml:"regions"`
+	QuotaRPM       any            `toml:"quota_rpm"`
+	RegionQuotaRPM map[string]any `toml:"region_quota_rpm"`
+}
+
+type rawDeployment struct {
+	Name    string `toml:"name"`
+	Model   string `toml:"model"`
+	Account string `toml:"account"`
+	RPM     any    `toml:"rpm"`
+	Weight  any    `toml:"weight"`
+	Limiter string `toml:"limiter"`
+}
+
+type rawGroup struct {
+	Name        string   `toml:"name"`
+	Strategy    string   `toml:"strategy"`
+	Deployments []string `toml:"deployments"`
+	Fallbacks   []string `toml:"fallbacks"`
+}
+
+type rawTenant struct {
+	Name     string `toml:"name"`
+	RPM      any    `toml:"rpm"`
+	Limiter  string `toml:"limiter"`
+	Requests any    `toml:"requests"`
+	Stagger  any    `toml:"stagger"`
+	Group    string `toml:"group"`
+}
+
+type rawModel struct {
+	ID         string `toml:"id"`
+	LatencyP50 any    `toml:"latency_p50"`
+	LatencyP95 any    `toml:"latency_p95"`
+}
+
+type rawLogs struct {
+	Group     string `toml:"group"`
+	Delay     any    `toml:"delay"`
+	PollEvery any    `toml:"poll_every"`
+	Timeout   any    `toml:"timeout"`
+}
+
+// checker turns raw tables into typed scenarios, collecting every error.
+type checker struct {
+	file string
+	loc  *locator
+	errs Errors
+}
+
+// fail records an error at path (an indexed path such as scenario[1].tenant[0].rpm).
+func (c *checker) fail(path, format string, args ...any) {
+	pos, _ := c.loc.find(path)
+	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Key: withoutIndexes(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) unknownKey(k toml.Key) {
+	want := k.String()
+	for _, path := range c.loc.order {
+		if withoutIndexes(path) == want {
+			c.fail(path, "unknown key %q; check its spelling against the scenario file reference in the README", k[len(k)-1])
+			return
+		}
+	}
+	c.errs = append(c.errs, &Error{File: c.file, Key: want, Msg: "unknown key (see the README's scenario reference)"})
+}
+
+func (c *checker) build(raw *rawFile) *File {
+	f := &File{Default: raw.Default}
+	for i, m := range raw.Model {
+		f.Models = append(f.Models, c.model(fmt.Sprintf("model[%d]", i), m))
+	}
+	names := map[string]bool{}
+	for i := range raw.Scenario {
+		path := fmt.Sprintf("scenario[%d]", i)
+		s := c.scenario(path, &raw.Scenario[i])
+		if s.Name != "" && names[s.Name] {
+			c.fail(path+".name", "scenario %q is defined twice; give each scenario a unique name", s.Name)
+		}
+		names[s.Name] = true
+		f.Scenarios = append(f.Scenarios, s)
+	}
+	if len(f.Scenarios) == 0 {
+		c.errs = append(c.errs, &Error{File: c.file, Msg: "no scenarios; add at least one [[scenario]] table"})
+		return f
+	}
+	if f.Default == "" {
+		f.Default = f.Scenarios[0].Name
+	} else if !names[f.Default] {
+		c.fail("default", "default scenario %q does not exist; known: %s", f.Default, strings.Join(f.Names(), ", "))
+	}
+	return f
+}
+
+func (c *checker) scenario(path string, r *rawScenario) *Scenario {
+	s := &Scenario{
+		Name:        strings.TrimSpace(r.Name),
+		Title:       strings.TrimSpace(r.Title),
+		Description: strings.TrimSpace(r.Description),
+		Operation:   r.Operation,
+		Prompt:      r.Prompt,
+		MaxTokens:   c.wholeNumber(path+".max_tokens", r.MaxTokens, DefaultMaxTokens, 1, 1_000_000),
+		Limiter:     c.limiter(path+".limiter", r.Limiter, TokenBucket),
+	}
+	if s.Name == "" {
+		c.fail(path, "scenario has no name; add name = \"…\"")
+	}
+	if s.Title == "" {
+		c.fail(path, "scenario %q has no title; add a one-line title = \"…\" a presenter can read out", s.Name)
+	}
+	switch s.Operation {
+	case "":
+		s.Operation = OpConverse
+	case OpConverse, OpInvokeModel:
+	default:
+		c.fail(path+".operation", "operation %q is not supported; use %q or %q", s.Operation, OpConverse, OpInvokeModel)
+	}
+	if s.Prompt == "" {
+		s.Prompt = DefaultPrompt
+	}
+
+	accounts := map[string]bool{}
+	for i, ra := range r.Account {
+		p := fmt.Sprintf("%s.account[%d]", path, i)
+		a := c.account(p, ra)
+		if accounts[a.Name] {
+			c.fail(p+".name", "account %q is defined twice; account names must be unique", a.Name)
+		}
+		accounts[a.Name] = true
+		s.Accounts = append(s.Accounts, a)
+	}
+	if len(s.Accounts) == 0 {
+		c.fail(path, "scenario %q has no accounts; add an [[scenario.account]] table", s.Name)
+	}
+
+	deployments := map[string]bool{}
+	for i, rd := range r.Deployment {
+		p := fmt.Sprintf("%s.deployment[%d]", path, i)
+		d := c.deployment(p, rd, s.Limiter)
+		if deployments[d.Name] {
+			c.fail(p+".name", "deployment %q is defined twice; deployment names must be unique", d.Name)
+		}
+		deployments[d.Name] = true
+		if d.Account == "" && len(s.Accounts) == 1 {
+			d.Account = s.Accounts[0].Name
+		}
+		if !accounts[d.Account] {
+			c.fail(p+".account", "deployment %q uses account %q, which does not exist; known accounts: %s",
+				d.Name, d.Account, strings.Join(accountNames(s.Accounts), ", "))
+		}
+		s.Deployments = append(s.Deployments, d)
+	}
+	if len(s.Deployments) == 0 {
+		c.fail(path, "scenario %q has no deployments; add a [[scenario.deployment]] table", s.Name)
+	}
+
+	c.groups(path, r, s, deployments)
+	c.tenants(path, r, s)
+
+	for i, m := range r.Model {
+		s.Models = append(s.Models, c.model(fmt.Sprintf("%s.model[%d]", path, i), m))
+	}
+	s.Logs = Logs{
+		Group:     r.Logs.Group,
+		Delay:     c.duration(path+".logs.delay", r.Logs.Delay, DefaultLogDelay),
+		PollEvery: c.duration(path+".logs.poll_every", r.Logs.PollEvery, DefaultPollEvery),
+		Timeout:   c.duration(path+".logs.timeout", r.Logs.Timeout, DefaultLogTimeout),
+	}
+	if s.Logs.Group == "" {
+		s.Logs.Group = DefaultLogGroup
+	}
+	if s.Logs.PollEvery <= 0 {
+		c.fail(path+".logs.poll_every", "poll_every must be longer than 0s")
+	}
+	return s
+}
+
+func (c *checker) groups(path string, r *rawScenario, s *Scenario, deployments map[string]bool) {
+	if len(r.Group) == 0 {
+		// A scenario without groups routes over all its deployments.
+		g := Group{Name: defaultGroupName, Strategy: Shuffle}
+		for _, d := range s.Deployments {
+			g.Deployments = append(g.Deployments, d.Name)
+		}
+		s.Groups = []Group{g}
+		return
+	}
+	names := map[string]bool{}
+	for _, rg := range r.Group {
+		names[rg.Name] = true
+	}
+	seen := map[string]bool{}
+	for i, rg := range r.Group {
+		p := fmt.Sprintf("%s.group[%d]", path, i)
+		g := Group{Name: rg.Name, Strategy: Strategy(rg.Strategy), Deployments: rg.Deployments, Fallbacks: rg.Fallbacks}
+		if g.Name == "" {
+			c.fail(p, "group has no name; add name = \"…\"")
+		} else if seen[g.Name] {
+			c.fail(p+".name", "group %q is defined twice; group names must be unique", g.Name)
+		}
+		seen[g.Name] = true
+		switch g.Strategy {
+		case "":
+			g.Strategy = Shuffle
+		case Shuffle, RoundRobin:
+		default:
+			c.fail(p+".strategy", "strategy %q is not known; use %q or %q", rg.Strategy, Shuffle, RoundRobin)
+		}
+		if len(g.Deployments) == 0 {
+			c.fail(p+".deployments", "group %q lists no deployments; name at least one", g.Name)
+		}
+		for _, d := range g.Deployments {
+			if !deployments[d] {
+				c.fail(p+".deployments", "group %q names deployment %q, which does not exist; known deployments: %s",
+					g.Name, d, strings.Join(deploymentNames(s.Deployments), ", "))
+			}
+		}
+		for _, f := range g.Fallbacks {
+			if !names[f] {
+				c.fail(p+".fallbacks", "group %q falls back to %q, which is not a group; known groups: %s",
+					g.Name, f, strings.Join(sortedKeys(names), ", "))
+			}
+		}
+		s.Groups = append(s.Groups, g)
+	}
+	if cycle := fallbackCycle(s.Groups); cycle != nil {
+		idx := 0
+		for i, g := range s.Groups {
+			if g.Name == cycle[0] {
+				idx = i
+			}
+		}
+		c.fail(fmt.Sprintf("%s.group[%d].fallbacks", path, idx),
+			"fallback cycle %s; a request would bounce forever, so remove one of these links", strings.Join(cycle, " → "))
+	}
+}
+
+// fallbackCycle returns one cycle in the fallback graph, first node repeated
+// at the end, or nil.
+func fallbackCycle(groups []Group) []string {
+	next := map[string][]string{}
+	for _, g := range groups {
+		next[g.Name] = g.Fallbacks
+	}
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(string) []string
+	visit = func(n string) []string {
+		state[n] = onPath
+		path = append(path, n)
+		for _, m := range next[n] {
+			switch state[m] {
+			case onPath:
+				for i, p := range path {
+					if p == m {
+						return append(append([]string{}, path[i:]...), m)
+					}
+				}
+			case unvisited:
+				if cyc := visit(m); cyc != nil {
+					return cyc
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = done
+		return nil
+	}
+	for _, g := range groups {
+		if state[g.Name] == unvisited {
+			if cyc := visit(g.Name); cyc != nil {
+				return cyc
+			}
+		}
+	}
+	return nil
+}
+
+func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
+	seen := map[string]bool{}
+	for i, rt := range r.Tenant {
+		p := fmt.Sprintf("%s.tenant[%d]", path, i)
+		t := Tenant{
+			Name:     rt.Name,
+			RPM:      c.rpm(p+".rpm", rt.RPM),
+			Limiter:  c.limiter(p+".limiter", rt.Limiter, s.Limiter),
+			Requests: c.wholeNumber(p+".requests", rt.Requests, -1, 1, MaxRequests),
+			Stagger:  c.duration(p+".stagger", rt.Stagger, 0),
+			Group:    rt.Group,
+		}
+		if t.Name == "" {
+			c.fail(p, "tenant has no name; add name = \"…\"")
+		} else if seen[t.Name] {
+			c.fail(p+".name", "tenant %q is defined twice; tenant names must be unique", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Group == "" && len(s.Groups) > 0 {
+			t.Group = s.Groups[0].Name
+		}
+		if _, ok := s.group(t.Group); !ok && len(s.Groups) > 0 {
+			c.fail(p+".group", "tenant %q sends to group %q, which does not exist; known groups: %s",
+				t.Name, t.Group, strings.Join(groupNames(s.Groups), ", "))
+		}
+		s.Tenants = append(s.Tenants, t)
+	}
+	if len(s.Tenants) == 0 {
+		c.fail(path, "scenario %q sends nothing; add a [[scenario.tenant]] with requests = N", s.Name)
+	}
+}
+
+func (c *checker) account(path string, r rawAccount) Account {
+	a := Account{
+		Name:      r.Name,
+		Profile:   r.Profile,
+		Region:    r.Region,
+		AccountID: r.AccountID,
+		Regions:   r.Regions,
+		QuotaRPM:  DefaultQuotaRPM,
+	}
+	if a.Name == "" {
+		c.fail(path, "account has no name; add name = \"…\"")
+	}
+	if a.Profile == "" {
+		a.Profile = DefaultProfile
+	}
+	if a.Region == "" {
+		a.Region = DefaultRegion
+	}
+	if a.AccountID == "" {
+		a.AccountID = simulatedAccountID(a.Name)
+	} else if len(a.AccountID) != 12 || strings.Trim(a.AccountID, "0123456789") != "" {
+		c.fail(path+".account_id", "account_id %q must be 12 digits", a.AccountID)
+	}
+	if r.QuotaRPM != nil {
+		a.QuotaRPM = c.rpm(path+".quota_rpm", r.QuotaRPM)
+	}
+	for _, region := range sortedKeys(r.RegionQuotaRPM) {
+		if a.RegionQuotaRPM == nil {
+			a.RegionQuotaRPM = map[string]RPM{}
+		}
+		a.RegionQuotaRPM[region] = c.rpm(path+".region_quota_rpm", r.RegionQuotaRPM[region])
+	}
+	return a
+}
+
+// simulatedAccountID gives a simulated account a stable 12-digit id, so
+// masked ids read the same on every run.
+func simulatedAccountID(name string) string {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%012d", h.Sum64()%1_000_000_000_000)
+}
+
+func (c *checker) deployment(path string, r rawDeployment, limiter Limiter) Deployment {
+	d := Deployment{
+		Name:    r.Name,
+		Model:   strings.TrimSpace(r.Model),
+		Account: r.Account,
+		RPM:     c.rpm(path+".rpm", r.RPM),
+		Limiter: c.limiter(path+".limiter", r.Limiter, limiter),
+	}
+	if d.Name == "" {
+		c.fail(path, "deployment has no name; add name = \"…\"")
+	}
+	if d.Model == "" {
+		c.fail(path+".model", "deployment %q has an empty model id; use a model or inference-profile id such as \"us.anthropic.claude-sonnet-4-20250514-v1:0\"", d.Name)
+	}
+	if r.Weight != nil {
+		w, ok := number(r.Weight)
+		if !ok || w <= 0 || math.IsInf(w, 0) || math.IsNaN(w) {
+			c.fail(path+".weight", "weight must be a number above 0 (got %v); leave it out to weight by rpm", r.Weight)
+		}
+		d.Weight = w
+	}
+	return d
+}
+
+func (c *checker) model(path string, r rawModel) Model {
+	m := Model{
+		ID:         r.ID,
+		LatencyP50: c.duration(path+".latency_p50", r.LatencyP50, 0),
+		LatencyP95: c.duration(path+".latency_p95", r.LatencyP95, 0),
+	}
+	if m.ID == "" {
+		c.fail(path+".id", "model has an empty id")
+	}
+	if m.LatencyP95 == 0 {
+		m.LatencyP95 = m.LatencyP50
+	}
+	if m.LatencyP95 < m.LatencyP50 {
+		c.fail(path+".latency_p95", "latency_p95 (%s) is below latency_p50 (%s); p95 must be at least the median", m.LatencyP95, m.LatencyP50)
+	}
+	return m
+}
+
+// rpm accepts a whole number ≥ 1 or the string "unlimited". Nothing else:
+// a missing or zero limit is far more often a mistake than a wish.
+func (c *checker) rpm(path string, v any) RPM {
+	const hint = `use a whole number ≥ 1, or "unlimited"`
+	switch x := v.(type) {
+	case nil:
+		c.fail(path, "rpm is required; %s", hint)
+	case string:
+		if x == "unlimited" {
+			return Unlimited
+		}
+		c.fail(path, "%q is not an rpm; %s", x, hint)
+	default:
+		n, ok := number(v)
+		if !ok || n < 1 || n != math.Trunc(n) || n > math.MaxInt32 {
+			c.fail(path, "%v is not a valid rpm; %s", v, hint)
+			return 1
+		}
+		return RPM(n)
+	}
+	return 1
+}
+
+// wholeNumber checks an integer in [lo, hi]. def < 0 means the key is required.
+func (c *checker) wholeNumber(path string, v any, def, lo, hi int) int {
+	if v == nil {
+		if def < 0 {
+			c.fail(path, "is required; use a whole number from %d to %d", lo, hi)
+			return lo
+		}
+		return def
+	}
+	n, ok := number(v)
+	if !ok || n != math.Trunc(n) || n < float64(lo) || n > float64(hi) {
+		c.fail(path, "%v is out of range; use a whole number from %d to %d", v, lo, hi)
+		return lo
+	}
+	return int(n)
+}
+
+func (c *checker) duration(path string, v any, def time.Duration) time.Duration {
+	if v == nil {
+		return def
+	}
+	s, ok := v.(string)
+	if !ok {
+		c.fail(path, "%v is not a duration; write it as a string such as \"50ms\" or \"15s\"", v)
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		c.fail(path, "%q is not a duration; write it like \"50ms\", \"1.5s\" or \"2m\"", s)
+		return def
+	}
+	return d
+}
+
+func (c *checker) limiter(path, v string, def Limiter) Limiter {
+	switch Limiter(v) {
+	case "":
+		return def
+	case TokenBucket, FixedWindow:
+		return Limiter(v)
+	}
+	c.fail(path, "limiter %q is not known; use %q or %q", v, TokenBucket, FixedWindow)
+	return def
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+func accountNames(as []Account) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.Name
+	}
+	return out
+}
+
+func deploymentNames(ds []Deployment) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Name
+	}
+	return out
+}
+
+func groupNames(gs []Group) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.Name
+	}
+	return out
+}

@@ -1,0 +1,302 @@
+// Package scenarios reads and checks scenario files: the TOML that describes
+// an experiment's accounts, deployments, routing, tenants and load.
+//
+// A scenario file is parsed strictly. Unknown keys, wrong types and broken
+// references are errors that name file:line:col and the key, so a typo never
+// silently changes an experiment.
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RPM is a requests-per-minute limit. Unlimited is +Inf, so that comparisons
+// and arithmetic need no special case.
+type RPM float64
+
+// Unlimited is the RPM of a bucket that never runs dry.
+var Unlimited = RPM(math.Inf(1))
+
+// IsUnlimited reports whether r never limits.
+func (r RPM) IsUnlimited() bool { return math.IsInf(float64(r), 1) }
+
+func (r RPM) String() string {
+	if r.IsUnlimited() {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(float64(r), 'f', -1, 64)
+}
+
+// MarshalJSON writes "unlimited" or the number, since JSON has no infinity.
+func (r RPM) MarshalJSON() ([]byte, error) {
+	if r.IsUnlimited() {
+		return []byte(`"unlimited"`), nil
+	}
+	return strconv.AppendFloat(nil, float64(r), 'f', -1, 64), nil
+}
+
+// Limiter names how a bucket counts requests. Engineers ask which one they
+// are looking at, so it is always explicit in output.
+type Limiter string
+
+const (
+	// TokenBucket holds up to rpm tokens and refills rpm/60 per second.
+	TokenBucket Limiter = "token-bucket"
+	// FixedWindow counts requests per minute-long window and resets at the
+	// window's end, as LiteLLM's per-minute counters do. Windows start at the
+	// run's start so that the same seed gives the same outcome.
+	FixedWindow Limiter = "fixed-window"
+)
+
+// Strategy picks a deployment within a group.
+type Strategy string
+
+const (
+	// Shuffle picks at random, weighted by weight (else rpm), among the
+	// deployments that still have budget, like LiteLLM's simple-shuffle.
+	Shuffle Strategy = "shuffle"
+	// RoundRobin takes the group's deployments in turn, skipping empty ones.
+	RoundRobin Strategy = "round-robin"
+)
+
+// Operations a scenario's calls can use.
+const (
+	OpConverse    = "Converse"
+	OpInvokeModel = "InvokeModel"
+)
+
+// File is a parsed scenario file.
+type File struct {
+	Path      string
+	Default   string // scenario run when none is named
+	Models    []Model
+	Scenarios []*Scenario
+}
+
+// Scenario is one experiment.
+type Scenario struct {
+	Name        string
+	Title       string // one line a presenter can read out
+	Description string
+	Operation   string // OpConverse or OpInvokeModel
+	Prompt      string
+	MaxTokens   int
+	Limiter     Limiter // default semantic for buckets that do not choose
+
+	Accounts    []Account
+	Deployments []Deployment
+	Groups      []Group
+	Tenants     []Tenant
+	Models      []Model // latency of each model; falls back to the file's list
+	Logs        Logs
+}
+
+// Account is an AWS account: a named profile on the live path, a slice of the
+// simulated fleet otherwise.
+type Account struct {
+	Name      string
+	Profile   string // AWS shared-config profile used on the live path
+	Region    string // source Region of calls
+	AccountID string // 12 digits; simulated accounts get a stable made-up one
+	// Regions restricts where cross-Region profiles may land. Empty means the
+	// profile's whole geography.
+	Regions []string
+	// QuotaRPM is the simulated Bedrock service quota per Region and model.
+	QuotaRPM       RPM
+	RegionQuotaRPM map[string]RPM // per-Region overrides of QuotaRPM
+}
+
+// Quota is the simulated service quota of this account in region.
+func (a Account) Quota(region string) RPM {
+	if q, ok := a.RegionQuotaRPM[region]; ok {
+		return q
+	}
+	return a.QuotaRPM
+}
+
+// Deployment is a model in an account behind a gateway bucket.
+type Deployment struct {
+	Name    string
+	Model   string // cross-Region profile id, foundation model id or ARN
+	Account string
+	RPM     RPM
+	Weight  float64 // shuffle weight; 0 means "use rpm"
+	Limiter Limiter
+}
+
+// Group is a set of interchangeable deployments (LiteLLM's model group) with
+// the groups to fall back to, in order.
+type Group struct {
+	Name        string
+	Strategy    Strategy
+	Deployments []string
+	Fallbacks   []string
+}
+
+// Tenant is a consumer with its own bucket and its own load.
+type Tenant struct {
+	Name     string
+	RPM      RPM
+	Limiter  Limiter
+	Requests int
+	Stagger  time.Duration // gap between this tenant's requests; 0 sends all at once
+	Group    string        // where its requests enter
+}
+
+// Model holds the simulated latency of one model.
+type Model struct {
+	ID         string
+	LatencyP50 time.Duration
+	LatencyP95 time.Duration
+}
+
+// Logs configures the model invocation log and how the Region histogram is
+// polled from it.
+type Logs struct {
+	Group     string        // log group name
+	Delay     time.Duration // typical ingestion delay of a record
+	PollEvery time.Duration
+	Timeout   time.Duration // how long to wait for stragglers after the last request
+}
+
+// Lookup finds a scenario by name. Its error lists the known names.
+func (f *File) Lookup(name string) (*Scenario, error) {
+	for _, s := range f.Scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown scenario %q; known scenarios: %s (see 'spillway list')",
+		name, strings.Join(f.Names(), ", "))
+}
+
+// Names lists the scenarios in file order.
+func (f *File) Names() []string {
+	names := make([]string, len(f.Scenarios))
+	for i, s := range f.Scenarios {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// Account returns the named account.
+func (s *Scenario) Account(name string) (Account, bool) {
+	for _, a := range s.Accounts {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
+// Chain lists the groups a request entering at group tries, in order: the
+// group itself, then its fallbacks, each followed by its own fallbacks.
+func (s *Scenario) Chain(group string) []string {
+	var chain []string
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		chain = append(chain, name)
+		if g, ok := s.group(name); ok {
+			for _, f := range g.Fallbacks {
+				walk(f)
+			}
+		}
+	}
+	walk(group)
+	return chain
+}
+
+func (s *Scenario) group(name string) (Group, bool) {
+	for _, g := range s.Groups {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Group{}, false
+}
+
+// TotalRequests is the number of requests the scenario sends.
+func (s *Scenario) TotalRequests() int {
+	n := 0
+	for _, t := range s.Tenants {
+		n += t.Requests
+	}
+	return n
+}
+
+// LatencyOf returns the latency model for a model id. A cross-Region profile
+// shares its foundation model's entry, so "us.anthropic.x" finds "anthropic.x".
+func (s *Scenario) LatencyOf(modelID string, fileModels []Model) (Model, bool) {
+	base := BaseModelID(modelID)
+	for _, list := range [][]Model{s.Models, fileModels} {
+		for _, m := range list {
+			if m.ID == modelID || BaseModelID(m.ID) == base {
+				return m, true
+			}
+		}
+	}
+	return Model{}, false
+}
+
+// Geography returns the geography prefix of a cross-Region inference profile
+// id ("us", "eu", "apac", "global", …) or "" for a foundation model. ARNs are
+// reduced to their resource id first. The list of prefixes is open: any
+// leading segment in front of a provider.model id counts.
+func Geography(modelID string) string {
+	id := resourceID(modelID)
+	if i := strings.IndexByte(id, ':'); i >= 0 {
+		id = id[:i]
+	}
+	parts := strings.Split(id, ".")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[0]
+}
+
+// BaseModelID strips an ARN and a geography prefix, leaving the foundation
+// model id.
+func BaseModelID(modelID string) string {
+	id := resourceID(modelID)
+	if g := Geography(id); g != "" {
+		return strings.TrimPrefix(id, g+".")
+	}
+	return id
+}
+
+func resourceID(modelID string) string {
+	if strings.HasPrefix(modelID, "arn:") {
+		if i := strings.LastIndexByte(modelID, '/'); i >= 0 {
+			return modelID[i+1:]
+		}
+	}
+	return modelID
+}
+
+// MaskAccountID shows only the last four digits, as the seed's demos do.
+func MaskAccountID(id string) string {
+	if len(id) <= 4 {
+		return id
+	}
+	return "…" + id[len(id)-4:]
+}
+
+// sortedKeys returns a map's keys in order, for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,154 @@
+// Package plain is Spillway's headless output: one line per finished
+// request as the run goes, in the style of AWS's demo scripts, then the
+// pattern's summary tables. It is what runs without a terminal, and what a
+// presenter pastes into a slide.
+package plain
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"spillway/engine"
+	"spillway/scenarios"
+)
+
+// Printer writes a run's progress as it happens. It is an engine.Sink.
+type Printer struct {
+	w        io.Writer
+	scenario *scenarios.Scenario
+	backend  string
+	start    time.Time
+	done     int
+	planned  int
+	logSeen  map[string]int // account → invocations the last printed poll showed
+}
+
+// New returns a printer for a run of s. backend labels the header so a
+// simulated run is never mistaken for a live one.
+func New(w io.Writer, s *scenarios.Scenario, backend string) *Printer {
+	return &Printer{w: w, scenario: s, backend: backend, logSeen: map[string]int{}}
+}
+
+// Handle prints what a person watching the run wants to see of ev.
+func (p *Printer) Handle(ev engine.Event) {
+	switch ev.Kind {
+	case engine.RunStarted:
+		p.start, p.planned = ev.Info.Start, ev.Info.Planned
+		p.header(ev.Info)
+	case engine.Succeeded, engine.Failed, engine.RateLimited, engine.Cancelled:
+		p.done++
+		p.request(ev)
+	case engine.RPMChanged:
+		fmt.Fprintf(p.w, "%s %s retuned to %s RPM\n", p.stamp(ev.At), ev.Bucket, ev.RPM)
+	case engine.RegionsPolled:
+		p.poll(ev)
+	case engine.RunEnded:
+		if ev.Interrupted {
+			fmt.Fprintf(p.w, "%s Interrupted: stopped sending after %d of %d requests. Summary so far:\n",
+				p.stamp(ev.At), p.done, p.planned)
+		}
+	}
+}
+
+func (p *Printer) header(info *engine.RunInfo) {
+	s := p.scenario
+	fmt.Fprintf(p.w, "Spillway · %s — %s\n", s.Name, s.Title)
+	fmt.Fprintf(p.w, "  backend  %s\n", p.backend)
+	fmt.Fprintf(p.w, "  run      seed %d · speed %s · %d requests\n", info.Seed, Speed(info.Speed), info.Planned)
+	var buckets []string
+	for _, b := range info.Buckets {
+		buckets = append(buckets, fmt.Sprintf("%s %s", b.ID, describeLimit(b.RPM, b.Semantic)))
+	}
+	fmt.Fprintf(p.w, "  buckets  %s\n", strings.Join(buckets, " · "))
+	if s.Description != "" {
+		fmt.Fprintln(p.w)
+		for _, line := range strings.Split(s.Description, "\n") {
+			fmt.Fprintf(p.w, "  %s\n", line)
+		}
+	}
+	fmt.Fprintln(p.w)
+}
+
+func describeLimit(rpm scenarios.RPM, semantic scenarios.Limiter) string {
+	if rpm.IsUnlimited() {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%s RPM %s", rpm, semantic)
+}
+
+// Speed renders a speed factor for people: "20×", "max".
+func Speed(x float64) string {
+	if math.IsInf(x, 1) {
+		return "max"
+	}
+	return fmt.Sprintf("%g×", x)
+}
+
+func (p *Printer) stamp(at time.Duration) string {
+	return "[" + p.start.Add(at).Format("15:04:05.000") + "]"
+}
+
+func (p *Printer) request(ev engine.Event) {
+	who := fmt.Sprintf("Request #%2d", ev.Request)
+	if len(p.scenario.Tenants) > 1 {
+		who = fmt.Sprintf("%s | Req #%2d", ev.Tenant, ev.Request)
+	}
+	var what string
+	switch ev.Kind {
+	case engine.Succeeded:
+		label := "SUCCESS"
+		if p.hasFallbacks() {
+			label = "PRIMARY"
+			if ev.Fallback {
+				label = "FALLBACK!"
+			}
+		}
+		what = fmt.Sprintf("%-9s %s %s", label, ev.Deployment, ev.Model)
+		if ev.Region != "" {
+			what += " | " + ev.Region
+		}
+	case engine.RateLimited:
+		what = "RATE LIMITED  " + ev.Message
+	case engine.Failed:
+		what = fmt.Sprintf("FAILED    %s %s: %s", ev.Deployment, ev.Code, ev.Message)
+	case engine.Cancelled:
+		what = "CANCELLED " + ev.Message
+	}
+	fmt.Fprintf(p.w, "%s %s → %s | Time: %.2fs\n", p.stamp(ev.At), who, what, ev.Latency.Seconds())
+}
+
+// hasFallbacks reports whether any tenant's requests can fall back, which is
+// when PRIMARY and FALLBACK mean something.
+func (p *Printer) hasFallbacks() bool {
+	for _, t := range p.scenario.Tenants {
+		if len(p.scenario.Chain(t.Group)) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// poll prints log progress once every request has finished, which is when
+// people are waiting for it, and only when the count moved.
+func (p *Printer) poll(ev engine.Event) {
+	r := ev.Regions
+	if p.done < p.planned && !r.Final {
+		return
+	}
+	switch {
+	case r.Error != "":
+		if r.Final {
+			fmt.Fprintf(p.w, "%s Logs %s: %s\n", p.stamp(ev.At), r.Account, r.Error)
+		}
+	case r.Final && r.TimedOut:
+		fmt.Fprintf(p.w, "%s Logs %s: gave up waiting; %d successful request(s) are not in the logs yet (raise logs.timeout to wait longer)\n",
+			p.stamp(ev.At), r.Account, r.Unaccounted)
+	case r.Unaccounted > 0 && p.logSeen[r.Account] != r.Total()+1:
+		p.logSeen[r.Account] = r.Total() + 1
+		fmt.Fprintf(p.w, "%s Waiting for invocation logs (%s): %d in, %d to go…\n",
+			p.stamp(ev.At), r.Account, r.Total(), r.Unaccounted)
+	}
+}

@@ -1,0 +1,179 @@
+package plain
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"spillway/engine/record"
+	"spillway/scenarios"
+)
+
+const rule = "================================================================================"
+
+// WriteSummary prints the pattern's result tables the way the seed's demos
+// print them. Which tables appear follows the scenario's shape: model usage
+// when there are several deployments, consumers when there are several
+// tenants, accounts when there are several accounts, and always the Region
+// histogram from the invocation logs.
+func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interrupted bool) {
+	title := strings.ToUpper(strings.ReplaceAll(s.Name, "-", " ")) + " RESULTS"
+	if interrupted {
+		title += " (INTERRUPTED)"
+	}
+	fmt.Fprintf(w, "\n%s\n%s\n%s\n", rule, title, rule)
+	fmt.Fprintf(w, "Total Requests: %d", sum.Requests)
+	if sum.Requests != sum.Planned {
+		fmt.Fprintf(w, " of %d planned", sum.Planned)
+	}
+	fmt.Fprintf(w, "\nSuccessful:     %d\nFailed:         %d\nRate limited:   %d\n", sum.Succeeded, sum.Failed, sum.RateLimited)
+	if sum.Cancelled > 0 {
+		fmt.Fprintf(w, "Cancelled:      %d\n", sum.Cancelled)
+	}
+	if sum.FellBack > 0 {
+		fmt.Fprintf(w, "Fell back:      %d\n", sum.FellBack)
+	}
+
+	if len(s.Deployments) > 1 {
+		modelUsage(w, s, sum)
+	}
+	if len(s.Tenants) > 1 {
+		consumers(w, s, sum)
+	}
+	if len(s.Accounts) > 1 {
+		accounts(w, s, sum)
+	}
+	regions(w, s, sum)
+}
+
+func modelUsage(w io.Writer, s *scenarios.Scenario, sum record.Summary) {
+	fmt.Fprintf(w, "\nModel Usage Distribution:\n")
+	t := table{header: []string{"Deployment", "Model", "Requests", "Share"}}
+	for _, d := range s.Deployments {
+		n := sum.ByDeployment[d.Name]
+		t.add(d.Name, d.Model, fmt.Sprint(n), percent(n, sum.Succeeded))
+	}
+	t.write(w)
+}
+
+func consumers(w io.Writer, s *scenarios.Scenario, sum record.Summary) {
+	fmt.Fprintf(w, "\nConsumer Quota Isolation:\n")
+	t := table{header: []string{"Consumer", "RPM", "Success Rate", "Total", "Success", "Failed", "Rate Limited", "Avg Time", "p50", "p95"}}
+	for _, tn := range s.Tenants {
+		c := sum.ByTenant[tn.Name]
+		if c == nil {
+			c = &record.TenantSummary{}
+		}
+		t.add(tn.Name, tn.RPM.String(), fmt.Sprintf("%.1f%%", c.SuccessRate), fmt.Sprint(c.Requests),
+			fmt.Sprint(c.Succeeded), fmt.Sprint(c.Failed), fmt.Sprint(c.RateLimited),
+			seconds(c.Latency.Avg), seconds(c.Latency.P50), seconds(c.Latency.P95))
+	}
+	t.write(w)
+}
+
+func accounts(w io.Writer, s *scenarios.Scenario, sum record.Summary) {
+	fmt.Fprintf(w, "\nAccount Sharding:\n")
+	t := table{header: []string{"Account", "Id", "Total", "Success", "Failed", "Success Rate", "Avg Time"}}
+	var total record.AccountSummary
+	for _, a := range s.Accounts {
+		c := sum.ByAccount[a.Name]
+		if c == nil {
+			c = &record.AccountSummary{}
+		}
+		total.Requests += c.Requests
+		total.Succeeded += c.Succeeded
+		total.Failed += c.Failed
+		t.add(strings.ToUpper(a.Name), scenarios.MaskAccountID(a.AccountID), fmt.Sprint(c.Requests), fmt.Sprint(c.Succeeded),
+			fmt.Sprint(c.Failed), percent(c.Succeeded, c.Requests), seconds(c.Latency.Avg))
+	}
+	t.add("TOTAL", "", fmt.Sprint(total.Requests), fmt.Sprint(total.Succeeded), fmt.Sprint(total.Failed),
+		percent(total.Succeeded, total.Requests), "")
+	t.write(w)
+}
+
+func regions(w io.Writer, s *scenarios.Scenario, sum record.Summary) {
+	fmt.Fprintf(w, "\nRegional Distribution (from the invocation logs, %s):\n", s.Logs.Group)
+	if len(sum.Regions) == 0 && len(sum.Logs) == 0 {
+		fmt.Fprintf(w, "  no log query ran\n")
+		return
+	}
+	for _, a := range s.Accounts {
+		counts, ok := sum.Regions[a.Name]
+		if !ok {
+			continue
+		}
+		if len(s.Accounts) > 1 {
+			fmt.Fprintf(w, "\n%s:\n", strings.ToUpper(a.Name))
+		}
+		total := 0
+		for _, n := range counts {
+			total += n
+		}
+		names := make([]string, 0, len(counts))
+		for r := range counts {
+			names = append(names, r)
+		}
+		sort.Strings(names)
+		t := table{header: []string{"Region", "Invocations", "Percentage"}}
+		for _, r := range names {
+			t.add(r, fmt.Sprint(counts[r]), percent(counts[r], total))
+		}
+		t.write(w)
+		st := sum.Logs[a.Name]
+		switch {
+		case st.Error != "":
+			fmt.Fprintf(w, "  %s\n", st.Error)
+		case st.Unaccounted > 0:
+			fmt.Fprintf(w, "  %d successful request(s) not in the logs yet\n", st.Unaccounted)
+		}
+	}
+}
+
+func percent(n, of int) string {
+	if of == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+}
+
+func seconds(ms float64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// table lays out columns separated by " | ", with a dashed line under the
+// header, as the seed's tables are.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) {
+	width := make([]int, len(t.header))
+	for _, row := range append([][]string{t.header}, t.rows...) {
+		for i, c := range row {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	line := func(row []string) {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = c + strings.Repeat(" ", width[i]-len([]rune(c)))
+		}
+		fmt.Fprintln(w, strings.TrimRight(strings.Join(cells, " | "), " "))
+	}
+	line(t.header)
+	dashes := make([]string, len(width))
+	for i, n := range width {
+		dashes[i] = strings.Repeat("-", n)
+	}
+	fmt.Fprintln(w, strings.Join(dashes, "-|-"))
+	for _, row := range t.rows {
+		line(row)
+	}
+}
