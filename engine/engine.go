@@ -70,20 +70,33 @@ type Engine struct {
 }
 
 type tenant struct {
-	spec   scenarios.Tenant
-	id     BucketID
-	rpm    scenarios.RPM
-	bucket *bucket.Bucket
-	chain  []*group
-	sent   int
+	spec    scenarios.Tenant
+	id      BucketID
+	rpm     scenarios.RPM
+	overMsg string // why a request was refused; rebuilt when rpm changes, not per request
+	bucket  *bucket.Bucket
+	chain   []*group
+	sent    int
 }
 
 type deployment struct {
-	spec    scenarios.Deployment
-	account scenarios.Account
-	id      BucketID
-	rpm     scenarios.RPM
-	bucket  *bucket.Bucket
+	spec         scenarios.Deployment
+	account      scenarios.Account
+	id           BucketID
+	rpm          scenarios.RPM
+	overMsg      string // why the pick passed it over; rebuilt when rpm changes
+	throttledMsg string
+	bucket       *bucket.Bucket
+}
+
+func (t *tenant) setRPM(rpm scenarios.RPM) {
+	t.rpm = rpm
+	t.overMsg = fmt.Sprintf("tenant %s is over its %s RPM (%s)", t.spec.Name, rpm, t.spec.Limiter)
+}
+
+func (d *deployment) setRPM(rpm scenarios.RPM) {
+	d.rpm = rpm
+	d.overMsg = fmt.Sprintf("deployment %s is at its %s RPM (%s)", d.spec.Name, rpm, d.spec.Limiter)
 }
 
 type request struct {
@@ -128,13 +141,15 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	byName := map[string]*deployment{}
 	for _, d := range s.Deployments {
 		acct, _ := s.Account(d.Account)
-		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name), rpm: d.RPM}
+		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name),
+			throttledMsg: d.Name + " throttled the call"}
+		dep.setRPM(d.RPM)
 		e.deployments = append(e.deployments, dep)
 		byName[d.Name] = dep
 	}
 	groups := map[string]*group{}
 	for _, g := range s.Groups {
-		gr := &group{name: g.Name, strategy: g.Strategy}
+		gr := &group{name: g.Name, strategy: g.Strategy, exhaustedMsg: "no deployment in group " + g.Name + " has budget"}
 		for _, name := range g.Deployments {
 			gr.members = append(gr.members, byName[name])
 		}
@@ -142,7 +157,8 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		groups[g.Name] = gr
 	}
 	for _, t := range s.Tenants {
-		tn := &tenant{spec: t, id: BucketID(TenantBucket + t.Name), rpm: t.RPM}
+		tn := &tenant{spec: t, id: BucketID(TenantBucket + t.Name)}
+		tn.setRPM(t.RPM)
 		for _, name := range s.Chain(t.Group) {
 			tn.chain = append(tn.chain, groups[name])
 		}
@@ -293,8 +309,7 @@ func (e *Engine) arrive(at time.Time, t *tenant) {
 	e.nextID++
 	r := &request{id: e.nextID, tenant: t, arrival: at}
 	if !t.bucket.AllowAt(at) {
-		e.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, Message: fmt.Sprintf(
-			"tenant %s is over its %s RPM (%s)", t.spec.Name, t.rpm, t.spec.Limiter)})
+		e.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, Message: t.overMsg})
 		return
 	}
 	e.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id})
@@ -312,7 +327,7 @@ func (e *Engine) route(at time.Time, r *request) {
 		for _, s := range g.skipped {
 			e.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
 				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id,
-				Message: fmt.Sprintf("deployment %s is at its %s RPM (%s)", s.spec.Name, s.rpm, s.spec.Limiter)})
+				Message: s.overMsg})
 		}
 		if d != nil {
 			e.attempt(at, r, g, d)
@@ -320,7 +335,7 @@ func (e *Engine) route(at time.Time, r *request) {
 		}
 		if r.pos+1 < len(chain) {
 			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: chain[r.pos+1].name,
-				Message: fmt.Sprintf("no deployment in group %s has budget", g.name)})
+				Message: g.exhaustedMsg})
 		}
 	}
 	e.finish(at, r, Event{Kind: RateLimited, Message: "every deployment the request could use is at its RPM limit"})
@@ -377,7 +392,7 @@ func (e *Engine) answer(at time.Time, r *request) {
 		if r.pos+1 < len(r.tenant.chain) {
 			r.pos++
 			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
-				Code: rep.Code, Message: fmt.Sprintf("%s throttled the call", d.spec.Name)})
+				Code: rep.Code, Message: d.throttledMsg})
 			e.route(at, r)
 			return
 		}
@@ -498,7 +513,10 @@ func contains(list []string, s string) bool {
 func (e *Engine) Buckets() []BucketLevel {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.simNow()
+	var now time.Time
+	if e.started {
+		now = e.simNow()
+	}
 	out := make([]BucketLevel, 0, len(e.tenants)+len(e.deployments))
 	level := func(id BucketID, b *bucket.Bucket, semantic scenarios.Limiter, rpm scenarios.RPM) BucketLevel {
 		if b == nil { // before Run: full
@@ -555,12 +573,12 @@ func (e *Engine) applyRPM(c rpmChange) {
 func (e *Engine) setRPMField(id BucketID, rpm scenarios.RPM) {
 	for _, t := range e.tenants {
 		if t.id == id {
-			t.rpm = rpm
+			t.setRPM(rpm)
 		}
 	}
 	for _, d := range e.deployments {
 		if d.id == id {
-			d.rpm = rpm
+			d.setRPM(rpm)
 		}
 	}
 }

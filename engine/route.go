@@ -14,6 +14,8 @@ type group struct {
 	members  []*deployment
 	next     int           // round-robin: where the next request starts looking
 	skipped  []*deployment // scratch: deployments the last pick passed over
+
+	exhaustedMsg string
 }
 
 // pick chooses a deployment with budget at t and takes its token, or returns

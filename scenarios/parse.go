@@ -185,9 +185,10 @@ type rawLogs struct {
 
 // checker turns raw tables into typed scenarios, collecting every error.
 type checker struct {
-	file string
-	loc  *locator
-	errs Errors
+	file     string
+	loc      *locator
+	errs     Errors
+	reported map[string]bool // indexed paths already reported as unknown keys
 }
 
 // fail records an error at path (an indexed path such as scenario[1].tenant[0].rpm).
@@ -196,10 +197,18 @@ func (c *checker) fail(path, format string, args ...any) {
 	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Key: withoutIndexes(path), Msg: fmt.Sprintf(format, args...)})
 }
 
+// unknownKey reports an undecoded key. The decoder lists keys without array
+// indexes, once per occurrence and in file order, so each report takes the
+// next matching path not yet reported. Keys are compared unquoted, as the
+// locator stores them.
 func (c *checker) unknownKey(k toml.Key) {
-	want := k.String()
+	want := strings.Join(k, ".")
 	for _, path := range c.loc.order {
-		if withoutIndexes(path) == want {
+		if withoutIndexes(path) == want && !c.reported[path] {
+			if c.reported == nil {
+				c.reported = map[string]bool{}
+			}
+			c.reported[path] = true
 			c.fail(path, "unknown key %q; check its spelling against the scenario file reference in the README", k[len(k)-1])
 			return
 		}
@@ -286,7 +295,10 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		if d.Account == "" && len(s.Accounts) == 1 {
 			d.Account = s.Accounts[0].Name
 		}
-		if !accounts[d.Account] {
+		if d.Account == "" {
+			c.fail(p, "deployment %q names no account; add account = one of: %s",
+				d.Name, strings.Join(accountNames(s.Accounts), ", "))
+		} else if !accounts[d.Account] {
 			c.fail(p+".account", "deployment %q uses account %q, which does not exist; known accounts: %s",
 				d.Name, d.Account, strings.Join(accountNames(s.Accounts), ", "))
 		}

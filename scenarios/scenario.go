@@ -257,11 +257,10 @@ func Geography(modelID string) string {
 	if i := strings.IndexByte(id, ':'); i >= 0 {
 		id = id[:i]
 	}
-	parts := strings.Split(id, ".")
-	if len(parts) < 3 {
+	if strings.Count(id, ".") < 2 {
 		return ""
 	}
-	return parts[0]
+	return id[:strings.IndexByte(id, '.')]
 }
 
 // BaseModelID strips an ARN and a geography prefix, leaving the foundation

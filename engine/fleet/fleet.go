@@ -86,6 +86,22 @@ type Fleet struct {
 	rng      *rand.Rand
 	quotas   map[quotaKey]*bucket.Bucket
 	logs     *logStore
+	interned map[internKey]string // ARNs and answers, built once rather than per call
+}
+
+type internKey struct {
+	kind, a, b, c string
+}
+
+// intern returns build()'s result, computed once per key. A long run makes
+// the same few ARNs hundreds of thousands of times.
+func (f *Fleet) intern(k internKey, build func() string) string {
+	if s, ok := f.interned[k]; ok {
+		return s
+	}
+	s := build()
+	f.interned[k] = s
+	return s
 }
 
 type quotaKey struct {
@@ -102,6 +118,7 @@ func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch
 		rng:      rand.New(rand.NewPCG(seed, 0xf1ee7)),
 		quotas:   map[quotaKey]*bucket.Bucket{},
 		logs:     newLogStore(s),
+		interned: map[internKey]string{},
 	}
 }
 
@@ -128,8 +145,10 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	r.Latency = f.latency(call.ModelID)
 	r.InputTokens = 12 + len(call.Prompt)/4
 	r.OutputTokens = call.MaxTokens*3/5 + f.rng.IntN(call.MaxTokens*2/5+1)
-	r.Text = fmt.Sprintf("(simulated answer from %s in %s)", scenarios.BaseModelID(call.ModelID), region)
-	f.logs.add(acct.Name, f.record(at, acct, call, r), at.Add(r.Latency).Add(f.logDelay()))
+	r.Text = f.intern(internKey{"answer", call.ModelID, region, ""}, func() string {
+		return fmt.Sprintf("(simulated answer from %s in %s)", scenarios.BaseModelID(call.ModelID), region)
+	})
+	f.logs.add(acct.Name, f.store(at, acct, call, r))
 	return r
 }
 

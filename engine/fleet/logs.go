@@ -38,37 +38,71 @@ type Tokens struct {
 	OutputTokenCount int `json:"outputTokenCount,omitempty"`
 }
 
-func (f *Fleet) record(at time.Time, acct scenarios.Account, call Call, r Reply) Record {
-	modelARN := fmt.Sprintf("arn:aws:bedrock:%s::foundation-model/%s", call.SourceRegion, scenarios.BaseModelID(call.ModelID))
-	if strings.HasPrefix(call.ModelID, "arn:") {
-		modelARN = call.ModelID
-	} else if scenarios.Geography(call.ModelID) != "" {
-		modelARN = fmt.Sprintf("arn:aws:bedrock:%s:%s:inference-profile/%s", call.SourceRegion, acct.AccountID, call.ModelID)
-	}
-	return Record{
-		SchemaType:      "ModelInvocationLog",
-		SchemaVersion:   "1.0",
-		Timestamp:       at.Add(r.Latency).UTC(),
-		AccountID:       acct.AccountID,
-		Identity:        Identity{ARN: fmt.Sprintf("arn:aws:sts::%s:assumed-role/spillway/simulated", acct.AccountID)},
-		Region:          call.SourceRegion,
-		InferenceRegion: r.Region,
-		RequestID:       r.RequestID,
-		Operation:       call.Operation,
-		ModelID:         modelARN,
-		Input:           Tokens{InputTokenCount: r.InputTokens},
-		Output:          Tokens{OutputTokenCount: r.OutputTokens},
-	}
-}
-
-// logStore keeps each account's invocation log group.
+// logStore keeps each account's invocation log group. Records are stored
+// compactly, because a long run writes hundreds of thousands of them, and
+// expanded to Bedrock's schema only when read.
 type logStore struct {
 	groups map[string]map[string][]stored // account name → log group → records
 }
 
 type stored struct {
-	Record
-	visibleAt time.Time // ingestion delay: queries before this do not see it
+	at, visibleAt   int64 // unix ns; the ingestion delay hides a record until visibleAt
+	accountID       string
+	sourceRegion    string
+	inferenceRegion string
+	requestID       string
+	operation       string
+	modelARN        string // interned
+	identityARN     string // interned
+	inputTokens     int32
+	outputTokens    int32
+	errorCode       string
+}
+
+func (r *stored) record() Record {
+	return Record{
+		SchemaType:      "ModelInvocationLog",
+		SchemaVersion:   "1.0",
+		Timestamp:       time.Unix(0, r.at).UTC(),
+		AccountID:       r.accountID,
+		Identity:        Identity{ARN: r.identityARN},
+		Region:          r.sourceRegion,
+		InferenceRegion: r.inferenceRegion,
+		RequestID:       r.requestID,
+		Operation:       r.operation,
+		ModelID:         r.modelARN,
+		Input:           Tokens{InputTokenCount: int(r.inputTokens)},
+		Output:          Tokens{OutputTokenCount: int(r.outputTokens)},
+		ErrorCode:       r.errorCode,
+	}
+}
+
+func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) stored {
+	modelARN := f.intern(internKey{"model", call.SourceRegion, acct.AccountID, call.ModelID}, func() string {
+		switch {
+		case strings.HasPrefix(call.ModelID, "arn:"):
+			return call.ModelID
+		case scenarios.Geography(call.ModelID) != "":
+			return fmt.Sprintf("arn:aws:bedrock:%s:%s:inference-profile/%s", call.SourceRegion, acct.AccountID, call.ModelID)
+		}
+		return fmt.Sprintf("arn:aws:bedrock:%s::foundation-model/%s", call.SourceRegion, scenarios.BaseModelID(call.ModelID))
+	})
+	identity := f.intern(internKey{"identity", acct.AccountID, "", ""}, func() string {
+		return fmt.Sprintf("arn:aws:sts::%s:assumed-role/spillway/simulated", acct.AccountID)
+	})
+	return stored{
+		at:              at.Add(r.Latency).UnixNano(),
+		visibleAt:       at.Add(r.Latency).Add(f.logDelay()).UnixNano(),
+		accountID:       acct.AccountID,
+		sourceRegion:    call.SourceRegion,
+		inferenceRegion: r.Region,
+		requestID:       r.RequestID,
+		operation:       call.Operation,
+		modelARN:        modelARN,
+		identityARN:     identity,
+		inputTokens:     int32(r.InputTokens),
+		outputTokens:    int32(r.OutputTokens),
+	}
 }
 
 func newLogStore(s *scenarios.Scenario) *logStore {
@@ -79,10 +113,24 @@ func newLogStore(s *scenarios.Scenario) *logStore {
 	return ls
 }
 
-func (ls *logStore) add(account string, r Record, visibleAt time.Time) {
+func (ls *logStore) add(account string, r stored) {
 	for name, records := range ls.groups[account] {
-		ls.groups[account][name] = append(records, stored{Record: r, visibleAt: visibleAt})
+		ls.groups[account][name] = append(records, r)
 	}
+}
+
+// Records returns the records of one log group visible at now, in Bedrock's
+// schema.
+func (f *Fleet) Records(account, group string, now time.Time) []Record {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Record
+	for i := range f.logs.groups[account][group] {
+		if r := &f.logs.groups[account][group][i]; r.visibleAt <= now.UnixNano() {
+			out = append(out, r.record())
+		}
+	}
+	return out
 }
 
 // Query selects invocation records the way the seed's Logs Insights query
@@ -115,12 +163,15 @@ func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
 		return nil, &APIError{Code: ResourceNotFoundException, Message: fmt.Sprintf(
 			"Log group '%s' does not exist for account %s; enable model invocation logging to that group or set logs.group in the scenario", q.LogGroup, q.Account)}
 	}
+	suffixes := modelSuffixes(q.Models)
+	from, to, visible := q.From.UnixNano(), q.To.UnixNano(), now.UnixNano()
 	counts := map[string]int{}
-	for _, r := range records {
-		if r.visibleAt.After(now) || r.Timestamp.Before(q.From) || r.Timestamp.After(q.To) || !matchesModel(r.ModelID, q.Models) {
+	for i := range records {
+		r := &records[i]
+		if r.visibleAt > visible || r.at < from || r.at > to || !matchesModel(r.modelARN, suffixes) {
 			continue
 		}
-		counts[r.InferenceRegion]++
+		counts[r.inferenceRegion]++
 	}
 	out := make([]RegionCount, 0, len(counts))
 	for region, n := range counts {
@@ -130,13 +181,23 @@ func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
 	return out, nil
 }
 
-func matchesModel(arn string, models []string) bool {
+// modelSuffixes turns model ids into the ARN endings that name them, as the
+// seed's `modelId like /inference-profile\/<id>/` filter does.
+func modelSuffixes(models []string) []string {
+	var out []string
 	for _, m := range models {
 		id := m
 		if i := strings.LastIndexByte(m, '/'); i >= 0 {
 			id = m[i+1:]
 		}
-		if strings.HasSuffix(arn, "inference-profile/"+id) || strings.HasSuffix(arn, "foundation-model/"+id) {
+		out = append(out, "inference-profile/"+id, "foundation-model/"+id)
+	}
+	return out
+}
+
+func matchesModel(arn string, suffixes []string) bool {
+	for _, s := range suffixes {
+		if strings.HasSuffix(arn, s) {
 			return true
 		}
 	}

@@ -1,0 +1,671 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"spillway/engine"
+	"spillway/engine/record"
+	"spillway/scenarios"
+)
+
+var unpaced = math.Inf(1)
+
+func builtin(t testing.TB) *scenarios.File {
+	t.Helper()
+	data, err := os.ReadFile("../scenarios.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := scenarios.Parse("scenarios.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func parse(t testing.TB, src string) *scenarios.File {
+	t.Helper()
+	f, err := scenarios.Parse("test.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// events collects every event of a run.
+type events struct {
+	mu  sync.Mutex
+	all []engine.Event
+}
+
+func (c *events) Handle(ev engine.Event) {
+	c.mu.Lock()
+	c.all = append(c.all, ev)
+	c.mu.Unlock()
+}
+
+func (c *events) of(k engine.Kind) []engine.Event {
+	var out []engine.Event
+	for _, ev := range c.all {
+		if ev.Kind == k {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+type run struct {
+	engine *engine.Engine
+	events *events
+	rec    *record.Recorder
+}
+
+// newRun wires a run of scenario name on the simulated fleet.
+func newRun(t testing.TB, f *scenarios.File, name string, opts engine.Options) run {
+	t.Helper()
+	s, err := f.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
+	if opts.Backend == nil {
+		sim := engine.NewSimulated(s, f.Models, opts.Seed, epoch)
+		opts.Backend, opts.Logs = sim, sim
+	}
+	if opts.Speed == 0 {
+		opts.Speed = unpaced
+	}
+	if opts.Clock == nil {
+		opts.Clock = &fakeClock{now: epoch}
+	}
+	e, err := engine.New(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run{engine: e, events: &events{}, rec: record.New(record.Meta{Backend: "simulated"})}
+	e.Subscribe(r.events)
+	e.Subscribe(r.rec)
+	return r
+}
+
+func (r run) do(t testing.TB) record.Summary {
+	t.Helper()
+	if err := r.engine.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r.rec.Summary()
+}
+
+// fakeClock advances by exactly what the engine waits for, so a paced run
+// takes no wall time and the time it would have taken can be read off.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
+}
+
+// The seed's table: each built-in pattern lands on the split AWS's demos report.
+
+func TestFallbackSplitsThreeAndSeven(t *testing.T) {
+	sum := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).do(t)
+	if sum.Succeeded != 10 || sum.ByDeployment["primary"] != 3 || sum.ByDeployment["fallback"] != 7 || sum.FellBack != 7 {
+		t.Fatalf("fallback: succeeded %d, primary %d, fallback %d, fell back %d; want 10, 3, 7, 7",
+			sum.Succeeded, sum.ByDeployment["primary"], sum.ByDeployment["fallback"], sum.FellBack)
+	}
+}
+
+func TestLoadBalancingSplitsThreeThreeFour(t *testing.T) {
+	for seed := uint64(0); seed < 20; seed++ {
+		sum := newRun(t, builtin(t), "load-balancing", engine.Options{Seed: seed}).do(t)
+		got := [3]int{sum.ByDeployment["primary-a"], sum.ByDeployment["primary-b"], sum.ByDeployment["fallback"]}
+		if sum.Succeeded != 10 || got != [3]int{3, 3, 4} {
+			t.Fatalf("seed %d: succeeded %d, split %v; want 10 and [3 3 4]", seed, sum.Succeeded, got)
+		}
+	}
+}
+
+func TestQuotaIsolationCapsOnlyTheNoisyTenant(t *testing.T) {
+	sum := newRun(t, builtin(t), "quota-isolation", engine.Options{Seed: 42}).do(t)
+	a, b, c := sum.ByTenant["A"], sum.ByTenant["B"], sum.ByTenant["C"]
+	if a.Requests != 5 || a.Succeeded != 3 || a.RateLimited != 2 || a.SuccessRate != 60 {
+		t.Fatalf("tenant A: %+v; want 5 requests, 3 succeeded, 2 rate limited, 60%%", *a)
+	}
+	for name, x := range map[string]*record.TenantSummary{"B": b, "C": c} {
+		if x.Requests != 5 || x.Succeeded != 5 {
+			t.Fatalf("tenant %s: %+v; want 5/5", name, *x)
+		}
+	}
+}
+
+func TestCRISSpreadsOverTheUSRegions(t *testing.T) {
+	sum := newRun(t, builtin(t), "cris", engine.Options{Seed: 42}).do(t)
+	regions := sum.Regions["default"]
+	total := 0
+	for r, n := range regions {
+		if r != "us-east-1" && r != "us-east-2" && r != "us-west-2" {
+			t.Fatalf("landed in %s, outside the us geography", r)
+		}
+		total += n
+	}
+	if sum.Succeeded != 10 || total != 10 || len(regions) < 2 {
+		t.Fatalf("cris: succeeded %d, regions %v; want 10 over at least two Regions", sum.Succeeded, regions)
+	}
+}
+
+func TestAccountShardingRoundRobinsOddToAccount1(t *testing.T) {
+	r := newRun(t, builtin(t), "account-sharding", engine.Options{Seed: 42})
+	sum := r.do(t)
+	for _, name := range []string{"account1", "account2"} {
+		a := sum.ByAccount[name]
+		n := 0
+		for _, c := range sum.Regions[name] {
+			n += c
+		}
+		if a == nil || a.Succeeded != 10 || n != 10 {
+			t.Fatalf("%s: %+v, regions %v; want 10 succeeded and 10 logged", name, a, sum.Regions[name])
+		}
+	}
+	for _, ev := range r.events.of(engine.Attempt) {
+		want := "account1"
+		if ev.Request%2 == 0 {
+			want = "account2"
+		}
+		if ev.Account != want {
+			t.Fatalf("request %d went to %s, want %s (odd ids → account1)", ev.Request, ev.Account, want)
+		}
+	}
+}
+
+func TestSameSeedSameSummary(t *testing.T) {
+	for _, name := range builtin(t).Names() {
+		a := newRun(t, builtin(t), name, engine.Options{Seed: 7}).do(t)
+		b := newRun(t, builtin(t), name, engine.Options{Seed: 7}).do(t)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: two runs with seed 7 differ:\n%+v\n%+v", name, a, b)
+		}
+	}
+	// And the seed matters: the Region split moves with it.
+	differ := false
+	first := newRun(t, builtin(t), "cris", engine.Options{Seed: 1}).do(t)
+	for seed := uint64(2); seed < 10 && !differ; seed++ {
+		other := newRun(t, builtin(t), "cris", engine.Options{Seed: seed}).do(t)
+		differ = !reflect.DeepEqual(first.Regions, other.Regions)
+	}
+	if !differ {
+		t.Fatal("cris gave the same Region split for seeds 1–9; the seed does not reach the fleet")
+	}
+}
+
+func TestPacedRunMatchesUnpacedAndTakesSimulatedOverSpeed(t *testing.T) {
+	unpacedSum := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).do(t)
+	for _, speed := range []float64{1, 20} {
+		clock := &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}
+		r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: speed, Clock: clock})
+		start := clock.Now()
+		sum := r.do(t)
+		if !reflect.DeepEqual(sum, unpacedSum) {
+			t.Fatalf("speed %v changed the outcome:\n%+v\n%+v", speed, sum, unpacedSum)
+		}
+		ended := r.events.of(engine.RunEnded)[0].At
+		wall := clock.Now().Sub(start)
+		want := time.Duration(float64(ended) / speed)
+		if diff := wall - want; diff < -time.Millisecond || diff > time.Millisecond {
+			t.Fatalf("speed %v: %v simulated took %v on the wall clock, want %v", speed, ended, wall, want)
+		}
+	}
+}
+
+func TestSlowestFallbackRequestTakesSeedLikeTime(t *testing.T) {
+	// The seed's run: fallback requests finish 6–23 s after they were sent.
+	sum := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).do(t)
+	if max := sum.ByTenant["app"].Latency.Max; max < 6000 || max > 25000 {
+		t.Fatalf("slowest request took %.0f ms, want 6–25 s", max)
+	}
+}
+
+const twoGroups = `
+[[scenario]]
+name = "t"
+title = "test"
+limiter = "fixed-window"
+  [[scenario.account]]
+  name = "main"
+  %QUOTA%
+  [[scenario.account]]
+  name = "spare"
+  [[scenario.deployment]]
+  name = "first"
+  model = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+  account = "main"
+  rpm = %RPM%
+  [[scenario.deployment]]
+  name = "second"
+  model = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+  account = "spare"
+  rpm = "unlimited"
+  [[scenario.group]]
+  name = "g1"
+  deployments = ["first"]
+  fallbacks = ["g2"]
+  [[scenario.group]]
+  name = "g2"
+  deployments = ["second"]
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  requests = 5
+`
+
+func twoGroupFile(t *testing.T, rpm, quota string) *scenarios.File {
+	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", rpm), "%QUOTA%", quota)
+	return parse(t, src)
+}
+
+func TestFallbackOnGatewayLimitSkipsWithoutCalling(t *testing.T) {
+	r := newRun(t, twoGroupFile(t, "2", ""), "t", engine.Options{Seed: 1})
+	sum := r.do(t)
+	if sum.ByDeployment["first"] != 2 || sum.ByDeployment["second"] != 3 {
+		t.Fatalf("split %v, want first 2, second 3", sum.ByDeployment)
+	}
+	if n := len(r.events.of(engine.Throttled)); n != 0 {
+		t.Fatalf("%d throttles; a gateway limit must not reach the provider", n)
+	}
+	if n := len(r.events.of(engine.Skipped)); n != 3 {
+		t.Fatalf("%d skips, want 3 (one per request past the limit)", n)
+	}
+	for _, a := range r.events.of(engine.Attempt) {
+		if a.Deployment == "first" && a.Request > 2 {
+			t.Fatalf("request %d called first past its limit", a.Request)
+		}
+	}
+}
+
+func TestFallbackOnProviderThrottle(t *testing.T) {
+	// No gateway limit, but the account's service quota admits two calls.
+	r := newRun(t, twoGroupFile(t, `"unlimited"`, "quota_rpm = 2"), "t", engine.Options{Seed: 1})
+	sum := r.do(t)
+	if sum.Succeeded != 5 || sum.ByDeployment["first"] != 2 || sum.ByDeployment["second"] != 3 {
+		t.Fatalf("succeeded %d split %v, want 5 with first 2, second 3", sum.Succeeded, sum.ByDeployment)
+	}
+	throttled := r.events.of(engine.Throttled)
+	if len(throttled) != 3 || throttled[0].Code != "ThrottlingException" {
+		t.Fatalf("throttles: %+v; want 3 ThrottlingException", throttled)
+	}
+	// Each throttled request fell back and was answered by the second group.
+	for _, th := range throttled {
+		q := r.rec.Requests()[th.Request-1]
+		if !q.Fallback || q.Deployment != "second" || len(q.Attempts) != 2 || q.Attempts[0].Outcome != record.OutcomeThrottled {
+			t.Fatalf("request %d: %+v", th.Request, q)
+		}
+	}
+}
+
+func TestThrottleWithNowhereToGoFails(t *testing.T) {
+	f := parse(t, `
+[[scenario]]
+name = "t"
+title = "t"
+  [[scenario.account]]
+  name = "a"
+  quota_rpm = 1
+  [[scenario.deployment]]
+  name = "only"
+  model = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+  rpm = "unlimited"
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  requests = 3
+`)
+	sum := newRun(t, f, "t", engine.Options{Seed: 1}).do(t)
+	if sum.Succeeded != 1 || sum.Failed != 2 {
+		t.Fatalf("succeeded %d failed %d, want 1 and 2", sum.Succeeded, sum.Failed)
+	}
+}
+
+func TestFatalErrorDoesNotFallBack(t *testing.T) {
+	// A us. profile called from an EU source Region is a ValidationException:
+	// another group would not fix a bad request, so it fails where it is.
+	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", `"unlimited"`), "%QUOTA%", `region = "eu-west-1"`)
+	src = strings.Replace(src, `model = "anthropic.claude-3-7-sonnet-20250219-v1:0"`, `model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"`, 1)
+	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 1})
+	sum := r.do(t)
+	if sum.Failed != 5 || sum.ByDeployment["second"] != 0 {
+		t.Fatalf("failed %d, second served %d; want 5 and 0", sum.Failed, sum.ByDeployment["second"])
+	}
+	failed := r.events.of(engine.Failed)[0]
+	if failed.Code != "ValidationException" || !strings.Contains(failed.Message, "eu-west-1") {
+		t.Fatalf("failure %q %q; want a ValidationException naming the source Region", failed.Code, failed.Message)
+	}
+}
+
+func TestTenantBucketRejectsWithoutFallback(t *testing.T) {
+	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", `"unlimited"`), "%QUOTA%", "")
+	src = strings.Replace(src, "  rpm = \"unlimited\"\n  requests = 5", "  rpm = 2\n  requests = 5", 1)
+	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 1})
+	sum := r.do(t)
+	if sum.RateLimited != 3 || sum.Succeeded != 2 || sum.ByDeployment["second"] != 0 {
+		t.Fatalf("rate limited %d, succeeded %d, second %d; want 3, 2, 0", sum.RateLimited, sum.Succeeded, sum.ByDeployment["second"])
+	}
+	for _, ev := range r.events.of(engine.RateLimited) {
+		if ev.Bucket != "tenant/app" {
+			t.Fatalf("rate limited by %q, want the tenant bucket", ev.Bucket)
+		}
+	}
+	if n := len(r.events.of(engine.FellBack)); n != 0 {
+		t.Fatalf("%d fallbacks; an empty tenant bucket must not fall back", n)
+	}
+}
+
+func TestEveryGroupEmptyIsRateLimited(t *testing.T) {
+	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", "1"), "%QUOTA%", "")
+	src = strings.Replace(src, `rpm = "unlimited"
+  [[scenario.group]]`, `rpm = 1
+  [[scenario.group]]`, 1)
+	sum := newRun(t, parse(t, src), "t", engine.Options{Seed: 1}).do(t)
+	if sum.Succeeded != 2 || sum.RateLimited != 3 {
+		t.Fatalf("succeeded %d, rate limited %d; want 2 and 3", sum.Succeeded, sum.RateLimited)
+	}
+}
+
+const shuffleFile = `
+[[scenario]]
+name = "t"
+title = "t"
+  [[scenario.account]]
+  name = "a"
+  quota_rpm = "unlimited"
+  [[scenario.deployment]]
+  name = "heavy"
+  model = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+  rpm = "unlimited"
+  weight = 3
+  [[scenario.deployment]]
+  name = "light"
+  model = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+  rpm = "unlimited"
+  weight = 1
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  requests = 4000
+`
+
+func TestShuffleIsWeighted(t *testing.T) {
+	sum := newRun(t, parse(t, shuffleFile), "t", engine.Options{Seed: 3}).do(t)
+	heavy := sum.ByDeployment["heavy"]
+	// Binomial(4000, 0.75): sd ≈ 27; ±5 sd.
+	if heavy < 3000-137 || heavy > 3000+137 || heavy+sum.ByDeployment["light"] != 4000 {
+		t.Fatalf("weights 3:1 over 4000 requests gave %v, want about 3000:1000", sum.ByDeployment)
+	}
+}
+
+func TestShuffleWeighsByRPMWithoutWeights(t *testing.T) {
+	src := strings.NewReplacer(`rpm = "unlimited"
+  weight = 3`, `rpm = 300000`, `rpm = "unlimited"
+  weight = 1`, `rpm = 100000`).Replace(shuffleFile)
+	sum := newRun(t, parse(t, src), "t", engine.Options{Seed: 3}).do(t)
+	if heavy := sum.ByDeployment["heavy"]; heavy < 3000-137 || heavy > 3000+137 {
+		t.Fatalf("rpm 300000:100000 gave %v, want about 3000:1000", sum.ByDeployment)
+	}
+}
+
+func TestSetRPMDuringRunTakesEffectOnNextAdmission(t *testing.T) {
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind == engine.Attempt && ev.Request == 3 {
+			if err := r.engine.SetRPM("deployment/primary", 5); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	sum := r.do(t)
+	if sum.ByDeployment["primary"] != 5 || sum.ByDeployment["fallback"] != 5 {
+		t.Fatalf("after raising primary to 5 at request 3: split %v, want 5/5", sum.ByDeployment)
+	}
+	changes := r.events.of(engine.RPMChanged)
+	if len(changes) != 1 || changes[0].Bucket != "deployment/primary" || changes[0].RPM != 5 {
+		t.Fatalf("RPMChanged events: %+v", changes)
+	}
+	var level engine.BucketLevel
+	for _, l := range r.engine.Buckets() {
+		if l.ID == "deployment/primary" {
+			level = l
+		}
+	}
+	if level.RPM != 5 || level.Admitted != 5 {
+		t.Fatalf("primary bucket after the run: %+v", level)
+	}
+}
+
+func TestSetRPMRejectsNonsense(t *testing.T) {
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	if err := r.engine.SetRPM("deployment/nope", 3); err == nil || !strings.Contains(err.Error(), "deployment/primary") {
+		t.Fatalf("unknown bucket: %v; want an error listing the buckets", err)
+	}
+	if err := r.engine.SetRPM("deployment/primary", 0); err == nil {
+		t.Fatal("rpm 0 accepted")
+	}
+	// Before the run, it changes the starting limit.
+	if err := r.engine.SetRPM("deployment/primary", 10); err != nil {
+		t.Fatal(err)
+	}
+	if sum := r.do(t); sum.ByDeployment["primary"] != 10 {
+		t.Fatalf("primary served %d after SetRPM(10) before the run, want 10", sum.ByDeployment["primary"])
+	}
+}
+
+func TestInterruptCancelsInFlightAndKeepsTheRecord(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1,
+		Clock: &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}})
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind == engine.Succeeded {
+			cancel() // Ctrl-C right after the first answer
+		}
+	}))
+	if err := r.engine.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum := r.rec.Summary()
+	if !r.rec.Interrupted() {
+		t.Fatal("run not marked interrupted")
+	}
+	if sum.Succeeded != 1 || sum.Cancelled != 9 || sum.Requests != 10 {
+		t.Fatalf("after interrupt: %+v; want 1 succeeded, 9 cancelled of 10 sent", sum)
+	}
+	polls := r.events.of(engine.RegionsPolled)
+	if len(polls) == 0 || !polls[len(polls)-1].Regions.Final {
+		t.Fatal("no final log poll after the interrupt")
+	}
+	last := r.events.all[len(r.events.all)-1]
+	if last.Kind != engine.RunEnded || !last.Interrupted {
+		t.Fatalf("last event %v, want an interrupted run_ended", last.Kind)
+	}
+}
+
+func TestInterruptBeforeEverythingIsSentDropsTheRest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1,
+		Clock: &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}})
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind == engine.Attempt && ev.Request == 4 {
+			cancel()
+		}
+	}))
+	if err := r.engine.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum := r.rec.Summary()
+	if sum.Requests != 4 || sum.Planned != 10 || sum.Cancelled != 4 {
+		t.Fatalf("%+v; want 4 of 10 sent, all 4 cancelled", sum)
+	}
+}
+
+func TestRunOnlyOnce(t *testing.T) {
+	r := newRun(t, builtin(t), "cris", engine.Options{Seed: 1})
+	r.do(t)
+	if err := r.engine.Run(context.Background()); !errors.Is(err, engine.ErrAlreadyRun) {
+		t.Fatalf("second Run: %v, want ErrAlreadyRun", err)
+	}
+}
+
+func TestNewRejectsBadSpeed(t *testing.T) {
+	s, _ := builtin(t).Lookup("cris")
+	for _, speed := range []float64{0, -1, math.NaN()} {
+		if _, err := engine.New(s, engine.Options{Speed: speed, Backend: blocking{}}); err == nil {
+			t.Fatalf("speed %v accepted", speed)
+		}
+	}
+}
+
+// blocking is a network-style backend: it answers from the caller's
+// goroutine after a moment, and knows nothing of Regions.
+type blocking struct{ code string }
+
+func (blocking) Instant() bool { return false }
+func (b blocking) Invoke(ctx context.Context, _ time.Time, c engine.Call) engine.Reply {
+	select {
+	case <-time.After(time.Millisecond):
+	case <-ctx.Done():
+	}
+	return engine.Reply{RequestID: "r", Code: b.code}
+}
+
+func TestBlockingBackendRunsConcurrently(t *testing.T) {
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1000, Clock: realClock{}, Backend: blocking{}})
+	sum := r.do(t)
+	if sum.Succeeded != 10 || sum.ByDeployment["primary"] != 3 || sum.ByDeployment["fallback"] != 7 {
+		t.Fatalf("blocking backend: %+v", sum)
+	}
+	for _, ev := range r.events.of(engine.Succeeded) {
+		if ev.Latency <= 0 {
+			t.Fatalf("request %d: latency %v, want the measured simulated time", ev.Request, ev.Latency)
+		}
+	}
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// failingLogs is a LogSource whose queries always fail.
+type failingLogs struct{}
+
+func (failingLogs) RegionCounts(context.Context, engine.LogQuery) ([]engine.RegionCount, error) {
+	return nil, errors.New("ResourceNotFoundException: Log group 'x' does not exist")
+}
+
+// silentLogs never sees any record.
+type silentLogs struct{}
+
+func (silentLogs) RegionCounts(context.Context, engine.LogQuery) ([]engine.RegionCount, error) {
+	return nil, nil
+}
+
+func TestLogQueryErrorsEndUpOnTheHistogram(t *testing.T) {
+	f := builtin(t)
+	s, _ := f.Lookup("cris")
+	sim := engine.NewSimulated(s, f.Models, 1, time.Now())
+	r := newRun(t, f, "cris", engine.Options{Seed: 1, Backend: sim, Logs: failingLogs{}})
+	sum := r.do(t)
+	if sum.Succeeded != 10 || !strings.Contains(sum.Logs["default"].Error, "does not exist") {
+		t.Fatalf("succeeded %d, log status %+v; want 10 and the query error", sum.Succeeded, sum.Logs["default"])
+	}
+}
+
+func TestLogWaitGivesUpAfterTimeout(t *testing.T) {
+	f := builtin(t)
+	s, _ := f.Lookup("cris")
+	sim := engine.NewSimulated(s, f.Models, 1, time.Now())
+	r := newRun(t, f, "cris", engine.Options{Seed: 1, Backend: sim, Logs: silentLogs{}})
+	sum := r.do(t)
+	st := sum.Logs["default"]
+	if !st.TimedOut || st.Unaccounted != 10 {
+		t.Fatalf("log status %+v; want timed out with 10 unaccounted", st)
+	}
+	polls := r.events.of(engine.RegionsPolled)
+	lastFinish := time.Duration(0)
+	for _, ev := range r.events.all {
+		if ev.Kind.Final() {
+			lastFinish = ev.At
+		}
+	}
+	if got := polls[len(polls)-1].At - lastFinish; got < s.Logs.Timeout || got > s.Logs.Timeout+s.Logs.PollEvery {
+		t.Fatalf("gave up %v after the last request, want the %v timeout", got, s.Logs.Timeout)
+	}
+}
+
+func TestHistogramFillsInAsLogsArrive(t *testing.T) {
+	r := newRun(t, builtin(t), "cris", engine.Options{Seed: 42})
+	r.do(t)
+	polls := r.events.of(engine.RegionsPolled)
+	if len(polls) < 2 {
+		t.Fatalf("%d polls, want several while logs arrive", len(polls))
+	}
+	prev := -1
+	for _, p := range polls {
+		if p.Regions.Total() < prev {
+			t.Fatalf("histogram shrank from %d to %d", prev, p.Regions.Total())
+		}
+		prev = p.Regions.Total()
+	}
+	first, last := polls[0].Regions, polls[len(polls)-1].Regions
+	if first.Final || first.Unaccounted == 0 || !last.Final || last.Unaccounted != 0 || last.Total() != 10 {
+		t.Fatalf("first poll %+v, last %+v; want a partial histogram first and a complete final one", *first, *last)
+	}
+}
+
+// BenchmarkRun100k runs 100,000 requests against zero-latency models,
+// unpaced, with the recorder attached: the engine's whole cost per request.
+func BenchmarkRun100k(b *testing.B) {
+	data, err := os.ReadFile("testdata/bulk-100k.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := scenarios.Parse("bulk-100k.toml", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, _ := f.Lookup("bulk")
+		sim := engine.NewSimulated(s, f.Models, 1, time.Now())
+		e, err := engine.New(s, engine.Options{Seed: 1, Speed: unpaced, Backend: sim, Logs: sim})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec := record.New(record.Meta{})
+		e.Subscribe(rec)
+		if err := e.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if sum := rec.Summary(); sum.Requests != 100_000 {
+			b.Fatalf("%d requests", sum.Requests)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/scenarios"
+)
+
+// BenchmarkRoutingDecision measures one request's routing decision: the
+// tenant bucket, picking a deployment in a group and taking its token. The
+// budget: ≤ 1 µs and 0 allocations per op.
+func BenchmarkRoutingDecision(b *testing.B) {
+	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		strategy scenarios.Strategy
+		limiter  scenarios.Limiter
+	}{
+		{scenarios.Shuffle, scenarios.TokenBucket},
+		{scenarios.Shuffle, scenarios.FixedWindow},
+		{scenarios.RoundRobin, scenarios.TokenBucket},
+	} {
+		b.Run(string(tc.strategy)+"/"+string(tc.limiter), func(b *testing.B) {
+			// Limits high enough that every decision admits: the common path.
+			tenantBucket := bucket.New(tc.limiter, 6_000_000, epoch)
+			g := &group{name: "g", strategy: tc.strategy}
+			for i := range 3 {
+				g.members = append(g.members, &deployment{rpm: 6_000_000,
+					spec:   scenarios.Deployment{Name: string(rune('a' + i))},
+					bucket: bucket.New(tc.limiter, 6_000_000, epoch)})
+			}
+			g.skipped = make([]*deployment, 0, len(g.members))
+			rng := rand.New(rand.NewPCG(1, 2))
+			t := epoch
+			b.ReportAllocs()
+			for b.Loop() {
+				t = t.Add(10 * time.Microsecond)
+				if !tenantBucket.AllowAt(t) || g.pick(t, rng) == nil {
+					b.Fatal("decision refused")
+				}
+			}
+		})
+	}
+}
+
+func TestRoundRobinSkipsEmptyDeployments(t *testing.T) {
+	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
+	g := &group{strategy: scenarios.RoundRobin}
+	for i, rpm := range []scenarios.RPM{1, 100, 100} {
+		g.members = append(g.members, &deployment{rpm: rpm, spec: scenarios.Deployment{Name: string(rune('a' + i))},
+			bucket: bucket.New(scenarios.FixedWindow, rpm, epoch)})
+	}
+	var got string
+	for range 6 {
+		got += g.pick(epoch, nil).spec.Name
+	}
+	// a is full after one request, so its turns pass to the next in line.
+	if got != "abcbcb" {
+		t.Fatalf("round-robin order %q, want abcbcb", got)
+	}
+	if len(g.skipped) != 1 || g.skipped[0].spec.Name != "a" {
+		t.Fatalf("last pick skipped %v, want [a]", g.skipped)
+	}
+}

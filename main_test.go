@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets a test run this binary as the spillway command, so the real
+// process can be sent a real Ctrl-C.
+func TestMain(m *testing.M) {
+	if os.Getenv("SPILLWAY_TEST_AS_COMMAND") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func spillway(args ...string) (status int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	status = run(args, &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
+	broken := filepath.Join(t.TempDir(), "broken.toml")
+	os.WriteFile(broken, []byte("[[scenario]]\nname = \"x\"\ntitle = \"t\"\n  [[scenario.deployment]]\n  rpmm = 3\n"), 0o644)
+	badSyntax := filepath.Join(t.TempDir(), "syntax.toml")
+	os.WriteFile(badSyntax, []byte("[[scenario]]\nname = \"x\ntitle = \"t\"\n"), 0o644)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "nope"}, `unknown scenario "nope"; known scenarios: cris, account-sharding, fallback, load-balancing, quota-isolation`},
+		{[]string{"run", "fallback", "--speed", "0"}, "--speed must be a number above 0"},
+		{[]string{"run", "fallback", "--speed", "fast"}, "--speed must be a number above 0"},
+		{[]string{"run", "fallback", "--seed", "-1"}, "--seed must be a whole number"},
+		{[]string{"run", "fallback", "--json", filepath.Join(t.TempDir(), "missing", "f.json")}, "cannot be written"},
+		{[]string{"run", "fallback", "--json", t.TempDir()}, "is a directory"},
+		{[]string{"run", "--scenarios", broken}, broken + ":5:3: scenario.deployment.rpmm: unknown key"},
+		{[]string{"validate", badSyntax}, badSyntax + ":2:"},
+		{[]string{"run", "--scenarios", filepath.Join(t.TempDir(), "none.toml")}, "cannot read scenario file"},
+		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"run", "a", "b"}, "run takes one scenario name"},
+	} {
+		status, stdout, stderr := spillway(tc.args...)
+		if status != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("spillway %v: status %d, stderr %q; want 2 and %q", tc.args, status, stderr, tc.want)
+		}
+		if stdout != "" {
+			t.Errorf("spillway %v printed %q before failing; nothing may be dispatched", tc.args, stdout)
+		}
+	}
+}
+
+func TestListAndValidate(t *testing.T) {
+	status, out, _ := spillway("list")
+	if status != 0 || !strings.Contains(out, "* fallback") || strings.Count(out, "\n") < 5 {
+		t.Fatalf("list: %d %q", status, out)
+	}
+	for _, name := range []string{"cris", "account-sharding", "load-balancing", "quota-isolation"} {
+		if !strings.Contains(out, name) {
+			t.Fatalf("list lacks %s", name)
+		}
+	}
+	if status, out, _ := spillway("validate"); status != 0 || !strings.Contains(out, "ok, 5 scenarios") {
+		t.Fatalf("validate: %d %q", status, out)
+	}
+	if status, out, _ := spillway("validate", "scenarios.toml"); status != 0 || !strings.Contains(out, "scenarios.toml: ok") {
+		t.Fatalf("validate scenarios.toml: %d %q", status, out)
+	}
+	if status, out, _ := spillway("--version"); status != 0 || !strings.HasPrefix(out, "spillway ") {
+		t.Fatalf("--version: %d %q", status, out)
+	}
+	if status, out, _ := spillway("--help"); status != 0 || !strings.Contains(out, "--speed") {
+		t.Fatalf("--help: %d %q", status, out)
+	}
+}
+
+func TestRunWritesJSONAndPrintsTheSeedTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.json")
+	status, out, stderr := spillway("run", "fallback", "--headless", "--speed", "max", "--json", path)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	for _, want := range []string{"SIMULATED", "→ PRIMARY", "→ FALLBACK!", "FALLBACK RESULTS", "Successful:     10",
+		"Model Usage Distribution", "Regional Distribution", "Run recorded to " + path} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var doc struct {
+		Summary struct {
+			Succeeded    int            `json:"succeeded"`
+			ByDeployment map[string]int `json:"by_deployment"`
+		} `json:"summary"`
+	}
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Summary.Succeeded != 10 || doc.Summary.ByDeployment["primary"] != 3 || doc.Summary.ByDeployment["fallback"] != 7 {
+		t.Fatalf("summary %+v", doc.Summary)
+	}
+}
+
+func TestJSONToStdoutKeepsStdoutPure(t *testing.T) {
+	status, out, stderr := spillway("run", "quota-isolation", "--speed", "max", "--json", "-")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("stdout is not just JSON: %v\n%s", err, out)
+	}
+	if !strings.Contains(stderr, "QUOTA ISOLATION RESULTS") || !strings.Contains(stderr, "Consumer Quota Isolation") {
+		t.Fatalf("human output should move to stderr:\n%s", stderr)
+	}
+}
+
+func TestSameSeedSameJSONSummary(t *testing.T) {
+	summary := func() string {
+		status, out, _ := spillway("run", "account-sharding", "--speed", "max", "--seed", "9", "--json", "-")
+		if status != 0 {
+			t.Fatal("run failed")
+		}
+		var doc map[string]json.RawMessage
+		json.Unmarshal([]byte(out), &doc)
+		return string(doc["summary"])
+	}
+	if a, b := summary(), summary(); a != b {
+		t.Fatalf("same seed, different summaries:\n%s\n%s", a, b)
+	}
+}
+
+// TestCtrlCWritesWhatWasRecorded sends SIGINT to a real spillway process
+// mid-run and checks that the summary is printed and the JSON written.
+func TestCtrlCWritesWhatWasRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.json")
+	cmd := exec.Command(os.Args[0], "run", "fallback", "--speed", "4", "--json", path)
+	cmd.Env = append(os.Environ(), "SPILLWAY_TEST_AS_COMMAND=1")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	var out strings.Builder
+	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "Request #") {
+			break // the first answer is in: interrupt now
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s\n%s", err, out.String(), stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("spillway did not stop after Ctrl-C:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "(INTERRUPTED)") {
+		t.Fatalf("no interrupted summary:\n%s", out.String())
+	}
+	var doc struct {
+		Interrupted bool `json:"interrupted"`
+		Summary     struct {
+			Requests, Succeeded, Cancelled int
+		} `json:"summary"`
+		Requests []map[string]any `json:"requests"`
+		Events   []map[string]any `json:"events"`
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no JSON after Ctrl-C: %v", err)
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Interrupted || doc.Summary.Succeeded < 1 || doc.Summary.Cancelled < 1 || len(doc.Requests) != doc.Summary.Requests || len(doc.Events) == 0 {
+		t.Fatalf("interrupted record: interrupted=%v summary=%+v requests=%d events=%d", doc.Interrupted, doc.Summary, len(doc.Requests), len(doc.Events))
+	}
+}

@@ -1,0 +1,71 @@
+package plain
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"spillway/engine"
+	"spillway/engine/record"
+	"spillway/scenarios"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+type fixedClock struct{ now time.Time }
+
+func (c fixedClock) Now() time.Time                         { return c.now }
+func (c fixedClock) After(d time.Duration) <-chan time.Time { panic("an unpaced run never waits") }
+
+// TestHeadlessOutputGolden compares what a person sees of each built-in
+// scenario, header to summary, with a golden file (go test -update rewrites).
+func TestHeadlessOutputGolden(t *testing.T) {
+	data, err := os.ReadFile("../../scenarios.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := scenarios.Parse("scenarios.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Date(2026, 11, 21, 14, 36, 24, 0, time.Local)
+	for _, s := range f.Scenarios {
+		t.Run(s.Name, func(t *testing.T) {
+			var out bytes.Buffer
+			sim := engine.NewSimulated(s, f.Models, 42, epoch)
+			e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Clock: fixedClock{epoch}, Backend: sim, Logs: sim})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := record.New(record.Meta{})
+			e.Subscribe(New(&out, s, "SIMULATED — embedded Bedrock fleet; no AWS calls, no credentials"))
+			e.Subscribe(rec)
+			if err := e.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			WriteSummary(&out, s, rec.Summary(), rec.Interrupted())
+			golden := filepath.Join("testdata", s.Name+".golden")
+			if *update {
+				os.WriteFile(golden, out.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./tui/plain -update to create it)", err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Fatalf("output differs from %s (go test -update rewrites it after a deliberate change):\n%s", golden, out.String())
+			}
+		})
+	}
+}
+
+func TestSpeedLabel(t *testing.T) {
+	if Speed(20) != "20×" || Speed(0.5) != "0.5×" || Speed(math.Inf(1)) != "max" {
+		t.Fatal(Speed(20), Speed(0.5), Speed(math.Inf(1)))
+	}
+}
