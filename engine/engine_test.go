@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -18,13 +17,11 @@ import (
 
 var unpaced = math.Inf(1)
 
-func builtin(t testing.TB) *scenarios.File {
+func builtin(t testing.TB) *scenarios.File { return load(t, "../scenarios.toml") }
+
+func load(t testing.TB, path string) *scenarios.File {
 	t.Helper()
-	data, err := os.ReadFile("../scenarios.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := scenarios.Parse("scenarios.toml", data)
+	f, err := scenarios.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,14 +640,7 @@ func TestHistogramFillsInAsLogsArrive(t *testing.T) {
 // BenchmarkRun100k runs 100,000 requests against zero-latency models,
 // unpaced, with the recorder attached: the engine's whole cost per request.
 func BenchmarkRun100k(b *testing.B) {
-	data, err := os.ReadFile("testdata/bulk-100k.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := scenarios.Parse("bulk-100k.toml", data)
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := load(b, "testdata/bulk-100k.toml")
 	b.ReportAllocs()
 	for b.Loop() {
 		s, _ := f.Lookup("bulk")

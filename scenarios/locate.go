@@ -170,7 +170,9 @@ func stripComment(line string) string {
 	return line
 }
 
-func indexOutsideQuotes(s string, target byte) int {
+// outsideQuotes calls visit with each byte of s that is not inside a TOML
+// string, until visit returns false.
+func outsideQuotes(s string, visit func(i int, c byte) bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -182,33 +184,37 @@ func indexOutsideQuotes(s string, target byte) int {
 		case quote != 0:
 		case c == '"' || c == '\'':
 			quote = c
-		case c == target:
-			return i
+		default:
+			if !visit(i, c) {
+				return
+			}
 		}
 	}
-	return -1
+}
+
+func indexOutsideQuotes(s string, target byte) int {
+	at := -1
+	outsideQuotes(s, func(i int, c byte) bool {
+		if c == target {
+			at = i
+			return false
+		}
+		return true
+	})
+	return at
 }
 
 // bracketBalance counts how many arrays or inline tables a fragment leaves open.
 func bracketBalance(s string) int {
-	s = stripComment(s)
 	n := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == '\\' && quote == '"':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '[' || c == '{':
+	outsideQuotes(stripComment(s), func(_ int, c byte) bool {
+		switch c {
+		case '[', '{':
 			n++
-		case c == ']' || c == '}':
+		case ']', '}':
 			n--
 		}
-	}
+		return true
+	})
 	return n
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -372,7 +374,7 @@ func (c *checker) groups(path string, r *rawScenario, s *Scenario, deployments m
 		for _, f := range g.Fallbacks {
 			if !names[f] {
 				c.fail(p+".fallbacks", "group %q falls back to %q, which is not a group; known groups: %s",
-					g.Name, f, strings.Join(sortedKeys(names), ", "))
+					g.Name, f, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
 			}
 		}
 		s.Groups = append(s.Groups, g)
@@ -493,7 +495,7 @@ func (c *checker) account(path string, r rawAccount) Account {
 	if r.QuotaRPM != nil {
 		a.QuotaRPM = c.rpm(path+".quota_rpm", r.QuotaRPM)
 	}
-	for _, region := range sortedKeys(r.RegionQuotaRPM) {
+	for _, region := range slices.Sorted(maps.Keys(r.RegionQuotaRPM)) {
 		if a.RegionQuotaRPM == nil {
 			a.RegionQuotaRPM = map[string]RPM{}
 		}

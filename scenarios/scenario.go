@@ -9,7 +9,6 @@ package scenarios
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -288,14 +287,4 @@ func MaskAccountID(id string) string {
 		return id
 	}
 	return "…" + id[len(id)-4:]
-}
-
-// sortedKeys returns a map's keys in order, for stable output.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

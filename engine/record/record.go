@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"math"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -238,15 +237,6 @@ func (r *Recorder) Polls() map[string]engine.RegionPoll {
 		out[k] = *v
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func finalOutcome(k engine.Kind) string {
