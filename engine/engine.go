@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -492,20 +493,11 @@ func (e *Engine) poll(at time.Time, last bool) {
 func (e *Engine) modelsOf(account string) []string {
 	var models []string
 	for _, d := range e.deployments {
-		if d.account.Name == account && !contains(models, d.spec.Model) {
+		if d.account.Name == account && !slices.Contains(models, d.spec.Model) {
 			models = append(models, d.spec.Model)
 		}
 	}
 	return models
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Buckets reports every bucket's fill level now: tenants first, then

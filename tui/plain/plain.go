@@ -131,6 +131,14 @@ func (p *Printer) hasFallbacks() bool {
 	return false
 }
 
+// changed reports whether an account's visible invocation count differs
+// from the last one printed, and remembers it.
+func (p *Printer) changed(account string, total int) bool {
+	last, printed := p.logSeen[account]
+	p.logSeen[account] = total
+	return !printed || last != total
+}
+
 // poll prints log progress once every request has finished, which is when
 // people are waiting for it, and only when the count moved.
 func (p *Printer) poll(ev engine.Event) {
@@ -146,8 +154,7 @@ func (p *Printer) poll(ev engine.Event) {
 	case r.Final && r.TimedOut:
 		fmt.Fprintf(p.w, "%s Logs %s: gave up waiting; %d successful request(s) are not in the logs yet (raise logs.timeout to wait longer)\n",
 			p.stamp(ev.At), r.Account, r.Unaccounted)
-	case r.Unaccounted > 0 && p.logSeen[r.Account] != r.Total()+1:
-		p.logSeen[r.Account] = r.Total() + 1
+	case r.Unaccounted > 0 && p.changed(r.Account, r.Total()):
 		fmt.Fprintf(p.w, "%s Waiting for invocation logs (%s): %d in, %d to go…\n",
 			p.stamp(ev.At), r.Account, r.Total(), r.Unaccounted)
 	}
