@@ -337,9 +337,12 @@ func prepareJSON(rec *record.Recorder, path string) error {
 			return usagef("--json %s is a directory; give a file name such as %s", path, filepath.Join(path, "run.json"))
 		}
 		dir = filepath.Dir(path)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return usagef("--json %s cannot be written: directory %s does not exist; create it or choose another path", path, dir)
+		}
 	}
 	if err := rec.KeepTimeline(dir); err != nil {
-		return usagef("--json %s cannot be written: %v; choose a path in a writable directory", path, err)
+		return usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
 	}
 	return nil
 }
