@@ -46,6 +46,7 @@ type Engine struct {
 
 	tenants     []*tenant
 	deployments []*deployment
+	tunables    map[BucketID]tunable // every tenant and deployment, by bucket id
 	sinks       []Sink
 
 	mu      sync.Mutex // guards bucket creation and pre-run RPM changes against Buckets and SetRPM
@@ -89,6 +90,15 @@ type deployment struct {
 	throttledMsg string
 	bucket       *bucket.Bucket
 }
+
+// tunable is what SetRPM needs of a tenant or a deployment.
+type tunable interface {
+	setRPM(scenarios.RPM)
+	limiter() *bucket.Bucket
+}
+
+func (t *tenant) limiter() *bucket.Bucket     { return t.bucket }
+func (d *deployment) limiter() *bucket.Bucket { return d.bucket }
 
 func (t *tenant) setRPM(rpm scenarios.RPM) {
 	t.rpm = rpm
@@ -137,6 +147,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		opts:     opts,
 		rng:      rand.New(rand.NewPCG(opts.Seed, 0x5b111a4)),
 		control:  make(chan rpmChange, 64),
+		tunables: map[BucketID]tunable{},
 		ended:    make(chan struct{}),
 	}
 	byName := map[string]*deployment{}
@@ -146,6 +157,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 			throttledMsg: d.Name + " throttled the call"}
 		dep.setRPM(d.RPM)
 		e.deployments = append(e.deployments, dep)
+		e.tunables[dep.id] = dep
 		byName[d.Name] = dep
 	}
 	groups := map[string]*group{}
@@ -164,6 +176,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 			tn.chain = append(tn.chain, groups[name])
 		}
 		e.tenants = append(e.tenants, tn)
+		e.tunables[tn.id] = tn
 		e.planned += t.Requests
 	}
 	return e, nil
@@ -533,13 +546,14 @@ func (e *Engine) SetRPM(id BucketID, rpm scenarios.RPM) error {
 	if !(rpm >= 1) || (!rpm.IsUnlimited() && rpm != scenarios.RPM(math.Trunc(float64(rpm)))) {
 		return fmt.Errorf("rpm must be a whole number ≥ 1 or unlimited, got %v", rpm)
 	}
-	if !e.hasBucket(id) {
+	u, ok := e.tunables[id] // the map never changes after New, so reading it needs no lock
+	if !ok {
 		return fmt.Errorf("no bucket %q; buckets are %s", id, e.bucketIDs())
 	}
 	e.mu.Lock()
 	started := e.started
 	if !started {
-		e.setRPMField(id, rpm)
+		u.setRPM(rpm)
 	}
 	e.mu.Unlock()
 	if !started {
@@ -554,55 +568,12 @@ func (e *Engine) SetRPM(id BucketID, rpm scenarios.RPM) error {
 
 func (e *Engine) applyRPM(c rpmChange) {
 	at := e.simNow()
-	b := e.bucketOf(c.id)
+	u := e.tunables[c.id]
 	e.mu.Lock()
-	e.setRPMField(c.id, c.rpm)
+	u.setRPM(c.rpm)
 	e.mu.Unlock()
-	b.SetRPMAt(at, c.rpm)
+	u.limiter().SetRPMAt(at, c.rpm)
 	e.emit(at, Event{Kind: RPMChanged, Bucket: c.id, RPM: c.rpm})
-}
-
-func (e *Engine) setRPMField(id BucketID, rpm scenarios.RPM) {
-	for _, t := range e.tenants {
-		if t.id == id {
-			t.setRPM(rpm)
-		}
-	}
-	for _, d := range e.deployments {
-		if d.id == id {
-			d.setRPM(rpm)
-		}
-	}
-}
-
-// hasBucket reads only ids, which never change, so it needs no lock.
-func (e *Engine) hasBucket(id BucketID) bool {
-	for _, t := range e.tenants {
-		if t.id == id {
-			return true
-		}
-	}
-	for _, d := range e.deployments {
-		if d.id == id {
-			return true
-		}
-	}
-	return false
-}
-
-// bucketOf is for the run's goroutine, after Run created the buckets.
-func (e *Engine) bucketOf(id BucketID) *bucket.Bucket {
-	for _, t := range e.tenants {
-		if t.id == id {
-			return t.bucket
-		}
-	}
-	for _, d := range e.deployments {
-		if d.id == id {
-			return d.bucket
-		}
-	}
-	return nil
 }
 
 func (e *Engine) bucketIDs() string {

@@ -38,11 +38,13 @@ type Tokens struct {
 	OutputTokenCount int `json:"outputTokenCount,omitempty"`
 }
 
-// logStore keeps each account's invocation log group. Records are stored
-// compactly, because a long run writes hundreds of thousands of them, and
-// expanded to Bedrock's schema only when read.
+// logStore keeps each account's invocation log group: the scenario's one
+// group per account. Records are stored compactly, because a long run writes
+// hundreds of thousands of them, and expanded to Bedrock's schema only when
+// read.
 type logStore struct {
-	groups map[string]map[string][]stored // account name → log group → records
+	group    string              // the log group name every account logs to
+	accounts map[string][]stored // account name → records
 }
 
 type stored struct {
@@ -56,7 +58,6 @@ type stored struct {
 	identityARN     string // interned
 	inputTokens     int32
 	outputTokens    int32
-	errorCode       string
 }
 
 func (r *stored) record() Record {
@@ -73,7 +74,6 @@ func (r *stored) record() Record {
 		ModelID:         r.modelARN,
 		Input:           Tokens{InputTokenCount: int(r.inputTokens)},
 		Output:          Tokens{OutputTokenCount: int(r.outputTokens)},
-		ErrorCode:       r.errorCode,
 	}
 }
 
@@ -90,9 +90,10 @@ func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) 
 	identity := f.intern(internKey{"identity", acct.AccountID, "", ""}, func() string {
 		return fmt.Sprintf("arn:aws:sts::%s:assumed-role/spillway/simulated", acct.AccountID)
 	})
+	done := at.Add(r.Latency)
 	return stored{
-		at:              at.Add(r.Latency).UnixNano(),
-		visibleAt:       at.Add(r.Latency).Add(f.logDelay()).UnixNano(),
+		at:              done.UnixNano(),
+		visibleAt:       done.Add(f.logDelay()).UnixNano(),
 		accountID:       acct.AccountID,
 		sourceRegion:    call.SourceRegion,
 		inferenceRegion: r.Region,
@@ -106,17 +107,15 @@ func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) 
 }
 
 func newLogStore(s *scenarios.Scenario) *logStore {
-	ls := &logStore{groups: map[string]map[string][]stored{}}
+	ls := &logStore{group: s.Logs.Group, accounts: map[string][]stored{}}
 	for _, a := range s.Accounts {
-		ls.groups[a.Name] = map[string][]stored{s.Logs.Group: nil}
+		ls.accounts[a.Name] = nil
 	}
 	return ls
 }
 
 func (ls *logStore) add(account string, r stored) {
-	for name, records := range ls.groups[account] {
-		ls.groups[account][name] = append(records, r)
-	}
+	ls.accounts[account] = append(ls.accounts[account], r)
 }
 
 // Records returns the records of one log group visible at now, in Bedrock's
@@ -124,9 +123,13 @@ func (ls *logStore) add(account string, r stored) {
 func (f *Fleet) Records(account, group string, now time.Time) []Record {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if group != f.logs.group {
+		return nil
+	}
 	var out []Record
-	for i := range f.logs.groups[account][group] {
-		if r := &f.logs.groups[account][group][i]; r.visibleAt <= now.UnixNano() {
+	records := f.logs.accounts[account]
+	for i := range records {
+		if r := &records[i]; r.visibleAt <= now.UnixNano() {
 			out = append(out, r.record())
 		}
 	}
@@ -154,12 +157,11 @@ type RegionCount struct {
 func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	groups, ok := f.logs.groups[q.Account]
+	records, ok := f.logs.accounts[q.Account]
 	if !ok {
 		return nil, &APIError{Code: AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", q.Account)}
 	}
-	records, ok := groups[q.LogGroup]
-	if !ok {
+	if q.LogGroup != f.logs.group {
 		return nil, &APIError{Code: ResourceNotFoundException, Message: fmt.Sprintf(
 			"Log group '%s' does not exist for account %s; enable model invocation logging to that group or set logs.group in the scenario", q.LogGroup, q.Account)}
 	}

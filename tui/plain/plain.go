@@ -21,6 +21,7 @@ type Printer struct {
 	scenario *scenarios.Scenario
 	backend  string
 	start    time.Time
+	fallback bool // whether any request can fall back, so PRIMARY and FALLBACK mean something
 	done     int
 	planned  int
 	logSeen  map[string]int // account → invocations the last printed poll showed
@@ -29,7 +30,11 @@ type Printer struct {
 // New returns a printer for a run of s. backend labels the header so a
 // simulated run is never mistaken for a live one.
 func New(w io.Writer, s *scenarios.Scenario, backend string) *Printer {
-	return &Printer{w: w, scenario: s, backend: backend, logSeen: map[string]int{}}
+	p := &Printer{w: w, scenario: s, backend: backend, logSeen: map[string]int{}}
+	for _, t := range s.Tenants {
+		p.fallback = p.fallback || len(s.Chain(t.Group)) > 1
+	}
+	return p
 }
 
 // Handle prints what a person watching the run wants to see of ev.
@@ -100,7 +105,7 @@ func (p *Printer) request(ev engine.Event) {
 	switch ev.Kind {
 	case engine.Succeeded:
 		label := "SUCCESS"
-		if p.hasFallbacks() {
+		if p.fallback {
 			label = "PRIMARY"
 			if ev.Fallback {
 				label = "FALLBACK!"
@@ -118,17 +123,6 @@ func (p *Printer) request(ev engine.Event) {
 		what = "CANCELLED " + ev.Message
 	}
 	fmt.Fprintf(p.w, "%s %s → %s | Time: %.2fs\n", p.stamp(ev.At), who, what, ev.Latency.Seconds())
-}
-
-// hasFallbacks reports whether any tenant's requests can fall back, which is
-// when PRIMARY and FALLBACK mean something.
-func (p *Printer) hasFallbacks() bool {
-	for _, t := range p.scenario.Tenants {
-		if len(p.scenario.Chain(t.Group)) > 1 {
-			return true
-		}
-	}
-	return false
 }
 
 // changed reports whether an account's visible invocation count differs
