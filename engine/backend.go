@@ -28,8 +28,22 @@ type Reply struct {
 	Latency      time.Duration // simulated; set by instant backends
 	InputTokens  int
 	OutputTokens int
-	Code         string // AWS error code, such as ThrottlingException
+	Code         string // AWS error code, such as ThrottlingException; empty on success
 	Message      string // the error message as the provider sent it
+	// Class is set by backends that know more than the code says, such as a
+	// client-side timeout. Empty means Classify(Code).
+	Class scenarios.ErrorClass
+}
+
+// class is the reply's error class; "" on success.
+func (r *Reply) class() scenarios.ErrorClass {
+	switch {
+	case r.Class != "":
+		return r.Class
+	case r.Code == "":
+		return ""
+	}
+	return Classify(r.Code)
 }
 
 // Backend carries calls to Bedrock, real or simulated.
@@ -47,6 +61,10 @@ type Backend interface {
 // LogSource reads Region histograms from model invocation logs.
 type LogSource interface {
 	RegionCounts(ctx context.Context, q LogQuery) ([]RegionCount, error)
+	// Instant reports whether RegionCounts answers without waiting. A slow
+	// source, such as CloudWatch Logs Insights, is polled from its own
+	// goroutine so that dispatch never waits for a query.
+	Instant() bool
 }
 
 // LogQuery asks for the invocations of Models in one account's log group
@@ -58,28 +76,26 @@ type LogQuery struct {
 	From, To time.Time
 }
 
-// ErrorClass says what the gateway does with an error.
-type ErrorClass uint8
-
-const (
-	// NoError is a success.
-	NoError ErrorClass = iota
-	// Throttle errors send the request to the next group, as a gateway does
-	// on a 429 or 503.
-	Throttle
-	// Fatal errors end the request: retrying elsewhere would not help.
-	Fatal
-)
-
-// Classify maps an AWS error code to what the gateway does with it.
-func Classify(code string) ErrorClass {
+// Classify maps an AWS error code to its class. It is the one table of
+// which Bedrock error means what; the SDK backend finds the code with
+// errors.As and the simulated one knows it directly.
+func Classify(code string) scenarios.ErrorClass {
 	switch code {
-	case "":
-		return NoError
 	case fleet.ThrottlingException, fleet.ServiceUnavailableException, fleet.ModelNotReadyException:
-		return Throttle
+		return scenarios.ClassThrottled
+	case fleet.InternalServerException, fleet.ModelTimeoutException, "ModelErrorException", "ModelStreamErrorException":
+		return scenarios.ClassServerError
+	case fleet.AccessDeniedException, "UnrecognizedClientException", "ExpiredTokenException",
+		"InvalidSignatureException", "MissingAuthenticationTokenException", "InvalidClientTokenId":
+		return scenarios.ClassAccessDenied
+	case fleet.ValidationException:
+		return scenarios.ClassValidation
+	case fleet.ResourceNotFoundException:
+		return scenarios.ClassNotFound
+	case "ServiceQuotaExceededException":
+		return scenarios.ClassQuota
 	}
-	return Fatal
+	return scenarios.ClassOther
 }
 
 // Simulated is the embedded Bedrock fleet as a Backend and LogSource.
@@ -92,7 +108,8 @@ func NewSimulated(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint
 	return &Simulated{Fleet: fleet.New(s, fileModels, seed, epoch)}
 }
 
-// Instant is true: the fleet knows every answer and its latency at once.
+// Instant is true: the fleet knows every answer, its latency and its logs at
+// once.
 func (s *Simulated) Instant() bool { return true }
 
 // Invoke asks the fleet.

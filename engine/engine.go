@@ -66,6 +66,7 @@ type Engine struct {
 	finished   int
 	inflight   map[int]*request
 	inbox      chan asyncReply
+	pollInbox  chan []*RegionPoll // histograms read by a slow log source
 	lastFinish time.Time
 	succeeded  map[string]int // account → successful requests
 	polling    bool
@@ -218,6 +219,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	e.inflight = map[int]*request{}
 	e.inbox = make(chan asyncReply)
+	e.pollInbox = make(chan []*RegionPoll)
 	e.succeeded = map[string]int{}
 	e.setNow(e.start)
 
@@ -282,6 +284,13 @@ func (e *Engine) step() bool {
 		r.req.reply = r.reply
 		r.req.reply.Latency = now.Sub(r.req.arrival)
 		e.answer(now, r.req)
+	case polls := <-e.pollInbox:
+		now := e.pacer.simNow()
+		if last := e.lastTime(); now.Before(last) {
+			now = last
+		}
+		e.setNow(now)
+		e.publish(now, polls, false)
 	case <-timer:
 	}
 	return true
@@ -393,26 +402,30 @@ func (e *Engine) answer(at time.Time, r *request) {
 	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
 		Code: rep.Code, Message: rep.Message}
-	switch Classify(rep.Code) {
-	case NoError:
+	class := rep.class()
+	switch {
+	case class == "":
 		e.succeeded[d.account.Name]++
 		ev := base
 		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
 		e.finish(at, r, ev)
-	case Throttle:
-		ev := base
+	case e.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain):
+		ev, why := base, d.throttledMsg
 		ev.Kind = Throttled
-		e.emit(at, ev)
-		if r.pos+1 < len(r.tenant.chain) {
-			r.pos++
-			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
-				Code: rep.Code, Message: d.throttledMsg})
-			e.route(at, r)
-			return
+		if class != scenarios.ClassThrottled {
+			ev.Kind, why = Errored, d.spec.Name+" answered "+rep.Code
 		}
-		ev.Kind = Failed
-		e.finish(at, r, ev)
+		e.emit(at, ev)
+		r.pos++
+		e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+			Code: rep.Code, Message: why})
+		e.route(at, r)
 	default:
+		if class == scenarios.ClassThrottled {
+			ev := base
+			ev.Kind = Throttled
+			e.emit(at, ev)
+		}
 		ev := base
 		ev.Kind = Failed
 		e.finish(at, r, ev)
@@ -460,20 +473,44 @@ func (e *Engine) interrupt() {
 	e.emit(at, Event{Kind: RunEnded, Interrupted: true})
 }
 
+// finalPollTimeout bounds the last log query after an interrupt, so that
+// Ctrl-C never waits long on a slow Logs endpoint.
+const finalPollTimeout = 5 * time.Second
+
 // poll reads every account's Region histogram. Polling goes on while
 // requests run and afterwards until the logs account for every success or
-// the scenario's log timeout passes.
+// the scenario's log timeout passes. A slow log source is read from its own
+// goroutine, and its answer comes back through pollInbox.
 func (e *Engine) poll(at time.Time, last bool) {
-	done := e.finished == e.planned || last
+	if last {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), finalPollTimeout)
+		defer cancel()
+		e.publish(at, e.queryLogs(ctx, at), true)
+		return
+	}
+	if e.opts.Logs.Instant() {
+		e.publish(at, e.queryLogs(e.ctx, at), false)
+		return
+	}
+	go func() {
+		polls := e.queryLogs(e.ctx, at)
+		select {
+		case e.pollInbox <- polls:
+		case <-e.ended:
+		}
+	}()
+}
+
+// queryLogs asks the log source for each account's histogram up to at.
+func (e *Engine) queryLogs(ctx context.Context, at time.Time) []*RegionPoll {
 	var polls []*RegionPoll
-	settled := true
 	for _, acct := range e.scenario.Accounts {
 		models := e.modelsOf(acct.Name)
 		if len(models) == 0 {
 			continue
 		}
 		p := &RegionPoll{Account: acct.Name}
-		counts, err := e.opts.Logs.RegionCounts(e.ctx, LogQuery{
+		counts, err := e.opts.Logs.RegionCounts(ctx, LogQuery{
 			Account:  acct.Name,
 			LogGroup: e.scenario.Logs.Group,
 			Models:   models,
@@ -481,14 +518,23 @@ func (e *Engine) poll(at time.Time, last bool) {
 			To:       at,
 		})
 		if err != nil {
-			p.Error = fmt.Sprintf("log query failed: %v", err)
+			p.Error = err.Error()
 		}
 		p.Counts = counts
-		p.Unaccounted = max(0, e.succeeded[acct.Name]-p.Total())
-		if p.Unaccounted > 0 && err == nil {
+		polls = append(polls, p)
+	}
+	return polls
+}
+
+// publish emits one round of histograms and decides whether to poll again.
+func (e *Engine) publish(at time.Time, polls []*RegionPoll, last bool) {
+	done := e.finished == e.planned || last
+	settled := true
+	for _, p := range polls {
+		p.Unaccounted = max(0, e.succeeded[p.Account]-p.Total())
+		if p.Unaccounted > 0 && p.Error == "" {
 			settled = false
 		}
-		polls = append(polls, p)
 	}
 	timedOut := done && !settled && at.Sub(e.lastFinish) >= e.scenario.Logs.Timeout
 	final := done && (settled || timedOut || last)

@@ -570,8 +570,11 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// failingLogs is a LogSource whose queries always fail.
+// failingLogs is a LogSource whose queries always fail. It is not instant,
+// so the engine reads it from a goroutine, as it does CloudWatch.
 type failingLogs struct{}
+
+func (failingLogs) Instant() bool { return false }
 
 func (failingLogs) RegionCounts(context.Context, engine.LogQuery) ([]engine.RegionCount, error) {
 	return nil, errors.New("ResourceNotFoundException: Log group 'x' does not exist")
@@ -579,6 +582,8 @@ func (failingLogs) RegionCounts(context.Context, engine.LogQuery) ([]engine.Regi
 
 // silentLogs never sees any record.
 type silentLogs struct{}
+
+func (silentLogs) Instant() bool { return true }
 
 func (silentLogs) RegionCounts(context.Context, engine.LogQuery) ([]engine.RegionCount, error) {
 	return nil, nil

@@ -20,6 +20,7 @@ const (
 	Attempt                   // a deployment was picked and its token taken
 	Skipped                   // a deployment's bucket was empty, so the pick passed over it
 	Throttled                 // the provider throttled an attempt
+	Errored                   // an attempt failed with an error the scenario falls back on (fallback_on)
 	FellBack                  // the request moved on to the next group
 	Succeeded                 // final: answered
 	Failed                    // final: an error with nowhere left to go
@@ -36,6 +37,7 @@ var kindNames = [...]string{
 	Attempt:       "attempt",
 	Skipped:       "skipped",
 	Throttled:     "throttled",
+	Errored:       "errored",
 	FellBack:      "fell_back",
 	Succeeded:     "succeeded",
 	Failed:        "failed",

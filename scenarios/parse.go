@@ -135,6 +135,7 @@ type rawScenario struct {
 	Tenant      []rawTenant     `toml:"tenant"`
 	Model       []rawModel      `toml:"model"`
 	Logs        rawLogs         `toml:"logs"`
+	FallbackOn  []string        `toml:"fallback_on"`
 }
 
 type rawAccount struct {
@@ -145,6 +146,7 @@ type rawAccount struct {
 	Regions        []string       `toml:"regions"`
 	QuotaRPM       any            `toml:"quota_rpm"`
 	RegionQuotaRPM map[string]any `toml:"region_quota_rpm"`
+	DeniedModels   []string       `toml:"denied_models"`
 }
 
 type rawDeployment struct {
@@ -328,7 +330,29 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	if s.Logs.PollEvery <= 0 {
 		c.fail(path+".logs.poll_every", "poll_every must be longer than 0s")
 	}
+	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
 	return s
+}
+
+// errorClasses checks fallback_on. An absent key means the seed's gateway; an
+// empty list is allowed and means "only a gateway bucket falls back".
+func (c *checker) errorClasses(path string, names []string) []ErrorClass {
+	if names == nil {
+		return DefaultFallbackOn
+	}
+	out := []ErrorClass{}
+	for _, n := range names {
+		if !slices.Contains(ErrorClasses, ErrorClass(n)) {
+			var known []string
+			for _, k := range ErrorClasses {
+				known = append(known, string(k))
+			}
+			c.fail(path, "unknown error class %q; use any of: %s", n, strings.Join(known, ", "))
+			continue
+		}
+		out = append(out, ErrorClass(n))
+	}
+	return out
 }
 
 func (c *checker) groups(path string, r *rawScenario, s *Scenario, deployments map[string]bool) {
@@ -477,6 +501,8 @@ func (c *checker) account(path string, r rawAccount) Account {
 		AccountID: r.AccountID,
 		Regions:   r.Regions,
 		QuotaRPM:  DefaultQuotaRPM,
+
+		DeniedModels: r.DeniedModels,
 	}
 	if a.Name == "" {
 		c.fail(path, "account has no name; add name = \"…\"")

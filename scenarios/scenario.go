@@ -93,6 +93,9 @@ type Scenario struct {
 	Tenants     []Tenant
 	Models      []Model // latency of each model; falls back to the file's list
 	Logs        Logs
+	// FallbackOn lists the provider error classes that move a request to its
+	// next group. An exhausted gateway bucket always does.
+	FallbackOn []ErrorClass
 }
 
 // Account is an AWS account: a named profile on the live path, a slice of the
@@ -108,6 +111,10 @@ type Account struct {
 	// QuotaRPM is the simulated Bedrock service quota per Region and model.
 	QuotaRPM       RPM
 	RegionQuotaRPM map[string]RPM // per-Region overrides of QuotaRPM
+	// DeniedModels are models this account has not enabled: the simulated
+	// fleet answers AccessDeniedException, as Bedrock does before someone
+	// requests model access in the console.
+	DeniedModels []string
 }
 
 // Quota is the simulated service quota of this account in region.
@@ -287,4 +294,54 @@ func MaskAccountID(id string) string {
 		return id
 	}
 	return "…" + id[len(id)-4:]
+}
+
+// ErrorClass groups provider errors by what a gateway can do about them. A
+// scenario's fallback_on lists the classes that send a request on to its next
+// group; any other error fails the request where it happened.
+type ErrorClass string
+
+// The error classes, with the Bedrock errors each one covers.
+const (
+	// ClassThrottled: ThrottlingException, ServiceUnavailableException and
+	// ModelNotReadyException. Another model or account may have capacity.
+	ClassThrottled ErrorClass = "throttled"
+	// ClassServerError: InternalServerException, ModelTimeoutException and
+	// ModelErrorException.
+	ClassServerError ErrorClass = "server-error"
+	// ClassTimeout: the call's own deadline passed before Bedrock answered.
+	ClassTimeout ErrorClass = "timeout"
+	// ClassUnreachable: the endpoint could not be reached at all.
+	ClassUnreachable ErrorClass = "unreachable"
+	// ClassAccessDenied: AccessDeniedException (model access not enabled,
+	// missing IAM permission) and rejected or expired credentials.
+	ClassAccessDenied ErrorClass = "access-denied"
+	// ClassValidation: ValidationException, such as an unknown model id.
+	ClassValidation ErrorClass = "validation"
+	// ClassNotFound: ResourceNotFoundException.
+	ClassNotFound ErrorClass = "not-found"
+	// ClassQuota: ServiceQuotaExceededException.
+	ClassQuota ErrorClass = "quota-exceeded"
+	// ClassOther: anything else.
+	ClassOther ErrorClass = "other"
+)
+
+// ErrorClasses lists every class, in the order help text shows them.
+var ErrorClasses = []ErrorClass{ClassThrottled, ClassServerError, ClassTimeout, ClassUnreachable,
+	ClassAccessDenied, ClassValidation, ClassNotFound, ClassQuota, ClassOther}
+
+// DefaultFallbackOn is the seed's gateway: LiteLLM moves to the fallback
+// group when a deployment is rate-limited, whether by its own RPM limit or
+// by the provider.
+var DefaultFallbackOn = []ErrorClass{ClassThrottled}
+
+// FallsBackOn reports whether an error of class c sends a request on to its
+// next group.
+func (s *Scenario) FallsBackOn(c ErrorClass) bool {
+	for _, x := range s.FallbackOn {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }

@@ -156,6 +156,8 @@ func (r *Recorder) Handle(ev engine.Event) {
 			Account: ev.Account, Outcome: OutcomePending, StartMS: ms})
 	case engine.Throttled:
 		r.endAttempt(ev, OutcomeThrottled)
+	case engine.Errored:
+		r.endAttempt(ev, OutcomeFailed)
 	case engine.Succeeded, engine.Failed, engine.Cancelled:
 		outcome := finalOutcome(ev.Kind)
 		r.endAttempt(ev, outcome)
