@@ -87,6 +87,7 @@ type Fleet struct {
 	quotas   map[quotaKey]*bucket.Bucket
 	logs     *logStore
 	interned map[internKey]string // ARNs and answers, built once rather than per call
+	known    map[string]bool      // foundation model ids this fleet serves
 }
 
 type internKey struct {
@@ -119,8 +120,28 @@ func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch
 		quotas:   map[quotaKey]*bucket.Bucket{},
 		logs:     newLogStore(s),
 		interned: map[internKey]string{},
+		known:    knownModels(s, fileModels),
 	}
 }
+
+// knownModels are the models the fleet serves: every model a deployment
+// uses or the file describes. Anything else is an invalid model identifier,
+// as a typo is on Bedrock.
+func knownModels(s *scenarios.Scenario, fileModels []scenarios.Model) map[string]bool {
+	known := map[string]bool{}
+	for _, d := range s.Deployments {
+		known[scenarios.BaseModelID(d.Model)] = true
+	}
+	for _, list := range [][]scenarios.Model{fileModels, s.Models} {
+		for _, m := range list {
+			known[scenarios.BaseModelID(m.ID)] = true
+		}
+	}
+	return known
+}
+
+// Knows reports whether the fleet serves modelID.
+func (f *Fleet) Knows(modelID string) bool { return f.known[scenarios.BaseModelID(modelID)] }
 
 // Invoke runs call at simulated time at. It returns at once; Reply.Latency
 // says how long the answer took.
@@ -132,6 +153,18 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	acct, ok := f.scenario.Account(call.Account)
 	if !ok {
 		r.Err = &APIError{Code: AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", call.Account)}
+		r.Latency = f.errorLatency()
+		return r
+	}
+	if !f.known[scenarios.BaseModelID(call.ModelID)] {
+		r.Err = &APIError{Code: ValidationException, Message: "The provided model identifier is invalid."}
+		r.Latency = f.errorLatency()
+		return r
+	}
+	if denied(acct, call.ModelID) {
+		r.Err = &APIError{Code: AccessDeniedException, Message: fmt.Sprintf(
+			"You don't have access to the model with the specified model ID. Model access is not enabled for %s in account %s; request it on the Bedrock console's Model access page.",
+			scenarios.BaseModelID(call.ModelID), scenarios.MaskAccountID(acct.AccountID))}
 		r.Latency = f.errorLatency()
 		return r
 	}
@@ -150,6 +183,16 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	})
 	f.logs.add(acct.Name, f.store(at, acct, call, r))
 	return r
+}
+
+func denied(acct scenarios.Account, modelID string) bool {
+	base := scenarios.BaseModelID(modelID)
+	for _, m := range acct.DeniedModels {
+		if scenarios.BaseModelID(m) == base {
+			return true
+		}
+	}
+	return false
 }
 
 // place picks the Region a call runs in and takes one unit of its quota.

@@ -17,6 +17,11 @@ func scenario(quota scenarios.RPM, regionQuota map[string]scenarios.RPM) *scenar
 		Name: "t",
 		Accounts: []scenarios.Account{{Name: "a", Region: "us-east-1", AccountID: "111122223333",
 			QuotaRPM: quota, RegionQuotaRPM: regionQuota}},
+		Deployments: []scenarios.Deployment{
+			{Name: "sonnet-4", Model: profile, Account: "a"},
+			{Name: "sonnet-3-7", Model: "anthropic.claude-3-7-sonnet-20250219-v1:0", Account: "a"},
+			{Name: "other", Model: "zz.anthropic.claude-v1:0", Account: "a"},
+		},
 		Logs: scenarios.Logs{Group: "BedrockModelInvocation", Delay: 20 * time.Second},
 	}
 }
@@ -187,4 +192,22 @@ func total(cs []RegionCount) int {
 		n += c.Count
 	}
 	return n
+}
+
+func TestUnknownModelAndModelAccess(t *testing.T) {
+	s := scenario(scenarios.Unlimited, nil)
+	s.Accounts[0].DeniedModels = []string{"anthropic.claude-3-7-sonnet-20250219-v1:0"}
+	f := New(s, nil, 1, epoch)
+	r := f.Invoke(epoch, call("us.anthropic.claude-sonnet-9-v1:0"))
+	if r.Err == nil || r.Err.Code != ValidationException || r.Err.Status() != 400 || r.Region != "" {
+		t.Fatalf("unknown model: %+v, want a 400 ValidationException", r)
+	}
+	r = f.Invoke(epoch, call("us.anthropic.claude-3-7-sonnet-20250219-v1:0"))
+	if r.Err == nil || r.Err.Code != AccessDeniedException || r.Err.Status() != 403 ||
+		!strings.Contains(r.Err.Message, "Model access is not enabled for anthropic.claude-3-7-sonnet-20250219-v1:0 in account …3333") {
+		t.Fatalf("denied model: %+v, want a 403 AccessDeniedException naming the model and account", r)
+	}
+	if r := f.Invoke(epoch, call(profile)); r.Err != nil {
+		t.Fatalf("allowed model: %v", r.Err)
+	}
 }

@@ -1,0 +1,227 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"spillway/engine/fleet"
+	"spillway/scenarios"
+)
+
+// converseRequest is the part of a Converse body the emulator reads.
+type converseRequest struct {
+	Messages []struct {
+		Role    string `json:"role"`
+		Content []struct {
+			Text *string `json:"text"`
+		} `json:"content"`
+	} `json:"messages"`
+	InferenceConfig *struct {
+		MaxTokens *int `json:"maxTokens"`
+	} `json:"inferenceConfig"`
+}
+
+// anthropicRequest is an InvokeModel body in Anthropic's Messages format.
+type anthropicRequest struct {
+	AnthropicVersion string `json:"anthropic_version"`
+	MaxTokens        *int   `json:"max_tokens"`
+	Messages         []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"` // a string, or a list of blocks
+	} `json:"messages"`
+}
+
+const anthropicVersion = "bedrock-2023-05-31"
+
+// defaultMaxTokens is used when a Converse call sets no maxTokens.
+const defaultMaxTokens = 512
+
+// bedrock serves POST /model/{modelId}/converse and /invoke.
+func (s *Server) bedrock(q *request) {
+	// The model id is one path segment, percent-encoded: an ARN's slashes
+	// arrive as %2F, so split the escaped path, then unescape.
+	rest := strings.TrimPrefix(q.r.URL.EscapedPath(), "/model/")
+	slash := strings.LastIndexByte(rest, '/')
+	if slash < 0 {
+		writeJSONError(q, restProtocol, "UnknownOperationException", "expected POST /model/{modelId}/converse or /model/{modelId}/invoke")
+		return
+	}
+	modelID, err := url.PathUnescape(rest[:slash])
+	op := rest[slash+1:]
+	if err != nil || modelID == "" {
+		writeJSONError(q, restProtocol, fleet.ValidationException, "The provided model identifier is invalid.")
+		return
+	}
+	if q.r.Method != http.MethodPost || (op != "converse" && op != "invoke") {
+		writeJSONError(q, restProtocol, "UnknownOperationException", fmt.Sprintf(
+			"%s /model/{modelId}/%s is not served; the emulator answers POST …/converse and POST …/invoke (no streaming)", q.r.Method, op))
+		return
+	}
+	if code, msg := s.authenticate(q); code != "" {
+		writeJSONError(q, restProtocol, code, msg)
+		return
+	}
+	body, ok := readBody(q, restProtocol)
+	if !ok {
+		return
+	}
+	call := fleet.Call{Account: q.account.Name, SourceRegion: q.region, ModelID: modelID}
+	if op == "converse" {
+		call.Operation = scenarios.OpConverse
+		call.Prompt, call.MaxTokens, err = parseConverse(body)
+	} else {
+		call.Operation = scenarios.OpInvokeModel
+		call.Prompt, call.MaxTokens, err = parseAnthropic(body)
+	}
+	if err != nil {
+		writeJSONError(q, restProtocol, fleet.ValidationException, err.Error())
+		return
+	}
+
+	reply := s.fleet.Invoke(q.now, call)
+	if !q.virtual && s.opts.Sleep && !sleep(q.r.Context(), reply.Latency) {
+		return // the client gave up waiting
+	}
+	q.w.Header().Set("x-amzn-RequestId", reply.RequestID)
+	if reply.Err != nil {
+		writeJSONError(q, restProtocol, reply.Err.Code, reply.Err.Message)
+		return
+	}
+	q.w.Header().Set(RegionHeader, reply.Region)
+	latencyMS := reply.Latency.Milliseconds()
+	if op == "converse" {
+		writeJSON(q, restProtocol, http.StatusOK, converseReply(reply, latencyMS))
+		return
+	}
+	h := q.w.Header()
+	h.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(latencyMS, 10))
+	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(reply.InputTokens))
+	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(reply.OutputTokens))
+	writeJSON(q, restProtocol, http.StatusOK, anthropicReply(reply, modelID))
+}
+
+func parseConverse(body []byte) (prompt string, maxTokens int, err error) {
+	var req converseRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
+	}
+	if len(req.Messages) == 0 || req.Messages[0].Role != "user" {
+		return "", 0, fmt.Errorf("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+	}
+	var text []string
+	for _, m := range req.Messages {
+		for _, c := range m.Content {
+			if c.Text != nil {
+				text = append(text, *c.Text)
+			}
+		}
+	}
+	maxTokens = defaultMaxTokens
+	if req.InferenceConfig != nil && req.InferenceConfig.MaxTokens != nil {
+		maxTokens = *req.InferenceConfig.MaxTokens
+	}
+	if maxTokens < 1 {
+		return "", 0, fmt.Errorf("The maximum tokens you requested (%d) is below the minimum of 1.", maxTokens)
+	}
+	return strings.Join(text, "\n"), maxTokens, nil
+}
+
+func parseAnthropic(body []byte) (prompt string, maxTokens int, err error) {
+	var req anthropicRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
+	}
+	switch {
+	case req.AnthropicVersion != anthropicVersion:
+		return "", 0, fmt.Errorf("Malformed input request: anthropic_version must be %q, got %q, please reformat your input and try again.", anthropicVersion, req.AnthropicVersion)
+	case req.MaxTokens == nil:
+		return "", 0, fmt.Errorf("Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.")
+	case *req.MaxTokens < 1:
+		return "", 0, fmt.Errorf("Malformed input request: #/max_tokens: %d is not greater or equal to 1, please reformat your input and try again.", *req.MaxTokens)
+	case len(req.Messages) == 0:
+		return "", 0, fmt.Errorf("Malformed input request: #: required key [messages] not found, please reformat your input and try again.")
+	}
+	var text []string
+	for _, m := range req.Messages {
+		var s string
+		if json.Unmarshal(m.Content, &s) == nil {
+			text = append(text, s)
+			continue
+		}
+		var blocks []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(m.Content, &blocks); err != nil {
+			return "", 0, fmt.Errorf("Malformed input request: #/messages/content: expected a string or a list of content blocks, please reformat your input and try again.")
+		}
+		for _, b := range blocks {
+			text = append(text, b.Text)
+		}
+	}
+	return strings.Join(text, "\n"), *req.MaxTokens, nil
+}
+
+type textBlock struct {
+	Text string `json:"text"`
+}
+
+type converseOutput struct {
+	Output struct {
+		Message struct {
+			Role    string      `json:"role"`
+			Content []textBlock `json:"content"`
+		} `json:"message"`
+	} `json:"output"`
+	StopReason string `json:"stopReason"`
+	Usage      struct {
+		InputTokens  int `json:"inputTokens"`
+		OutputTokens int `json:"outputTokens"`
+		TotalTokens  int `json:"totalTokens"`
+	} `json:"usage"`
+	Metrics struct {
+		LatencyMs int64 `json:"latencyMs"`
+	} `json:"metrics"`
+}
+
+func converseReply(r fleet.Reply, latencyMS int64) *converseOutput {
+	out := &converseOutput{StopReason: "end_turn"}
+	out.Output.Message.Role = "assistant"
+	out.Output.Message.Content = []textBlock{{Text: r.Text}}
+	out.Usage.InputTokens, out.Usage.OutputTokens = r.InputTokens, r.OutputTokens
+	out.Usage.TotalTokens = r.InputTokens + r.OutputTokens
+	out.Metrics.LatencyMs = latencyMS
+	return out
+}
+
+type anthropicOutput struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Role       string `json:"role"`
+	Model      string `json:"model"`
+	Content    []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+	StopReason string `json:"stop_reason"`
+	Usage      struct {
+		InputTokens  int `json:"input_tokens"`
+		OutputTokens int `json:"output_tokens"`
+	} `json:"usage"`
+}
+
+func anthropicReply(r fleet.Reply, modelID string) *anthropicOutput {
+	out := &anthropicOutput{ID: "msg_bdrk_" + strings.ReplaceAll(r.RequestID, "-", ""), Type: "message", Role: "assistant",
+		Model: scenarios.BaseModelID(modelID), StopReason: "end_turn"}
+	out.Content = append(out.Content, struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}{"text", r.Text})
+	out.Usage.InputTokens, out.Usage.OutputTokens = r.InputTokens, r.OutputTokens
+	return out
+}
+

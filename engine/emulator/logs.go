@@ -1,0 +1,349 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"spillway/engine/fleet"
+)
+
+// logsTargetPrefix starts the X-Amz-Target of every CloudWatch Logs call.
+const logsTargetPrefix = "Logs_20140328."
+
+// maxConcurrentQueries is CloudWatch's per-account limit on running Logs
+// Insights queries; past it StartQuery answers LimitExceededException.
+const maxConcurrentQueries = 30
+
+// keptQueries bounds how many finished queries the emulator remembers.
+const keptQueries = 1000
+
+// queries are the Logs Insights queries the emulator has started.
+type queries struct {
+	mu    sync.Mutex
+	byID  map[string]*storedQuery
+	order []string
+	seq   uint64
+}
+
+type storedQuery struct {
+	id, account, group, text string
+	parsed                   *query
+	from, to                 time.Time // the query's time range
+	created                  time.Time // on the emulator's clock
+	done                     bool
+	rows                     []resultRow
+	matched, scanned         int
+}
+
+func newQueries() *queries { return &queries{byID: map[string]*storedQuery{}} }
+
+// status is Running until the query's run time has passed, then Complete.
+func (s *Server) status(q *storedQuery, now time.Time) string {
+	if q.done || !now.Before(q.created.Add(s.opts.QueryTime)) {
+		return "Complete"
+	}
+	return "Running"
+}
+
+func (s *Server) logsAPI(q *request) {
+	if code, msg := s.authenticate(q); code != "" {
+		writeJSONError(q, jsonProtocol, code, msg)
+		return
+	}
+	body, ok := readBody(q, jsonProtocol)
+	if !ok {
+		return
+	}
+	op := strings.TrimPrefix(q.r.Header.Get("X-Amz-Target"), logsTargetPrefix)
+	handlers := map[string]func(*request, []byte){
+		"StartQuery":        s.startQuery,
+		"GetQueryResults":   s.getQueryResults,
+		"DescribeQueries":   s.describeQueries,
+		"DescribeLogGroups": s.describeLogGroups,
+	}
+	h, known := handlers[op]
+	if !known {
+		writeJSONError(q, jsonProtocol, "UnknownOperationException", fmt.Sprintf(
+			"Logs operation %q is not served; the emulator answers StartQuery, GetQueryResults, DescribeQueries and DescribeLogGroups", op))
+		return
+	}
+	h(q, body)
+}
+
+func decode(q *request, body []byte, v any) bool {
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeJSONError(q, jsonProtocol, "SerializationException", fmt.Sprintf("request body is not valid JSON for this operation: %v", err))
+		return false
+	}
+	return true
+}
+
+func (s *Server) groupExists(name string) bool { return name == s.world.Logs.Group }
+
+func (s *Server) noGroup(q *request, name string) {
+	writeJSONError(q, jsonProtocol, fleet.ResourceNotFoundException, fmt.Sprintf(
+		"The specified log group does not exist: %q in account %s (this emulator's accounts log to %q)",
+		name, q.account.AccountID, s.world.Logs.Group))
+}
+
+func (s *Server) startQuery(q *request, body []byte) {
+	var in struct {
+		LogGroupName        string   `json:"logGroupName"`
+		LogGroupNames       []string `json:"logGroupNames"`
+		LogGroupIdentifiers []string `json:"logGroupIdentifiers"`
+		StartTime           *int64   `json:"startTime"`
+		EndTime             *int64   `json:"endTime"`
+		QueryString         string   `json:"queryString"`
+	}
+	if !decode(q, body, &in) {
+		return
+	}
+	groups := append(append([]string{}, in.LogGroupNames...), in.LogGroupIdentifiers...)
+	if in.LogGroupName != "" {
+		groups = append(groups, in.LogGroupName)
+	}
+	switch {
+	case len(groups) == 0:
+		writeJSONError(q, jsonProtocol, "InvalidParameterException", "give a log group with logGroupName, logGroupNames or logGroupIdentifiers")
+		return
+	case in.StartTime == nil || in.EndTime == nil:
+		writeJSONError(q, jsonProtocol, "InvalidParameterException", "startTime and endTime (epoch seconds) are required")
+		return
+	case *in.EndTime < *in.StartTime:
+		writeJSONError(q, jsonProtocol, "InvalidParameterException", "endTime is before startTime")
+		return
+	case strings.TrimSpace(in.QueryString) == "":
+		writeJSONError(q, jsonProtocol, "InvalidParameterException", "queryString is empty")
+		return
+	}
+	for _, g := range groups {
+		name := g
+		if i := strings.Index(g, ":log-group:"); i >= 0 { // an ARN identifier
+			name = strings.TrimSuffix(g[i+len(":log-group:"):], ":*")
+		}
+		if !s.groupExists(name) {
+			s.noGroup(q, name)
+			return
+		}
+	}
+	parsed, err := parseQuery(in.QueryString)
+	if err != nil {
+		writeJSONError(q, jsonProtocol, "MalformedQueryException", err.Error())
+		return
+	}
+
+	l := s.logs
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	running := 0
+	for _, sq := range l.byID {
+		if sq.account == q.account.Name && s.status(sq, q.now) == "Running" {
+			running++
+		}
+	}
+	if running >= maxConcurrentQueries {
+		writeJSONError(q, jsonProtocol, "LimitExceededException", fmt.Sprintf(
+			"Account maximum query concurrency limit of [%d] reached; wait for running queries to finish", maxConcurrentQueries))
+		return
+	}
+	l.seq++
+	sq := &storedQuery{
+		id:      fmt.Sprintf("5b111a40-%04x-4000-8000-%012x", l.seq>>48&0xffff, l.seq&0xffffffffffff),
+		account: q.account.Name,
+		group:   s.world.Logs.Group,
+		text:    in.QueryString,
+		parsed:  parsed,
+		from:    time.Unix(*in.StartTime, 0),
+		to:      time.Unix(*in.EndTime, 0).Add(time.Second - time.Nanosecond), // endTime's whole second
+		created: q.now,
+	}
+	l.byID[sq.id] = sq
+	l.order = append(l.order, sq.id)
+	if len(l.order) > keptQueries {
+		delete(l.byID, l.order[0])
+		l.order = l.order[1:]
+	}
+	writeJSON(q, jsonProtocol, http.StatusOK, map[string]string{"queryId": sq.id})
+}
+
+func (s *Server) getQueryResults(q *request, body []byte) {
+	var in struct {
+		QueryID string `json:"queryId"`
+	}
+	if !decode(q, body, &in) {
+		return
+	}
+	status, rows, matched, scanned, ok := s.results(q, in.QueryID)
+	if !ok {
+		writeJSONError(q, jsonProtocol, fleet.ResourceNotFoundException, fmt.Sprintf("Query %q does not exist in this account", in.QueryID))
+		return
+	}
+	if rows == nil {
+		rows = []resultRow{} // the SDK expects a list, even an empty one
+	}
+	writeJSON(q, jsonProtocol, http.StatusOK, map[string]any{
+		"status":  status,
+		"results": rows,
+		"statistics": map[string]float64{
+			"recordsMatched": float64(matched),
+			"recordsScanned": float64(scanned),
+			"bytesScanned":   float64(scanned * 900),
+		},
+	})
+}
+
+// results are a query's status and rows as they stand at q.now.
+func (s *Server) results(q *request, id string) (status string, rows []resultRow, matched, scanned int, ok bool) {
+	l := s.logs
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sq, ok := l.byID[id]
+	if !ok || sq.account != q.account.Name {
+		return "", nil, 0, 0, false
+	}
+	status = s.status(sq, q.now)
+	if sq.done {
+		return status, sq.rows, sq.matched, sq.scanned, true
+	}
+	// A running query shows what it has found so far: the records ingested
+	// by now. Once complete, its answer is fixed.
+	rows, matched, scanned = s.execute(sq, q.now)
+	if status == "Complete" {
+		sq.done, sq.rows, sq.matched, sq.scanned = true, rows, matched, scanned
+	}
+	return status, rows, matched, scanned, true
+}
+
+// execute runs a query over the records visible at now.
+func (s *Server) execute(sq *storedQuery, now time.Time) ([]resultRow, int, int) {
+	records := s.fleet.Records(sq.account, sq.group, now)
+	sources := make([]fieldSource, 0, len(records))
+	for i := range records {
+		r := &records[i]
+		if r.Timestamp.Before(sq.from) || r.Timestamp.After(sq.to) {
+			continue
+		}
+		sources = append(sources, &logRecord{rec: r})
+	}
+	rows, matched := sq.parsed.run(sources)
+	return rows, matched, len(sources)
+}
+
+func (s *Server) describeQueries(q *request, body []byte) {
+	var in struct {
+		LogGroupName string `json:"logGroupName"`
+		Status       string `json:"status"`
+		MaxResults   int    `json:"maxResults"`
+	}
+	if !decode(q, body, &in) {
+		return
+	}
+	if in.LogGroupName != "" && !s.groupExists(in.LogGroupName) {
+		s.noGroup(q, in.LogGroupName)
+		return
+	}
+	if in.MaxResults <= 0 {
+		in.MaxResults = 1000
+	}
+	type info struct {
+		QueryID      string `json:"queryId"`
+		QueryString  string `json:"queryString"`
+		Status       string `json:"status"`
+		CreateTime   int64  `json:"createTime"`
+		LogGroupName string `json:"logGroupName"`
+	}
+	out := []info{}
+	l := s.logs
+	l.mu.Lock()
+	for i := len(l.order) - 1; i >= 0 && len(out) < in.MaxResults; i-- {
+		sq := l.byID[l.order[i]]
+		st := s.status(sq, q.now)
+		if sq.account != q.account.Name || (in.Status != "" && in.Status != st) {
+			continue
+		}
+		out = append(out, info{sq.id, sq.text, st, sq.created.UnixMilli(), sq.group})
+	}
+	l.mu.Unlock()
+	writeJSON(q, jsonProtocol, http.StatusOK, map[string]any{"queries": out})
+}
+
+func (s *Server) describeLogGroups(q *request, body []byte) {
+	var in struct {
+		LogGroupNamePrefix string `json:"logGroupNamePrefix"`
+	}
+	if !decode(q, body, &in) {
+		return
+	}
+	groups := []map[string]any{}
+	if name := s.world.Logs.Group; strings.HasPrefix(name, in.LogGroupNamePrefix) {
+		arn := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", q.region, q.account.AccountID, name)
+		groups = append(groups, map[string]any{
+			"logGroupName": name,
+			"arn":          arn + ":*",
+			"logGroupArn":  arn,
+			"creationTime": s.epoch.UnixMilli(),
+			"storedBytes":  0,
+		})
+	}
+	writeJSON(q, jsonProtocol, http.StatusOK, map[string]any{"logGroups": groups})
+}
+
+// logRecord exposes an invocation log record's fields to queries, by the
+// names Logs Insights discovers in Bedrock's JSON.
+type logRecord struct {
+	rec *fleet.Record
+	msg string
+}
+
+func (l *logRecord) field(name string) (string, bool) {
+	r := l.rec
+	switch name {
+	case "@timestamp":
+		return r.Timestamp.UTC().Format("2006-01-02 15:04:05.000"), true
+	case timestampMillis:
+		return strconv.FormatInt(r.Timestamp.UnixMilli(), 10), true
+	case "@message":
+		if l.msg == "" {
+			b, _ := json.Marshal(r)
+			l.msg = string(b)
+		}
+		return l.msg, true
+	case "@logStream":
+		return "aws/bedrock/modelinvocations", true
+	case "schemaType":
+		return r.SchemaType, true
+	case "schemaVersion":
+		return r.SchemaVersion, true
+	case "timestamp":
+		return r.Timestamp.UTC().Format(time.RFC3339Nano), true
+	case "accountId":
+		return r.AccountID, true
+	case "identity.arn":
+		return r.Identity.ARN, true
+	case "region":
+		return r.Region, true
+	case "inferenceRegion":
+		return r.InferenceRegion, true
+	case "requestId":
+		return r.RequestID, true
+	case "operation":
+		return r.Operation, true
+	case "modelId":
+		return r.ModelID, true
+	case "input.inputTokenCount":
+		return strconv.Itoa(r.Input.InputTokenCount), true
+	case "output.outputTokenCount":
+		return strconv.Itoa(r.Output.OutputTokenCount), true
+	case "errorCode":
+		return r.ErrorCode, r.ErrorCode != ""
+	}
+	return "", false
+}

@@ -1,0 +1,657 @@
+package emulator
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// The Logs Insights subset the emulator understands: enough for the seed's
+// Region histogram and for a person poking at the logs with the AWS CLI.
+//
+//	query   = stage { "|" stage }
+//	stage   = "filter" cond
+//	        | "stats" "count(*)" [ "as" name ] [ "by" field { "," field } ]
+//	        | "sort" field [ "asc" | "desc" ] { "," field [ "asc" | "desc" ] }
+//	        | "fields" field { "," field }
+//	        | "limit" number
+//	cond    = and { "or" and }
+//	and     = term { "and" term }
+//	term    = "(" cond ")" | operand "like" ( /regex/ | "text" ) | operand cmp operand
+//	operand = field | "toMillis(@timestamp)" | number | "text"
+//	cmp     = "=" | "!=" | "<" | "<=" | ">" | ">="
+//
+// Anything else is a MalformedQueryException that names the part.
+
+// query is a parsed Logs Insights query.
+type query struct {
+	stages []stage
+}
+
+type stage interface{ isStage() }
+
+type filterStage struct{ cond cond }
+type statsStage struct {
+	as string
+	by []string
+}
+type sortStage struct{ keys []sortKey }
+type fieldsStage struct{ fields []string }
+type limitStage struct{ n int }
+
+func (filterStage) isStage() {}
+func (statsStage) isStage()  {}
+func (sortStage) isStage()   {}
+func (fieldsStage) isStage() {}
+func (limitStage) isStage()  {}
+
+type sortKey struct {
+	field string
+	desc  bool
+}
+
+// cond is a filter condition over one record.
+type cond interface {
+	eval(rec fieldSource) bool
+}
+
+type fieldSource interface {
+	field(name string) (string, bool)
+}
+
+type andCond []cond
+type orCond []cond
+type likeCond struct {
+	left operand
+	re   *regexp.Regexp // nil for a substring match
+	text string
+}
+type cmpCond struct {
+	left, right operand
+	op          string
+}
+
+func (c andCond) eval(r fieldSource) bool {
+	for _, x := range c {
+		if !x.eval(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c orCond) eval(r fieldSource) bool {
+	for _, x := range c {
+		if x.eval(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c likeCond) eval(r fieldSource) bool {
+	v, ok := c.left.value(r)
+	if !ok {
+		return false
+	}
+	if c.re != nil {
+		return c.re.MatchString(v)
+	}
+	return strings.Contains(v, c.text)
+}
+
+func (c cmpCond) eval(r fieldSource) bool {
+	a, ok1 := c.left.value(r)
+	b, ok2 := c.right.value(r)
+	if !ok1 || !ok2 {
+		return false
+	}
+	var order int
+	x, err1 := strconv.ParseFloat(a, 64)
+	y, err2 := strconv.ParseFloat(b, 64)
+	if err1 == nil && err2 == nil {
+		switch {
+		case x < y:
+			order = -1
+		case x > y:
+			order = 1
+		}
+	} else {
+		order = strings.Compare(a, b)
+	}
+	switch c.op {
+	case "=":
+		return order == 0
+	case "!=":
+		return order != 0
+	case "<":
+		return order < 0
+	case "<=":
+		return order <= 0
+	case ">":
+		return order > 0
+	}
+	return order >= 0
+}
+
+// operand is a field, a literal or toMillis(@timestamp).
+type operand struct {
+	field    string
+	literal  string
+	toMillis bool
+}
+
+func (o operand) value(r fieldSource) (string, bool) {
+	switch {
+	case o.toMillis:
+		return r.field(timestampMillis)
+	case o.field != "":
+		return r.field(o.field)
+	}
+	return o.literal, true
+}
+
+// timestampMillis is the pseudo-field toMillis(@timestamp) reads.
+const timestampMillis = "toMillis(@timestamp)"
+
+// MalformedQuery is a query the emulator cannot run, with the part it
+// stumbled on.
+type MalformedQuery struct{ msg string }
+
+func (e *MalformedQuery) Error() string { return e.msg }
+
+func malformed(format string, args ...any) error {
+	return &MalformedQuery{fmt.Sprintf(format, args...)}
+}
+
+// token kinds
+const (
+	tIdent = iota
+	tNumber
+	tString
+	tRegex
+	tPunct
+	tEOF
+)
+
+type token struct {
+	kind int
+	text string
+	pos  int
+}
+
+func lex(src string) ([]token, error) {
+	var out []token
+	i := 0
+	for i < len(src) {
+		c := rune(src[i])
+		switch {
+		case unicode.IsSpace(c):
+			i++
+		case c == '/':
+			j := i + 1
+			var b strings.Builder
+			for ; j < len(src) && src[j] != '/'; j++ {
+				if src[j] == '\\' && j+1 < len(src) && src[j+1] == '/' {
+					j++ // \/ is a literal slash inside /…/
+				}
+				b.WriteByte(src[j])
+			}
+			if j >= len(src) {
+				return nil, malformed("unterminated regular expression at character %d: add the closing /", i+1)
+			}
+			out = append(out, token{tRegex, b.String(), i})
+			i = j + 1
+		case c == '"' || c == '\'':
+			j := i + 1
+			for j < len(src) && rune(src[j]) != c {
+				j++
+			}
+			if j >= len(src) {
+				return nil, malformed("unterminated string at character %d", i+1)
+			}
+			out = append(out, token{tString, src[i+1 : j], i})
+			i = j + 1
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(src) && (src[j] >= '0' && src[j] <= '9' || src[j] == '.') {
+				j++
+			}
+			out = append(out, token{tNumber, src[i:j], i})
+			i = j
+		case c == '@' || c == '_' || unicode.IsLetter(c):
+			j := i
+			for j < len(src) && (src[j] == '@' || src[j] == '_' || src[j] == '.' || src[j] == '*' ||
+				unicode.IsLetter(rune(src[j])) || unicode.IsDigit(rune(src[j]))) {
+				j++
+			}
+			word := src[i:j]
+			// Function calls we know are single tokens: count(*) and toMillis(@timestamp).
+			if j < len(src) && src[j] == '(' {
+				k := strings.IndexByte(src[j:], ')')
+				if k < 0 {
+					return nil, malformed("unclosed ( after %s at character %d", word, i+1)
+				}
+				call := strings.ReplaceAll(src[i:j+k+1], " ", "")
+				if call != "count(*)" && call != timestampMillis {
+					return nil, malformed("unsupported function %s at character %d; the emulator knows count(*) and toMillis(@timestamp)", call, i+1)
+				}
+				out = append(out, token{tIdent, call, i})
+				i = j + k + 1
+				continue
+			}
+			out = append(out, token{tIdent, word, i})
+			i = j
+		default:
+			for _, p := range []string{"<=", ">=", "!=", "=", "<", ">", "|", ",", "(", ")"} {
+				if strings.HasPrefix(src[i:], p) {
+					out = append(out, token{tPunct, p, i})
+					i += len(p)
+					goto next
+				}
+			}
+			return nil, malformed("unexpected %q at character %d", string(c), i+1)
+		next:
+		}
+	}
+	return append(out, token{kind: tEOF, pos: len(src)}), nil
+}
+
+type parser struct {
+	toks []token
+	i    int
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+
+func (p *parser) keyword(word string) bool {
+	if t := p.peek(); t.kind == tIdent && strings.EqualFold(t.text, word) {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *parser) punct(s string) bool {
+	if t := p.peek(); t.kind == tPunct && t.text == s {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func describe(t token) string {
+	if t.kind == tEOF {
+		return "the end of the query"
+	}
+	return fmt.Sprintf("%q at character %d", t.text, t.pos+1)
+}
+
+// parseQuery parses src or says which part it does not support.
+func parseQuery(src string) (*query, error) {
+	toks, err := lex(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{toks: toks}
+	q := &query{}
+	for {
+		st, err := p.stage()
+		if err != nil {
+			return nil, err
+		}
+		q.stages = append(q.stages, st)
+		if p.punct("|") {
+			continue
+		}
+		if t := p.peek(); t.kind != tEOF {
+			return nil, malformed("unexpected %s; separate commands with |", describe(t))
+		}
+		return q, nil
+	}
+}
+
+func (p *parser) stage() (stage, error) {
+	t := p.next()
+	if t.kind != tIdent {
+		return nil, malformed("expected a command (filter, stats, sort, fields, limit), found %s", describe(t))
+	}
+	switch strings.ToLower(t.text) {
+	case "filter":
+		c, err := p.or()
+		return filterStage{c}, err
+	case "stats":
+		if t := p.next(); t.text != "count(*)" {
+			return nil, malformed("unsupported stats expression %s; the emulator supports stats count(*) [as name] [by field, …]", describe(t))
+		}
+		st := statsStage{as: "count(*)"}
+		if p.keyword("as") {
+			name := p.next()
+			if name.kind != tIdent {
+				return nil, malformed("expected a name after as, found %s", describe(name))
+			}
+			st.as = name.text
+		}
+		if p.keyword("by") {
+			fields, err := p.fieldList()
+			if err != nil {
+				return nil, err
+			}
+			st.by = fields
+		}
+		return st, nil
+	case "sort":
+		var st sortStage
+		for {
+			f := p.next()
+			if f.kind != tIdent {
+				return nil, malformed("expected a field to sort by, found %s", describe(f))
+			}
+			k := sortKey{field: f.text}
+			if p.keyword("desc") {
+				k.desc = true
+			} else {
+				p.keyword("asc")
+			}
+			st.keys = append(st.keys, k)
+			if !p.punct(",") {
+				return st, nil
+			}
+		}
+	case "fields", "display":
+		fields, err := p.fieldList()
+		return fieldsStage{fields}, err
+	case "limit":
+		n := p.next()
+		v, err := strconv.Atoi(n.text)
+		if n.kind != tNumber || err != nil || v < 1 {
+			return nil, malformed("limit needs a whole number, found %s", describe(n))
+		}
+		return limitStage{v}, nil
+	}
+	return nil, malformed("unsupported command %s; the emulator supports filter, stats count(*), sort, fields and limit", describe(t))
+}
+
+func (p *parser) fieldList() ([]string, error) {
+	var out []string
+	for {
+		f := p.next()
+		if f.kind != tIdent || f.text == "count(*)" {
+			return nil, malformed("expected a field name, found %s", describe(f))
+		}
+		out = append(out, f.text)
+		if !p.punct(",") {
+			return out, nil
+		}
+	}
+}
+
+func (p *parser) or() (cond, error) {
+	var terms orCond
+	for {
+		c, err := p.and()
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, c)
+		if !p.keyword("or") {
+			break
+		}
+	}
+	if len(terms) == 1 {
+		return terms[0], nil
+	}
+	return terms, nil
+}
+
+func (p *parser) and() (cond, error) {
+	var terms andCond
+	for {
+		c, err := p.term()
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, c)
+		if !p.keyword("and") {
+			break
+		}
+	}
+	if len(terms) == 1 {
+		return terms[0], nil
+	}
+	return terms, nil
+}
+
+func (p *parser) term() (cond, error) {
+	if p.punct("(") {
+		c, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		if !p.punct(")") {
+			return nil, malformed("expected ) but found %s", describe(p.peek()))
+		}
+		return c, nil
+	}
+	left, err := p.operand()
+	if err != nil {
+		return nil, err
+	}
+	if p.keyword("like") {
+		t := p.next()
+		switch t.kind {
+		case tRegex:
+			re, err := regexp.Compile(t.text)
+			if err != nil {
+				return nil, malformed("regular expression /%s/ does not compile: %v", t.text, err)
+			}
+			return likeCond{left: left, re: re}, nil
+		case tString:
+			return likeCond{left: left, text: t.text}, nil
+		}
+		return nil, malformed("like needs /regex/ or \"text\", found %s", describe(t))
+	}
+	op := p.next()
+	if op.kind != tPunct || !strings.Contains("= != < <= > >=", op.text) || op.text == "|" || op.text == "," {
+		return nil, malformed("unsupported condition at %s; the emulator supports like, =, !=, <, <=, >, >=, and, or and parentheses", describe(op))
+	}
+	right, err := p.operand()
+	if err != nil {
+		return nil, err
+	}
+	return cmpCond{left: left, right: right, op: op.text}, nil
+}
+
+func (p *parser) operand() (operand, error) {
+	t := p.next()
+	switch {
+	case t.kind == tIdent && t.text == timestampMillis:
+		return operand{toMillis: true}, nil
+	case t.kind == tIdent && t.text != "count(*)":
+		return operand{field: t.text}, nil
+	case t.kind == tNumber || t.kind == tString:
+		return operand{literal: t.text}, nil
+	}
+	return operand{}, malformed("expected a field, a number or a string, found %s", describe(t))
+}
+
+// resultRow is one row of query results, fields in order.
+type resultRow []resultField
+
+type resultField struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// run evaluates q over records, returning rows and how many records matched.
+func (q *query) run(records []fieldSource) ([]resultRow, int) {
+	matched := records
+	var rows []resultRow
+	aggregated := false
+	for _, st := range q.stages {
+		switch st := st.(type) {
+		case filterStage:
+			if aggregated {
+				rows = filterRows(rows, st.cond)
+				continue
+			}
+			kept := matched[:0:0]
+			for _, r := range matched {
+				if st.cond.eval(r) {
+					kept = append(kept, r)
+				}
+			}
+			matched = kept
+		case statsStage:
+			rows, aggregated = count(matched, rows, aggregated, st), true
+		case fieldsStage:
+			if aggregated {
+				rows = projectRows(rows, st.fields)
+				continue
+			}
+			rows = nil
+			for _, r := range matched {
+				row := resultRow{}
+				for _, f := range st.fields {
+					v, _ := r.field(f)
+					row = append(row, resultField{f, v})
+				}
+				rows = append(rows, row)
+			}
+			aggregated = true
+		case sortStage:
+			if !aggregated {
+				rows, aggregated = defaultRows(matched), true
+			}
+			sortRows(rows, st.keys)
+		case limitStage:
+			if !aggregated {
+				rows, aggregated = defaultRows(matched), true
+			}
+			if len(rows) > st.n {
+				rows = rows[:st.n]
+			}
+		}
+	}
+	if !aggregated {
+		rows = defaultRows(matched)
+	}
+	return rows, len(matched)
+}
+
+// defaultRows are what a query without stats or fields shows.
+func defaultRows(records []fieldSource) []resultRow {
+	var rows []resultRow
+	for _, r := range records {
+		ts, _ := r.field("@timestamp")
+		msg, _ := r.field("@message")
+		rows = append(rows, resultRow{{"@timestamp", ts}, {"@message", msg}})
+	}
+	return rows
+}
+
+func count(records []fieldSource, rows []resultRow, aggregated bool, st statsStage) []resultRow {
+	type group struct {
+		key []string
+		n   int
+	}
+	groups := map[string]*group{}
+	var order []string
+	add := func(key []string, n int) {
+		k := strings.Join(key, "\x00")
+		g, ok := groups[k]
+		if !ok {
+			g = &group{key: key}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.n += n
+	}
+	if aggregated {
+		for _, row := range rows {
+			add(row.values(st.by), 1)
+		}
+	} else {
+		for _, r := range records {
+			key := make([]string, len(st.by))
+			for i, f := range st.by {
+				key[i], _ = r.field(f)
+			}
+			add(key, 1)
+		}
+	}
+	out := make([]resultRow, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		row := resultRow{}
+		for i, f := range st.by {
+			row = append(row, resultField{f, g.key[i]})
+		}
+		out = append(out, append(row, resultField{st.as, strconv.Itoa(g.n)}))
+	}
+	return out
+}
+
+func (row resultRow) get(field string) (string, bool) {
+	for _, f := range row {
+		if f.Field == field {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+func (row resultRow) field(name string) (string, bool) { return row.get(name) }
+
+func (row resultRow) values(fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i], _ = row.get(f)
+	}
+	return out
+}
+
+func filterRows(rows []resultRow, c cond) []resultRow {
+	var out []resultRow
+	for _, r := range rows {
+		if c.eval(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func projectRows(rows []resultRow, fields []string) []resultRow {
+	out := make([]resultRow, len(rows))
+	for i, r := range rows {
+		for _, f := range fields {
+			v, _ := r.get(f)
+			out[i] = append(out[i], resultField{f, v})
+		}
+	}
+	return out
+}
+
+func sortRows(rows []resultRow, keys []sortKey) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, k := range keys {
+			a, _ := rows[i].get(k.field)
+			b, _ := rows[j].get(k.field)
+			if a == b {
+				continue
+			}
+			x, err1 := strconv.ParseFloat(a, 64)
+			y, err2 := strconv.ParseFloat(b, 64)
+			less := a < b
+			if err1 == nil && err2 == nil {
+				less = x < y
+			}
+			return less != k.desc
+		}
+		return false
+	})
+}
