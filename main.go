@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,7 +23,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"spillway/engine"
+	"spillway/engine/bedrock"
+	"spillway/engine/emulator"
 	"spillway/engine/record"
 	"spillway/scenarios"
 	"spillway/tui/plain"
@@ -35,8 +41,6 @@ const builtinName = "scenarios.toml (built in)"
 
 // version is set at release time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
-
-const simulatedBackend = "SIMULATED — embedded Bedrock fleet; no AWS calls, no credentials"
 
 // usageError is bad input: exit status 2, nothing dispatched.
 type usageError struct{ error }
@@ -82,6 +86,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return listCommand(args[1:], stdout, stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
+	case "emulator":
+		return emulatorCommand(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -93,7 +99,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		// Flags without a command: run the default scenario with them.
 		return runCommand(args, stdout, stderr)
 	}
-	return usagef("unknown command %q; commands are run, list, validate (see 'spillway --help')", args[0])
+	return usagef("unknown command %q; commands are run, list, validate, emulator (see 'spillway --help')", args[0])
 }
 
 const usage = `Spillway: live resilience experiments on LLM inference with Amazon Bedrock.
@@ -102,6 +108,9 @@ Usage:
   spillway [run] [NAME] [flags]   run a scenario (default: the file's default, "fallback")
   spillway list [--scenarios FILE]
   spillway validate [FILE]        check a scenario file (default: the built-in one)
+  spillway emulator [--addr 127.0.0.1:4599] [--scenarios FILE] [--speed X]
+                                  serve the simulated Bedrock, CloudWatch Logs and STS
+                                  on loopback for any AWS client
   spillway --version
 
 Run flags:
@@ -111,12 +120,18 @@ Run flags:
                       max runs as fast as possible (default 1)
   --seed N            seed for every simulated random choice (default 42)
   --scenarios FILE    use FILE instead of the built-in scenarios
+  --backend sim|aws   sim (default): an embedded emulator on 127.0.0.1, reached through
+                      the AWS SDK; no AWS account or credentials needed.
+                      aws: real Amazon Bedrock and CloudWatch Logs with each account's
+                      profile (scenario key account.profile); this costs money
+  --endpoint URL      with --backend aws: send every AWS call to URL instead, such as
+                      a 'spillway emulator'
 
-The backend is the embedded simulated Bedrock fleet: no AWS account or credentials needed.
 Examples:
   spillway                                     the default scenario, in real time
   spillway run quota-isolation --speed 20
   spillway run fallback --speed max --json run.json
+  spillway run cris --backend aws               live, with the default AWS profile
 `
 
 // parseInterleaved parses flags that may come before, between or after
@@ -225,6 +240,8 @@ type runOptions struct {
 	seed     uint64
 	speed    float64
 	jsonPath string
+	backend  string // "sim" or "aws"
+	endpoint string
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
@@ -234,6 +251,8 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	speed := fs.String("speed", "1", "simulated seconds per wall second, or max")
 	seed := fs.String("seed", "42", "seed for simulated randomness")
 	file := fs.String("scenarios", "", "scenario file")
+	backend := fs.String("backend", "sim", "sim or aws")
+	endpoint := fs.String("endpoint", "", "AWS endpoint URL")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return runOptions{}, flagError(err)
@@ -259,6 +278,17 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usageError{err}
 	}
 	o.jsonPath = *jsonPath
+	o.backend, o.endpoint = *backend, *endpoint
+	switch {
+	case o.backend != "sim" && o.backend != "aws":
+		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
+	case o.endpoint != "" && o.backend != "aws":
+		return o, usagef("--endpoint goes with --backend aws; the sim backend starts its own emulator")
+	case o.endpoint != "":
+		if u, err := url.Parse(o.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, usagef("--endpoint must be a URL such as http://127.0.0.1:4599, got %q", o.endpoint)
+		}
+	}
 	return o, nil
 }
 
@@ -284,28 +314,34 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		human = stderr
 	}
 
-	rec := record.New(record.Meta{Backend: "simulated"})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rec := record.New(record.Meta{})
 	defer rec.Close()
 	if o.jsonPath != "" {
 		if err := prepareJSON(rec, o.jsonPath); err != nil {
 			return err
 		}
 	}
+	conn, err := connectBackend(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	rec.SetMeta(conn.meta)
 
-	backend := engine.NewSimulated(o.scenario, o.file.Models, o.seed, time.Now())
 	eng, err := engine.New(o.scenario, engine.Options{
 		Seed:    o.seed,
 		Speed:   o.speed,
-		Backend: backend,
-		Logs:    backend,
+		Backend: conn.client,
+		Logs:    conn.client,
 	})
 	if err != nil {
 		return usageError{err}
 	}
-	eng.Subscribe(plain.New(human, o.scenario, simulatedBackend))
+	eng.Subscribe(plain.New(human, o.scenario, conn.label))
 	eng.Subscribe(rec)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = eng.Run(ctx)
 	stop() // a second Ctrl-C during the write-out kills the process as usual
 	if err != nil {
@@ -328,6 +364,62 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// backend is what a run talks to: SDK clients, and the embedded emulator
+// when there is one.
+type backend struct {
+	client *bedrock.Client
+	label  string // the header line that says which backend this is
+	meta   record.Meta
+	close  func()
+}
+
+// connectBackend starts the embedded emulator for --backend sim, and loads
+// every account's SDK clients.
+func connectBackend(ctx context.Context, o runOptions) (*backend, error) {
+	b := &backend{close: func() {}}
+	target := bedrock.Target{Endpoint: o.endpoint}
+	if o.backend == "sim" {
+		emu := emulator.New(o.scenario, o.file.Models, o.seed, time.Now(), emulator.Options{})
+		url, err := emu.Listen("127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded emulator: %w", err)
+		}
+		b.close = func() { emu.Close() }
+		target = bedrock.Target{
+			Endpoint: url,
+			Virtual:  true,
+			Credentials: func(a scenarios.Account) aws.CredentialsProvider {
+				return credentials.NewStaticCredentialsProvider(emulator.AccessKeyID(a.Name), emulator.SecretAccessKey, "")
+			},
+		}
+	}
+	client, err := bedrock.Connect(ctx, o.scenario, target)
+	if err != nil {
+		b.close()
+		if o.backend == "sim" {
+			return nil, fmt.Errorf("the embedded emulator did not answer: %w; this is a bug, please report it", err)
+		}
+		return nil, err
+	}
+	b.client = client
+	var accounts []string
+	for _, a := range client.Accounts() {
+		accounts = append(accounts, fmt.Sprintf("%s %s (%s)", a.Spec.Name, a.Masked(), a.Spec.Region))
+	}
+	switch {
+	case o.backend == "sim":
+		b.label = "SIMULATED — embedded emulator at " + target.Endpoint + " via aws-sdk-go-v2; no AWS calls, no credentials"
+		b.meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
+	case o.endpoint != "":
+		b.label = "EMULATED ENDPOINT " + o.endpoint + " via aws-sdk-go-v2, not AWS — accounts " + strings.Join(accounts, ", ")
+		b.meta = record.Meta{Backend: "endpoint", Endpoint: o.endpoint}
+	default:
+		b.label = "LIVE AWS — Amazon Bedrock and CloudWatch Logs; accounts " + strings.Join(accounts, ", ")
+		b.meta = record.Meta{Backend: "aws"}
+	}
+	return b, nil
+}
+
 // prepareJSON checks, before anything is sent, that the export can be
 // written, and starts spooling the event timeline next to it.
 func prepareJSON(rec *record.Recorder, path string) error {
@@ -344,5 +436,73 @@ func prepareJSON(rec *record.Recorder, path string) error {
 	if err := rec.KeepTimeline(dir); err != nil {
 		return usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
 	}
+	return nil
+}
+
+func emulatorCommand(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("emulator", stderr)
+	addr := fs.String("addr", "127.0.0.1:4599", "loopback address to listen on")
+	file := fs.String("scenarios", "", "scenario file")
+	speed := fs.String("speed", "1", "divide simulated latencies and log delays by X")
+	seed := fs.String("seed", "42", "seed for simulated randomness")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(rest) > 0 {
+		return usagef("emulator takes no arguments, got %q", rest)
+	}
+	x, err := parseSpeed(*speed)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseUint(*seed, 10, 64)
+	if err != nil {
+		return usagef("--seed must be a whole number, got %q", *seed)
+	}
+	f, err := loadScenarios(*file)
+	if err != nil {
+		return err
+	}
+	sleep := !math.IsInf(x, 1)
+	emu := emulator.New(emulator.World(f, x), f.Models, n, time.Now(), emulator.Options{
+		Sleep:     sleep,
+		QueryTime: time.Duration(float64(500*time.Millisecond) / max(x, 1)),
+	})
+	endpoint, err := emu.Listen(*addr)
+	if err != nil {
+		return usageError{err}
+	}
+	defer emu.Close()
+	dir, err := os.MkdirTemp("", "spillway-emulator-")
+	if err != nil {
+		return fmt.Errorf("creating a directory for the emulator's AWS profiles: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	creds, conf, err := emu.WriteProfiles(dir)
+	if err != nil {
+		return fmt.Errorf("writing the emulator's AWS profiles: %w", err)
+	}
+
+	fmt.Fprintf(stdout, "Spillway emulator — SIMULATED Amazon Bedrock Runtime, CloudWatch Logs and STS (not AWS)\n")
+	fmt.Fprintf(stdout, "  endpoint   %s\n", endpoint)
+	fmt.Fprintf(stdout, "  scenarios  %s (every account of every scenario), speed %s, seed %d\n", f.Path, plain.Speed(x), n)
+	fmt.Fprintf(stdout, "  secret     %s (the same for every account; signatures are not checked)\n\n", emulator.SecretAccessKey)
+	fmt.Fprintf(stdout, "  %-10s %-10s %-20s %-10s %s\n", "account", "profile", "access key id", "id", "region")
+	for _, a := range emu.Accounts() {
+		fmt.Fprintf(stdout, "  %-10s %-10s %-20s %-10s %s\n", a.Name, a.Profile, a.AccessKeyID, scenarios.MaskAccountID(a.AccountID), a.Region)
+	}
+	fmt.Fprintf(stdout, "\nProfiles for every account are in %s. In another shell:\n\n", dir)
+	fmt.Fprintf(stdout, "  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", creds, conf)
+	fmt.Fprintf(stdout, "  spillway run account-sharding --headless --backend aws --endpoint %s --speed %s\n", endpoint, plain.Speed(x))
+	fmt.Fprintf(stdout, "  aws sts get-caller-identity --endpoint-url %s\n", endpoint)
+	fmt.Fprintf(stdout, "  aws bedrock-runtime converse --endpoint-url %s --model-id us.anthropic.claude-sonnet-4-20250514-v1:0 \\\n", endpoint)
+	fmt.Fprintf(stdout, "      --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"hello\"}]}]'\n")
+	fmt.Fprintf(stdout, "\nServing until Ctrl-C.\n")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "Emulator stopped.\n")
 	return nil
 }

@@ -86,19 +86,22 @@ func (s *Server) bedrock(q *request) {
 	if !q.virtual && s.opts.Sleep && !sleep(q.r.Context(), reply.Latency) {
 		return // the client gave up waiting
 	}
-	q.w.Header().Set("x-amzn-RequestId", reply.RequestID)
+	latencyMS := reply.Latency.Milliseconds()
+	h := q.w.Header()
+	h.Set("x-amzn-RequestId", reply.RequestID)
+	// Bedrock sends this header with InvokeModel replies; the emulator sends
+	// it with every reply, errors too, so a client on simulated time knows
+	// how long each answer took.
+	h.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(latencyMS, 10))
 	if reply.Err != nil {
 		writeJSONError(q, restProtocol, reply.Err.Code, reply.Err.Message)
 		return
 	}
-	q.w.Header().Set(RegionHeader, reply.Region)
-	latencyMS := reply.Latency.Milliseconds()
+	h.Set(RegionHeader, reply.Region)
 	if op == "converse" {
 		writeJSON(q, restProtocol, http.StatusOK, converseReply(reply, latencyMS))
 		return
 	}
-	h := q.w.Header()
-	h.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(latencyMS, 10))
 	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(reply.InputTokens))
 	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(reply.OutputTokens))
 	writeJSON(q, restProtocol, http.StatusOK, anthropicReply(reply, modelID))
@@ -199,11 +202,11 @@ func converseReply(r fleet.Reply, latencyMS int64) *converseOutput {
 }
 
 type anthropicOutput struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	Role       string `json:"role"`
-	Model      string `json:"model"`
-	Content    []struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Role    string `json:"role"`
+	Model   string `json:"model"`
+	Content []struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	} `json:"content"`
@@ -224,4 +227,3 @@ func anthropicReply(r fleet.Reply, modelID string) *anthropicOutput {
 	out.Usage.InputTokens, out.Usage.OutputTokens = r.InputTokens, r.OutputTokens
 	return out
 }
-

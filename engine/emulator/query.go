@@ -266,7 +266,7 @@ type parser struct {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *parser) keyword(word string) bool {
 	if t := p.peek(); t.kind == tIdent && strings.EqualFold(t.text, word) {

@@ -23,6 +23,7 @@ type export struct {
 	Scenario    string          `json:"scenario"`
 	Title       string          `json:"title"`
 	Backend     string          `json:"backend"`
+	Endpoint    string          `json:"endpoint,omitempty"`
 	Seed        uint64          `json:"seed"`
 	Speed       json.RawMessage `json:"speed"`
 	StartedAt   time.Time       `json:"started_at"`
@@ -82,6 +83,7 @@ func (r *Recorder) Encode(w io.Writer) error {
 		Scenario:    r.info.Scenario,
 		Title:       r.info.Title,
 		Backend:     r.meta.Backend,
+		Endpoint:    r.meta.Endpoint,
 		Seed:        r.info.Seed,
 		Speed:       speedJSON(r.info.Speed),
 		StartedAt:   r.info.Start.UTC(),

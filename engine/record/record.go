@@ -73,7 +73,15 @@ type RPMChange struct {
 
 // Meta is what the recorder cannot learn from events.
 type Meta struct {
-	Backend string // "simulated" or "aws"
+	Backend  string // "simulated", "aws" or "endpoint" (the SDK against --endpoint)
+	Endpoint string // where the SDK sent its calls, when not AWS
+}
+
+// SetMeta describes the backend once it is known.
+func (r *Recorder) SetMeta(m Meta) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.meta = m
 }
 
 // Recorder consumes a run's events. It is safe to read while the run goes on.

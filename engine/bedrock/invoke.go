@@ -1,0 +1,148 @@
+package bedrock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"spillway/engine"
+	"spillway/engine/emulator"
+	"spillway/scenarios"
+)
+
+// Instant is true on simulated time: the emulator answers at once with the
+// simulated latency, and the engine schedules the reply itself. Against
+// real AWS each call blocks for as long as Bedrock takes.
+func (c *Client) Instant() bool { return c.target.Virtual }
+
+// Invoke makes one Converse or InvokeModel call for the engine.
+func (c *Client) Invoke(ctx context.Context, at time.Time, call engine.Call) engine.Reply {
+	a, ok := c.accounts[call.Account]
+	if !ok {
+		return engine.Reply{Code: "AccountNotLoaded", Message: fmt.Sprintf("account %q was not loaded", call.Account),
+			Class: scenarios.ClassOther}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.target.CallTimeout)
+	defer cancel()
+	var opts []func(*bedrockruntime.Options)
+	if c.target.Virtual {
+		opts = append(opts, func(o *bedrockruntime.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(emulator.TimeHeader, strconv.FormatInt(at.UnixNano(), 10)))
+		})
+	}
+	if call.Operation == scenarios.OpInvokeModel {
+		return c.invokeModel(ctx, a, call, opts)
+	}
+	return c.converse(ctx, a, call, opts)
+}
+
+func (c *Client) converse(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+	out, err := a.runtime.Converse(ctx, &bedrockruntime.ConverseInput{
+		ModelId: aws.String(call.ModelID),
+		Messages: []types.Message{{
+			Role:    types.ConversationRoleUser,
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: call.Prompt}},
+		}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))},
+	}, opts...)
+	if err != nil {
+		return c.failure(err)
+	}
+	r := replyFrom(out.ResultMetadata)
+	if u := out.Usage; u != nil {
+		r.InputTokens, r.OutputTokens = int(aws.ToInt32(u.InputTokens)), int(aws.ToInt32(u.OutputTokens))
+	}
+	if c.target.Virtual && out.Metrics != nil {
+		r.Latency = time.Duration(aws.ToInt64(out.Metrics.LatencyMs)) * time.Millisecond
+	}
+	return r
+}
+
+// anthropicBody is the Messages request the seed's CRIS and sharding demos
+// send with InvokeModel.
+type anthropicBody struct {
+	AnthropicVersion string             `json:"anthropic_version"`
+	MaxTokens        int                `json:"max_tokens"`
+	Messages         []anthropicMessage `json:"messages"`
+}
+
+type anthropicMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+func (c *Client) invokeModel(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+	body, _ := json.Marshal(anthropicBody{
+		AnthropicVersion: "bedrock-2023-05-31",
+		MaxTokens:        call.MaxTokens,
+		Messages:         []anthropicMessage{{Role: "user", Content: call.Prompt}},
+	})
+	out, err := a.runtime.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
+		ModelId:     aws.String(call.ModelID),
+		Body:        body,
+		ContentType: aws.String("application/json"),
+		Accept:      aws.String("application/json"),
+	}, opts...)
+	if err != nil {
+		return c.failure(err)
+	}
+	r := replyFrom(out.ResultMetadata)
+	var answer struct {
+		Usage struct {
+			InputTokens  int `json:"input_tokens"`
+			OutputTokens int `json:"output_tokens"`
+		} `json:"usage"`
+	}
+	if json.Unmarshal(out.Body, &answer) == nil {
+		r.InputTokens, r.OutputTokens = answer.Usage.InputTokens, answer.Usage.OutputTokens
+	}
+	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok && c.target.Virtual {
+		r.Latency = latencyHeader(raw.Header)
+	}
+	return r
+}
+
+// latencyHeader reads Bedrock's X-Amzn-Bedrock-Invocation-Latency.
+func latencyHeader(h http.Header) time.Duration {
+	ms, _ := strconv.ParseInt(h.Get("X-Amzn-Bedrock-Invocation-Latency"), 10, 64)
+	return time.Duration(ms) * time.Millisecond
+}
+
+// replyFrom reads the request id, and the Region where the emulator says
+// the call ran; real Bedrock reveals that only in its invocation logs.
+func replyFrom(md middleware.Metadata) engine.Reply {
+	var r engine.Reply
+	r.RequestID, _ = awsmiddleware.GetRequestIDMetadata(md)
+	if raw, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok {
+		r.Region = raw.Header.Get(emulator.RegionHeader)
+	}
+	return r
+}
+
+func (c *Client) failure(err error) engine.Reply {
+	code, msg, class := classify(err)
+	if code == "" {
+		code = "Error"
+	}
+	r := engine.Reply{Code: code, Message: msg, Class: class}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		r.RequestID = re.ServiceRequestID()
+		if c.target.Virtual && re.Response != nil {
+			r.Latency = latencyHeader(re.Response.Header)
+		}
+	}
+	return r
+}
