@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 
 	"spillway/scenarios"
 )
@@ -104,7 +106,9 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 		// leak in, so a presenter's own AWS setup cannot change a demo.
 		cfg = aws.Config{Region: spec.Region, Credentials: t.Credentials(spec)}
 	} else {
-		opts := []func(*config.LoadOptions) error{config.WithRegion(spec.Region)}
+		// The SDK's own log lines (such as IMDS fallbacks) would interleave
+		// with the run's output; its errors reach the user through ours.
+		opts := []func(*config.LoadOptions) error{config.WithRegion(spec.Region), config.WithLogger(logging.Nop{})}
 		explicit, err := profileToUse(ctx, spec.Profile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", who, err)
@@ -168,7 +172,16 @@ func profileToUse(ctx context.Context, profile string) (bool, error) {
 	if profile == scenarios.DefaultProfile {
 		return false, nil
 	}
-	_, err := config.LoadSharedConfigProfile(ctx, profile)
+	_, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
+		// The same files LoadDefaultConfig reads, honouring the variables
+		// that move them.
+		if f := os.Getenv("AWS_CONFIG_FILE"); f != "" {
+			o.ConfigFiles = []string{f}
+		}
+		if f := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
+			o.CredentialsFiles = []string{f}
+		}
+	})
 	var missing config.SharedConfigProfileNotExistError
 	if errors.As(err, &missing) {
 		return false, fmt.Errorf("profile %q is not in ~/.aws/config or ~/.aws/credentials; create it with 'aws configure --profile %s' (or 'aws configure sso'), or use --backend sim to run without AWS", profile, profile)
@@ -184,5 +197,5 @@ func credentialAdvice(spec scenarios.Account, err error, ctx context.Context) st
 	if ctx.Err() != nil {
 		return fmt.Sprintf("no AWS credentials found within the setup deadline (the SDK's last resort, the EC2 instance metadata service, did not answer); configure them with 'aws configure --profile %s' or 'aws sso login --profile %s', or use --backend sim to run without AWS", spec.Profile, spec.Profile)
 	}
-	return fmt.Sprintf("no usable AWS credentials: %v; configure them with 'aws configure --profile %s' or 'aws sso login --profile %s', or use --backend sim to run without AWS", err, spec.Profile, spec.Profile)
+	return fmt.Sprintf("no AWS credentials found (looked in the environment, ~/.aws and the EC2 instance metadata service; the SDK said: %v); configure them with 'aws configure --profile %s' or 'aws sso login --profile %s', or use --backend sim to run without AWS", err, spec.Profile, spec.Profile)
 }
