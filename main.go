@@ -284,6 +284,8 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
 	case o.endpoint != "" && o.backend != "aws":
 		return o, usagef("--endpoint goes with --backend aws; the sim backend starts its own emulator")
+	case o.backend == "aws" && math.IsInf(o.speed, 1):
+		return o, usagef("--speed max needs simulated time, which only --backend sim has; with --backend aws give a number such as 1 or 20")
 	case o.endpoint != "":
 		if u, err := url.Parse(o.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return o, usagef("--endpoint must be a URL such as http://127.0.0.1:4599, got %q", o.endpoint)
@@ -486,7 +488,8 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "Spillway emulator — SIMULATED Amazon Bedrock Runtime, CloudWatch Logs and STS (not AWS)\n")
 	fmt.Fprintf(stdout, "  endpoint   %s\n", endpoint)
-	fmt.Fprintf(stdout, "  scenarios  %s (every account of every scenario), speed %s, seed %d\n", f.Path, plain.Speed(x), n)
+	fmt.Fprintf(stdout, "  accounts   every account of every scenario in %s\n", f.Path)
+	fmt.Fprintf(stdout, "  pace       speed %s (latencies and log delays divided by it), seed %d\n", plain.Speed(x), n)
 	fmt.Fprintf(stdout, "  secret     %s (the same for every account; signatures are not checked)\n\n", emulator.SecretAccessKey)
 	fmt.Fprintf(stdout, "  %-10s %-10s %-20s %-10s %s\n", "account", "profile", "access key id", "id", "region")
 	for _, a := range emu.Accounts() {
@@ -494,7 +497,7 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nProfiles for every account are in %s. In another shell:\n\n", dir)
 	fmt.Fprintf(stdout, "  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", creds, conf)
-	fmt.Fprintf(stdout, "  spillway run account-sharding --headless --backend aws --endpoint %s --speed %s\n", endpoint, plain.Speed(x))
+	fmt.Fprintf(stdout, "  spillway run account-sharding --headless --backend aws --endpoint %s --speed %s\n", endpoint, *speed)
 	fmt.Fprintf(stdout, "  aws sts get-caller-identity --endpoint-url %s\n", endpoint)
 	fmt.Fprintf(stdout, "  aws bedrock-runtime converse --endpoint-url %s --model-id us.anthropic.claude-sonnet-4-20250514-v1:0 \\\n", endpoint)
 	fmt.Fprintf(stdout, "      --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"hello\"}]}]'\n")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +51,11 @@ func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
 		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"run", "a", "b"}, "run takes one scenario name"},
+		{[]string{"run", "--backend", "gcp"}, "--backend must be sim (the embedded emulator) or aws"},
+		{[]string{"run", "--endpoint", "http://127.0.0.1:4599"}, "--endpoint goes with --backend aws"},
+		{[]string{"run", "--backend", "aws", "--endpoint", "127.0.0.1:4599"}, "--endpoint must be a URL"},
+		{[]string{"run", "--backend", "aws", "--speed", "max"}, "--speed max needs simulated time"},
+		{[]string{"emulator", "--addr", "0.0.0.0:4599"}, "not loopback"},
 	} {
 		status, stdout, stderr := spillway(tc.args...)
 		if status != 2 || !strings.Contains(stderr, tc.want) {
@@ -198,5 +204,118 @@ func TestCtrlCWritesWhatWasRecorded(t *testing.T) {
 	}
 	if !doc.Interrupted || doc.Summary.Succeeded < 1 || doc.Summary.Cancelled < 1 || len(doc.Requests) != doc.Summary.Requests || len(doc.Events) == 0 {
 		t.Fatalf("interrupted record: interrupted=%v summary=%+v requests=%d events=%d", doc.Interrupted, doc.Summary, len(doc.Requests), len(doc.Events))
+	}
+}
+
+// seedOutcome checks a run's JSON summary against what the seed's demos
+// report for each pattern.
+func seedOutcome(t *testing.T, name string, doc []byte) {
+	t.Helper()
+	var d struct {
+		Backend string `json:"backend"`
+		Summary struct {
+			Succeeded    int                       `json:"succeeded"`
+			RateLimited  int                       `json:"rate_limited"`
+			ByDeployment map[string]int            `json:"by_deployment"`
+			ByTenant     map[string]map[string]any `json:"by_tenant"`
+			Regions      map[string]map[string]int `json:"regions"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	s := d.Summary
+	ok := true
+	switch name {
+	case "fallback":
+		ok = s.Succeeded == 10 && s.ByDeployment["primary"] == 3 && s.ByDeployment["fallback"] == 7
+	case "load-balancing":
+		ok = s.Succeeded == 10 && s.ByDeployment["primary-a"] == 3 && s.ByDeployment["primary-b"] == 3 && s.ByDeployment["fallback"] == 4
+	case "quota-isolation":
+		ok = s.Succeeded == 13 && s.RateLimited == 2
+	case "cris":
+		ok = s.Succeeded == 10 && len(s.Regions["default"]) >= 2 && total(s.Regions["default"]) == 10
+	case "account-sharding":
+		ok = s.Succeeded == 20 && s.ByDeployment["shard-1"] == 10 && s.ByDeployment["shard-2"] == 10 &&
+			total(s.Regions["account1"]) == 10 && total(s.Regions["account2"]) == 10
+	}
+	if !ok {
+		t.Errorf("%s over %s: summary %+v does not show the seed's outcome", name, d.Backend, s)
+	}
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+var seedScenarios = []string{"fallback", "load-balancing", "quota-isolation", "cris", "account-sharding"}
+
+// The default backend goes through the AWS SDK to the embedded emulator.
+func TestSeedOutcomesThroughTheSDKByDefault(t *testing.T) {
+	for _, name := range seedScenarios {
+		status, out, stderr := spillway("run", name, "--speed", "max", "--json", "-")
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", name, status, stderr)
+		}
+		if !strings.Contains(stderr, "SIMULATED — embedded emulator at http://127.0.0.1:") {
+			t.Errorf("%s: header does not say simulated:\n%s", name, stderr)
+		}
+		seedOutcome(t, name, []byte(out))
+	}
+}
+
+// The acceptance path with two processes: 'spillway emulator' in one, and
+// runs with --backend aws --endpoint in this one, using the profiles the
+// emulator printed.
+func TestSeedOutcomesAgainstAStandaloneEmulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second process; skipped with -short")
+	}
+	cmd := exec.Command(os.Args[0], "emulator", "--addr", "127.0.0.1:0", "--speed", "100")
+	cmd.Env = append(os.Environ(), "SPILLWAY_TEST_AS_COMMAND=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}()
+	var endpoint string
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		line := strings.TrimSpace(lines.Text())
+		if rest, ok := strings.CutPrefix(line, "endpoint"); ok && endpoint == "" {
+			endpoint = strings.TrimSpace(rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "export "); ok {
+			for _, kv := range strings.Fields(rest) {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			break
+		}
+	}
+	if endpoint == "" || os.Getenv("AWS_SHARED_CREDENTIALS_FILE") == "" {
+		t.Fatal("the emulator did not print its endpoint and profiles")
+	}
+	go io.Copy(io.Discard, stdout)
+	for _, name := range seedScenarios {
+		status, out, stderr := spillway("run", name, "--headless", "--backend", "aws", "--endpoint", endpoint,
+			"--speed", "100", "--json", "-")
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", name, status, stderr)
+		}
+		if !strings.Contains(stderr, "EMULATED ENDPOINT "+endpoint) {
+			t.Errorf("%s: header does not name the endpoint:\n%s", name, stderr)
+		}
+		seedOutcome(t, name, []byte(out))
 	}
 }

@@ -67,13 +67,17 @@ type LogSource interface {
 	Instant() bool
 }
 
-// LogQuery asks for the invocations of Models in one account's log group
-// between From and To, counted by inferenceRegion.
+// LogQuery asks for the invocations of Models in one account's log group,
+// counted by inferenceRegion. The query searches From to To, and counts
+// records stamped at or after Since (the run's start), as the seed's
+// `toMillis(@timestamp) >= start` filter does, so an earlier run's calls in
+// the same account do not count.
 type LogQuery struct {
 	Account  string
 	LogGroup string
 	Models   []string
 	From, To time.Time
+	Since    time.Time
 }
 
 // Classify maps an AWS error code to its class. It is the one table of
@@ -137,7 +141,11 @@ func (s *Simulated) Invoke(_ context.Context, at time.Time, c Call) Reply {
 
 // RegionCounts queries the fleet's logs as they stand at q.To.
 func (s *Simulated) RegionCounts(_ context.Context, q LogQuery) ([]RegionCount, error) {
+	from := q.From
+	if q.Since.After(from) {
+		from = q.Since
+	}
 	return s.Fleet.RegionCounts(fleet.Query{
-		Account: q.Account, LogGroup: q.LogGroup, Models: q.Models, From: q.From, To: q.To,
+		Account: q.Account, LogGroup: q.LogGroup, Models: q.Models, From: from, To: q.To,
 	}, q.To)
 }

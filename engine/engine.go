@@ -516,6 +516,7 @@ func (e *Engine) queryLogs(ctx context.Context, at time.Time) []*RegionPoll {
 			Models:   models,
 			From:     e.start.Add(-time.Minute),
 			To:       at,
+			Since:    e.start,
 		})
 		if err != nil {
 			p.Error = err.Error()

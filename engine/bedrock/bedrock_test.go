@@ -218,7 +218,7 @@ func TestRegionCountsMatchTheInvocations(t *testing.T) {
 		}
 	}
 	q := engine.LogQuery{Account: "acct", LogGroup: "BedrockModelInvocation", Models: []string{profileID},
-		From: epoch.Add(-time.Minute), To: epoch.Add(5 * time.Minute)}
+		From: epoch.Add(-time.Minute), To: epoch.Add(5 * time.Minute), Since: epoch}
 	counts, err := client.RegionCounts(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)

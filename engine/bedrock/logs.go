@@ -24,9 +24,9 @@ import (
 // for its results.
 const resultsPollInterval = 250 * time.Millisecond
 
-// RegionQuery is the seed's Logs Insights query for models since from:
-// invocations counted by the Region they ran in.
-func RegionQuery(models []string, from time.Time) string {
+// RegionQuery is the seed's Logs Insights query: invocations of models
+// stamped at or after since, counted by the Region they ran in.
+func RegionQuery(models []string, since time.Time) string {
 	var alternatives []string
 	for _, m := range models {
 		var prefix string
@@ -45,7 +45,7 @@ func RegionQuery(models []string, from time.Time) string {
 		pattern = "(" + pattern + ")"
 	}
 	return fmt.Sprintf("filter modelId like /%s/\nand toMillis(@timestamp) >= %d\n| stats count(*) as invocationCount by inferenceRegion\n| sort inferenceRegion",
-		pattern, from.UnixMilli())
+		pattern, since.UnixMilli())
 }
 
 // RegionCounts runs the Region query on the account's invocation log group
@@ -71,7 +71,7 @@ func (c *Client) RegionCounts(ctx context.Context, q engine.LogQuery) ([]engine.
 		LogGroupName: aws.String(q.LogGroup),
 		StartTime:    aws.Int64(q.From.Unix()),
 		EndTime:      aws.Int64(to.Unix() + 1),
-		QueryString:  aws.String(RegionQuery(q.Models, q.From)),
+		QueryString:  aws.String(RegionQuery(q.Models, q.Since)),
 	}, opts...)
 	if err != nil {
 		return nil, c.logsError(a, q.LogGroup, err)
