@@ -224,17 +224,16 @@ func (s *Server) results(q *request, id string) (status string, rows []resultRow
 
 // execute runs a query over the records visible at now.
 func (s *Server) execute(sq *storedQuery, now time.Time) ([]resultRow, int, int) {
-	records := s.fleet.Records(sq.account, sq.group, now)
-	sources := make([]fieldSource, 0, len(records))
-	for i := range records {
-		r := &records[i]
-		if r.Timestamp.Before(sq.from) || r.Timestamp.After(sq.to) {
-			continue
-		}
-		sources = append(sources, &logRecord{rec: r})
-	}
-	rows, matched := sq.parsed.run(sources)
-	return rows, matched, len(sources)
+	x := sq.parsed.start()
+	scanned := 0
+	var lr logRecord
+	s.fleet.EachRecord(sq.account, sq.group, sq.from, sq.to, now, func(r *fleet.Record) {
+		scanned++
+		lr = logRecord{rec: r}
+		x.add(&lr)
+	})
+	rows, matched := x.finish()
+	return rows, matched, scanned
 }
 
 func (s *Server) describeQueries(q *request, body []byte) {

@@ -487,111 +487,140 @@ type resultField struct {
 	Value string `json:"value"`
 }
 
-// run evaluates q over records, returning rows and how many records matched.
-func (q *query) run(records []fieldSource) ([]resultRow, int) {
-	matched := records
-	var rows []resultRow
-	aggregated := false
-	for _, st := range q.stages {
+// execution runs a query over records streamed to it one at a time. The
+// query's leading filters and a first stats command run as records stream
+// by, so counting a long run's logs keeps nothing per record; other commands
+// work on the rows collected so far.
+type execution struct {
+	q       *query
+	lead    []cond      // leading filter commands
+	first   stage       // the first command after them, or nil
+	rest    []stage     // what follows it
+	groups  *counter    // when first is a stats command
+	rows    []resultRow // otherwise, the records' rows
+	matched int
+}
+
+func (q *query) start() *execution {
+	x := &execution{q: q}
+	i := 0
+	for ; i < len(q.stages); i++ {
+		f, ok := q.stages[i].(filterStage)
+		if !ok {
+			break
+		}
+		x.lead = append(x.lead, f.cond)
+	}
+	if i < len(q.stages) {
+		x.first, x.rest = q.stages[i], q.stages[i+1:]
+		if st, ok := x.first.(statsStage); ok {
+			x.groups = newCounter(st)
+		}
+	}
+	return x
+}
+
+// add feeds one record to the query.
+func (x *execution) add(r fieldSource) {
+	for _, c := range x.lead {
+		if !c.eval(r) {
+			return
+		}
+	}
+	x.matched++
+	switch st := x.first.(type) {
+	case statsStage:
+		x.groups.add(r)
+	case fieldsStage:
+		row := resultRow{}
+		for _, f := range st.fields {
+			v, _ := r.field(f)
+			row = append(row, resultField{f, v})
+		}
+		x.rows = append(x.rows, row)
+	default:
+		x.rows = append(x.rows, defaultRow(r))
+	}
+}
+
+// finish runs the remaining commands and returns the rows and how many
+// records matched the leading filters.
+func (x *execution) finish() ([]resultRow, int) {
+	rows := x.rows
+	var later []stage
+	switch x.first.(type) {
+	case statsStage:
+		rows = x.groups.rows()
+		later = x.rest
+	case fieldsStage:
+		later = x.rest
+	case nil:
+	default:
+		later = append([]stage{x.first}, x.rest...)
+	}
+	for _, st := range later {
 		switch st := st.(type) {
 		case filterStage:
-			if aggregated {
-				rows = filterRows(rows, st.cond)
-				continue
-			}
-			kept := matched[:0:0]
-			for _, r := range matched {
-				if st.cond.eval(r) {
-					kept = append(kept, r)
-				}
-			}
-			matched = kept
+			rows = filterRows(rows, st.cond)
 		case statsStage:
-			rows, aggregated = count(matched, rows, aggregated, st), true
+			c := newCounter(st)
+			for _, r := range rows {
+				c.add(r)
+			}
+			rows = c.rows()
 		case fieldsStage:
-			if aggregated {
-				rows = projectRows(rows, st.fields)
-				continue
-			}
-			rows = nil
-			for _, r := range matched {
-				row := resultRow{}
-				for _, f := range st.fields {
-					v, _ := r.field(f)
-					row = append(row, resultField{f, v})
-				}
-				rows = append(rows, row)
-			}
-			aggregated = true
+			rows = projectRows(rows, st.fields)
 		case sortStage:
-			if !aggregated {
-				rows, aggregated = defaultRows(matched), true
-			}
 			sortRows(rows, st.keys)
 		case limitStage:
-			if !aggregated {
-				rows, aggregated = defaultRows(matched), true
-			}
 			if len(rows) > st.n {
 				rows = rows[:st.n]
 			}
 		}
 	}
-	if !aggregated {
-		rows = defaultRows(matched)
-	}
-	return rows, len(matched)
+	return rows, x.matched
 }
 
-// defaultRows are what a query without stats or fields shows.
-func defaultRows(records []fieldSource) []resultRow {
-	var rows []resultRow
-	for _, r := range records {
-		ts, _ := r.field("@timestamp")
-		msg, _ := r.field("@message")
-		rows = append(rows, resultRow{{"@timestamp", ts}, {"@message", msg}})
-	}
-	return rows
+// defaultRow is what a query without stats or fields shows of a record.
+func defaultRow(r fieldSource) resultRow {
+	ts, _ := r.field("@timestamp")
+	msg, _ := r.field("@message")
+	return resultRow{{"@timestamp", ts}, {"@message", msg}}
 }
 
-func count(records []fieldSource, rows []resultRow, aggregated bool, st statsStage) []resultRow {
-	type group struct {
-		key []string
-		n   int
+// counter is stats count(*) by fields.
+type counter struct {
+	st     statsStage
+	counts map[string]int
+	keys   map[string][]string
+	order  []string
+	key    []string // scratch
+}
+
+func newCounter(st statsStage) *counter {
+	return &counter{st: st, counts: map[string]int{}, keys: map[string][]string{}, key: make([]string, len(st.by))}
+}
+
+func (c *counter) add(r fieldSource) {
+	for i, f := range c.st.by {
+		c.key[i], _ = r.field(f)
 	}
-	groups := map[string]*group{}
-	var order []string
-	add := func(key []string, n int) {
-		k := strings.Join(key, "\x00")
-		g, ok := groups[k]
-		if !ok {
-			g = &group{key: key}
-			groups[k] = g
-			order = append(order, k)
-		}
-		g.n += n
+	k := strings.Join(c.key, "\x00")
+	if _, seen := c.counts[k]; !seen {
+		c.keys[k] = append([]string(nil), c.key...)
+		c.order = append(c.order, k)
 	}
-	if aggregated {
-		for _, row := range rows {
-			add(row.values(st.by), 1)
-		}
-	} else {
-		for _, r := range records {
-			key := make([]string, len(st.by))
-			for i, f := range st.by {
-				key[i], _ = r.field(f)
-			}
-			add(key, 1)
-		}
-	}
-	out := make([]resultRow, 0, len(order))
-	for _, k := range order {
-		g := groups[k]
+	c.counts[k]++
+}
+
+func (c *counter) rows() []resultRow {
+	out := make([]resultRow, 0, len(c.order))
+	for _, k := range c.order {
 		row := resultRow{}
-		for i, f := range st.by {
-			row = append(row, resultField{f, g.key[i]})
+		for i, f := range c.st.by {
+			row = append(row, resultField{f, c.keys[k][i]})
 		}
-		out = append(out, append(row, resultField{st.as, strconv.Itoa(g.n)}))
+		out = append(out, append(row, resultField{c.st.as, strconv.Itoa(c.counts[k])}))
 	}
 	return out
 }

@@ -136,6 +136,27 @@ func (f *Fleet) Records(account, group string, now time.Time) []Record {
 	return out
 }
 
+// EachRecord calls fn with every record of one log group visible at now and
+// stamped within [from, to], in Bedrock's schema. The record passed to fn is
+// reused between calls, so a query over a long run allocates nothing per
+// record; fn must copy what it keeps.
+func (f *Fleet) EachRecord(account, group string, from, to, now time.Time, fn func(*Record)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if group != f.logs.group {
+		return
+	}
+	lo, hi, visible := from.UnixNano(), to.UnixNano(), now.UnixNano()
+	var rec Record
+	records := f.logs.accounts[account]
+	for i := range records {
+		if r := &records[i]; r.visibleAt <= visible && r.at >= lo && r.at <= hi {
+			rec = r.record()
+			fn(&rec)
+		}
+	}
+}
+
 // Query selects invocation records the way the seed's Logs Insights query
 // does: records whose modelId names one of Models (as an inference profile
 // or a foundation model), timestamped within [From, To].
