@@ -664,3 +664,27 @@ func BenchmarkRun100k(b *testing.B) {
 		}
 	}
 }
+
+func TestFallbackOnIsConfigurablePerScenario(t *testing.T) {
+	denied := `denied_models = ["anthropic.claude-3-7-sonnet-20250219-v1:0"]`
+	// Default: model access is not something another group fixes.
+	r := newRun(t, twoGroupFile(t, `"unlimited"`, denied), "t", engine.Options{Seed: 1})
+	if sum := r.do(t); sum.Failed != 5 || sum.ByDeployment["second"] != 0 {
+		t.Fatalf("default fallback_on: %+v; want 5 failed where they were", sum)
+	}
+	// With access-denied in fallback_on, each request moves on and succeeds.
+	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", `"unlimited"`), "%QUOTA%", denied)
+	src = strings.Replace(src, "title = \"test\"\n", "title = \"test\"\nfallback_on = [\"throttled\", \"access-denied\"]\n", 1)
+	r = newRun(t, parse(t, src), "t", engine.Options{Seed: 1})
+	sum := r.do(t)
+	if sum.Succeeded != 5 || sum.ByDeployment["second"] != 5 {
+		t.Fatalf("fallback_on access-denied: %+v; want 5 served by second", sum)
+	}
+	errored := r.events.of(engine.Errored)
+	if len(errored) != 5 || errored[0].Code != "AccessDeniedException" || len(r.events.of(engine.Throttled)) != 0 {
+		t.Fatalf("errored events %+v; want 5 AccessDeniedException and no throttles", errored)
+	}
+	if q := r.rec.Requests()[0]; len(q.Attempts) != 2 || q.Attempts[0].Outcome != record.OutcomeFailed || q.Attempts[0].Error != "AccessDeniedException" {
+		t.Fatalf("request 1 attempts %+v", q.Attempts)
+	}
+}

@@ -727,3 +727,23 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("AccountID = %q, want the one written", id)
 	}
 }
+
+func TestFallbackOnAndDeniedModels(t *testing.T) {
+	f := mustParse(t, base)
+	if got := f.Scenarios[0].FallbackOn; len(got) != 1 || got[0] != ClassThrottled {
+		t.Fatalf("default fallback_on = %v, want [throttled]", got)
+	}
+	src := doc(t, "title = \"Minimal\"\n", "title = \"Minimal\"\nfallback_on = [\"throttled\", \"server-error\"]\n",
+		"  name = \"acc\"\n", "  name = \"acc\"\n  denied_models = [\"anthropic.x-v1:0\"]\n")
+	s := mustParse(t, src).Scenarios[0]
+	if !s.FallsBackOn(ClassServerError) || s.FallsBackOn(ClassAccessDenied) || s.Accounts[0].DeniedModels[0] != "anthropic.x-v1:0" {
+		t.Fatalf("fallback_on %v, denied %v", s.FallbackOn, s.Accounts[0].DeniedModels)
+	}
+	none := mustParse(t, doc(t, "title = \"Minimal\"\n", "title = \"Minimal\"\nfallback_on = []\n")).Scenarios[0]
+	if none.FallsBackOn(ClassThrottled) {
+		t.Fatal("fallback_on = [] still falls back on throttles")
+	}
+	es := parseErrs(t, doc(t, "title = \"Minimal\"\n", "title = \"Minimal\"\nfallback_on = [\"throtled\"]\n"))
+	e := findErr(t, es, "scenario.fallback_on", `unknown error class "throtled"; use any of: throttled, server-error`)
+	checkErr(t, e, 6, 1)
+}
