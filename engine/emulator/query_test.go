@@ -43,7 +43,7 @@ func TestQuerySubset(t *testing.T) {
 	}
 	for _, c := range []struct {
 		query, want string
-		matched    int
+		matched     int
 	}{
 		{"filter modelId like /inference-profile\\/us.a/\nand toMillis(@timestamp) >= 2000\n| stats count(*) as invocationCount by inferenceRegion\n| sort inferenceRegion",
 			"inferenceRegion=us-east-2 invocationCount=1 ; inferenceRegion=us-west-2 invocationCount=1 ; ", 2},
