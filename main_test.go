@@ -272,9 +272,6 @@ func TestSeedOutcomesThroughTheSDKByDefault(t *testing.T) {
 // runs with --backend aws --endpoint in this one, using the profiles the
 // emulator printed.
 func TestSeedOutcomesAgainstAStandaloneEmulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a second process; skipped with -short")
-	}
 	cmd := exec.Command(os.Args[0], "emulator", "--addr", "127.0.0.1:0", "--speed", "100")
 	cmd.Env = append(os.Environ(), "SPILLWAY_TEST_AS_COMMAND=1")
 	stdout, err := cmd.StdoutPipe()

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -44,8 +43,6 @@ type Target struct {
 	SetupTimeout time.Duration
 	// QueryTimeout bounds one Logs Insights query (default 30 seconds).
 	QueryTimeout time.Duration
-	// HTTPClient overrides the SDK's HTTP client.
-	HTTPClient *http.Client
 }
 
 // Account is one scenario account with its SDK clients.
@@ -119,9 +116,6 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 		if cfg, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
 			return nil, fmt.Errorf("%s: loading the AWS configuration failed: %v; check ~/.aws/config", who, err)
 		}
-	}
-	if t.HTTPClient != nil {
-		cfg.HTTPClient = t.HTTPClient
 	}
 
 	creds, err := cfg.Credentials.Retrieve(ctx)

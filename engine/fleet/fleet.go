@@ -140,9 +140,6 @@ func knownModels(s *scenarios.Scenario, fileModels []scenarios.Model) map[string
 	return known
 }
 
-// Knows reports whether the fleet serves modelID.
-func (f *Fleet) Knows(modelID string) bool { return f.known[scenarios.BaseModelID(modelID)] }
-
 // Invoke runs call at simulated time at. It returns at once; Reply.Latency
 // says how long the answer took.
 func (f *Fleet) Invoke(at time.Time, call Call) Reply {
