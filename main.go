@@ -23,14 +23,17 @@ import (
 	"syscall"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/charmbracelet/x/term"
 
 	"spillway/engine"
 	"spillway/engine/bedrock"
 	"spillway/engine/emulator"
 	"spillway/engine/record"
 	"spillway/scenarios"
+	"spillway/tui"
 	"spillway/tui/plain"
 )
 
@@ -242,11 +245,12 @@ type runOptions struct {
 	jsonPath string
 	backend  string // "sim" or "aws"
 	endpoint string
+	headless bool
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	fs := newFlagSet("run", stderr)
-	fs.Bool("headless", false, "plain output")
+	headless := fs.Bool("headless", false, "plain output")
 	jsonPath := fs.String("json", "", "write the run as JSON to FILE, or - for stdout")
 	speed := fs.String("speed", "1", "simulated seconds per wall second, or max")
 	seed := fs.String("seed", "42", "seed for simulated randomness")
@@ -278,7 +282,7 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usageError{err}
 	}
 	o.jsonPath = *jsonPath
-	o.backend, o.endpoint = *backend, *endpoint
+	o.backend, o.endpoint, o.headless = *backend, *endpoint, *headless
 	switch {
 	case o.backend != "sim" && o.backend != "aws":
 		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
@@ -341,10 +345,13 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	eng.Subscribe(plain.New(human, o.scenario, conn.label))
 	eng.Subscribe(rec)
-
-	err = eng.Run(ctx)
+	if o.headless || o.jsonPath == "-" || !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		eng.Subscribe(plain.New(human, o.scenario, conn.label))
+		err = eng.Run(ctx)
+	} else {
+		err = dashboard(ctx, eng, o, conn)
+	}
 	stop() // a second Ctrl-C during the write-out kills the process as usual
 	if err != nil {
 		return err
@@ -366,11 +373,40 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// dashboard runs the engine under the live dashboard. The run goes on in
+// the background; quitting the dashboard stops it the way Ctrl-C does, so
+// what was recorded is still summarised and written.
+func dashboard(ctx context.Context, eng *engine.Engine, o runOptions, conn *backend) error {
+	feed := &tui.Feed{}
+	eng.Subscribe(feed)
+	ids := map[string]string{}
+	for _, a := range conn.client.Accounts() {
+		ids[a.Spec.Name] = a.AccountID
+	}
+	model := tui.New(feed, eng, tui.Options{Scenario: o.scenario, Badge: conn.badge, Backend: conn.detail, Live: conn.meta.Backend == "aws",
+		Seed: o.seed, Speed: o.speed, AccountIDs: ids})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(runCtx) }()
+	_, uiErr := tea.NewProgram(model, tea.WithContext(ctx)).Run()
+	cancel()
+	if err := <-done; err != nil {
+		return err
+	}
+	if uiErr != nil && !errors.Is(uiErr, tea.ErrProgramKilled) && !errors.Is(uiErr, context.Canceled) {
+		return fmt.Errorf("the dashboard stopped: %w; --headless gives plain output", uiErr)
+	}
+	return nil
+}
+
 // backend is what a run talks to: SDK clients, and the embedded emulator
 // when there is one.
 type backend struct {
 	client *bedrock.Client
-	label  string // the header line that says which backend this is
+	badge  string // SIMULATED, EMULATOR or LIVE AWS
+	detail string // the rest of the header line
+	label  string // badge and detail: the header line that says which backend this is
 	meta   record.Meta
 	close  func()
 }
@@ -410,14 +446,18 @@ func connectBackend(ctx context.Context, o runOptions) (*backend, error) {
 	}
 	switch {
 	case o.backend == "sim":
-		b.label = "SIMULATED — embedded emulator at " + target.Endpoint + " via aws-sdk-go-v2; no AWS calls, no credentials"
+		b.badge, b.detail = "SIMULATED", "embedded emulator at "+target.Endpoint+" via aws-sdk-go-v2; no AWS calls, no credentials"
 		b.meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
 	case o.endpoint != "":
-		b.label = "EMULATED ENDPOINT " + o.endpoint + " via aws-sdk-go-v2, not AWS — accounts " + strings.Join(accounts, ", ")
+		b.badge, b.detail = "EMULATED ENDPOINT", o.endpoint+" via aws-sdk-go-v2, not AWS — accounts "+strings.Join(accounts, ", ")
 		b.meta = record.Meta{Backend: "endpoint", Endpoint: o.endpoint}
 	default:
-		b.label = "LIVE AWS — Amazon Bedrock and CloudWatch Logs; accounts " + strings.Join(accounts, ", ")
+		b.badge, b.detail = "LIVE AWS", "Amazon Bedrock and CloudWatch Logs; accounts "+strings.Join(accounts, ", ")
 		b.meta = record.Meta{Backend: "aws"}
+	}
+	b.label = b.badge + " — " + b.detail
+	if o.endpoint != "" {
+		b.label = b.badge + " " + b.detail
 	}
 	return b, nil
 }

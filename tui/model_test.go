@@ -1,0 +1,209 @@
+package tui
+
+import (
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"spillway/engine"
+	"spillway/scenarios"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// recorded runs a built-in scenario on the in-process fleet and returns
+// every event and the engine, whose buckets reflect the end of the run.
+func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scenarios.Scenario) {
+	t.Helper()
+	data, err := os.ReadFile("../scenarios.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := scenarios.Parse("scenarios.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
+	sim := engine.NewSimulated(s, f.Models, 42, start)
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Clock: fixedClock(start)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []engine.Event
+	e.Subscribe(engine.SinkFunc(func(ev engine.Event) { events = append(events, ev) }))
+	if err := e.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return events, e, s
+}
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time                         { return time.Time(c) }
+func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// fakeControls serves fixed bucket levels and records retuning.
+type fakeControls struct {
+	levels []engine.BucketLevel
+	set    map[engine.BucketID]scenarios.RPM
+}
+
+func (f *fakeControls) Buckets() []engine.BucketLevel { return f.levels }
+func (f *fakeControls) SetRPM(id engine.BucketID, rpm scenarios.RPM) error {
+	if f.set == nil {
+		f.set = map[engine.BucketID]scenarios.RPM{}
+	}
+	f.set[id] = rpm
+	for i := range f.levels {
+		if f.levels[i].ID == id {
+			f.levels[i].RPM, f.levels[i].Capacity = rpm, float64(rpm)
+			f.levels[i].Available = min(f.levels[i].Available, float64(rpm))
+		}
+	}
+	return nil
+}
+
+func dashboard(t *testing.T, events []engine.Event, ctl Controls, s *scenarios.Scenario, w, h int) *Model {
+	feed := &Feed{}
+	for _, ev := range events {
+		feed.Handle(ev)
+	}
+	m := New(feed, ctl, Options{Scenario: s, Badge: "SIMULATED", Backend: "embedded emulator at http://127.0.0.1:PORT via aws-sdk-go-v2; no AWS calls",
+		Seed: 42, Speed: 20})
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Refresh()
+	return m
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	got = ansi.Strip(got)
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./tui -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("%s differs (go test ./tui -update rewrites it after a deliberate change):\n%s", path, got)
+	}
+}
+
+func checkSize(t *testing.T, screen string, w, h int) {
+	t.Helper()
+	lines := strings.Split(ansi.Strip(screen), "\n")
+	if len(lines) != h {
+		t.Fatalf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if n := ansi.StringWidth(l); n > w {
+			t.Fatalf("line %d is %d cells wide, want ≤ %d: %q", i+1, n, w, l)
+		}
+	}
+}
+
+func TestScreens(t *testing.T) {
+	for _, sc := range []struct {
+		scenario string
+		cut      float64 // fraction of the events delivered
+	}{
+		{"fallback", 1},
+		{"quota-isolation", 0.5},
+		{"account-sharding", 1},
+	} {
+		events, e, s := recorded(t, sc.scenario)
+		n := int(float64(len(events)) * sc.cut)
+		var ctl Controls = e
+		if sc.cut < 1 {
+			ctl = &fakeControls{levels: events[0].Info.Buckets}
+		}
+		for _, size := range [][2]int{{80, 24}, {160, 48}} {
+			w, h := size[0], size[1]
+			m := dashboard(t, events[:n], ctl, s, w, h)
+			name := strings.ReplaceAll(sc.scenario, "-", "_") + "_" + itoa(w) + "x" + itoa(h)
+			screen := m.Screen()
+			checkSize(t, screen, w, h)
+			golden(t, name, screen)
+			l := m.layout()
+			golden(t, name+"_lanes", m.lanes(l.lanesW, l.lanesH))
+			golden(t, name+"_buckets", m.buckets(l.sideW, l.bucketsH))
+			golden(t, name+"_regions", m.regions(l.sideW, l.regionsH))
+		}
+	}
+}
+
+func itoa(n int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10)))
+}
+
+func TestTooSmallAsksForALargerWindow(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, e, s, 50, 12)
+	screen := ansi.Strip(m.Screen())
+	if !strings.Contains(screen, "Make the window larger") || !strings.Contains(screen, "50×12") {
+		t.Fatalf("small window:\n%s", screen)
+	}
+}
+
+func TestRetuneGoesThroughControlsAndShowsAtOnce(t *testing.T) {
+	events, _, s := recorded(t, "fallback")
+	ctl := &fakeControls{levels: events[0].Info.Buckets}
+	m := dashboard(t, events[:3], ctl, s, 160, 48)
+	// Buckets: tenant/app (unlimited), deployment/primary (3), deployment/fallback (25).
+	m.Update(tea.KeyPressMsg{Code: tea.KeyDown})
+	m.Update(tea.KeyPressMsg{Code: '+', Text: "+"})
+	if got := ctl.set["deployment/primary"]; got != 4 {
+		t.Fatalf("after + on deployment/primary: SetRPM %v, want 4", ctl.set)
+	}
+	if b := ansi.Strip(m.buckets(80, 5)); !strings.Contains(b, "▶ deployment/primary") || !strings.Contains(b, "3.0/4         4 fixed-window") {
+		t.Fatalf("gauge does not show 4 RPM at once:\n%s", b)
+	}
+	m.Update(tea.KeyPressMsg{Code: '[', Text: "["})
+	if got := ctl.set["deployment/primary"]; got != 1 {
+		t.Fatalf("after [ from 4: %v, want the floor of 1", got)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyUp})
+	m.Update(tea.KeyPressMsg{Code: '+', Text: "+"})
+	if _, set := ctl.set["tenant/app"]; set || !strings.Contains(m.notice, "unlimited") {
+		t.Fatalf("retuning an unlimited bucket: %v, notice %q", ctl.set, m.notice)
+	}
+}
+
+func TestLanesFollowTheNewestAndScrollBack(t *testing.T) {
+	events, e, s := recorded(t, "account-sharding") // 20 requests
+	m := dashboard(t, events, e, s, 80, 24)
+	rows := m.laneRows()
+	last := func() string {
+		l := m.layout()
+		lines := strings.Split(ansi.Strip(m.lanes(l.lanesW, l.lanesH)), "\n")
+		return strings.Fields(lines[len(lines)-1])[0]
+	}
+	if got := last(); got != "#20" {
+		t.Fatalf("following: last lane %s, want #20", got)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyPgUp})
+	if got, want := last(), "#"+strings.TrimLeft(itoa(20-rows), "0"); got != want {
+		t.Fatalf("after PgUp: last lane %s, want %s (%d rows)", got, want, rows)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
+	if got := last(); got != "#20" {
+		t.Fatalf("after End: last lane %s, want #20", got)
+	}
+}

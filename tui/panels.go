@@ -1,0 +1,253 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"spillway/scenarios"
+)
+
+// fit cuts plain text to width cells, marking the cut with …, and pads it.
+func fit(s string, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	if w := lipgloss.Width(s); w <= width {
+		return s + strings.Repeat(" ", width-w)
+	}
+	r := []rune(s)
+	for len(r) > 0 && lipgloss.Width(string(r))+1 > width {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
+
+// block pads or cuts lines to exactly height lines.
+func block(lines []string, width, height int) string {
+	for len(lines) < height {
+		lines = append(lines, "")
+	}
+	lines = lines[:height]
+	for i, l := range lines {
+		if w := lipgloss.Width(l); w < width {
+			lines[i] = l + strings.Repeat(" ", width-w)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// header draws the title, the backend, the clock and the counters.
+func (m *Model) header(width int) string {
+	s, st := m.scenario, m.styles
+	title := fit(fmt.Sprintf("Spillway · %s — %s", s.Name, s.Title), width)
+	desc := strings.Join(strings.Fields(s.Description), " ")
+	badge, rest := m.badge, m.backend
+	style := st.Simulated
+	if m.live {
+		style = st.Live
+	}
+	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.speed), seconds(m.state.now), m.seed)
+	if m.paused {
+		clock += " · PAUSED"
+	}
+	backendW := width - len(badge) - 3 - lipgloss.Width(clock)
+	line3 := style.Render(" "+badge+" ") + " " + fit(rest, max(0, backendW)) + clock
+	c := m.state.counts
+	counters := fmt.Sprintf("sent %d · in flight %d · succeeded %d · fell back %d · rate-limited %d · failed %d",
+		c.Sent, c.InFlight, c.Succeeded, c.FellBack, c.RateLimited, c.Failed)
+	if m.state.ended {
+		counters += " · done"
+		if m.state.interrupted {
+			counters += " (interrupted)"
+		}
+	}
+	return strings.Join([]string{st.Title.Render(title), st.Dim.Render(fit(desc, width)), line3, fit(counters, width)}, "\n")
+}
+
+func speedText(x float64) string {
+	if math.IsInf(x, 1) {
+		return "max"
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%g×", x), ".0×")
+}
+
+// lanes draws one row per request on a shared time axis, newest at the
+// bottom unless the user scrolled back. Only visible lanes are formatted.
+func (m *Model) lanes(width, height int) string {
+	st := m.styles
+	lines := append([]string{
+		st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(m.axis())), width)),
+	}, m.legend(width)...)
+	rows := height - len(lines)
+	all := m.state.lanes
+	end := len(all)
+	if !m.follow {
+		end = min(len(all), max(rows, m.scrollEnd))
+	}
+	start := max(0, end-rows)
+	if start > 0 {
+		lines[0] = st.Bold.Render(fit(fmt.Sprintf("Requests %d–%d of %d · time axis 0–%s simulated", start+1, end, len(all), seconds(m.axis())), width))
+	}
+	infoW := min(40, max(26, width/3))
+	labelW := 12
+	barW := max(4, width-labelW-infoW-2)
+	for i := start; i < end; i++ {
+		l := &all[i]
+		label := fit(fmt.Sprintf("#%d %s", l.ID, l.Tenant), labelW)
+		lines = append(lines, label+m.bar(l, barW)+"  "+fit(laneInfo(l), infoW))
+	}
+	return block(lines, width, height)
+}
+
+func (m *Model) axis() time.Duration {
+	return max(m.state.now, time.Second)
+}
+
+func laneInfo(l *Lane) string {
+	if l.Deployment == "" {
+		return ""
+	}
+	info := l.Deployment
+	if l.Region != "" {
+		info += " " + l.Region
+	}
+	if l.Done {
+		info += " " + seconds(l.Latency)
+	}
+	return info
+}
+
+// bar draws a lane's segments: each column shows the last thing that
+// happened in its slice of time.
+func (m *Model) bar(l *Lane, width int) string {
+	cells := make([]int8, width)
+	for i := range cells {
+		cells[i] = -1
+	}
+	axis := float64(m.axis())
+	col := func(d time.Duration) int { return min(width-1, int(float64(d)/axis*float64(width))) }
+	for _, seg := range l.Segments {
+		end := seg.End
+		if seg.Open {
+			end = m.state.now
+		}
+		for c := col(seg.Start); c <= col(end); c++ {
+			cells[c] = int8(seg.Kind)
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < width; {
+		j := i
+		for j < width && cells[j] == cells[i] {
+			j++
+		}
+		if cells[i] < 0 {
+			b.WriteString(strings.Repeat(" ", j-i))
+		} else {
+			k := SegmentKind(cells[i])
+			b.WriteString(m.styles.Segment[k].Render(strings.Repeat(glyphs[k], j-i)))
+		}
+		i = j
+	}
+	return b.String()
+}
+
+// legend names every segment kind, on as many lines as the width needs.
+func (m *Model) legend(width int) []string {
+	var lines []string
+	var line string
+	used := 0
+	for k := Primary; k <= Cancelled; k++ {
+		w := lipgloss.Width(glyphs[k]+" "+kindNames[k]) + 1
+		if used > 0 && used+w > width {
+			lines, line, used = append(lines, line), "", 0
+		}
+		line += m.styles.Segment[k].Render(glyphs[k]) + " " + kindNames[k] + " "
+		used += w
+	}
+	return append(lines, line)
+}
+
+// buckets draws a gauge for every tenant and deployment bucket.
+func (m *Model) buckets(width, height int) string {
+	st := m.styles
+	lines := []string{st.Bold.Render(fit("Buckets · fill · available/capacity · RPM · limiter · admitted/rejected", width))}
+	const restW = 41 // " 18.0/25      25 fixed-window ok 7 rej 0"
+	nameW := min(22, max(14, width-2-1-8-restW))
+	gaugeW := max(4, min(20, width-2-nameW-1-restW))
+	for i, b := range m.levels {
+		mark := "  "
+		if i == m.selected {
+			mark = "▶ "
+		}
+		full := int(math.Round(b.Fill() * float64(gaugeW)))
+		gauge := st.GaugeFull.Render(strings.Repeat("█", full)) + st.GaugeEmpty.Render(strings.Repeat("░", gaugeW-full))
+		capacity, rpm := "∞", "∞"
+		if !b.RPM.IsUnlimited() {
+			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()
+		}
+		name := fit(string(b.ID), nameW)
+		if i == m.selected {
+			name = st.Selected.Render(name)
+		}
+		rest := fmt.Sprintf(" %-9s %5s %-12s ok %d rej %d", capacity, rpm, b.Semantic, b.Admitted, b.Rejected)
+		lines = append(lines, mark+name+" "+gauge+fit(rest, max(0, width-2-nameW-1-gaugeW)))
+	}
+	return block(lines, width, height)
+}
+
+// regions draws each account's Region histogram from the latest poll.
+func (m *Model) regions(width, height int) string {
+	st := m.styles
+	lines := []string{st.Bold.Render(fit("Regions · from the invocation logs (CloudWatch Logs Insights)", width))}
+	if len(m.state.accounts) == 0 {
+		lines = append(lines, st.Dim.Render(fit("Waiting for logs… no poll yet", width)))
+	}
+	for _, name := range m.state.accounts {
+		p := m.state.polls[name]
+		head := fmt.Sprintf("%s %s · polled at %s", name, m.masked[name], seconds(m.state.pollAt[name]))
+		switch {
+		case p.Unaccounted > 0 && p.TimedOut:
+			head += fmt.Sprintf(" · gave up: %d never appeared", p.Unaccounted)
+		case p.Unaccounted > 0:
+			head += fmt.Sprintf(" · %d not in the logs yet", p.Unaccounted)
+		case p.Final:
+			head += " · complete"
+		}
+		lines = append(lines, fit(head, width))
+		if p.Error != "" {
+			lines = append(lines, st.Error.Render(fit("  "+p.Error, width)))
+		}
+		total := p.Total()
+		if total == 0 && p.Error == "" {
+			lines = append(lines, st.Dim.Render(fit("  Waiting for logs…", width)))
+			continue
+		}
+		barW := max(4, width-34)
+		for _, c := range p.Counts {
+			share := float64(c.Count) / float64(total)
+			n := int(math.Round(share * float64(barW)))
+			lines = append(lines, fmt.Sprintf("  %-14s %s%s %5d %5.1f%%", fit(c.Region, 14),
+				st.Bar.Render(strings.Repeat("█", n)), strings.Repeat(" ", barW-n), c.Count, share*100))
+		}
+	}
+	return block(lines, width, height)
+}
+
+// masked is the masked account id of each scenario account.
+func maskedIDs(s *scenarios.Scenario, override map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, a := range s.Accounts {
+		out[a.Name] = scenarios.MaskAccountID(a.AccountID)
+		if id, ok := override[a.Name]; ok {
+			out[a.Name] = scenarios.MaskAccountID(id)
+		}
+	}
+	return out
+}

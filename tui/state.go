@@ -1,0 +1,159 @@
+package tui
+
+import (
+	"time"
+
+	"spillway/engine"
+)
+
+// SegmentKind says what happened during one stretch of a lane.
+type SegmentKind uint8
+
+// What a lane segment can show; the legend lists them in this order.
+const (
+	Waiting     SegmentKind = iota // admitted, attempt in flight
+	Primary                        // served, or being served, by the first group
+	Fallback                       // served, or being served, by a fallback group
+	Skipped                        // a deployment's bucket was empty
+	Throttled                      // the provider throttled the attempt
+	RateLimited                    // refused at a bucket
+	Failed                         // an error ended the attempt
+	Cancelled                      // the run stopped first
+)
+
+// Segment is one stretch of a lane, in simulated time since the run began.
+type Segment struct {
+	Kind       SegmentKind
+	Start, End time.Duration
+	Open       bool // still in flight: End follows the clock
+}
+
+// Lane is one request as the dashboard draws it.
+type Lane struct {
+	ID         int
+	Tenant     string
+	Segments   []Segment
+	Deployment string
+	Model      string
+	Region     string
+	Latency    time.Duration
+	Done       bool
+	admitted   bool
+	fellBack   bool
+}
+
+// Counters are the header's live totals.
+type Counters struct {
+	Sent, InFlight, Succeeded, FellBack, RateLimited, Failed int
+}
+
+// runState is what the dashboard knows of a run, built only from events.
+type runState struct {
+	info        *engine.RunInfo
+	lanes       []Lane // by request id − 1
+	counts      Counters
+	polls       map[string]*engine.RegionPoll
+	pollAt      map[string]time.Duration
+	accounts    []string // in the order polls first arrived
+	now         time.Duration
+	ended       bool
+	interrupted bool
+}
+
+func newRunState() *runState {
+	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}}
+}
+
+func (s *runState) lane(id int) *Lane {
+	for len(s.lanes) < id {
+		s.lanes = append(s.lanes, Lane{ID: len(s.lanes) + 1})
+	}
+	return &s.lanes[id-1]
+}
+
+// closeOpen ends a lane's open segment at, as kind.
+func (l *Lane) closeOpen(at time.Duration, kind SegmentKind) {
+	if n := len(l.Segments); n > 0 && l.Segments[n-1].Open {
+		seg := &l.Segments[n-1]
+		seg.End, seg.Open = at, false
+		seg.Kind = kind
+		return
+	}
+	l.Segments = append(l.Segments, Segment{Kind: kind, Start: at, End: at})
+}
+
+func (l *Lane) serving() SegmentKind {
+	if l.fellBack {
+		return Fallback
+	}
+	return Primary
+}
+
+// apply folds one event into the state.
+func (s *runState) apply(ev engine.Event) {
+	if ev.At > s.now {
+		s.now = ev.At
+	}
+	switch ev.Kind {
+	case engine.RunStarted:
+		s.info = ev.Info
+	case engine.Admitted:
+		l := s.lane(ev.Request)
+		l.Tenant, l.admitted = ev.Tenant, true
+		s.counts.Sent++
+		s.counts.InFlight++
+	case engine.RateLimited:
+		l := s.lane(ev.Request)
+		l.Tenant, l.Done, l.Latency = ev.Tenant, true, ev.Latency
+		if l.admitted {
+			s.counts.InFlight-- // no group had budget
+		} else {
+			s.counts.Sent++ // refused at the tenant bucket, never admitted
+		}
+		l.closeOpen(ev.At, RateLimited)
+		s.counts.RateLimited++
+	case engine.Skipped:
+		l := s.lane(ev.Request)
+		l.Segments = append(l.Segments, Segment{Kind: Skipped, Start: ev.At, End: ev.At})
+	case engine.Attempt:
+		l := s.lane(ev.Request)
+		l.Deployment, l.Model = ev.Deployment, ev.Model
+		l.Segments = append(l.Segments, Segment{Kind: l.serving(), Start: ev.At, End: ev.At, Open: true})
+	case engine.Throttled:
+		s.lane(ev.Request).closeOpen(ev.At, Throttled)
+	case engine.Errored:
+		s.lane(ev.Request).closeOpen(ev.At, Failed)
+	case engine.FellBack:
+		l := s.lane(ev.Request)
+		if !l.fellBack {
+			s.counts.FellBack++
+		}
+		l.fellBack = true
+	case engine.Succeeded:
+		l := s.finish(ev)
+		l.closeOpen(ev.At, l.serving())
+		s.counts.Succeeded++
+	case engine.Failed:
+		s.finish(ev).closeOpen(ev.At, Failed)
+		s.counts.Failed++
+	case engine.Cancelled:
+		s.finish(ev).closeOpen(ev.At, Cancelled)
+	case engine.RegionsPolled:
+		if _, seen := s.polls[ev.Account]; !seen {
+			s.accounts = append(s.accounts, ev.Account)
+		}
+		s.polls[ev.Account], s.pollAt[ev.Account] = ev.Regions, ev.At
+	case engine.RunEnded:
+		s.ended, s.interrupted = true, ev.Interrupted
+	}
+}
+
+func (s *runState) finish(ev engine.Event) *Lane {
+	l := s.lane(ev.Request)
+	l.Done, l.Latency, l.Region = true, ev.Latency, ev.Region
+	if ev.Deployment != "" {
+		l.Deployment, l.Model = ev.Deployment, ev.Model
+	}
+	s.counts.InFlight--
+	return l
+}

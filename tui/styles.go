@@ -1,0 +1,72 @@
+package tui
+
+import (
+	"image/color"
+
+	"charm.land/lipgloss/v2"
+)
+
+// Styles is every colour and emphasis the dashboard uses, in one place.
+// Colours come in light and dark pairs; NO_COLOR is honoured by Bubble Tea's
+// renderer, and every lane segment also has its own glyph, so the screen
+// reads the same without colour.
+type Styles struct {
+	Title, Dim, Bold, Selected, Error, Warn lipgloss.Style
+	Simulated, Live                         lipgloss.Style
+	Segment                                 [Cancelled + 1]lipgloss.Style
+	GaugeFull, GaugeEmpty, Bar              lipgloss.Style
+}
+
+// glyphs draw each segment kind, so the kinds differ even without colour.
+var glyphs = [Cancelled + 1]string{
+	Waiting:     "┄",
+	Primary:     "█",
+	Fallback:    "▓",
+	Skipped:     "·",
+	Throttled:   "░",
+	RateLimited: "×",
+	Failed:      "!",
+	Cancelled:   "-",
+}
+
+var kindNames = [Cancelled + 1]string{
+	Waiting:     "in flight",
+	Primary:     "primary",
+	Fallback:    "fallback",
+	Skipped:     "skipped",
+	Throttled:   "throttled",
+	RateLimited: "rate-limited",
+	Failed:      "failed",
+	Cancelled:   "cancelled",
+}
+
+// NewStyles builds the styles for a dark or a light background.
+func NewStyles(dark bool) Styles {
+	ld := lipgloss.LightDark(dark)
+	c := func(light, darkHex string) color.Color { return ld(lipgloss.Color(light), lipgloss.Color(darkHex)) }
+	fg := func(col color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(col) }
+	s := Styles{
+		Title:      lipgloss.NewStyle().Bold(true),
+		Dim:        fg(c("#6b6b6b", "#8a8a8a")),
+		Bold:       lipgloss.NewStyle().Bold(true),
+		Selected:   lipgloss.NewStyle().Bold(true).Reverse(true),
+		Error:      fg(c("#b00020", "#ff6b6b")).Bold(true),
+		Warn:       fg(c("#8a5a00", "#ffb454")),
+		Simulated:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#000000")).Background(c("#f0c000", "#f0c000")),
+		Live:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#ffffff")).Background(c("#c00000", "#d03030")),
+		GaugeFull:  fg(c("#1a7f37", "#3fb950")),
+		GaugeEmpty: fg(c("#c8c8c8", "#3a3a3a")),
+		Bar:        fg(c("#0969da", "#58a6ff")),
+	}
+	s.Segment = [Cancelled + 1]lipgloss.Style{
+		Waiting:     fg(c("#6b6b6b", "#8a8a8a")),
+		Primary:     fg(c("#1a7f37", "#3fb950")),
+		Fallback:    fg(c("#0969da", "#58a6ff")),
+		Skipped:     fg(c("#8a5a00", "#d29922")),
+		Throttled:   fg(c("#bc4c00", "#f0883e")),
+		RateLimited: fg(c("#8250df", "#bc8cff")),
+		Failed:      fg(c("#b00020", "#ff6b6b")),
+		Cancelled:   fg(c("#6b6b6b", "#8a8a8a")),
+	}
+	return s
+}
