@@ -2,6 +2,7 @@ package tui
 
 import (
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -137,7 +138,7 @@ func TestScreens(t *testing.T) {
 		for _, size := range [][2]int{{80, 24}, {160, 48}} {
 			w, h := size[0], size[1]
 			m := dashboard(t, events[:n], ctl, s, w, h)
-			name := strings.ReplaceAll(sc.scenario, "-", "_") + "_" + itoa(w) + "x" + itoa(h)
+			name := fmt.Sprintf("%s_%03dx%03d", strings.ReplaceAll(sc.scenario, "-", "_"), w, h)
 			screen := m.Screen()
 			checkSize(t, screen, w, h)
 			golden(t, name, screen)
@@ -199,7 +200,7 @@ func TestLanesFollowTheNewestAndScrollBack(t *testing.T) {
 		t.Fatalf("following: last lane %s, want #20", got)
 	}
 	m.Update(tea.KeyPressMsg{Code: tea.KeyPgUp})
-	if got, want := last(), "#"+strings.TrimLeft(itoa(20-rows), "0"); got != want {
+	if got, want := last(), fmt.Sprintf("#%d", 20-rows); got != want {
 		t.Fatalf("after PgUp: last lane %s, want %s (%d rows)", got, want, rows)
 	}
 	m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
