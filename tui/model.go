@@ -74,7 +74,6 @@ type Model struct {
 	keys          KeyMap
 	help          help.Model
 	showHelp      bool
-	paused        bool
 	notice        string
 	Quit          bool // the user asked to quit
 }

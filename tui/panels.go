@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"spillway/scenarios"
 )
@@ -16,14 +17,8 @@ func fit(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if w := lipgloss.Width(s); w <= width {
-		return s + strings.Repeat(" ", width-w)
-	}
-	r := []rune(s)
-	for len(r) > 0 && lipgloss.Width(string(r))+1 > width {
-		r = r[:len(r)-1]
-	}
-	return string(r) + "…"
+	s = ansi.Truncate(s, width, "…")
+	return s + strings.Repeat(" ", width-lipgloss.Width(s))
 }
 
 // block pads or cuts lines to exactly height lines.
@@ -53,9 +48,6 @@ func (m *Model) header(width int) string {
 		style = st.Live
 	}
 	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.speed), seconds(m.state.now), m.seed)
-	if m.paused {
-		clock += " · PAUSED"
-	}
 	backendW := width - len(badge) - 3 - lipgloss.Width(clock)
 	line3 := style.Render(" "+badge+" ") + " " + fit(rest, max(0, backendW)) + clock
 	c := m.state.counts
@@ -240,7 +232,8 @@ func (m *Model) regions(width, height int) string {
 	return block(lines, width, height)
 }
 
-// masked is the masked account id of each scenario account.
+// maskedIDs are the masked account ids by account name: the backend's
+// resolved ids where it has them, the scenario's otherwise.
 func maskedIDs(s *scenarios.Scenario, override map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, a := range s.Accounts {

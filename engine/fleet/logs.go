@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -121,18 +122,10 @@ func (ls *logStore) add(account string, r stored) {
 // Records returns the records of one log group visible at now, in Bedrock's
 // schema.
 func (f *Fleet) Records(account, group string, now time.Time) []Record {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if group != f.logs.group {
-		return nil
-	}
 	var out []Record
-	records := f.logs.accounts[account]
-	for i := range records {
-		if r := &records[i]; r.visibleAt <= now.UnixNano() {
-			out = append(out, r.record())
-		}
-	}
+	f.EachRecord(account, group, time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64), now, func(r *Record) {
+		out = append(out, *r)
+	})
 	return out
 }
 
