@@ -18,12 +18,16 @@ func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // pacer maps simulated time onto wall time at a speed: at speed X, X
-// simulated seconds pass per wall second. At +Inf nothing waits.
+// simulated seconds pass per wall second. At +Inf nothing waits. Paused,
+// simulated time stands still at simBase. Changing the speed or pausing
+// rebases it: simBase becomes the simulated time of that moment and
+// wallBase the wall time.
 type pacer struct {
 	clock    Clock
 	speed    float64
 	wallBase time.Time
 	simBase  time.Time
+	paused   bool
 }
 
 func (p *pacer) unpaced() bool { return math.IsInf(p.speed, 1) }
@@ -39,7 +43,7 @@ func (p *pacer) wait(sim time.Time) time.Duration {
 
 // simNow is the simulated time that corresponds to the wall clock now.
 func (p *pacer) simNow() time.Time {
-	if p.unpaced() {
+	if p.unpaced() || p.paused {
 		return p.simBase
 	}
 	return p.simBase.Add(time.Duration(float64(p.clock.Now().Sub(p.wallBase)) * p.speed))

@@ -49,11 +49,15 @@ type Engine struct {
 	tunables    map[BucketID]tunable // every tenant and deployment, by bucket id
 	sinks       []Sink
 
-	mu      sync.Mutex // guards bucket creation and pre-run RPM changes against Buckets and SetRPM
+	// mu guards bucket creation, pre-run changes and the pacer's rebasing
+	// against readers on other goroutines (Buckets, Elapsed, SetRPM).
+	mu      sync.Mutex
 	started bool
-	control chan rpmChange
-	ended   chan struct{}
-	nowNano atomic.Int64 // simulated time of the event being handled, for readers outside the loop
+	// startPaused is a pause asked for before Run.
+	startPaused bool
+	control     chan func() // changes asked for during a run, applied by the run's goroutine
+	ended       chan struct{}
+	nowNano     atomic.Int64 // simulated time of the event being handled, for readers outside the loop
 
 	// Run state, owned by the Run goroutine.
 	ctx        context.Context
@@ -126,11 +130,6 @@ type asyncReply struct {
 	reply Reply
 }
 
-type rpmChange struct {
-	id  BucketID
-	rpm scenarios.RPM
-}
-
 // New prepares a run of s. It checks the options, not the scenario, which
 // scenarios.Parse has checked already.
 func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
@@ -147,7 +146,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		scenario: s,
 		opts:     opts,
 		rng:      rand.New(rand.NewPCG(opts.Seed, 0x5b111a4)),
-		control:  make(chan rpmChange, 64),
+		control:  make(chan func(), 64),
 		tunables: map[BucketID]tunable{},
 		ended:    make(chan struct{}),
 	}
@@ -207,7 +206,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.started = true
 	e.ctx = ctx
 	e.start = e.opts.Clock.Now()
-	e.pacer = pacer{clock: e.opts.Clock, speed: e.opts.Speed, wallBase: e.start, simBase: e.start}
+	e.pacer = pacer{clock: e.opts.Clock, speed: e.opts.Speed, wallBase: e.start, simBase: e.start, paused: e.startPaused}
 	for _, t := range e.tenants {
 		t.bucket = bucket.New(t.spec.Limiter, t.rpm, e.start)
 	}
@@ -254,7 +253,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // network backend or a control message. It returns false when ctx is done.
 func (e *Engine) step() bool {
 	var timer <-chan time.Time
-	if len(e.queue) > 0 {
+	if len(e.queue) > 0 && !e.pacer.paused {
 		wait := e.pacer.wait(e.queue[0].at)
 		if wait <= 0 {
 			// Due now, but a pending control message or cancellation wins,
@@ -262,8 +261,8 @@ func (e *Engine) step() bool {
 			select {
 			case <-e.ctx.Done():
 				return false
-			case c := <-e.control:
-				e.applyRPM(c)
+			case apply := <-e.control:
+				apply()
 			default:
 				e.handle(e.pop())
 			}
@@ -274,8 +273,8 @@ func (e *Engine) step() bool {
 	select {
 	case <-e.ctx.Done():
 		return false
-	case c := <-e.control:
-		e.applyRPM(c)
+	case apply := <-e.control:
+		apply()
 	case r := <-e.inbox:
 		now := e.pacer.simNow()
 		if last := e.lastTime(); now.Before(last) {
@@ -606,21 +605,101 @@ func (e *Engine) SetRPM(id BucketID, rpm scenarios.RPM) error {
 	if !started {
 		return nil
 	}
-	select {
-	case e.control <- rpmChange{id, rpm}:
-	case <-e.ended:
-	}
+	e.send(func() { e.applyRPM(id, rpm) })
 	return nil
 }
 
-func (e *Engine) applyRPM(c rpmChange) {
+// send hands a change to the run's goroutine, unless the run has ended.
+func (e *Engine) send(apply func()) {
+	select {
+	case e.control <- apply:
+	case <-e.ended:
+	}
+}
+
+func (e *Engine) applyRPM(id BucketID, rpm scenarios.RPM) {
 	at := e.simNow()
-	u := e.tunables[c.id]
+	u := e.tunables[id]
 	e.mu.Lock()
-	u.setRPM(c.rpm)
+	u.setRPM(rpm)
 	e.mu.Unlock()
-	u.limiter().SetRPMAt(at, c.rpm)
-	e.emit(at, Event{Kind: RPMChanged, Bucket: c.id, RPM: c.rpm})
+	u.limiter().SetRPMAt(at, rpm)
+	e.emit(at, Event{Kind: RPMChanged, Bucket: id, RPM: rpm})
+}
+
+// SetPaused stops or restarts dispatch. Paused, simulated time stands
+// still: nothing is sent, no reply is due, and buckets do not refill, so a
+// presenter can talk over a frozen run. A reply from a network backend that
+// was already under way is still taken in. Pausing before Run starts the run
+// paused.
+func (e *Engine) SetPaused(paused bool) {
+	e.mu.Lock()
+	if !e.started {
+		e.startPaused = paused
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	e.send(func() {
+		if e.pacer.paused == paused {
+			return
+		}
+		at := e.rebase(func(p *pacer) { p.paused = paused })
+		kind := Resumed
+		if paused {
+			kind = Paused
+		}
+		e.emit(at, Event{Kind: kind})
+	})
+}
+
+// SetSpeed changes how fast simulated time runs, from now on: what has
+// happened keeps its times, and what is scheduled keeps its simulated times,
+// so outcomes do not depend on when the speed changed.
+func (e *Engine) SetSpeed(speed float64) error {
+	if !(speed > 0) {
+		return fmt.Errorf("speed must be above 0, got %v", speed)
+	}
+	if math.IsInf(speed, 1) && !e.opts.Backend.Instant() {
+		return errors.New("speed max needs simulated time, which this backend does not have")
+	}
+	e.mu.Lock()
+	if !e.started {
+		e.opts.Speed = speed
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Unlock()
+	e.send(func() {
+		if e.pacer.speed == speed {
+			return
+		}
+		at := e.rebase(func(p *pacer) { p.speed = speed })
+		e.emit(at, Event{Kind: SpeedChanged, Speed: speed})
+	})
+	return nil
+}
+
+// rebase anchors the pacer at the simulated time now, then changes it, so
+// that simulated time runs on continuously from here.
+func (e *Engine) rebase(change func(*pacer)) time.Time {
+	at := e.simNow()
+	e.mu.Lock()
+	e.pacer.simBase, e.pacer.wallBase = at, e.opts.Clock.Now()
+	change(&e.pacer)
+	e.mu.Unlock()
+	return at
+}
+
+// Elapsed is the simulated time since the run started: zero before Run,
+// and frozen while paused. Safe to call from any goroutine.
+func (e *Engine) Elapsed() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started {
+		return 0
+	}
+	return e.simNow().Sub(e.start)
 }
 
 func (e *Engine) bucketIDs() string {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -687,4 +688,107 @@ func TestFallbackOnIsConfigurablePerScenario(t *testing.T) {
 	if q := r.rec.Requests()[0]; len(q.Attempts) != 2 || q.Attempts[0].Outcome != record.OutcomeFailed || q.Attempts[0].Error != "AccessDeniedException" {
 		t.Fatalf("request 1 attempts %+v", q.Attempts)
 	}
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// A pause freezes simulated time: the wall clock moves on, nothing is sent,
+// buckets do not refill, and after resuming the run ends exactly as an
+// unpaused one would.
+func TestPauseFreezesSimulatedTime(t *testing.T) {
+	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
+	clock := &fakeClock{now: epoch}
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
+	checked := make(chan string, 1)
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		switch {
+		case ev.Kind == engine.Attempt && ev.Request == 3:
+			r.engine.SetPaused(true)
+		case ev.Kind == engine.Paused:
+			// The run's goroutine now waits for a resume; check from outside.
+			go func() {
+				before, seen := r.engine.Elapsed(), len(r.events.of(engine.Admitted))
+				level := r.engine.Buckets()
+				clock.advance(10 * time.Minute)
+				var problem string
+				if after := r.engine.Elapsed(); after != before {
+					problem = fmt.Sprintf("elapsed moved from %v to %v while paused", before, after)
+				}
+				if now := len(r.events.of(engine.Admitted)); now != seen {
+					problem = fmt.Sprintf("%d requests admitted while paused", now-seen)
+				}
+				if a, b := levelOf(level, "deployment/primary"), levelOf(r.engine.Buckets(), "deployment/primary"); a.Available != b.Available {
+					problem = fmt.Sprintf("primary refilled while paused: %v → %v", a.Available, b.Available)
+				}
+				checked <- problem
+				r.engine.SetPaused(false)
+			}()
+		}
+	}))
+	sum := r.do(t)
+	if problem := <-checked; problem != "" {
+		t.Fatal(problem)
+	}
+	if sum.ByDeployment["primary"] != 3 || sum.ByDeployment["fallback"] != 7 {
+		t.Fatalf("split after a pause: %v, want the unpaused 3/7", sum.ByDeployment)
+	}
+	paused, resumed := r.events.of(engine.Paused), r.events.of(engine.Resumed)
+	if len(paused) != 1 || len(resumed) != 1 || paused[0].At != resumed[0].At {
+		t.Fatalf("pause events %+v, resume events %+v; want one each at the same simulated time", paused, resumed)
+	}
+	if c := r.rec.Controls(); len(c) != 2 || c[0].Kind != "paused" || c[1].Kind != "resumed" {
+		t.Fatalf("recorded controls %+v", c)
+	}
+}
+
+// Changing the speed changes how long the run takes on the wall clock, and
+// nothing else.
+func TestSetSpeedKeepsOutcomesAndShortensTheWait(t *testing.T) {
+	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
+	base := &fakeClock{now: epoch}
+	baseRun := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: base})
+	want := baseRun.do(t)
+	wallAtSpeed1 := base.Now().Sub(epoch)
+
+	clock := &fakeClock{now: epoch}
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind == engine.Attempt && ev.Request == 3 {
+			if err := r.engine.SetSpeed(10); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	sum := r.do(t)
+	if !reflect.DeepEqual(sum.ByDeployment, want.ByDeployment) {
+		t.Fatalf("split with a speed change %v, without %v", sum.ByDeployment, want.ByDeployment)
+	}
+	ch := r.events.of(engine.SpeedChanged)
+	if len(ch) != 1 || ch[0].Speed != 10 {
+		t.Fatalf("speed events %+v", ch)
+	}
+	// Applied when the engine next woke; the fake clock had already moved
+	// to that moment, so the event's time is the wall time too.
+	changedAt := ch[0].At
+	wall := clock.Now().Sub(epoch)
+	expect := changedAt + (wallAtSpeed1-changedAt)/10
+	if d := wall - expect; d < -time.Millisecond || d > time.Millisecond {
+		t.Fatalf("run took %v on the wall clock after going 10× at %v; want %v (speed 1 throughout: %v)", wall, changedAt, expect, wallAtSpeed1)
+	}
+	if err := r.engine.SetSpeed(0); err == nil {
+		t.Fatal("speed 0 accepted")
+	}
+}
+
+func levelOf(levels []engine.BucketLevel, id engine.BucketID) engine.BucketLevel {
+	for _, l := range levels {
+		if l.ID == id {
+			return l
+		}
+	}
+	return engine.BucketLevel{}
 }

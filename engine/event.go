@@ -26,6 +26,9 @@ const (
 	Failed                    // final: an error with nowhere left to go
 	Cancelled                 // final: the run was interrupted while the request was in flight
 	RPMChanged                // a bucket was retuned during the run
+	Paused                    // dispatch stopped and simulated time stands still
+	Resumed                   // dispatch goes on after a pause
+	SpeedChanged              // simulated time runs at a new speed from here
 	RegionsPolled             // a Region histogram was read from the invocation logs
 	RunEnded                  // nothing more will happen
 )
@@ -43,6 +46,9 @@ var kindNames = [...]string{
 	Failed:        "failed",
 	Cancelled:     "cancelled",
 	RPMChanged:    "rpm_changed",
+	Paused:        "paused",
+	Resumed:       "resumed",
+	SpeedChanged:  "speed_changed",
 	RegionsPolled: "regions",
 	RunEnded:      "run_ended",
 }
@@ -81,6 +87,7 @@ type Event struct {
 
 	Bucket BucketID      // RateLimited (tenant bucket), Skipped and RPMChanged
 	RPM    scenarios.RPM // RPMChanged: the new limit
+	Speed  float64       // SpeedChanged: simulated seconds per wall second; +Inf when unpaced
 
 	Info    *RunInfo    // RunStarted
 	Regions *RegionPoll // RegionsPolled

@@ -30,9 +30,13 @@ type export struct {
 	EndedAt     time.Time       `json:"ended_at"`
 	DurationMS  float64         `json:"duration_ms"`
 	Interrupted bool            `json:"interrupted"`
-	Summary     Summary         `json:"summary"`
-	Buckets     []bucketOut     `json:"buckets"`
-	RPMChanges  []RPMChange     `json:"rpm_changes"`
+	// InProgress marks an export taken while the run was still going: the
+	// duration is up to the latest event, and some requests are pending.
+	InProgress bool        `json:"in_progress,omitempty"`
+	Summary    Summary     `json:"summary"`
+	Buckets    []bucketOut `json:"buckets"`
+	RPMChanges []RPMChange `json:"rpm_changes"`
+	Controls   []Control   `json:"controls"`
 }
 
 type bucketOut struct {
@@ -78,6 +82,10 @@ func (r *Recorder) Encode(w io.Writer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
+	endAt := r.endAt
+	if !r.ended {
+		endAt = r.lastAt
+	}
 	head := export{
 		Schema:      Schema,
 		Scenario:    r.info.Scenario,
@@ -87,14 +95,19 @@ func (r *Recorder) Encode(w io.Writer) error {
 		Seed:        r.info.Seed,
 		Speed:       speedJSON(r.info.Speed),
 		StartedAt:   r.info.Start.UTC(),
-		EndedAt:     r.info.Start.Add(r.endAt).UTC(),
-		DurationMS:  millis(r.endAt),
+		EndedAt:     r.info.Start.Add(endAt).UTC(),
+		DurationMS:  millis(endAt),
 		Interrupted: r.interrupt,
+		InProgress:  !r.ended,
 		Summary:     summary,
 		RPMChanges:  r.rpm,
+		Controls:    r.controls,
 	}
 	if head.RPMChanges == nil {
 		head.RPMChanges = []RPMChange{}
+	}
+	if head.Controls == nil {
+		head.Controls = []Control{}
 	}
 	for _, b := range r.info.Buckets {
 		head.Buckets = append(head.Buckets, bucketOut{ID: string(b.ID), Semantic: string(b.Semantic), RPM: b.RPM})
@@ -215,6 +228,10 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	if ev.Kind == engine.RPMChanged {
 		b = append(b, `,"rpm":`...)
 		b = rpmJSON(b, ev.RPM)
+	}
+	if ev.Kind == engine.SpeedChanged {
+		b = append(b, `,"speed":`...)
+		b = append(b, speedJSON(ev.Speed)...)
 	}
 	if ev.Kind.Final() {
 		b = append(b, `,"latency_ms":`...)

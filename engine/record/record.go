@@ -9,6 +9,7 @@ package record
 
 import (
 	"bufio"
+	"encoding/json"
 	"math"
 	"os"
 	"sync"
@@ -71,6 +72,13 @@ type RPMChange struct {
 	RPM    scenarios.RPM `json:"rpm"`
 }
 
+// Control is a pause, a resume or a speed change made during the run.
+type Control struct {
+	AtMS  float64         `json:"t_ms"`
+	Kind  string          `json:"kind"`            // paused, resumed or speed_changed
+	Speed json.RawMessage `json:"speed,omitempty"` // speed_changed: the new speed, or "max"
+}
+
 // Meta is what the recorder cannot learn from events.
 type Meta struct {
 	Backend  string // "simulated", "aws" or "endpoint" (the SDK against --endpoint)
@@ -92,6 +100,8 @@ type Recorder struct {
 	requests  []Request
 	regions   map[string]*engine.RegionPoll // latest poll per account
 	rpm       []RPMChange
+	controls  []Control
+	lastAt    time.Duration // the latest event's time, for an export taken mid-run
 	endAt     time.Duration
 	ended     bool
 	interrupt bool
@@ -145,6 +155,7 @@ func (r *Recorder) Handle(ev engine.Event) {
 		r.spoolCount++
 	}
 	ms := millis(ev.At)
+	r.lastAt = max(r.lastAt, ev.At)
 	switch ev.Kind {
 	case engine.RunStarted:
 		r.info = *ev.Info
@@ -175,6 +186,10 @@ func (r *Recorder) Handle(ev engine.Event) {
 		q.Error, q.Message = ev.Code, ev.Message
 	case engine.RPMChanged:
 		r.rpm = append(r.rpm, RPMChange{AtMS: ms, Bucket: string(ev.Bucket), RPM: ev.RPM})
+	case engine.Paused, engine.Resumed:
+		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String()})
+	case engine.SpeedChanged:
+		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Speed: speedJSON(ev.Speed)})
 	case engine.RegionsPolled:
 		p := *ev.Regions
 		r.regions[ev.Account] = &p
@@ -215,6 +230,13 @@ func (r *Recorder) Requests() []Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Request(nil), r.requests...)
+}
+
+// Controls returns the pauses, resumes and speed changes so far.
+func (r *Recorder) Controls() []Control {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Control(nil), r.controls...)
 }
 
 // Info is the run's RunStarted description.

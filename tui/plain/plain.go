@@ -48,6 +48,12 @@ func (p *Printer) Handle(ev engine.Event) {
 		p.request(ev)
 	case engine.RPMChanged:
 		fmt.Fprintf(p.w, "%s %s retuned to %s RPM\n", p.stamp(ev.At), ev.Bucket, ev.RPM)
+	case engine.Paused:
+		fmt.Fprintf(p.w, "%s Paused\n", p.stamp(ev.At))
+	case engine.Resumed:
+		fmt.Fprintf(p.w, "%s Resumed\n", p.stamp(ev.At))
+	case engine.SpeedChanged:
+		fmt.Fprintf(p.w, "%s Speed %s\n", p.stamp(ev.At), Speed(ev.Speed))
 	case engine.RegionsPolled:
 		p.poll(ev)
 	case engine.RunEnded:
