@@ -20,18 +20,16 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/charmbracelet/x/term"
 
 	"spillway/engine"
-	"spillway/engine/bedrock"
 	"spillway/engine/emulator"
-	"spillway/engine/record"
+	"spillway/engine/session"
 	"spillway/scenarios"
 	"spillway/tui"
 	"spillway/tui/plain"
@@ -322,42 +320,37 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rec := record.New(record.Meta{})
-	defer rec.Close()
+	interactive := !o.headless && o.jsonPath != "-" && term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
+	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint}
 	if o.jsonPath != "" {
-		if err := prepareJSON(rec, o.jsonPath); err != nil {
+		if cfg.TimelineDir, err = timelineDir(o.jsonPath); err != nil {
 			return err
 		}
+	} else if interactive {
+		// The dashboard can export at any time, with the full timeline.
+		cfg.TimelineDir = os.TempDir()
 	}
-	conn, err := connectBackend(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer conn.close()
-	rec.SetMeta(conn.meta)
 
-	eng, err := engine.New(o.scenario, engine.Options{
-		Seed:    o.seed,
-		Speed:   o.speed,
-		Backend: conn.client,
-		Logs:    conn.client,
-	})
-	if err != nil {
-		return usageError{err}
-	}
-	eng.Subscribe(rec)
-	if o.headless || o.jsonPath == "-" || !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
-		eng.Subscribe(plain.New(human, o.scenario, conn.label))
-		err = eng.Run(ctx)
+	var last *session.Run
+	if interactive {
+		last, err = dashboard(ctx, cfg, o)
 	} else {
-		err = dashboard(ctx, eng, o, conn)
+		last, err = session.Start(ctx, cfg, o.scenario, nil)
+		if err == nil {
+			last.Engine.Subscribe(plain.New(human, o.scenario, last.Backend.Label))
+			err = last.Engine.Run(ctx)
+		}
+	}
+	if last != nil {
+		defer last.Close()
 	}
 	stop() // a second Ctrl-C during the write-out kills the process as usual
 	if err != nil {
 		return err
 	}
 
-	plain.WriteSummary(human, o.scenario, rec.Summary(), rec.Interrupted())
+	rec := last.Recorder
+	plain.WriteSummary(human, last.Scenario, rec.Summary(), rec.Interrupted())
 	switch o.jsonPath {
 	case "":
 	case "-":
@@ -373,112 +366,107 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// dashboard runs the engine under the live dashboard. The run goes on in
-// the background; quitting the dashboard stops it the way Ctrl-C does, so
-// what was recorded is still summarised and written.
-func dashboard(ctx context.Context, eng *engine.Engine, o runOptions, conn *backend) error {
-	feed := &tui.Feed{}
-	eng.Subscribe(feed)
-	ids := map[string]string{}
-	for _, a := range conn.client.Accounts() {
-		ids[a.Spec.Name] = a.AccountID
-	}
-	model := tui.New(feed, eng, tui.Options{Scenario: o.scenario, Badge: conn.badge, Backend: conn.detail, Live: conn.meta.Backend == "aws",
-		Seed: o.seed, Speed: o.speed, AccountIDs: ids})
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(runCtx) }()
-	_, uiErr := tea.NewProgram(model, tea.WithContext(ctx)).Run()
-	cancel()
-	if err := <-done; err != nil {
-		return err
-	}
-	if uiErr != nil && !errors.Is(uiErr, tea.ErrProgramKilled) && !errors.Is(uiErr, context.Canceled) {
-		return fmt.Errorf("the dashboard stopped: %w; --headless gives plain output", uiErr)
-	}
-	return nil
-}
-
-// backend is what a run talks to: SDK clients, and the embedded emulator
-// when there is one.
-type backend struct {
-	client *bedrock.Client
-	badge  string // SIMULATED, EMULATOR or LIVE AWS
-	detail string // the rest of the header line
-	label  string // badge and detail: the header line that says which backend this is
-	meta   record.Meta
-	close  func()
-}
-
-// connectBackend starts the embedded emulator for --backend sim, and loads
-// every account's SDK clients.
-func connectBackend(ctx context.Context, o runOptions) (*backend, error) {
-	b := &backend{close: func() {}}
-	target := bedrock.Target{Endpoint: o.endpoint}
-	if o.backend == "sim" {
-		emu := emulator.New(o.scenario, o.file.Models, o.seed, time.Now(), emulator.Options{})
-		url, err := emu.Listen("127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("starting the embedded emulator: %w", err)
-		}
-		b.close = func() { emu.Close() }
-		target = bedrock.Target{
-			Endpoint: url,
-			Virtual:  true,
-			Credentials: func(a scenarios.Account) aws.CredentialsProvider {
-				return credentials.NewStaticCredentialsProvider(emulator.AccessKeyID(a.Name), emulator.SecretAccessKey, "")
-			},
-		}
-	}
-	client, err := bedrock.Connect(ctx, o.scenario, target)
+// dashboard runs the live dashboard. Each run goes on in the background;
+// the dashboard can stop it and start another (a re-run, or another
+// scenario). Quitting stops the current run the way Ctrl-C does, and that
+// run is returned, ended, so it is still summarised and written.
+func dashboard(ctx context.Context, cfg session.Config, o runOptions) (*session.Run, error) {
+	runs := &dashboardRuns{ctx: ctx, cfg: cfg}
+	first, err := runs.Start(o.scenario.Name, nil, o.speed)
 	if err != nil {
-		b.close()
-		if o.backend == "sim" {
-			return nil, fmt.Errorf("the embedded emulator did not answer: %w; this is a bug, please report it", err)
-		}
 		return nil, err
 	}
-	b.client = client
-	var accounts []string
-	for _, a := range client.Accounts() {
-		accounts = append(accounts, fmt.Sprintf("%s %s (%s)", a.Spec.Name, a.Masked(), a.Spec.Region))
+	model := tui.New(first, tui.Session{Runner: runs, ExportPath: o.jsonPath})
+	_, uiErr := tea.NewProgram(model, tea.WithContext(ctx)).Run()
+	last := runs.stop()
+	if uiErr != nil && !errors.Is(uiErr, tea.ErrProgramKilled) && !errors.Is(uiErr, context.Canceled) {
+		return last, fmt.Errorf("the dashboard stopped: %w; --headless gives plain output", uiErr)
 	}
-	switch {
-	case o.backend == "sim":
-		b.badge, b.detail = "SIMULATED", "embedded emulator at "+target.Endpoint+" via aws-sdk-go-v2; no AWS calls, no credentials"
-		b.meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
-	case o.endpoint != "":
-		b.badge, b.detail = "EMULATED ENDPOINT", o.endpoint+" via aws-sdk-go-v2, not AWS — accounts "+strings.Join(accounts, ", ")
-		b.meta = record.Meta{Backend: "endpoint", Endpoint: o.endpoint}
-	default:
-		b.badge, b.detail = "LIVE AWS", "Amazon Bedrock and CloudWatch Logs; accounts "+strings.Join(accounts, ", ")
-		b.meta = record.Meta{Backend: "aws"}
-	}
-	b.label = b.badge + " — " + b.detail
-	if o.endpoint != "" {
-		b.label = b.badge + " " + b.detail
-	}
-	return b, nil
+	return last, nil
 }
 
-// prepareJSON checks, before anything is sent, that the export can be
-// written, and starts spooling the event timeline next to it.
-func prepareJSON(rec *record.Recorder, path string) error {
+// dashboardRuns starts the dashboard's runs, one at a time.
+type dashboardRuns struct {
+	ctx context.Context
+	cfg session.Config
+
+	mu      sync.Mutex
+	current *session.Run
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// Scenarios lists what the picker offers.
+func (d *dashboardRuns) Scenarios() []*scenarios.Scenario { return d.cfg.File.Scenarios }
+
+// Start prepares the next run first, so a backend that cannot be reached
+// leaves the current run on screen, then stops the current run and starts
+// the new one.
+func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM, speed float64) (*tui.Run, error) {
+	s, err := d.cfg.File.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := d.cfg
+	cfg.Speed = speed
+	next, err := session.Start(d.ctx, cfg, s, rpm)
+	if err != nil {
+		return nil, err
+	}
+	if prev := d.stop(); prev != nil {
+		prev.Close()
+	}
+	feed := &tui.Feed{}
+	next.Engine.Subscribe(feed)
+	ctx, cancel := context.WithCancel(d.ctx)
+	done := make(chan error, 1)
+	d.mu.Lock()
+	d.current, d.cancel, d.done = next, cancel, done
+	d.mu.Unlock()
+	go func() { done <- next.Engine.Run(ctx) }()
+
+	return &tui.Run{
+		Feed:     feed,
+		Controls: next.Engine,
+		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, Live: next.Backend.Live(),
+			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs},
+		Export: next.Recorder.WriteFile,
+	}, nil
+}
+
+// stop interrupts the current run, waits for it to end, and returns it.
+func (d *dashboardRuns) stop() *session.Run {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current == nil {
+		return nil
+	}
+	d.cancel()
+	<-d.done
+	return d.current
+}
+
+// timelineDir checks, before anything is sent, that the export can be
+// written, and returns where to spool the event timeline: next to it, so
+// the final rename stays on one file system.
+func timelineDir(path string) (string, error) {
 	dir := os.TempDir()
 	if path != "-" {
 		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			return usagef("--json %s is a directory; give a file name such as %s", path, filepath.Join(path, "run.json"))
+			return "", usagef("--json %s is a directory; give a file name such as %s", path, filepath.Join(path, "run.json"))
 		}
 		dir = filepath.Dir(path)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return usagef("--json %s cannot be written: directory %s does not exist; create it or choose another path", path, dir)
+			return "", usagef("--json %s cannot be written: directory %s does not exist; create it or choose another path", path, dir)
 		}
 	}
-	if err := rec.KeepTimeline(dir); err != nil {
-		return usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
+	probe, err := os.CreateTemp(dir, ".spillway-probe-*")
+	if err != nil {
+		return "", usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
 	}
-	return nil
+	probe.Close()
+	os.Remove(probe.Name())
+	return dir, nil
 }
 
 func emulatorCommand(args []string, stdout, stderr io.Writer) error {

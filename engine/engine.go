@@ -55,6 +55,9 @@ type Engine struct {
 	started bool
 	// startPaused is a pause asked for before Run.
 	startPaused bool
+	// over is set once the run has ended: no more events, and changes are
+	// applied directly instead of through control.
+	over bool
 	control     chan func() // changes asked for during a run, applied by the run's goroutine
 	ended       chan struct{}
 	nowNano     atomic.Int64 // simulated time of the event being handled, for readers outside the loop
@@ -214,6 +217,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		d.bucket = bucket.New(d.spec.Limiter, d.rpm, e.start)
 	}
 	e.mu.Unlock()
+	defer e.drainControls()
 	defer close(e.ended)
 
 	e.inflight = map[int]*request{}
@@ -441,6 +445,9 @@ func (e *Engine) finish(at time.Time, r *request, ev Event) {
 }
 
 func (e *Engine) emit(at time.Time, ev Event) {
+	if e.over {
+		return // nothing follows RunEnded
+	}
 	ev.At = at.Sub(e.start)
 	for _, s := range e.sinks {
 		s.Handle(ev)
@@ -605,15 +612,53 @@ func (e *Engine) SetRPM(id BucketID, rpm scenarios.RPM) error {
 	if !started {
 		return nil
 	}
-	e.send(func() { e.applyRPM(id, rpm) })
+	if !e.send(func() { e.applyRPM(id, rpm) }) {
+		// The run is over: change the limit the buckets report, which is
+		// what a re-run that keeps tuned RPMs starts from.
+		e.applyRPM(id, rpm)
+	}
 	return nil
 }
 
-// send hands a change to the run's goroutine, unless the run has ended.
-func (e *Engine) send(apply func()) {
-	select {
-	case e.control <- apply:
-	case <-e.ended:
+// send hands a change to the run's goroutine and reports whether it will be
+// applied. A change sent while the run ends is still applied, by the
+// drain at the end of Run; one sent after the end is refused, so the
+// caller can apply it directly.
+func (e *Engine) send(apply func()) bool {
+	for {
+		e.mu.Lock()
+		if e.over {
+			e.mu.Unlock()
+			return false
+		}
+		select {
+		case e.control <- apply:
+			e.mu.Unlock()
+			return true
+		default:
+		}
+		e.mu.Unlock()
+		// The buffer is full: give the run a moment to take some.
+		select {
+		case <-e.ended:
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// drainControls applies the changes still buffered when the run ended, so
+// that none is lost; their events are not emitted, the run being over.
+func (e *Engine) drainControls() {
+	e.mu.Lock()
+	e.over = true
+	e.mu.Unlock()
+	for {
+		select {
+		case apply := <-e.control:
+			apply()
+		default:
+			return
+		}
 	}
 }
 
@@ -622,8 +667,8 @@ func (e *Engine) applyRPM(id BucketID, rpm scenarios.RPM) {
 	u := e.tunables[id]
 	e.mu.Lock()
 	u.setRPM(rpm)
-	e.mu.Unlock()
 	u.limiter().SetRPMAt(at, rpm)
+	e.mu.Unlock()
 	e.emit(at, Event{Kind: RPMChanged, Bucket: id, RPM: rpm})
 }
 

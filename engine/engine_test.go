@@ -792,3 +792,20 @@ func levelOf(levels []engine.BucketLevel, id engine.BucketID) engine.BucketLevel
 	}
 	return engine.BucketLevel{}
 }
+
+// Retuning after the run has ended still changes what the buckets report,
+// which is what a re-run keeping tuned RPMs starts from; no event follows
+// RunEnded.
+func TestSetRPMAfterTheRunChangesTheReportedLimit(t *testing.T) {
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	r.do(t)
+	if err := r.engine.SetRPM("deployment/primary", 7); err != nil {
+		t.Fatal(err)
+	}
+	if l := levelOf(r.engine.Buckets(), "deployment/primary"); l.RPM != 7 {
+		t.Fatalf("primary after retuning an ended run: %+v, want RPM 7", l)
+	}
+	if all := r.events.all; all[len(all)-1].Kind != engine.RunEnded {
+		t.Fatalf("an event followed RunEnded: %+v", all[len(all)-1])
+	}
+}

@@ -7,6 +7,9 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Up, Down, RaiseRPM, LowerRPM, RaiseRPM10, LowerRPM10 key.Binding
 	PageUp, PageDown, Live                               key.Binding
+	Pause, Slower, Faster                                key.Binding
+	Rerun, Reset, Pick, Export                           key.Binding
+	Choose, Close                                        key.Binding // in the scenario picker
 	Help, Quit                                           key.Binding
 }
 
@@ -22,21 +25,47 @@ func DefaultKeyMap() KeyMap {
 		PageUp:     key.NewBinding(key.WithKeys("pgup"), key.WithHelp("PgUp", "older lanes")),
 		PageDown:   key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("PgDn", "newer lanes")),
 		Live:       key.NewBinding(key.WithKeys("end"), key.WithHelp("End", "follow live")),
+		Pause:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause")),
+		Slower:     key.NewBinding(key.WithKeys("<", ","), key.WithHelp("<", "slower")),
+		Faster:     key.NewBinding(key.WithKeys(">", "."), key.WithHelp(">", "faster")),
+		Rerun:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-run, keep RPMs")),
+		Reset:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "re-run, file RPMs")),
+		Pick:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "scenarios")),
+		Export:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
+		Choose:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run it")),
+		Close:      key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
 
-// ShortHelp is the footer line.
+// ShortHelp is the footer line. Pairs of keys share an entry so that the
+// line, with ? and q, fits in 80 columns; ? lists every key.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.RaiseRPM, k.LowerRPM, k.PageUp, k.Live, k.Help, k.Quit}
+	join := func(label, desc string, bs ...key.Binding) key.Binding {
+		var keys []string
+		for _, b := range bs {
+			keys = append(keys, b.Keys()...)
+		}
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(label, desc))
+	}
+	return []key.Binding{
+		join("↑↓ +-", "RPM", k.Up, k.Down, k.RaiseRPM, k.LowerRPM), k.Pause, join("<>", "speed", k.Slower, k.Faster),
+		k.Pick, join("e", "export", k.Export), k.Help, k.Quit,
+	}
 }
 
 // FullHelp is what ? shows.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10},
-		{k.PageUp, k.PageDown, k.Live},
-		{k.Help, k.Quit},
+		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live},
+		{k.Rerun, k.Reset, k.Pick, k.Export, k.Help, k.Quit},
 	}
+}
+
+// pickerHelp is the footer while the scenario picker is open.
+func (k KeyMap) pickerHelp() []key.Binding {
+	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose"))
+	return []key.Binding{move, k.Choose, k.Close}
 }

@@ -2,6 +2,9 @@ package tui
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -9,30 +12,11 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"spillway/engine"
 	"spillway/scenarios"
 )
-
-// Controls is what the dashboard may ask of a running engine besides its
-// events: bucket levels to draw, and retuning a bucket.
-type Controls interface {
-	Buckets() []engine.BucketLevel
-	SetRPM(engine.BucketID, scenarios.RPM) error
-}
-
-// Options describe the run the dashboard shows.
-type Options struct {
-	Scenario *scenarios.Scenario
-	Badge    string // SIMULATED, EMULATOR or LIVE: what nobody may miss
-	Backend  string // the rest of the backend's header line
-	Live     bool   // real AWS: the badge is drawn in the alarm colour
-	Seed     uint64
-	Speed    float64
-	// AccountIDs are the account ids the backend resolved, by account name;
-	// the scenario's own ids are used for the rest.
-	AccountIDs map[string]string
-}
 
 // Minimum usable terminal; below it the dashboard asks for a larger window.
 const (
@@ -40,34 +24,55 @@ const (
 	minHeight = 16
 )
 
-// frameRate is how often the dashboard drains the feed and redraws.
-const frameRate = 30
+// frameRate is how often the dashboard drains the feed and redraws while a
+// run moves; idleFrameRate is for a paused or finished run, where nothing
+// changes between frames but a reply from a network backend may still land.
+const (
+	frameRate     = 30
+	idleFrameRate = 4
+)
 
 type frameMsg time.Time
 
-func frame() tea.Cmd {
-	return tea.Tick(time.Second/frameRate, func(t time.Time) tea.Msg { return frameMsg(t) })
+func frame(fps int) tea.Cmd {
+	return tea.Tick(time.Second/time.Duration(fps), func(t time.Time) tea.Msg { return frameMsg(t) })
 }
 
-// Model is the root of the dashboard. Its panels draw from runState, which
-// is built only from engine events, and from bucket levels read through
-// Controls.
-type Model struct {
-	feed     *Feed
-	ctl      Controls
-	scenario *scenarios.Scenario
-	badge    string
-	backend  string
-	live     bool
-	seed     uint64
-	speed    float64
-	masked   map[string]string
+// startedMsg carries a run started by r, R or the picker, or why it failed.
+type startedMsg struct {
+	run  *Run
+	what string // what was started, for the notice
+	err  error
+}
 
-	state     *runState
-	levels    []engine.BucketLevel
-	selected  int
-	follow    bool
-	scrollEnd int // last visible lane when not following
+// exportedMsg reports an export written by e.
+type exportedMsg struct {
+	path       string
+	requests   int
+	inProgress bool
+	err        error
+}
+
+// speedSteps are the speeds < and > step through.
+var speedSteps = []float64{0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, math.Inf(1)}
+
+// Model is the root of the dashboard. Its panels draw from runState, which
+// is built only from engine events, and from what Controls report.
+type Model struct {
+	run     *Run
+	session Session
+	masked  map[string]string
+
+	state    *runState
+	levels   []engine.BucketLevel
+	elapsed  time.Duration
+	paused   bool
+	speed    float64
+	starting string // what is being started, while a Start runs
+
+	lanes   lanesPanel
+	buckets bucketsPanel
+	picker  picker
 
 	width, height int
 	styles        Styles
@@ -78,38 +83,64 @@ type Model struct {
 	Quit          bool // the user asked to quit
 }
 
-// New builds the dashboard for a run whose events arrive in feed.
-func New(feed *Feed, ctl Controls, o Options) *Model {
+// New builds the dashboard on a running run.
+func New(run *Run, session Session) *Model {
+	keys := DefaultKeyMap()
 	m := &Model{
-		feed: feed, ctl: ctl, scenario: o.Scenario, badge: o.Badge, backend: o.Backend, live: o.Live,
-		seed: o.Seed, speed: o.Speed, masked: maskedIDs(o.Scenario, o.AccountIDs),
-		state: newRunState(), follow: true, width: 80, height: 24,
-		styles: NewStyles(true), keys: DefaultKeyMap(), help: help.New(),
+		session: session, width: 80, height: 24,
+		styles: NewStyles(true), keys: keys, help: help.New(),
+		picker: picker{keys: keys},
 	}
-	m.levels = ctl.Buckets()
+	m.show(run)
 	return m
 }
 
+// show puts run on screen with a fresh state; the selected bucket stays.
+func (m *Model) show(run *Run) {
+	m.run = run
+	m.masked = maskedIDs(run.Scenario, run.AccountIDs)
+	m.state = newRunState()
+	m.speed, m.paused, m.elapsed = run.Speed, false, 0
+	m.lanes = lanesPanel{follow: true}
+	m.levels = run.Controls.Buckets()
+	m.buckets.selected = min(m.buckets.selected, len(m.levels)-1)
+}
+
 // Init starts the frame clock and asks for the background colour.
-func (m *Model) Init() tea.Cmd { return tea.Batch(frame(), tea.RequestBackgroundColor) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(frame(frameRate), tea.RequestBackgroundColor) }
 
 // Update handles one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case frameMsg:
-		m.Refresh()
-		return m, frame()
+		moved := m.Refresh()
+		if !moved && (m.paused || m.state.ended) {
+			return m, frame(idleFrameRate)
+		}
+		return m, frame(frameRate)
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 	case tea.BackgroundColorMsg:
 		m.styles = NewStyles(msg.IsDark())
 		m.help.Styles = help.DefaultStyles(msg.IsDark())
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.scroll(-3)
-		case tea.MouseWheelDown:
-			m.scroll(3)
+		m.lanes.wheel(msg, len(m.state.lanes), m.laneRows())
+	case startedMsg:
+		m.starting = ""
+		if msg.err != nil {
+			m.notice = "could not start " + msg.what + ": " + msg.err.Error()
+			break
+		}
+		m.show(msg.run)
+		m.notice = "started " + msg.what
+	case exportedMsg:
+		switch {
+		case msg.err != nil:
+			m.notice = "export failed: " + msg.err.Error() + "; run with --json PATH to choose a writable place"
+		case msg.inProgress:
+			m.notice = fmt.Sprintf("exported %d requests so far to %s (the run goes on; e again for more)", msg.requests, msg.path)
+		default:
+			m.notice = fmt.Sprintf("exported %d requests to %s", msg.requests, msg.path)
 		}
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
@@ -118,71 +149,171 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // Refresh drains the feed into the dashboard's state and rereads the
-// buckets. The frame tick calls it; tests call it directly.
-func (m *Model) Refresh() {
-	for _, ev := range m.feed.Drain() {
+// buckets and the clock. The frame tick calls it; tests call it directly.
+// It reports whether anything moved.
+func (m *Model) Refresh() bool {
+	events := m.run.Feed.Drain()
+	for _, ev := range events {
 		m.state.apply(ev)
 	}
-	m.levels = m.ctl.Buckets()
+	m.levels = m.run.Controls.Buckets()
+	elapsed := m.run.Controls.Elapsed()
+	moved := len(events) > 0 || elapsed != m.elapsed
+	m.elapsed = elapsed
+	return moved
 }
+
+// now is the simulated time the screen shows.
+func (m *Model) now() time.Duration { return max(m.state.now, m.elapsed) }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
-	switch {
-	case key.Matches(msg, k.Quit):
+	if key.Matches(msg, k.Quit) && (!m.picker.open || msg.String() == "ctrl+c") {
 		m.Quit = true
 		return tea.Quit
+	}
+	if m.picker.open {
+		m.picker.Update(msg)
+		if name := m.picker.selected; name != "" {
+			m.picker.selected = ""
+			return m.start(name, nil, name)
+		}
+		return nil
+	}
+	switch {
 	case key.Matches(msg, k.Help):
 		m.showHelp = !m.showHelp
-	case key.Matches(msg, k.Up):
-		m.selected = max(0, m.selected-1)
-	case key.Matches(msg, k.Down):
-		m.selected = min(len(m.levels)-1, m.selected+1)
-	case key.Matches(msg, k.RaiseRPM):
-		m.retune(1)
-	case key.Matches(msg, k.LowerRPM):
-		m.retune(-1)
-	case key.Matches(msg, k.RaiseRPM10):
-		m.retune(10)
-	case key.Matches(msg, k.LowerRPM10):
-		m.retune(-10)
-	case key.Matches(msg, k.PageUp):
-		m.scroll(-m.laneRows())
-	case key.Matches(msg, k.PageDown):
-		m.scroll(m.laneRows())
-	case key.Matches(msg, k.Live):
-		m.follow = true
+	case key.Matches(msg, k.PageUp, k.PageDown, k.Live):
+		m.lanes.key(msg, k, len(m.state.lanes), m.laneRows())
+	case key.Matches(msg, k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10):
+		if notice := m.buckets.key(msg, k, m.levels, m.run.Controls); notice != "" {
+			m.notice = notice
+			m.levels = m.run.Controls.Buckets()
+		}
+	case key.Matches(msg, k.Pause):
+		m.togglePause()
+	case key.Matches(msg, k.Slower):
+		m.stepSpeed(-1)
+	case key.Matches(msg, k.Faster):
+		m.stepSpeed(1)
+	case key.Matches(msg, k.Rerun):
+		return m.start(m.run.Scenario.Name, m.tunedRPMs(), m.run.Scenario.Name+" again, keeping the tuned RPMs")
+	case key.Matches(msg, k.Reset):
+		return m.start(m.run.Scenario.Name, nil, m.run.Scenario.Name+" again with the file's RPMs")
+	case key.Matches(msg, k.Pick):
+		if m.session.Runner == nil {
+			m.notice = "switching scenarios is not available here"
+			break
+		}
+		m.picker.show(m.session.Runner.Scenarios(), m.run.Scenario.Name)
+	case key.Matches(msg, k.Export):
+		return m.export()
 	}
 	return nil
 }
 
-// retune changes the selected bucket's RPM by delta, through the engine.
-func (m *Model) retune(delta int) {
-	if m.selected < 0 || m.selected >= len(m.levels) {
+func (m *Model) togglePause() {
+	if m.state.ended {
+		m.notice = "the run has ended; r runs it again"
 		return
 	}
-	b := m.levels[m.selected]
-	if b.RPM.IsUnlimited() {
-		m.notice = fmt.Sprintf("%s is unlimited; give it a number in the scenario file to tune it", b.ID)
+	m.paused = !m.paused
+	m.run.Controls.SetPaused(m.paused)
+	if m.paused {
+		m.notice = "paused: nothing is sent and simulated time stands still; space resumes"
+	} else {
+		m.notice = "resumed"
+	}
+}
+
+// stepSpeed moves to the next slower (-1) or faster (+1) speed step.
+func (m *Model) stepSpeed(dir int) {
+	i := 0
+	for i < len(speedSteps)-1 && speedSteps[i] < m.speed {
+		i++
+	}
+	if dir < 0 && i > 0 {
+		i--
+	} else if dir > 0 && i < len(speedSteps)-1 && speedSteps[i] <= m.speed {
+		i++
+	}
+	next := speedSteps[i]
+	if next == m.speed {
+		m.notice = "speed " + speedText(next) + " is the limit this way"
 		return
 	}
-	rpm := max(1, b.RPM+scenarios.RPM(delta))
-	if err := m.ctl.SetRPM(b.ID, rpm); err != nil {
+	if err := m.run.Controls.SetSpeed(next); err != nil {
 		m.notice = err.Error()
 		return
 	}
-	m.notice = fmt.Sprintf("%s → %s RPM", b.ID, rpm)
-	m.levels = m.ctl.Buckets()
+	m.speed = next
+	m.notice = "speed " + speedText(next)
 }
 
-func (m *Model) scroll(by int) {
-	n := len(m.state.lanes)
-	if m.follow {
-		m.scrollEnd = n
+// tunedRPMs are the current limits of every bucket that has one, for a
+// re-run that keeps what was tuned.
+func (m *Model) tunedRPMs() map[engine.BucketID]scenarios.RPM {
+	out := map[engine.BucketID]scenarios.RPM{}
+	for _, l := range m.levels {
+		out[l.ID] = l.RPM
 	}
-	m.scrollEnd = min(n, max(m.laneRows(), m.scrollEnd+by))
-	m.follow = m.scrollEnd >= n && by > 0
+	return out
 }
+
+// start asks the runner for a new run in the background; the current run
+// stays on screen until the new one is ready.
+func (m *Model) start(name string, rpm map[engine.BucketID]scenarios.RPM, what string) tea.Cmd {
+	runner := m.session.Runner
+	if runner == nil {
+		m.notice = "re-running is not available here"
+		return nil
+	}
+	if m.starting != "" {
+		m.notice = "still starting " + m.starting
+		return nil
+	}
+	m.starting, m.notice = what, "starting "+what+"…"
+	speed := m.speed
+	return func() tea.Msg {
+		run, err := runner.Start(name, rpm, speed)
+		return startedMsg{run: run, what: what, err: err}
+	}
+}
+
+// export writes the run so far in the background.
+func (m *Model) export() tea.Cmd {
+	write := m.run.Export
+	if write == nil {
+		m.notice = "this run cannot be exported"
+		return nil
+	}
+	path := m.session.ExportPath
+	if path == "" {
+		path = defaultExportPath(m.run.Scenario.Name, time.Now())
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	requests, inProgress := len(m.state.lanes), !m.state.ended
+	m.notice = "exporting to " + path + "…"
+	return func() tea.Msg {
+		return exportedMsg{path: path, requests: requests, inProgress: inProgress, err: write(path)}
+	}
+}
+
+// defaultExportPath names an export for the scenario and the time, in the
+// working directory, so repeated exports never overwrite each other.
+func defaultExportPath(scenario string, now time.Time) string {
+	name := fmt.Sprintf("spillway-%s-%s.json", scenario, now.Format("20060102-150405"))
+	if _, err := os.Stat(name); err == nil {
+		name = fmt.Sprintf("spillway-%s-%s.json", scenario, now.Format("20060102-150405.000"))
+	}
+	return name
+}
+
+// sideBySideWidth is the narrowest terminal that puts buckets and regions
+// beside the lanes; below it they stack, so gauges keep their full width.
+const sideBySideWidth = 140
 
 // layout is where each panel goes for the current size.
 type layout struct {
@@ -205,7 +336,7 @@ func (m *Model) layout() layout {
 		}
 	}
 	bucketsNeed := len(m.levels) + 1
-	if m.width >= 120 {
+	if m.width >= sideBySideWidth {
 		l.side = true
 		l.sideW = m.width * 9 / 20
 		l.lanesW, l.lanesH = m.width-l.sideW-1, l.bodyH
@@ -220,7 +351,10 @@ func (m *Model) layout() layout {
 	return l
 }
 
-func (m *Model) laneRows() int { return max(1, m.layout().lanesH-1-len(m.legend(m.layout().lanesW))) }
+func (m *Model) laneRows() int {
+	l := m.layout()
+	return max(1, l.lanesH-1-len(legend(m.styles, l.lanesW)))
+}
 
 // Screen is the whole dashboard as text, with styles; View wraps it.
 func (m *Model) Screen() string {
@@ -230,27 +364,50 @@ func (m *Model) Screen() string {
 		return lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, msg)
 	}
 	l := m.layout()
-	lanes := m.lanes(l.lanesW, l.lanesH)
-	buckets := m.buckets(l.sideW, l.bucketsH)
-	regions := m.regions(l.sideW, l.regionsH)
 	var body string
-	if l.side {
+	switch {
+	case m.picker.open:
+		body = m.picker.View(m.styles, m.width, l.bodyH)
+	case l.side:
 		sep := strings.TrimSuffix(strings.Repeat("│\n", l.bodyH), "\n")
-		body = lipgloss.JoinHorizontal(lipgloss.Top, lanes, m.styles.Dim.Render(sep), lipgloss.JoinVertical(lipgloss.Left, buckets, regions))
-	} else {
-		body = lipgloss.JoinVertical(lipgloss.Left, lanes, buckets, regions)
+		side := lipgloss.JoinVertical(lipgloss.Left, m.bucketsView(l.sideW, l.bucketsH), m.regions(l.sideW, l.regionsH))
+		body = lipgloss.JoinHorizontal(lipgloss.Top, m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render(sep), side)
+	default:
+		body = lipgloss.JoinVertical(lipgloss.Left, m.lanesView(l.lanesW, l.lanesH), m.bucketsView(l.sideW, l.bucketsH), m.regions(l.sideW, l.regionsH))
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, m.header(m.width), body, m.footer())
 }
 
+func (m *Model) lanesView(width, height int) string {
+	return m.lanes.View(m.state, m.now(), m.styles, width, height)
+}
+
+func (m *Model) bucketsView(width, height int) string {
+	return m.buckets.View(m.levels, m.styles, width, height)
+}
+
 func (m *Model) footer() string {
-	m.help.SetWidth(m.width)
-	if m.showHelp {
+	if m.showHelp && !m.picker.open {
+		m.help.SetWidth(m.width)
 		return block(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n"), m.width, 4)
 	}
-	line := m.help.ShortHelpView(m.keys.ShortHelp())
+	bindings := m.keys.ShortHelp()
+	if m.picker.open {
+		bindings = m.keys.pickerHelp()
+	}
+	// The notice comes first and may take two thirds of the line: it is
+	// what just happened, such as where an export went.
+	noticeW := 0
 	if m.notice != "" {
-		line = m.styles.Warn.Render(fit(m.notice, m.width/2)) + "  " + line
+		noticeW = min(lipgloss.Width(m.notice), m.width*2/3)
+	}
+	// bubbles' help can overrun its width when even "…" does not fit, so
+	// the line is cut here as well.
+	helpW := max(0, m.width-noticeW-2)
+	m.help.SetWidth(helpW)
+	line := ansi.Truncate(m.help.ShortHelpView(bindings), helpW, "…")
+	if m.notice != "" {
+		line = m.styles.Warn.Render(fit(m.notice, noticeW)) + "  " + line
 	}
 	return block([]string{line}, m.width, 1)
 }
@@ -261,6 +418,6 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.Screen())
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "Spillway · " + m.scenario.Name
+	v.WindowTitle = "Spillway · " + m.run.Scenario.Name
 	return v
 }

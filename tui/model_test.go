@@ -57,10 +57,15 @@ func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(
 // fakeControls serves fixed bucket levels and records retuning.
 type fakeControls struct {
 	levels []engine.BucketLevel
+	paused bool
+	speed  float64
 	set    map[engine.BucketID]scenarios.RPM
 }
 
 func (f *fakeControls) Buckets() []engine.BucketLevel { return f.levels }
+func (f *fakeControls) Elapsed() time.Duration        { return 0 }
+func (f *fakeControls) SetPaused(p bool)              { f.paused = p }
+func (f *fakeControls) SetSpeed(x float64) error      { f.speed = x; return nil }
 func (f *fakeControls) SetRPM(id engine.BucketID, rpm scenarios.RPM) error {
 	if f.set == nil {
 		f.set = map[engine.BucketID]scenarios.RPM{}
@@ -80,8 +85,8 @@ func dashboard(t *testing.T, events []engine.Event, ctl Controls, s *scenarios.S
 	for _, ev := range events {
 		feed.Handle(ev)
 	}
-	m := New(feed, ctl, Options{Scenario: s, Badge: "SIMULATED", Backend: "embedded emulator at http://127.0.0.1:PORT via aws-sdk-go-v2; no AWS calls",
-		Seed: 42, Speed: 20})
+	m := New(&Run{Feed: feed, Controls: ctl, Options: Options{Scenario: s, Badge: "SIMULATED",
+		Backend: "embedded emulator at http://127.0.0.1:PORT via aws-sdk-go-v2; no AWS calls", Seed: 42, Speed: 20}}, Session{})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	m.Refresh()
 	return m
@@ -143,8 +148,8 @@ func TestScreens(t *testing.T) {
 			checkSize(t, screen, w, h)
 			golden(t, name, screen)
 			l := m.layout()
-			golden(t, name+"_lanes", m.lanes(l.lanesW, l.lanesH))
-			golden(t, name+"_buckets", m.buckets(l.sideW, l.bucketsH))
+			golden(t, name+"_lanes", m.lanesView(l.lanesW, l.lanesH))
+			golden(t, name+"_buckets", m.bucketsView(l.sideW, l.bucketsH))
 			golden(t, name+"_regions", m.regions(l.sideW, l.regionsH))
 		}
 	}
@@ -173,7 +178,7 @@ func TestRetuneGoesThroughControlsAndShowsAtOnce(t *testing.T) {
 	if got := ctl.set["deployment/primary"]; got != 4 {
 		t.Fatalf("after + on deployment/primary: SetRPM %v, want 4", ctl.set)
 	}
-	if b := ansi.Strip(m.buckets(80, 5)); !strings.Contains(b, "▶ deployment/primary") || !strings.Contains(b, "3.0/4         4 fixed-window") {
+	if b := ansi.Strip(m.bucketsView(80, 5)); !strings.Contains(b, "▶ deployment/primary") || !strings.Contains(b, "3.0/4         4 fixed-window") {
 		t.Fatalf("gauge does not show 4 RPM at once:\n%s", b)
 	}
 	m.Update(tea.KeyPressMsg{Code: '[', Text: "["})
@@ -193,7 +198,7 @@ func TestLanesFollowTheNewestAndScrollBack(t *testing.T) {
 	rows := m.laneRows()
 	last := func() string {
 		l := m.layout()
-		lines := strings.Split(ansi.Strip(m.lanes(l.lanesW, l.lanesH)), "\n")
+		lines := strings.Split(ansi.Strip(m.lanesView(l.lanesW, l.lanesH)), "\n")
 		return strings.Fields(lines[len(lines)-1])[0]
 	}
 	if got := last(); got != "#20" {

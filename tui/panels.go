@@ -6,9 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"spillway/engine"
 	"spillway/scenarios"
 )
 
@@ -39,16 +42,19 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) 
 
 // header draws the title, the backend, the clock and the counters.
 func (m *Model) header(width int) string {
-	s, st := m.scenario, m.styles
+	s, st := m.run.Scenario, m.styles
 	title := fit(fmt.Sprintf("Spillway · %s — %s", s.Name, s.Title), width)
 	desc := strings.Join(strings.Fields(s.Description), " ")
-	badge, rest := m.badge, m.backend
+	badge, rest := m.run.Badge, m.run.Backend
 	style := st.Simulated
-	if m.live {
+	if m.run.Live {
 		style = st.Live
 	}
-	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.speed), seconds(m.state.now), m.seed)
-	backendW := width - len(badge) - 3 - lipgloss.Width(clock)
+	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.speed), seconds(m.now()), m.run.Seed)
+	if m.paused {
+		clock += " · " + st.Paused.Render(" PAUSED ")
+	}
+	backendW := width - lipgloss.Width(badge) - 3 - lipgloss.Width(clock)
 	line3 := style.Render(" "+badge+" ") + " " + fit(rest, max(0, backendW)) + clock
 	c := m.state.counts
 	counters := fmt.Sprintf("sent %d · in flight %d · succeeded %d · fell back %d · rate-limited %d · failed %d",
@@ -69,22 +75,59 @@ func speedText(x float64) string {
 	return strings.TrimSuffix(fmt.Sprintf("%g×", x), ".0×")
 }
 
-// lanes draws one row per request on a shared time axis, newest at the
-// bottom unless the user scrolled back. Only visible lanes are formatted.
-func (m *Model) lanes(width, height int) string {
-	st := m.styles
+// lanesPanel draws one row per request on a shared time axis, newest at
+// the bottom unless the user scrolled back. It owns that scrolling.
+type lanesPanel struct {
+	follow    bool
+	scrollEnd int // last visible lane when not following
+}
+
+// key scrolls by a page, or goes back to following the newest lanes.
+func (p *lanesPanel) key(msg tea.KeyPressMsg, k KeyMap, total, rows int) {
+	switch {
+	case key.Matches(msg, k.PageUp):
+		p.scroll(-rows, total, rows)
+	case key.Matches(msg, k.PageDown):
+		p.scroll(rows, total, rows)
+	case key.Matches(msg, k.Live):
+		p.follow = true
+	}
+}
+
+// wheel scrolls by three lanes a notch.
+func (p *lanesPanel) wheel(msg tea.MouseWheelMsg, total, rows int) {
+	switch msg.Button {
+	case tea.MouseWheelUp:
+		p.scroll(-3, total, rows)
+	case tea.MouseWheelDown:
+		p.scroll(3, total, rows)
+	}
+}
+
+func (p *lanesPanel) scroll(by, total, rows int) {
+	if p.follow {
+		p.scrollEnd = total
+	}
+	p.scrollEnd = min(total, max(rows, p.scrollEnd+by))
+	p.follow = p.scrollEnd >= total && by > 0
+}
+
+// View draws the lanes. Only visible lanes are formatted, so its cost does
+// not grow with the run.
+func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, height int) string {
+	axis := max(now, time.Second)
 	lines := append([]string{
-		st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(m.axis())), width)),
-	}, m.legend(width)...)
+		st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(axis)), width)),
+	}, legend(st, width)...)
 	rows := height - len(lines)
-	all := m.state.lanes
+	all := s.lanes
 	end := len(all)
-	if !m.follow {
-		end = min(len(all), max(rows, m.scrollEnd))
+	if !p.follow {
+		end = min(len(all), max(rows, p.scrollEnd))
 	}
 	start := max(0, end-rows)
 	if start > 0 {
-		lines[0] = st.Bold.Render(fit(fmt.Sprintf("Requests %d–%d of %d · time axis 0–%s simulated", start+1, end, len(all), seconds(m.axis())), width))
+		lines[0] = st.Bold.Render(fit(fmt.Sprintf("Requests %d–%d of %d · time axis 0–%s simulated", start+1, end, len(all), seconds(axis)), width))
 	}
 	infoW := min(40, max(26, width/3))
 	labelW := 12
@@ -92,13 +135,9 @@ func (m *Model) lanes(width, height int) string {
 	for i := start; i < end; i++ {
 		l := &all[i]
 		label := fit(fmt.Sprintf("#%d %s", l.ID, l.Tenant), labelW)
-		lines = append(lines, label+m.bar(l, barW)+"  "+fit(laneInfo(l), infoW))
+		lines = append(lines, label+bar(l, st, now, axis, barW)+"  "+fit(laneInfo(l), infoW))
 	}
 	return block(lines, width, height)
-}
-
-func (m *Model) axis() time.Duration {
-	return max(m.state.now, time.Second)
 }
 
 func laneInfo(l *Lane) string {
@@ -117,17 +156,16 @@ func laneInfo(l *Lane) string {
 
 // bar draws a lane's segments: each column shows the last thing that
 // happened in its slice of time.
-func (m *Model) bar(l *Lane, width int) string {
+func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 	cells := make([]int8, width)
 	for i := range cells {
 		cells[i] = -1
 	}
-	axis := float64(m.axis())
-	col := func(d time.Duration) int { return min(width-1, int(float64(d)/axis*float64(width))) }
+	col := func(d time.Duration) int { return min(width-1, int(float64(d)/float64(axis)*float64(width))) }
 	for _, seg := range l.Segments {
 		end := seg.End
 		if seg.Open {
-			end = m.state.now
+			end = now
 		}
 		for c := col(seg.Start); c <= col(end); c++ {
 			cells[c] = int8(seg.Kind)
@@ -143,7 +181,7 @@ func (m *Model) bar(l *Lane, width int) string {
 			b.WriteString(strings.Repeat(" ", j-i))
 		} else {
 			k := SegmentKind(cells[i])
-			b.WriteString(m.styles.Segment[k].Render(strings.Repeat(glyphs[k], j-i)))
+			b.WriteString(st.Segment[k].Render(strings.Repeat(glyphs[k], j-i)))
 		}
 		i = j
 	}
@@ -151,7 +189,7 @@ func (m *Model) bar(l *Lane, width int) string {
 }
 
 // legend names every segment kind, on as many lines as the width needs.
-func (m *Model) legend(width int) []string {
+func legend(st Styles, width int) []string {
 	var lines []string
 	var line string
 	used := 0
@@ -160,22 +198,63 @@ func (m *Model) legend(width int) []string {
 		if used > 0 && used+w > width {
 			lines, line, used = append(lines, line), "", 0
 		}
-		line += m.styles.Segment[k].Render(glyphs[k]) + " " + kindNames[k] + " "
+		line += st.Segment[k].Render(glyphs[k]) + " " + kindNames[k] + " "
 		used += w
 	}
 	return append(lines, line)
 }
 
-// buckets draws a gauge for every tenant and deployment bucket.
-func (m *Model) buckets(width, height int) string {
-	st := m.styles
+// bucketsPanel draws a gauge for every tenant and deployment bucket. It
+// owns which one is selected, and retunes it.
+type bucketsPanel struct {
+	selected int
+}
+
+// key moves the selection or retunes the selected bucket through ctl, and
+// returns what to tell the user.
+func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.BucketLevel, ctl Controls) string {
+	switch {
+	case key.Matches(msg, k.Up):
+		p.selected = max(0, p.selected-1)
+	case key.Matches(msg, k.Down):
+		p.selected = min(len(levels)-1, p.selected+1)
+	case key.Matches(msg, k.RaiseRPM):
+		return p.retune(1, levels, ctl)
+	case key.Matches(msg, k.LowerRPM):
+		return p.retune(-1, levels, ctl)
+	case key.Matches(msg, k.RaiseRPM10):
+		return p.retune(10, levels, ctl)
+	case key.Matches(msg, k.LowerRPM10):
+		return p.retune(-10, levels, ctl)
+	}
+	return ""
+}
+
+// retune changes the selected bucket's RPM by delta, never below 1.
+func (p *bucketsPanel) retune(delta int, levels []engine.BucketLevel, ctl Controls) string {
+	if p.selected < 0 || p.selected >= len(levels) {
+		return ""
+	}
+	b := levels[p.selected]
+	if b.RPM.IsUnlimited() {
+		return fmt.Sprintf("%s is unlimited; give it a number in the scenario file to tune it", b.ID)
+	}
+	rpm := max(1, b.RPM+scenarios.RPM(delta))
+	if err := ctl.SetRPM(b.ID, rpm); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s → %s RPM", b.ID, rpm)
+}
+
+// View draws the gauges, the selected one highlighted.
+func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, height int) string {
 	lines := []string{st.Bold.Render(fit("Buckets · fill · available/capacity · RPM · limiter · admitted/rejected", width))}
 	const restW = 41 // " 18.0/25      25 fixed-window ok 7 rej 0"
 	nameW := min(22, max(14, width-2-1-8-restW))
 	gaugeW := max(4, min(20, width-2-nameW-1-restW))
-	for i, b := range m.levels {
+	for i, b := range levels {
 		mark := "  "
-		if i == m.selected {
+		if i == p.selected {
 			mark = "▶ "
 		}
 		full := int(math.Round(b.Fill() * float64(gaugeW)))
@@ -185,7 +264,7 @@ func (m *Model) buckets(width, height int) string {
 			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()
 		}
 		name := fit(string(b.ID), nameW)
-		if i == m.selected {
+		if i == p.selected {
 			name = st.Selected.Render(name)
 		}
 		rest := fmt.Sprintf(" %-9s %5s %-12s ok %d rej %d", capacity, rpm, b.Semantic, b.Admitted, b.Rejected)

@@ -12,7 +12,7 @@ import (
 // reads the same without colour.
 type Styles struct {
 	Title, Dim, Bold, Selected, Error, Warn lipgloss.Style
-	Simulated, Live                         lipgloss.Style
+	Simulated, Live, Paused                 lipgloss.Style
 	Segment                                 [Cancelled + 1]lipgloss.Style
 	GaugeFull, GaugeEmpty, Bar              lipgloss.Style
 }
@@ -54,6 +54,7 @@ func NewStyles(dark bool) Styles {
 		Warn:       fg(c("#8a5a00", "#ffb454")),
 		Simulated:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#000000")).Background(c("#f0c000", "#f0c000")),
 		Live:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#ffffff")).Background(c("#c00000", "#d03030")),
+		Paused:     lipgloss.NewStyle().Bold(true).Reverse(true),
 		GaugeFull:  fg(c("#1a7f37", "#3fb950")),
 		GaugeEmpty: fg(c("#c8c8c8", "#3a3a3a")),
 		Bar:        fg(c("#0969da", "#58a6ff")),

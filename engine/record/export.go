@@ -63,6 +63,11 @@ func (r *Recorder) WriteFile(path string) error {
 		tmp.Close()
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
+	// CreateTemp makes the file private; an export is meant to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("cannot write %s: %w", path, err)

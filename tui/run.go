@@ -1,0 +1,58 @@
+package tui
+
+import (
+	"time"
+
+	"spillway/engine"
+	"spillway/scenarios"
+)
+
+// Controls is what the dashboard may ask of a running engine besides its
+// events: bucket levels and the simulated clock to draw, and the changes a
+// person makes while watching. *engine.Engine implements it.
+type Controls interface {
+	Buckets() []engine.BucketLevel
+	Elapsed() time.Duration
+	SetRPM(engine.BucketID, scenarios.RPM) error
+	SetPaused(bool)
+	SetSpeed(float64) error
+}
+
+// Options describe the run the dashboard shows.
+type Options struct {
+	Scenario *scenarios.Scenario
+	Badge    string // SIMULATED, EMULATED ENDPOINT or LIVE AWS: what nobody may miss
+	Backend  string // the rest of the backend's header line
+	Live     bool   // real AWS: the badge is drawn in the alarm colour
+	Seed     uint64
+	Speed    float64
+	// AccountIDs are the account ids the backend resolved, by account name;
+	// the scenario's own ids are used for the rest.
+	AccountIDs map[string]string
+}
+
+// Run is one run on screen: its events, its controls, and how to save it.
+type Run struct {
+	Feed     *Feed
+	Controls Controls
+	Options
+	// Export writes the run as recorded so far to path, as JSON. Nil means
+	// this run cannot be exported.
+	Export func(path string) error
+}
+
+// Runner starts runs for the dashboard's re-run (r, R) and scenario picker
+// (s). Start stops the run on screen, if the new one could be prepared, and
+// returns the new one already running.
+type Runner interface {
+	Scenarios() []*scenarios.Scenario
+	Start(name string, rpm map[engine.BucketID]scenarios.RPM, speed float64) (*Run, error)
+}
+
+// Session is what stays the same across the dashboard's runs.
+type Session struct {
+	Runner Runner // nil: re-running and switching are unavailable
+	// ExportPath is where e writes (--json); empty means a new file named
+	// for the scenario and the time in the working directory.
+	ExportPath string
+}
