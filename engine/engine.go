@@ -57,10 +57,10 @@ type Engine struct {
 	startPaused bool
 	// over is set once the run has ended: no more events, and changes are
 	// applied directly instead of through control.
-	over bool
-	control     chan func() // changes asked for during a run, applied by the run's goroutine
-	ended       chan struct{}
-	nowNano     atomic.Int64 // simulated time of the event being handled, for readers outside the loop
+	over    bool
+	control chan func() // changes asked for during a run, applied by the run's goroutine
+	ended   chan struct{}
+	nowNano atomic.Int64 // simulated time of the event being handled, for readers outside the loop
 
 	// Run state, owned by the Run goroutine.
 	ctx        context.Context
