@@ -17,7 +17,12 @@ import (
 	"spillway/scenarios"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// updating reports whether -update was given. The flag itself is
+// registered by x/exp/golden, which teatest imports.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // recorded runs a built-in scenario on the in-process fleet and returns
 // every event and the engine, whose buckets reflect the end of the run.
@@ -96,7 +101,7 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	got = ansi.Strip(got)
 	path := filepath.Join("testdata", name+".golden")
-	if *update {
+	if updating() {
 		os.MkdirAll("testdata", 0o755)
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
