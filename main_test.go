@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -314,5 +316,102 @@ func TestSeedOutcomesAgainstAStandaloneEmulator(t *testing.T) {
 			t.Errorf("%s: header does not name the endpoint:\n%s", name, stderr)
 		}
 		seedOutcome(t, name, []byte(out))
+	}
+}
+
+// terminal is the real spillway binary running in a tmux pane, read the
+// way a person reads it.
+type terminal struct {
+	t      *testing.T
+	socket string
+}
+
+// startTerminal builds spillway and runs it with args in a detached tmux
+// session of the given size, on a private tmux server.
+func startTerminal(t *testing.T, width, height int, args ...string) *terminal {
+	t.Helper()
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed, so the real binary cannot be driven in a terminal; install tmux to run this test")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "spillway")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	term := &terminal{t: t, socket: fmt.Sprintf("spillway-test-%d", os.Getpid())}
+	command := bin + " " + strings.Join(args, " ")
+	if out, err := exec.Command(tmux, "-L", term.socket, "new-session", "-d", "-s", "spillway",
+		"-x", fmt.Sprint(width), "-y", fmt.Sprint(height), command).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	// Keep the pane after spillway exits, to read what it printed last.
+	term.tmux("set-option", "-t", "spillway", "remain-on-exit", "on")
+	t.Cleanup(func() { exec.Command(tmux, "-L", term.socket, "kill-server").Run() })
+	return term
+}
+
+func (term *terminal) tmux(args ...string) string {
+	term.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", term.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		term.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (term *terminal) screen() string { return term.tmux("capture-pane", "-p", "-t", "spillway") }
+
+func (term *terminal) keys(keys ...string) {
+	term.tmux(append([]string{"send-keys", "-t", "spillway"}, keys...)...)
+}
+
+// waitFor polls the pane until every pattern matches, or fails after 20 s.
+func (term *terminal) waitFor(what string, patterns ...string) string {
+	term.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := term.screen()
+		all := true
+		for _, p := range patterns {
+			if !regexp.MustCompile(p).MatchString(s) {
+				all = false
+			}
+		}
+		if all {
+			return s
+		}
+		if time.Now().After(deadline) {
+			term.t.Fatalf("waited 20 s for %s; the pane shows:\n%s", what, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestDashboardInATerminal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.json")
+	term := startTerminal(t, 160, 48, "run", "fallback", "--speed", "20", "--json", path)
+	term.waitFor("lanes, buckets and the Region histogram filled in",
+		`SIMULATED`,
+		`#10 app\s+▓+\s+fallback us-[a-z]+-\d [\d.]+s`, // the last lane, served by the fallback
+		`deployment/primary\s+\S+ 0\.0/3\s+3 fixed-window ok 3 rej 7`,
+		`deployment/fallback\s+\S+ [\d.]+/25\s+25 fixed-window ok 7 rej 0`,
+		`polled at [\d.]+s · complete`,
+		`us-east-\d\s+█+\s+\d+\s+[\d.]+%`,
+	)
+	term.keys("j", "+") // select deployment/primary, raise it by one
+	term.waitFor("the primary at 4 RPM", `▶ deployment/primary\s+\S+ [\d.]+/4\s+4 fixed-window`, `deployment/primary → 4 RPM`)
+	term.keys("q")
+	term.waitFor("the summary after quitting", `Run recorded to `+regexp.QuoteMeta(path))
+	var doc struct {
+		Scenario string                  `json:"scenario"`
+		Summary  struct{ Succeeded int } `json:"summary"`
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Scenario != "fallback" || doc.Summary.Succeeded != 10 {
+		t.Fatalf("JSON after q: %v, %+v", err, doc)
 	}
 }
