@@ -115,7 +115,8 @@ Usage:
   spillway --version
 
 Run flags:
-  --headless          plain line-by-line output (the only output until the dashboard lands)
+  --headless          plain line-by-line output instead of the dashboard (automatic when
+                      stdin or stdout is not a terminal, and with --json -)
   --json FILE|-       write the run as JSON (schema spillway/run/v1) to FILE, or stdout with -
   --speed X           simulated seconds per wall second: 1 is real time, 20 is 20× faster,
                       max runs as fast as possible (default 1)
@@ -129,7 +130,8 @@ Run flags:
                       a 'spillway emulator'
 
 Examples:
-  spillway                                     the default scenario, in real time
+  spillway                                     the dashboard on the default scenario, in real
+                                               time; press ? there for every key, q to quit
   spillway run quota-isolation --speed 20
   spillway run fallback --speed max --json run.json
   spillway run cris --backend aws               live, with the default AWS profile

@@ -369,13 +369,35 @@ func (m *Model) Screen() string {
 	case m.picker.open:
 		body = m.picker.View(m.styles, m.width, l.bodyH)
 	case l.side:
-		sep := strings.TrimSuffix(strings.Repeat("│\n", l.bodyH), "\n")
-		side := lipgloss.JoinVertical(lipgloss.Left, m.bucketsView(l.sideW, l.bucketsH), m.regions(l.sideW, l.regionsH))
-		body = lipgloss.JoinHorizontal(lipgloss.Top, m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render(sep), side)
+		side := m.bucketsView(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
+		body = besides(m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render("│"), side)
 	default:
-		body = lipgloss.JoinVertical(lipgloss.Left, m.lanesView(l.lanesW, l.lanesH), m.bucketsView(l.sideW, l.bucketsH), m.regions(l.sideW, l.regionsH))
+		body = m.lanesView(l.lanesW, l.lanesH) + "\n" + m.bucketsView(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
 	}
-	return lipgloss.JoinVertical(lipgloss.Left, m.header(m.width), body, m.footer())
+	return m.header(m.width) + "\n" + body + "\n" + m.footer()
+}
+
+// besides puts two blocks side by side with sep between them, line by
+// line. Every panel is already padded to its width (see block), so unlike
+// lipgloss.JoinHorizontal this measures nothing: it is most of a frame's
+// cost saved.
+func besides(left, sep, right string) string {
+	ls, rs := strings.Split(left, "\n"), strings.Split(right, "\n")
+	var b strings.Builder
+	b.Grow(len(left) + len(right) + len(ls)*(len(sep)+1))
+	for i := range max(len(ls), len(rs)) {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if i < len(ls) {
+			b.WriteString(ls[i])
+		}
+		b.WriteString(sep)
+		if i < len(rs) {
+			b.WriteString(rs[i])
+		}
+	}
+	return b.String()
 }
 
 func (m *Model) lanesView(width, height int) string {
