@@ -30,15 +30,7 @@ type simRunner struct {
 }
 
 func newSimRunner(t *testing.T) *simRunner {
-	data, err := os.ReadFile("../scenarios.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := scenarios.Parse("scenarios.toml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &simRunner{t: t, file: f}
+	r := &simRunner{t: t, file: builtinFile(t)}
 	t.Cleanup(func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -200,7 +192,7 @@ func TestFlowPickAnotherScenario(t *testing.T) {
 	f := startFlow(t, "fallback", 20, Session{})
 	f.key('s')
 	list := f.waitFor("the picker", func(s string) bool { return strings.Contains(s, "Scenarios · enter runs") })
-	for _, s := range newSimRunner(t).Scenarios() {
+	for _, s := range builtinFile(t).Scenarios {
 		if !strings.Contains(list, s.Name) || !strings.Contains(list, s.Title) {
 			t.Fatalf("picker lacks %s — %s:\n%s", s.Name, s.Title, list)
 		}

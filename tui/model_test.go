@@ -24,9 +24,8 @@ func updating() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// recorded runs a built-in scenario on the in-process fleet and returns
-// every event and the engine, whose buckets reflect the end of the run.
-func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scenarios.Scenario) {
+// builtinFile is the built-in scenario file.
+func builtinFile(t *testing.T) *scenarios.File {
 	t.Helper()
 	data, err := os.ReadFile("../scenarios.toml")
 	if err != nil {
@@ -36,6 +35,14 @@ func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scena
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// recorded runs a built-in scenario on the in-process fleet and returns
+// every event and the engine, whose buckets reflect the end of the run.
+func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scenarios.Scenario) {
+	t.Helper()
+	f := builtinFile(t)
 	s, err := f.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
