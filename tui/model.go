@@ -322,10 +322,7 @@ type layout struct {
 }
 
 func (m *Model) layout() layout {
-	footerH := 1
-	if m.showHelp {
-		footerH = 4
-	}
+	footerH := m.footerHeight()
 	l := layout{bodyH: m.height - 4 - footerH}
 	regionsNeed := 2
 	for _, name := range m.state.accounts {
@@ -408,10 +405,23 @@ func (m *Model) bucketsView(width, height int) string {
 	return m.buckets.View(m.levels, m.styles, width, height)
 }
 
+// footerHeight is one line of short help, or the tallest column of the
+// full help while ? shows it.
+func (m *Model) footerHeight() int {
+	if !m.showHelp || m.picker.open {
+		return 1
+	}
+	rows := 1
+	for _, col := range m.keys.FullHelp() {
+		rows = max(rows, len(col))
+	}
+	return rows
+}
+
 func (m *Model) footer() string {
 	if m.showHelp && !m.picker.open {
 		m.help.SetWidth(m.width)
-		return block(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n"), m.width, 4)
+		return block(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n"), m.width, m.footerHeight())
 	}
 	bindings := m.keys.ShortHelp()
 	if m.picker.open {

@@ -225,3 +225,19 @@ func TestLanesFollowTheNewestAndScrollBack(t *testing.T) {
 		t.Fatalf("after End: last lane %s, want #20", got)
 	}
 }
+
+func TestFullHelpShowsEveryKeyAt80x24(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, e, s, 80, 24)
+	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
+	screen := m.Screen()
+	checkSize(t, screen, 80, 24)
+	plain := ansi.Strip(screen)
+	for _, col := range m.keys.FullHelp() {
+		for _, b := range col {
+			if !strings.Contains(plain, b.Help().Desc) {
+				t.Errorf("full help lacks %q:\n%s", b.Help().Desc, plain)
+			}
+		}
+	}
+}
