@@ -69,7 +69,8 @@ type Engine struct {
 	queue      schedule
 	seq        uint64
 	nextID     int
-	planned    int
+	planned    int // requests expected, for the RunStarted event
+	generating int // tenants that will send more
 	finished   int
 	inflight   map[int]*request
 	inbox      chan asyncReply
@@ -82,6 +83,9 @@ type Engine struct {
 type tenant struct {
 	spec    scenarios.Tenant
 	id      BucketID
+	rate    float64    // requests per minute, for constant and Poisson arrivals; tunable
+	until   time.Time  // constant and Poisson: no arrival at or after this
+	gaps    *rand.Rand // Poisson gaps, a stream of its own so routing never shifts them
 	rpm     scenarios.RPM
 	overMsg string // why a request was refused; rebuilt when rpm changes, not per request
 	bucket  *bucket.Bucket
@@ -172,15 +176,16 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		gr.skipped = make([]*deployment, 0, len(gr.members))
 		groups[g.Name] = gr
 	}
-	for _, t := range s.Tenants {
-		tn := &tenant{spec: t, id: BucketID(TenantBucket + t.Name)}
+	for i, t := range s.Tenants {
+		tn := &tenant{spec: t, id: BucketID(TenantBucket + t.Name), rate: t.Rate,
+			gaps: rand.New(rand.NewPCG(opts.Seed, 0xa771+uint64(i)))}
 		tn.setRPM(t.RPM)
 		for _, name := range s.Chain(t.Group) {
 			tn.chain = append(tn.chain, groups[name])
 		}
 		e.tenants = append(e.tenants, tn)
 		e.tunables[tn.id] = tn
-		e.planned += t.Requests
+		e.planned += t.Expected()
 	}
 	return e, nil
 }
@@ -236,14 +241,22 @@ func (e *Engine) Run(ctx context.Context) error {
 		Buckets:  e.Buckets(),
 	}})
 	for _, t := range e.tenants {
-		e.push(item{at: e.start, kind: arrive, tenant: t})
+		t.until = e.start.Add(t.spec.Duration)
+		first := e.start
+		if t.spec.Arrival == scenarios.Poisson {
+			first = first.Add(t.gap())
+		}
+		if t.spec.Arrival == scenarios.Burst || first.Before(t.until) {
+			e.generating++
+			e.push(item{at: first, kind: arrive, tenant: t})
+		}
 	}
 	if e.opts.Logs != nil {
 		e.polling = true
 		e.push(item{at: e.start.Add(e.scenario.Logs.PollEvery), kind: poll})
 	}
 
-	for e.finished < e.planned || e.polling {
+	for e.generating > 0 || e.finished < e.nextID || e.polling {
 		if !e.step() {
 			e.interrupt()
 			return nil
@@ -327,10 +340,32 @@ func (e *Engine) simNow() time.Time {
 	return last
 }
 
+// gap is the time to a tenant's next arrival after one at a steady or
+// Poisson rate.
+func (t *tenant) gap() time.Duration {
+	mean := float64(time.Minute) / t.rate
+	if t.spec.Arrival == scenarios.Poisson {
+		return time.Duration(t.gaps.ExpFloat64() * mean)
+	}
+	return time.Duration(mean)
+}
+
+// next is when the tenant's next request arrives after one at at, if it
+// sends another.
+func (t *tenant) next(at time.Time) (time.Time, bool) {
+	if t.spec.Arrival == scenarios.Burst {
+		return at.Add(t.spec.Stagger), t.sent < t.spec.Requests
+	}
+	next := at.Add(t.gap())
+	return next, next.Before(t.until)
+}
+
 func (e *Engine) arrive(at time.Time, t *tenant) {
 	t.sent++
-	if t.sent < t.spec.Requests {
-		e.push(item{at: at.Add(t.spec.Stagger), kind: arrive, tenant: t})
+	if next, more := t.next(at); more {
+		e.push(item{at: next, kind: arrive, tenant: t})
+	} else {
+		e.generating--
 	}
 	e.nextID++
 	r := &request{id: e.nextID, tenant: t, arrival: at}
@@ -535,7 +570,7 @@ func (e *Engine) queryLogs(ctx context.Context, at time.Time) []*RegionPoll {
 
 // publish emits one round of histograms and decides whether to poll again.
 func (e *Engine) publish(at time.Time, polls []*RegionPoll, last bool) {
-	done := e.finished == e.planned || last
+	done := (e.generating == 0 && e.finished == e.nextID) || last
 	settled := true
 	for _, p := range polls {
 		p.Unaccounted = max(0, e.succeeded[p.Account]-p.Total())

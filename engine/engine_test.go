@@ -809,3 +809,104 @@ func TestSetRPMAfterTheRunChangesTheReportedLimit(t *testing.T) {
 		t.Fatalf("an event followed RunEnded: %+v", all[len(all)-1])
 	}
 }
+
+// steady is one tenant of the given arrival on an unlimited gateway.
+func steady(arrival string, rate float64, duration string) string {
+	return fmt.Sprintf(`
+[[model]]
+id = "m"
+latency_p50 = "1s"
+[[scenario]]
+name = "t"
+title = "t"
+description = "t"
+  [[scenario.account]]
+  name = "default"
+  quota_rpm = 1000000
+  [[scenario.deployment]]
+  name = "d"
+  model = "m"
+  rpm = "unlimited"
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  arrival = %q
+  rate = %g
+  duration = %q
+`, arrival, rate, duration)
+}
+
+// arrivalsPerMinute counts admissions in each whole minute of the run.
+func arrivalsPerMinute(r run) []int {
+	var per []int
+	for _, ev := range r.events.of(engine.Admitted) {
+		m := int(ev.At / time.Minute)
+		for len(per) <= m {
+			per = append(per, 0)
+		}
+		per[m]++
+	}
+	return per
+}
+
+func TestConstantArrivalsGiveTheRateEachMinute(t *testing.T) {
+	for _, rate := range []float64{1, 7, 60, 600, 1000} {
+		r := newRun(t, parse(t, steady("constant", rate, "10m")), "t", engine.Options{Seed: 42})
+		sum := r.do(t)
+		per := arrivalsPerMinute(r)
+		if len(per) != 10 {
+			t.Fatalf("rate %g: arrivals in %d minutes, want 10", rate, len(per))
+		}
+		for m, n := range per {
+			if math.Abs(float64(n)-rate) > 1 {
+				t.Fatalf("rate %g/min: minute %d had %d arrivals, want %g ± 1 (all: %v)", rate, m, n, rate, per)
+			}
+		}
+		if want := scenarios.ConstantArrivals(rate, 10*time.Minute); sum.Requests != want || sum.Succeeded != want {
+			t.Fatalf("rate %g: %d sent, %d succeeded; want %d", rate, sum.Requests, sum.Succeeded, want)
+		}
+	}
+}
+
+// A Poisson process of rate λ/min over T minutes sends N ~ Poisson(λT):
+// for a fixed seed the count must sit within 4 standard deviations of λT,
+// and the gaps' mean within 4 standard errors of 60/λ seconds.
+func TestPoissonArrivalsHaveTheirMean(t *testing.T) {
+	const rate, minutes = 120.0, 30.0
+	for _, seed := range []uint64{1, 42, 7777} {
+		r := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: seed})
+		sum := r.do(t)
+		mean := rate * minutes
+		if d := math.Abs(float64(sum.Requests) - mean); d > 4*math.Sqrt(mean) {
+			t.Fatalf("seed %d: %d arrivals in %g min at %g/min, want %g ± %.0f", seed, sum.Requests, minutes, rate, mean, 4*math.Sqrt(mean))
+		}
+		adm := r.events.of(engine.Admitted)
+		var gaps []float64
+		for i := 1; i < len(adm); i++ {
+			gaps = append(gaps, (adm[i].At - adm[i-1].At).Seconds())
+		}
+		var total float64
+		for _, g := range gaps {
+			total += g
+		}
+		gapMean, want := total/float64(len(gaps)), 60/rate
+		// Exponential gaps: the standard deviation equals the mean.
+		if se := want / math.Sqrt(float64(len(gaps))); math.Abs(gapMean-want) > 4*se {
+			t.Fatalf("seed %d: mean gap %.4fs, want %.4fs ± %.4f", seed, gapMean, want, 4*se)
+		}
+		// Not a constant rate in disguise: gaps vary as exponential ones do.
+		var sq float64
+		for _, g := range gaps {
+			sq += (g - gapMean) * (g - gapMean)
+		}
+		if sd := math.Sqrt(sq / float64(len(gaps))); sd < 0.8*want || sd > 1.2*want {
+			t.Fatalf("seed %d: gap standard deviation %.4fs, want about %.4fs (exponential)", seed, sd, want)
+		}
+	}
+	// The same seed gives the same arrivals.
+	a := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: 42}).do(t)
+	b := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: 42}).do(t)
+	if a.Requests != b.Requests {
+		t.Fatalf("seed 42 twice: %d then %d arrivals", a.Requests, b.Requests)
+	}
+}

@@ -172,6 +172,9 @@ type rawTenant struct {
 	Requests any    `toml:"requests"`
 	Stagger  any    `toml:"stagger"`
 	Group    string `toml:"group"`
+	Arrival  string `toml:"arrival"`
+	Rate     any    `toml:"rate"`
+	Duration any    `toml:"duration"`
 }
 
 type rawModel struct {
@@ -466,13 +469,12 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 	for i, rt := range r.Tenant {
 		p := fmt.Sprintf("%s.tenant[%d]", path, i)
 		t := Tenant{
-			Name:     rt.Name,
-			RPM:      c.rpm(p+".rpm", rt.RPM),
-			Limiter:  c.limiter(p+".limiter", rt.Limiter, s.Limiter),
-			Requests: c.wholeNumber(p+".requests", rt.Requests, -1, 1, MaxRequests),
-			Stagger:  c.duration(p+".stagger", rt.Stagger, 0),
-			Group:    rt.Group,
+			Name:    rt.Name,
+			RPM:     c.rpm(p+".rpm", rt.RPM),
+			Limiter: c.limiter(p+".limiter", rt.Limiter, s.Limiter),
+			Group:   rt.Group,
 		}
+		c.arrival(p, rt, &t)
 		if t.Name == "" {
 			c.fail(p, "tenant has no name; add name = \"…\"")
 		} else if seen[t.Name] {
@@ -491,6 +493,55 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 	if len(s.Tenants) == 0 {
 		c.fail(path, "scenario %q sends nothing; add a [[scenario.tenant]] with requests = N", s.Name)
 	}
+}
+
+// arrival checks a tenant's load: requests and stagger for a burst, rate
+// and duration for constant or Poisson arrivals, and not a mix.
+func (c *checker) arrival(p string, rt rawTenant, t *Tenant) {
+	t.Arrival = Arrival(rt.Arrival)
+	switch t.Arrival {
+	case "", Burst:
+		t.Arrival = Burst
+		t.Requests = c.wholeNumber(p+".requests", rt.Requests, -1, 1, MaxRequests)
+		t.Stagger = c.duration(p+".stagger", rt.Stagger, 0)
+		for _, kv := range []struct {
+			key string
+			v   any
+		}{{"rate", rt.Rate}, {"duration", rt.Duration}} {
+			if key, v := kv.key, kv.v; v != nil {
+				c.fail(p+"."+key, "%s goes with arrival = \"constant\" or \"poisson\"; a burst sends requests = N, stagger apart", key)
+			}
+		}
+	case Constant, Poisson:
+		t.Rate = c.rate(p+".rate", rt.Rate)
+		t.Duration = c.duration(p+".duration", rt.Duration, 0)
+		if rt.Duration == nil || t.Duration <= 0 {
+			c.fail(p+".duration", "arrival = %q needs a duration such as \"10m\"", t.Arrival)
+		}
+		for _, kv := range []struct {
+			key string
+			v   any
+		}{{"requests", rt.Requests}, {"stagger", rt.Stagger}} {
+			if key, v := kv.key, kv.v; v != nil {
+				c.fail(p+"."+key, "%s goes with a burst; arrival = %q sends rate requests per minute for duration", key, t.Arrival)
+			}
+		}
+		if n := t.Expected(); n > MaxRequests {
+			c.fail(p+".rate", "rate %g for %s is about %d requests, over the limit of %d; lower the rate or the duration", t.Rate, t.Duration, n, MaxRequests)
+		}
+	default:
+		c.fail(p+".arrival", "arrival %q is not known; use \"burst\", \"constant\" or \"poisson\"", rt.Arrival)
+	}
+}
+
+// rate is requests per minute: a number above 0.
+func (c *checker) rate(path string, v any) float64 {
+	n, ok := number(v)
+	if v == nil || !ok || !(n > 0) || n > 1e6 {
+		c.fail(path, "%v is not a rate; give requests per minute as a number above 0, such as 600", v)
+		return 1
+	}
+	return n
 }
 
 func (c *checker) account(path string, r rawAccount) Account {

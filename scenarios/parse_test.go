@@ -176,7 +176,7 @@ func TestBuiltinScenarios(t *testing.T) {
 	if f.Default != "fallback" {
 		t.Errorf("Default = %q, want fallback", f.Default)
 	}
-	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation"}
+	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "tuning"}
 	if got := f.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
@@ -474,6 +474,18 @@ func TestValidationErrors(t *testing.T) {
 			line: 23, col: 3, key: "scenario.group.deployments", msg: `group "main" lists no deployments`},
 		{name: "tenant group missing", edits: []string{"  name = \"app\"\n", "  name = \"app\"\n  group = \"backup\"\n"},
 			line: 32, col: 3, key: "scenario.tenant.group", msg: `tenant "app" sends to group "backup", which does not exist; known groups: main, spare`},
+
+		// arrivals
+		{name: "burst with a rate", edits: []string{"  requests = 5\n", "  requests = 5\n  rate = 10\n"},
+			line: 34, col: 3, key: "scenario.tenant.rate", msg: `rate goes with arrival = "constant" or "poisson"`},
+		{name: "constant without duration", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"constant\"\n  rate = 60\n"},
+			line: 30, col: 3, key: "scenario.tenant.duration", msg: `arrival = "constant" needs a duration`},
+		{name: "constant with requests", edits: []string{"  stagger = \"50ms\"\n", "  arrival = \"constant\"\n  rate = 60\n  duration = \"1m\"\n"},
+			line: 33, col: 3, key: "scenario.tenant.requests", msg: `requests goes with a burst`},
+		{name: "poisson rate zero", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"poisson\"\n  rate = 0\n  duration = \"1m\"\n"},
+			line: 34, col: 3, key: "scenario.tenant.rate", msg: `0 is not a rate`},
+		{name: "unknown arrival", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"steady\"\n"},
+			line: 33, col: 3, key: "scenario.tenant.arrival", msg: `arrival "steady" is not known; use "burst", "constant" or "poisson"`},
 
 		// requests
 		{name: "requests zero", edits: []string{"  requests = 5\n", "  requests = 0\n"},

@@ -146,12 +146,56 @@ type Group struct {
 
 // Tenant is a consumer with its own bucket and its own load.
 type Tenant struct {
-	Name     string
-	RPM      RPM
-	Limiter  Limiter
+	Name    string
+	RPM     RPM
+	Limiter Limiter
+	Group   string // where its requests enter
+
+	Arrival Arrival
+	// Burst: Requests requests, Stagger apart (0 sends them all at once).
 	Requests int
-	Stagger  time.Duration // gap between this tenant's requests; 0 sends all at once
-	Group    string        // where its requests enter
+	Stagger  time.Duration
+	// Constant and Poisson: Rate requests per minute (the mean, for
+	// Poisson) from the start of the run for Duration.
+	Rate     float64
+	Duration time.Duration
+}
+
+// Arrival is how a tenant's requests arrive.
+type Arrival string
+
+const (
+	// Burst sends a fixed number of requests, a fixed gap apart: the seed
+	// demos' load.
+	Burst Arrival = "burst"
+	// Constant sends at a steady rate: exactly one request every
+	// 60s/rate.
+	Constant Arrival = "constant"
+	// Poisson sends with exponentially distributed gaps of mean 60s/rate,
+	// as independent users do.
+	Poisson Arrival = "poisson"
+)
+
+// Expected is how many requests the tenant is expected to send: exact for
+// burst and constant arrivals, the mean for Poisson.
+func (t Tenant) Expected() int {
+	switch t.Arrival {
+	case Constant:
+		return ConstantArrivals(t.Rate, t.Duration)
+	case Poisson:
+		return int(math.Round(t.Rate * t.Duration.Minutes()))
+	}
+	return t.Requests
+}
+
+// ConstantArrivals is how many requests a constant rate sends in d: one at
+// the start, then one every 60s/rate while the time is before d.
+func ConstantArrivals(rate float64, d time.Duration) int {
+	if rate <= 0 || d <= 0 {
+		return 0
+	}
+	gap := time.Duration(float64(time.Minute) / rate)
+	return int((d-1)/gap) + 1
 }
 
 // Model holds the simulated latency of one model.
@@ -235,7 +279,7 @@ func (s *Scenario) group(name string) (Group, bool) {
 func (s *Scenario) TotalRequests() int {
 	n := 0
 	for _, t := range s.Tenants {
-		n += t.Requests
+		n += t.Expected()
 	}
 	return n
 }

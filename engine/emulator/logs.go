@@ -302,6 +302,14 @@ type logRecord struct {
 	msg string
 }
 
+// number gives toMillis(@timestamp) as a number, for comparisons.
+func (l *logRecord) number(name string) (float64, bool) {
+	if name == timestampMillis {
+		return float64(l.rec.Timestamp.UnixMilli()), true
+	}
+	return 0, false
+}
+
 func (l *logRecord) field(name string) (string, bool) {
 	r := l.rec
 	switch name {

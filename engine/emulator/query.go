@@ -68,10 +68,53 @@ type likeCond struct {
 	left operand
 	re   *regexp.Regexp // nil for a substring match
 	text string
+	// literals, when set, are what the regex matches: it is only literal
+	// text, or an alternation of literals (the shape of the Region
+	// query), so a substring test stands in for the regex engine.
+	literals []string
 }
 type cmpCond struct {
 	left, right operand
 	op          string
+	// rightNum is the right side parsed once, when it is a number literal.
+	rightNum   float64
+	rightIsNum bool
+}
+
+// numberSource is a fieldSource that can give a field as a number without
+// formatting it as text first.
+type numberSource interface {
+	number(name string) (float64, bool)
+}
+
+// literalAlternatives returns the literal texts a regex matches when it is
+// a literal or an alternation of literals, optionally in one group.
+func literalAlternatives(src string) ([]string, bool) {
+	if strings.HasPrefix(src, "(") && strings.HasSuffix(src, ")") && !strings.HasPrefix(src, "(?") {
+		src = src[1 : len(src)-1]
+	}
+	var out []string
+	start := 0
+	for i := 0; i <= len(src); i++ {
+		switch {
+		case i < len(src) && src[i] == '\\':
+			i++ // skip the escaped character
+		case i < len(src) && (src[i] == '(' || src[i] == ')'):
+			return nil, false
+		case i == len(src) || src[i] == '|':
+			re, err := regexp.Compile(src[start:i])
+			if err != nil {
+				return nil, false
+			}
+			lit, complete := re.LiteralPrefix()
+			if !complete {
+				return nil, false
+			}
+			out = append(out, lit)
+			start = i + 1
+		}
+	}
+	return out, true
 }
 
 func (c andCond) eval(r fieldSource) bool {
@@ -97,13 +140,28 @@ func (c likeCond) eval(r fieldSource) bool {
 	if !ok {
 		return false
 	}
-	if c.re != nil {
+	switch {
+	case c.literals != nil:
+		for _, lit := range c.literals {
+			if strings.Contains(v, lit) {
+				return true
+			}
+		}
+		return false
+	case c.re != nil:
 		return c.re.MatchString(v)
 	}
 	return strings.Contains(v, c.text)
 }
 
 func (c cmpCond) eval(r fieldSource) bool {
+	if ns, ok := r.(numberSource); ok && c.rightIsNum && c.left.toMillis {
+		// toMillis(@timestamp) against a number, as the Region query
+		// filters every record: compare without formatting and parsing.
+		if x, ok := ns.number(timestampMillis); ok {
+			return c.compare(compareFloats(x, c.rightNum))
+		}
+	}
 	a, ok1 := c.left.value(r)
 	b, ok2 := c.right.value(r)
 	if !ok1 || !ok2 {
@@ -122,6 +180,21 @@ func (c cmpCond) eval(r fieldSource) bool {
 	} else {
 		order = strings.Compare(a, b)
 	}
+	return c.compare(order)
+}
+
+func compareFloats(x, y float64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// compare applies the operator to an ordering: -1, 0 or 1.
+func (c cmpCond) compare(order int) bool {
 	switch c.op {
 	case "=":
 		return order == 0
@@ -449,7 +522,8 @@ func (p *parser) term() (cond, error) {
 			if err != nil {
 				return nil, malformed("regular expression /%s/ does not compile: %v", t.text, err)
 			}
-			return likeCond{left: left, re: re}, nil
+			lits, _ := literalAlternatives(t.text)
+			return likeCond{left: left, re: re, literals: lits}, nil
 		case tString:
 			return likeCond{left: left, text: t.text}, nil
 		}
@@ -463,7 +537,13 @@ func (p *parser) term() (cond, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cmpCond{left: left, right: right, op: op.text}, nil
+	c := cmpCond{left: left, right: right, op: op.text}
+	if right.field == "" && !right.toMillis {
+		if n, err := strconv.ParseFloat(right.literal, 64); err == nil {
+			c.rightNum, c.rightIsNum = n, true
+		}
+	}
+	return c, nil
 }
 
 func (p *parser) operand() (operand, error) {

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -80,5 +81,34 @@ func TestMalformedQueriesNameThePart(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("%q: %v; want a message naming %s", src, err, part)
 		}
+	}
+}
+
+// The substring fast path for literal patterns must match exactly what the
+// regex would.
+func TestLiteralPatternsMatchAsTheRegexDoes(t *testing.T) {
+	inputs := []string{
+		"arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+		"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0",
+		"arn:aws:bedrock:us-east-1:123:inference-profile/usXanthropic.claude-3-7-sonnet-20250219-v1:0",
+		"", "a|b", "(a)",
+	}
+	for _, pattern := range []string{
+		`inference-profile\/us\.anthropic\.claude-3-7-sonnet-20250219-v1:0`,
+		`(inference-profile\/us\.anthropic\.claude-3-7-sonnet-20250219-v1:0|foundation-model\/anthropic\.claude-3-7-sonnet-20250219-v1:0)`,
+		`a\|b`, `\(a\)`, `us.anthropic`, `(a)|(b)`, `(?i)ARN`, `a|`,
+	} {
+		re := regexp.MustCompile(pattern)
+		lits, ok := literalAlternatives(pattern)
+		for _, in := range inputs {
+			want := re.MatchString(in)
+			c := likeCond{left: operand{literal: in}, re: re, literals: lits}
+			if got := c.eval(nil); got != want {
+				t.Errorf("/%s/ (literals %q, %v) on %q: %v, the regex says %v", pattern, lits, ok, in, got, want)
+			}
+		}
+	}
+	if lits, ok := literalAlternatives(`us.anthropic`); ok {
+		t.Errorf("an unescaped . was taken as literal: %q", lits)
 	}
 }

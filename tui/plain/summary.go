@@ -24,7 +24,7 @@ func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interr
 	}
 	fmt.Fprintf(w, "\n%s\n%s\n%s\n", rule, title, rule)
 	fmt.Fprintf(w, "Total Requests: %d", sum.Requests)
-	if sum.Requests != sum.Planned {
+	if interrupted && sum.Requests != sum.Planned { // Poisson arrivals only expect a count
 		fmt.Fprintf(w, " of %d planned", sum.Planned)
 	}
 	fmt.Fprintf(w, "\nSuccessful:     %d\nFailed:         %d\nRate limited:   %d\n", sum.Succeeded, sum.Failed, sum.RateLimited)
