@@ -49,4 +49,3 @@ func BenchmarkSustainedLoad(b *testing.B) {
 		})
 	}
 }
-
