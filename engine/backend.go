@@ -102,7 +102,8 @@ func Classify(code string) scenarios.ErrorClass {
 	return scenarios.ClassOther
 }
 
-// Simulated is the embedded Bedrock fleet as a Backend and LogSource.
+// Simulated is the embedded Bedrock fleet as a Backend, LogSource and
+// FaultInjector, in process.
 type Simulated struct {
 	Fleet *fleet.Fleet
 }
@@ -111,6 +112,14 @@ type Simulated struct {
 func NewSimulated(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch time.Time) *Simulated {
 	return &Simulated{Fleet: fleet.New(s, fileModels, seed, epoch)}
 }
+
+// InjectFault makes the fleet show f in [from, to).
+func (s *Simulated) InjectFault(id int, f scenarios.Fault, from, to time.Time) {
+	s.Fleet.InjectFault(id, f, from, to)
+}
+
+// EndFault ends fault id at at.
+func (s *Simulated) EndFault(id int, at time.Time) { s.Fleet.EndFault(id, at) }
 
 // Instant is true: the fleet knows every answer, its latency and its logs at
 // once.
@@ -148,4 +157,12 @@ func (s *Simulated) RegionCounts(_ context.Context, q LogQuery) ([]RegionCount, 
 	return s.Fleet.RegionCounts(fleet.Query{
 		Account: q.Account, LogGroup: q.LogGroup, Models: q.Models, From: from, To: q.To,
 	}, q.To)
+}
+
+// FaultInjector is a backend that can be made to fail: the simulated
+// fleet. The engine tells it every fault with its window in simulated
+// time; the backend judges each call by the call's own time.
+type FaultInjector interface {
+	InjectFault(id int, f scenarios.Fault, from, to time.Time)
+	EndFault(id int, at time.Time)
 }

@@ -36,6 +36,9 @@ type Options struct {
 	Clock   Clock // wall clock; nil means the real one
 	Backend Backend
 	Logs    LogSource // nil skips the Region histogram
+	// Faults injects the scenario's faults and those toggled live; nil
+	// means the backend cannot fail on demand (real AWS).
+	Faults FaultInjector
 }
 
 // Engine runs one scenario once.
@@ -78,6 +81,8 @@ type Engine struct {
 	lastFinish time.Time
 	succeeded  map[string]int // account → successful requests
 	polling    bool
+	faults     map[int]*FaultInfo // in effect now, by id
+	faultIDs   int
 }
 
 type tenant struct {
@@ -145,6 +150,9 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	}
 	if opts.Backend == nil {
 		return nil, errors.New("engine needs a backend")
+	}
+	if len(s.Faults) > 0 && opts.Faults == nil {
+		return nil, fmt.Errorf("scenario %s injects faults, which only the simulated fleet can show; run it with --backend sim", s.Name)
 	}
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
@@ -229,6 +237,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.inbox = make(chan asyncReply)
 	e.pollInbox = make(chan []*RegionPoll)
 	e.succeeded = map[string]int{}
+	e.faults = map[int]*FaultInfo{}
 	e.setNow(e.start)
 
 	e.emit(e.start, Event{Kind: RunStarted, Info: &RunInfo{
@@ -250,6 +259,16 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.generating++
 			e.push(item{at: first, kind: arrive, tenant: t})
 		}
+	}
+	for _, f := range e.scenario.Faults {
+		e.faultIDs++
+		from, to := e.start.Add(f.At), time.Time{}
+		if f.Duration > 0 {
+			to = from.Add(f.Duration)
+			e.push(item{at: to, kind: faultOff, fault: e.faultIDs})
+		}
+		e.opts.Faults.InjectFault(e.faultIDs, f, from, to)
+		e.push(item{at: from, kind: faultOn, fault: e.faultIDs})
 	}
 	if e.opts.Logs != nil {
 		e.polling = true
@@ -321,6 +340,12 @@ func (e *Engine) handle(it item) {
 		e.answer(it.at, it.req)
 	case poll:
 		e.poll(it.at, false)
+	case faultOn:
+		info := &FaultInfo{ID: it.fault, Fault: e.scenario.Faults[it.fault-1]}
+		e.faults[it.fault] = info
+		e.emit(it.at, Event{Kind: FaultStarted, Fault: info})
+	case faultOff:
+		e.endFault(it.at, it.fault)
 	}
 }
 
@@ -769,6 +794,48 @@ func (e *Engine) rebase(change func(*pacer)) time.Time {
 	change(&e.pacer)
 	e.mu.Unlock()
 	return at
+}
+
+// StartFault makes the simulated fleet show f from now until StopFault,
+// and returns its id. It is recorded as a live FaultStarted event.
+func (e *Engine) StartFault(f scenarios.Fault) (int, error) {
+	if e.opts.Faults == nil {
+		return 0, errors.New("faults need the simulated fleet; run with --backend sim")
+	}
+	ids := make(chan int, 1)
+	if !e.send(func() {
+		at := e.simNow()
+		e.faultIDs++
+		info := &FaultInfo{ID: e.faultIDs, Fault: f, Live: true}
+		info.Fault.At, info.Fault.Duration = at.Sub(e.start), 0
+		e.opts.Faults.InjectFault(info.ID, info.Fault, at, time.Time{})
+		e.faults[info.ID] = info
+		e.emit(at, Event{Kind: FaultStarted, Fault: info})
+		ids <- info.ID
+	}) {
+		return 0, errors.New("the run has ended; r runs it again")
+	}
+	select {
+	case id := <-ids:
+		return id, nil
+	case <-e.ended:
+		return 0, errors.New("the run has ended; r runs it again")
+	}
+}
+
+// StopFault ends fault id now, whether it was declared or started live.
+func (e *Engine) StopFault(id int) {
+	e.send(func() { e.endFault(e.simNow(), id) })
+}
+
+func (e *Engine) endFault(at time.Time, id int) {
+	info, on := e.faults[id]
+	if !on {
+		return // already ended, early or on schedule
+	}
+	delete(e.faults, id)
+	e.opts.Faults.EndFault(id, at)
+	e.emit(at, Event{Kind: FaultEnded, Fault: info})
 }
 
 // Elapsed is the simulated time since the run started: zero before Run,

@@ -76,7 +76,7 @@ func newRun(t testing.TB, f *scenarios.File, name string, opts engine.Options) r
 	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
 	if opts.Backend == nil {
 		sim := engine.NewSimulated(s, f.Models, opts.Seed, epoch)
-		opts.Backend, opts.Logs = sim, sim
+		opts.Backend, opts.Logs, opts.Faults = sim, sim, sim
 	}
 	if opts.Speed == 0 {
 		opts.Speed = unpaced
@@ -908,5 +908,104 @@ func TestPoissonArrivalsHaveTheirMean(t *testing.T) {
 	b := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: 42}).do(t)
 	if a.Requests != b.Requests {
 		t.Fatalf("seed 42 twice: %d then %d arrivals", a.Requests, b.Requests)
+	}
+}
+
+// region-outage: no request fails, and us-east-2 serves nothing while it is
+// down, then serves again.
+func TestRegionOutageScenario(t *testing.T) {
+	r := newRun(t, builtin(t), "region-outage", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Requests != 90 || sum.Succeeded != 90 {
+		t.Fatalf("%d of %d succeeded, want 90 of 90", sum.Succeeded, sum.Requests)
+	}
+	during, after := 0, 0
+	for _, q := range r.rec.Requests() {
+		for _, a := range q.Attempts {
+			switch {
+			case a.Region == "us-east-2" && a.StartMS >= 60000 && a.StartMS < 120000:
+				during++
+			case a.Region == "us-east-2" && a.StartMS >= 120000:
+				after++
+			}
+		}
+	}
+	if during != 0 || after == 0 {
+		t.Fatalf("us-east-2 served %d calls during its outage and %d after; want 0 and some", during, after)
+	}
+	started, ended := r.events.of(engine.FaultStarted), r.events.of(engine.FaultEnded)
+	if len(started) != 1 || started[0].At != time.Minute || len(ended) != 1 || ended[0].At != 2*time.Minute {
+		t.Fatalf("fault events: started %+v, ended %+v", started, ended)
+	}
+	if w := r.rec.Faults(); len(w) != 1 || w[0].Fault != "region-outage us-east-2" || w[0].StartMS != 60000 || w[0].EndMS != 120000 {
+		t.Fatalf("recorded faults %+v", w)
+	}
+}
+
+// quota-exhaustion: account1's cut throttles its calls, each falls back to
+// account2, and every request succeeds.
+func TestQuotaExhaustionScenario(t *testing.T) {
+	r := newRun(t, builtin(t), "quota-exhaustion", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Requests != 120 || sum.Succeeded != 120 {
+		t.Fatalf("%d of %d succeeded, want 120 of 120", sum.Succeeded, sum.Requests)
+	}
+	throttled := r.events.of(engine.Throttled)
+	if len(throttled) == 0 || sum.FellBack != len(throttled) {
+		t.Fatalf("%d throttled attempts, %d fell back; want some, each falling back", len(throttled), sum.FellBack)
+	}
+	for _, ev := range throttled {
+		if ev.Account != "account1" || ev.At < time.Minute {
+			t.Fatalf("throttled %+v; want only account1, only after the cut at 60s", ev)
+		}
+	}
+}
+
+// A fault toggled live starts and stops where the engine is, and shows in
+// the fleet's answers.
+func TestLiveFaultToggle(t *testing.T) {
+	r := newRun(t, parse(t, steady("constant", 60, "3m")), "t", engine.Options{Seed: 42})
+	var id int
+	// The toggles come from another goroutine, as the dashboard's do; the
+	// run is paused meanwhile so that they land at a known request.
+	toggle := func(change func()) {
+		r.engine.SetPaused(true)
+		go func() {
+			change()
+			r.engine.SetPaused(false)
+		}()
+	}
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind != engine.Admitted {
+			return
+		}
+		switch ev.Request {
+		case 60: // one minute in
+			toggle(func() {
+				var err error
+				if id, err = r.engine.StartFault(scenarios.Fault{Kind: scenarios.ErrorInjection, Error: "InternalServerException", Rate: 1}); err != nil {
+					t.Error(err)
+				}
+			})
+		case 120:
+			toggle(func() { r.engine.StopFault(id) })
+		}
+	}))
+	sum := r.do(t)
+	started, ended := r.events.of(engine.FaultStarted), r.events.of(engine.FaultEnded)
+	if len(started) != 1 || !started[0].Fault.Live || len(ended) != 1 {
+		t.Fatalf("live fault events: %+v / %+v", started, ended)
+	}
+	if started[0].At != time.Minute-time.Second || ended[0].At != 2*time.Minute-time.Second {
+		t.Fatalf("live fault from %v to %v; want from request 60 (59s) to request 120 (1m59s)", started[0].At, ended[0].At)
+	}
+	// Requests 60–119 are sent while the fault is on.
+	if sum.Failed != 60 || sum.Succeeded != 120 {
+		t.Fatalf("with InternalServerException at rate 1 for one minute: %d failed, %d succeeded; want 60 and 120", sum.Failed, sum.Succeeded)
+	}
+	for _, ev := range r.events.of(engine.Failed) {
+		if ev.Code != "InternalServerException" || ev.At < started[0].At {
+			t.Fatalf("failure %+v outside the fault", ev)
+		}
 	}
 }

@@ -29,6 +29,8 @@ const (
 	Paused                    // dispatch stopped and simulated time stands still
 	Resumed                   // dispatch goes on after a pause
 	SpeedChanged              // simulated time runs at a new speed from here
+	FaultStarted              // the simulated fleet starts showing a fault
+	FaultEnded                // a fault is over
 	RegionsPolled             // a Region histogram was read from the invocation logs
 	RunEnded                  // nothing more will happen
 )
@@ -49,6 +51,8 @@ var kindNames = [...]string{
 	Paused:        "paused",
 	Resumed:       "resumed",
 	SpeedChanged:  "speed_changed",
+	FaultStarted:  "fault_started",
+	FaultEnded:    "fault_ended",
 	RegionsPolled: "regions",
 	RunEnded:      "run_ended",
 }
@@ -89,10 +93,18 @@ type Event struct {
 	RPM    scenarios.RPM // RPMChanged: the new limit
 	Speed  float64       // SpeedChanged: simulated seconds per wall second; +Inf when unpaced
 
+	Fault   *FaultInfo  // FaultStarted, FaultEnded
 	Info    *RunInfo    // RunStarted
 	Regions *RegionPoll // RegionsPolled
 	// Interrupted is set on RunEnded when the run was stopped early.
 	Interrupted bool
+}
+
+// FaultInfo is a fault as events report it.
+type FaultInfo struct {
+	ID    int
+	Fault scenarios.Fault
+	Live  bool // toggled during the run, not declared in the scenario
 }
 
 // RunInfo describes a run as it starts.

@@ -9,9 +9,11 @@ import (
 type itemKind uint8
 
 const (
-	arrive itemKind = iota // a tenant's next request arrives
-	answer                 // an instant backend's reply lands
-	poll                   // read the Region histogram
+	arrive   itemKind = iota // a tenant's next request arrives
+	answer                   // an instant backend's reply lands
+	poll                     // read the Region histogram
+	faultOn                  // a declared fault starts
+	faultOff                 // a declared fault ends
 )
 
 type item struct {
@@ -20,6 +22,7 @@ type item struct {
 	kind   itemKind
 	tenant *tenant
 	req    *request
+	fault  int // faultOn, faultOff: the fault's id
 }
 
 // schedule is a min-heap of items by (at, seq).

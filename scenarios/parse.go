@@ -136,6 +136,20 @@ type rawScenario struct {
 	Model       []rawModel      `toml:"model"`
 	Logs        rawLogs         `toml:"logs"`
 	FallbackOn  []string        `toml:"fallback_on"`
+	Fault       []rawFault      `toml:"fault"`
+}
+
+type rawFault struct {
+	Kind     string `toml:"kind"`
+	Account  string `toml:"account"`
+	Region   string `toml:"region"`
+	Model    string `toml:"model"`
+	Rate     any    `toml:"rate"`
+	QuotaRPM any    `toml:"quota_rpm"`
+	Factor   any    `toml:"factor"`
+	Error    string `toml:"error"`
+	At       any    `toml:"at"`
+	Duration any    `toml:"duration"`
 }
 
 type rawAccount struct {
@@ -334,7 +348,83 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		c.fail(path+".logs.poll_every", "poll_every must be longer than 0s")
 	}
 	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
+	for i, rf := range r.Fault {
+		s.Faults = append(s.Faults, c.fault(fmt.Sprintf("%s.fault[%d]", path, i), rf, s))
+	}
 	return s
+}
+
+// fault checks one [[scenario.fault]]: a known kind, the parameters it
+// needs and no others, and a scope that names what the scenario has.
+func (c *checker) fault(p string, r rawFault, s *Scenario) Fault {
+	f := Fault{Kind: FaultKind(r.Kind), Account: r.Account, Region: r.Region, Model: r.Model, Error: r.Error,
+		At: c.duration(p+".at", r.At, 0), Duration: c.duration(p+".duration", r.Duration, 0)}
+	if r.Account != "" {
+		if _, ok := s.Account(r.Account); !ok {
+			c.fail(p+".account", "fault names account %q, which does not exist; known accounts: %s", r.Account, strings.Join(accountNames(s.Accounts), ", "))
+		}
+	}
+	need := map[string]bool{}
+	switch f.Kind {
+	case RegionOutage:
+		if f.Region == "" {
+			c.fail(p+".region", "a region-outage needs region = \"…\", the Region that goes dark")
+		}
+	case ThrottleStorm:
+		need["rate"] = true
+	case ErrorInjection:
+		need["rate"], need["error"] = true, true
+		ok := false
+		for _, e := range InjectableErrors {
+			ok = ok || e == f.Error
+		}
+		if !ok && f.Error != "" {
+			c.fail(p+".error", "error %q cannot be injected; use one of %s", f.Error, strings.Join(InjectableErrors, ", "))
+		}
+		if f.Error == "" {
+			c.fail(p+".error", "an errors fault needs error = one of %s", strings.Join(InjectableErrors, ", "))
+		}
+	case QuotaCut:
+		need["quota_rpm"] = true
+		if f.Account == "" {
+			c.fail(p+".account", "a quota fault needs account = \"…\", whose service quota is cut")
+		}
+		if r.QuotaRPM != nil {
+			f.QuotaRPM = c.rpm(p+".quota_rpm", r.QuotaRPM)
+		} else {
+			c.fail(p+".quota_rpm", "a quota fault needs quota_rpm, the cut quota per Region and model")
+		}
+	case SlowDown:
+		need["factor"] = true
+		n, ok := number(r.Factor)
+		if r.Factor == nil || !ok || !(n > 0) {
+			c.fail(p+".factor", "a latency fault needs factor, a number above 0 such as 3")
+		}
+		f.Factor = n
+	default:
+		kinds := make([]string, len(FaultKinds))
+		for i, k := range FaultKinds {
+			kinds[i] = string(k)
+		}
+		c.fail(p+".kind", "fault kind %q is not known; use one of %s", r.Kind, strings.Join(kinds, ", "))
+		return f
+	}
+	if need["rate"] {
+		n, ok := number(r.Rate)
+		if r.Rate == nil || !ok || n <= 0 || n > 1 {
+			c.fail(p+".rate", "rate is the fraction of calls affected: a number above 0 and at most 1, such as 0.5")
+		}
+		f.Rate = n
+	}
+	for _, kv := range []struct {
+		key string
+		v   any
+	}{{"rate", r.Rate}, {"quota_rpm", r.QuotaRPM}, {"factor", r.Factor}, {"error", r.Error}} {
+		if kv.v != nil && kv.v != "" && !need[kv.key] {
+			c.fail(p+"."+kv.key, "%s does not apply to a %s fault", kv.key, f.Kind)
+		}
+	}
+	return f
 }
 
 // errorClasses checks fallback_on. An absent key means the seed's gateway; an

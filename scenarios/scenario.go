@@ -96,6 +96,8 @@ type Scenario struct {
 	// FallbackOn lists the provider error classes that move a request to its
 	// next group. An exhausted gateway bucket always does.
 	FallbackOn []ErrorClass
+	// Faults are failures the simulated fleet shows during the run.
+	Faults []Fault
 }
 
 // Account is an AWS account: a named profile on the live path, a slice of the

@@ -49,7 +49,7 @@ func (r *simRunner) Start(name string, rpm map[engine.BucketID]scenarios.RPM, sp
 		return nil, err
 	}
 	sim := engine.NewSimulated(s, r.file.Models, 42, time.Now())
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: speed, Backend: sim, Logs: sim})
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: speed, Backend: sim, Logs: sim, Faults: sim})
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scena
 	}
 	start := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
 	sim := engine.NewSimulated(s, f.Models, 42, start)
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Clock: fixedClock(start)})
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Faults: sim, Clock: fixedClock(start)})
 	if err != nil {
 		t.Fatal(err)
 	}

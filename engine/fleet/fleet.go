@@ -88,6 +88,9 @@ type Fleet struct {
 	logs     *logStore
 	interned map[internKey]string // ARNs and answers, built once rather than per call
 	known    map[string]bool      // foundation model ids this fleet serves
+
+	faults    []*injected
+	activeBuf []*injected // reused by active, so calls without faults allocate nothing
 }
 
 type internKey struct {
@@ -165,7 +168,8 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		r.Latency = f.errorLatency()
 		return r
 	}
-	region, err := f.place(at, acct, call)
+	faults := f.active(at)
+	region, err := f.place(at, acct, call, faults)
 	if err != nil {
 		r.Err = err
 		r.Latency = f.errorLatency()
@@ -173,6 +177,9 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	}
 	r.Region = region
 	r.Latency = f.latency(call.ModelID)
+	if len(faults) > 0 {
+		r.Latency = time.Duration(float64(r.Latency) * slowdown(faults, acct.Name, region, call.ModelID)).Round(time.Millisecond)
+	}
 	r.InputTokens = 12 + len(call.Prompt)/4
 	r.OutputTokens = call.MaxTokens*3/5 + f.rng.IntN(call.MaxTokens*2/5+1)
 	r.Text = f.intern(internKey{"answer", call.ModelID, region, ""}, func() string {
@@ -196,7 +203,7 @@ func denied(acct scenarios.Account, modelID string) bool {
 // A cross-Region profile lands in a Region of its geography, picked at
 // random weighted by each Region's free capacity; a foundation model runs in
 // the source Region.
-func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call) (string, *APIError) {
+func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []*injected) (string, *APIError) {
 	model := scenarios.BaseModelID(call.ModelID)
 	geo := scenarios.Geography(call.ModelID)
 	candidates := []string{call.SourceRegion}
@@ -215,12 +222,20 @@ func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call) (string, 
 
 	var total float64
 	free := make([]float64, len(candidates))
+	up := 0
 	for i, region := range candidates {
+		if len(faults) > 0 && down(faults, acct.Name, region, call.ModelID) {
+			continue // an outage: the profile routes around it
+		}
+		up++
 		q := f.quota(acct, region, model)
 		if q.HasBudgetAt(at) {
 			free[i] = math.Min(q.LevelAt(at).Available, 1e9)
 			total += free[i]
 		}
+	}
+	if up == 0 {
+		return "", outageError(call.SourceRegion, candidates)
 	}
 	if total == 0 {
 		return "", &APIError{Code: ThrottlingException, Message: "Too many requests, please wait before trying again."}
@@ -234,6 +249,11 @@ func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call) (string, 
 		}
 		pick -= w
 	}
+	if len(faults) > 0 {
+		if err := f.callFault(faults, acct.Name, candidates[chosen], call.ModelID); err != nil {
+			return "", err
+		}
+	}
 	f.quota(acct, candidates[chosen], model).AllowAt(at)
 	return candidates[chosen], nil
 }
@@ -243,7 +263,7 @@ func (f *Fleet) quota(acct scenarios.Account, region, model string) *bucket.Buck
 	q, ok := f.quotas[k]
 	if !ok {
 		// Bedrock quotas refill continuously, so a token bucket models them.
-		q = bucket.New(scenarios.TokenBucket, acct.Quota(region), f.epoch)
+		q = bucket.New(scenarios.TokenBucket, f.quotaRPM(acct, region), f.epoch)
 		f.quotas[k] = q
 	}
 	return q

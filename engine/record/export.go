@@ -32,11 +32,12 @@ type export struct {
 	Interrupted bool            `json:"interrupted"`
 	// InProgress marks an export taken while the run was still going: the
 	// duration is up to the latest event, and some requests are pending.
-	InProgress bool        `json:"in_progress,omitempty"`
-	Summary    Summary     `json:"summary"`
-	Buckets    []bucketOut `json:"buckets"`
-	RPMChanges []RPMChange `json:"rpm_changes"`
-	Controls   []Control   `json:"controls"`
+	InProgress bool          `json:"in_progress,omitempty"`
+	Summary    Summary       `json:"summary"`
+	Buckets    []bucketOut   `json:"buckets"`
+	RPMChanges []RPMChange   `json:"rpm_changes"`
+	Controls   []Control     `json:"controls"`
+	Faults     []FaultWindow `json:"faults"`
 }
 
 type bucketOut struct {
@@ -107,12 +108,16 @@ func (r *Recorder) Encode(w io.Writer) error {
 		Summary:     summary,
 		RPMChanges:  r.rpm,
 		Controls:    r.controls,
+		Faults:      r.faults,
 	}
 	if head.RPMChanges == nil {
 		head.RPMChanges = []RPMChange{}
 	}
 	if head.Controls == nil {
 		head.Controls = []Control{}
+	}
+	if head.Faults == nil {
+		head.Faults = []FaultWindow{}
 	}
 	for _, b := range r.info.Buckets {
 		head.Buckets = append(head.Buckets, bucketOut{ID: string(b.ID), Semantic: string(b.Semantic), RPM: b.RPM})
@@ -237,6 +242,14 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	if ev.Kind == engine.SpeedChanged {
 		b = append(b, `,"speed":`...)
 		b = append(b, speedJSON(ev.Speed)...)
+	}
+	if f := ev.Fault; f != nil {
+		b = append(b, `,"fault_id":`...)
+		b = strconv.AppendInt(b, int64(f.ID), 10)
+		b = appendField(b, "fault", f.Fault.String())
+		if f.Live {
+			b = append(b, `,"live":true`...)
+		}
 	}
 	if ev.Kind.Final() {
 		b = append(b, `,"latency_ms":`...)

@@ -79,6 +79,16 @@ type Control struct {
 	Speed json.RawMessage `json:"speed,omitempty"` // speed_changed: the new speed, or "max"
 }
 
+// FaultWindow is a fault the simulated fleet showed during the run.
+type FaultWindow struct {
+	ID      int     `json:"id"`
+	Fault   string  `json:"fault"` // such as "region-outage us-east-2"
+	Kind    string  `json:"kind"`
+	Live    bool    `json:"live"` // toggled from the dashboard, not declared in the scenario
+	StartMS float64 `json:"start_ms"`
+	EndMS   float64 `json:"end_ms,omitempty"` // absent while it lasts
+}
+
 // Meta is what the recorder cannot learn from events.
 type Meta struct {
 	Backend  string // "simulated", "aws" or "endpoint" (the SDK against --endpoint)
@@ -101,6 +111,7 @@ type Recorder struct {
 	regions   map[string]*engine.RegionPoll // latest poll per account
 	rpm       []RPMChange
 	controls  []Control
+	faults    []FaultWindow
 	lastAt    time.Duration // the latest event's time, for an export taken mid-run
 	endAt     time.Duration
 	ended     bool
@@ -190,6 +201,15 @@ func (r *Recorder) Handle(ev engine.Event) {
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String()})
 	case engine.SpeedChanged:
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Speed: speedJSON(ev.Speed)})
+	case engine.FaultStarted:
+		r.faults = append(r.faults, FaultWindow{ID: ev.Fault.ID, Fault: ev.Fault.Fault.String(), Kind: string(ev.Fault.Fault.Kind),
+			Live: ev.Fault.Live, StartMS: ms})
+	case engine.FaultEnded:
+		for i := range r.faults {
+			if r.faults[i].ID == ev.Fault.ID {
+				r.faults[i].EndMS = ms
+			}
+		}
 	case engine.RegionsPolled:
 		p := *ev.Regions
 		r.regions[ev.Account] = &p
@@ -237,6 +257,13 @@ func (r *Recorder) Controls() []Control {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Control(nil), r.controls...)
+}
+
+// Faults returns the faults shown so far, in the order they started.
+func (r *Recorder) Faults() []FaultWindow {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]FaultWindow(nil), r.faults...)
 }
 
 // Info is the run's RunStarted description.

@@ -17,6 +17,7 @@ import (
 	"spillway/engine"
 	"spillway/engine/bedrock"
 	"spillway/engine/emulator"
+	"spillway/engine/fleet"
 	"spillway/engine/record"
 	"spillway/scenarios"
 )
@@ -71,13 +72,17 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 			return nil, fmt.Errorf("cannot keep the event timeline in %s: %w", cfg.TimelineDir, err)
 		}
 	}
-	client, b, closeBackend, err := connect(ctx, cfg, s)
+	client, b, faults, closeBackend, err := connect(ctx, cfg, s)
 	if err != nil {
 		rec.Close()
 		return nil, err
 	}
 	rec.SetMeta(b.Meta)
-	eng, err := engine.New(s, engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client})
+	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client}
+	if faults != nil {
+		opts.Faults = faults
+	}
+	eng, err := engine.New(s, opts)
 	if err != nil {
 		rec.Close()
 		closeBackend()
@@ -95,17 +100,20 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 }
 
 // connect starts the embedded emulator for the sim backend and loads every
-// account's SDK clients.
-func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.Client, Backend, func(), error) {
+// account's SDK clients. Only the embedded emulator's fleet can be made to
+// fail on demand, so only it comes back as a fault injector.
+func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.Client, Backend, *fleet.Fleet, func(), error) {
 	closeBackend := func() {}
+	var faults *fleet.Fleet
 	target := bedrock.Target{Endpoint: cfg.Endpoint}
 	if cfg.Backend == "sim" {
 		emu := emulator.New(s, cfg.File.Models, cfg.Seed, time.Now(), emulator.Options{})
 		url, err := emu.Listen("127.0.0.1:0")
 		if err != nil {
-			return nil, Backend{}, nil, fmt.Errorf("starting the embedded emulator: %w", err)
+			return nil, Backend{}, nil, nil, fmt.Errorf("starting the embedded emulator: %w", err)
 		}
 		closeBackend = func() { emu.Close() }
+		faults = emu.Fleet()
 		target = bedrock.Target{
 			Endpoint: url,
 			Virtual:  true,
@@ -118,9 +126,9 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 	if err != nil {
 		closeBackend()
 		if cfg.Backend == "sim" {
-			return nil, Backend{}, nil, fmt.Errorf("the embedded emulator did not answer: %w; this is a bug, please report it", err)
+			return nil, Backend{}, nil, nil, fmt.Errorf("the embedded emulator did not answer: %w; this is a bug, please report it", err)
 		}
-		return nil, Backend{}, nil, err
+		return nil, Backend{}, nil, nil, err
 	}
 	b := Backend{AccountIDs: map[string]string{}}
 	var accounts []string
@@ -143,5 +151,5 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 	if cfg.Endpoint != "" {
 		b.Label = b.Badge + " " + b.Detail
 	}
-	return client, b, closeBackend, nil
+	return client, b, faults, closeBackend, nil
 }

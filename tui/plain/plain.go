@@ -48,6 +48,10 @@ func (p *Printer) Handle(ev engine.Event) {
 		p.request(ev)
 	case engine.RPMChanged:
 		fmt.Fprintf(p.w, "%s %s retuned to %s RPM\n", p.stamp(ev.At), ev.Bucket, ev.RPM)
+	case engine.FaultStarted:
+		fmt.Fprintf(p.w, "%s FAULT: %s starts\n", p.stamp(ev.At), ev.Fault.Fault)
+	case engine.FaultEnded:
+		fmt.Fprintf(p.w, "%s FAULT: %s ends\n", p.stamp(ev.At), ev.Fault.Fault)
 	case engine.Paused:
 		fmt.Fprintf(p.w, "%s Paused\n", p.stamp(ev.At))
 	case engine.Resumed:

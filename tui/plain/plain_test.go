@@ -38,7 +38,7 @@ func TestHeadlessOutputGolden(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			var out bytes.Buffer
 			sim := engine.NewSimulated(s, f.Models, 42, epoch)
-			e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Clock: fixedClock{epoch}, Backend: sim, Logs: sim})
+			e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Clock: fixedClock{epoch}, Backend: sim, Logs: sim, Faults: sim})
 			if err != nil {
 				t.Fatal(err)
 			}

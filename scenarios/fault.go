@@ -1,0 +1,79 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// FaultKind is a failure the simulated fleet can be made to show.
+type FaultKind string
+
+// The faults the simulated fleet can inject.
+const (
+	// RegionOutage: the Region stops serving. Cross-Region profiles route
+	// around it; a foundation-model call pinned to it gets
+	// ServiceUnavailableException.
+	RegionOutage FaultKind = "region-outage"
+	// ThrottleStorm: a fraction (rate) of matching calls get
+	// ThrottlingException.
+	ThrottleStorm FaultKind = "throttle"
+	// QuotaCut: the account's service quota drops to quota_rpm per Region
+	// and model.
+	QuotaCut FaultKind = "quota"
+	// SlowDown: latency × factor.
+	SlowDown FaultKind = "latency"
+	// ErrorInjection: a fraction (rate) of matching calls fail with error.
+	ErrorInjection FaultKind = "errors"
+)
+
+// FaultKinds lists every kind, in the order menus show them.
+var FaultKinds = []FaultKind{RegionOutage, ThrottleStorm, QuotaCut, SlowDown, ErrorInjection}
+
+// InjectableErrors are the error codes an errors fault may use.
+var InjectableErrors = []string{"InternalServerException", "ModelTimeoutException", "ModelNotReadyException"}
+
+// Fault is a failure in the simulated fleet: what, where, and when. An empty
+// Account, Region or Model matches every one.
+type Fault struct {
+	Kind     FaultKind
+	Account  string
+	Region   string // for region-outage, the Region that goes dark
+	Model    string // a model id or inference-profile id; matched by base model
+	Rate     float64
+	QuotaRPM RPM
+	Factor   float64
+	Error    string
+	At       time.Duration // from the start of the run
+	Duration time.Duration // 0: until the run ends
+}
+
+// String names the fault the way the header and the JSON show it, such as
+// "region-outage us-east-2" or "throttle account1 50%".
+func (f Fault) String() string {
+	parts := []string{string(f.Kind)}
+	for _, scope := range []string{f.Region, f.Account, f.Model} {
+		if scope != "" {
+			parts = append(parts, scope)
+		}
+	}
+	switch f.Kind {
+	case ThrottleStorm:
+		parts = append(parts, fmt.Sprintf("%g%%", f.Rate*100))
+	case ErrorInjection:
+		parts = append(parts, fmt.Sprintf("%g%% %s", f.Rate*100, f.Error))
+	case QuotaCut:
+		parts = append(parts, "→ "+f.QuotaRPM.String()+" RPM")
+	case SlowDown:
+		parts = append(parts, fmt.Sprintf("×%g", f.Factor))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Matches reports whether a call by account, running in region, to model
+// is within the fault's scope.
+func (f Fault) Matches(account, region, model string) bool {
+	return (f.Account == "" || f.Account == account) &&
+		(f.Region == "" || f.Region == region) &&
+		(f.Model == "" || BaseModelID(f.Model) == BaseModelID(model))
+}
