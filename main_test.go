@@ -415,3 +415,41 @@ func TestDashboardInATerminal(t *testing.T) {
 		t.Fatalf("JSON after q: %v, %+v", err, doc)
 	}
 }
+
+// regionCount reads one Region's count off the histogram on screen.
+func regionCount(t *testing.T, screen, region string) int {
+	t.Helper()
+	m := regexp.MustCompile(region + `\s+█*\s+(\d+)\s+[\d.]+%`).FindStringSubmatch(screen)
+	if m == nil {
+		t.Fatalf("no %s bar in the histogram:\n%s", region, screen)
+	}
+	n := 0
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+func TestRegionOutageFromTheFaultMenuInATerminal(t *testing.T) {
+	term := startTerminal(t, 160, 48, "run", "tuning", "--speed", "20")
+	term.waitFor("traffic in us-east-2", `us-east-2\s+█+\s+[1-9]\d*\s+[\d.]+%`)
+	term.keys("f")
+	term.waitFor("the fault menu", `Faults · enter starts or stops`, `region-outage us-east-2`)
+	term.keys("Down", "Enter", "Escape") // the second entry: us-east-2
+	term.waitFor("the outage in the header and the histogram",
+		`FAULTS: region-outage us-east-2 \(since [\d.]+s\)`, `us-east-2\s+█*\s+\d+\s+[\d.]+% DOWN`)
+	// Calls placed before the outage still reach the logs for up to 22.5
+	// simulated seconds (about 1 s here); after that us-east-2 stands still
+	// while the other Regions keep counting.
+	time.Sleep(2 * time.Second)
+	before := term.screen()
+	time.Sleep(3 * time.Second)
+	after := term.screen()
+	if b, a := regionCount(t, before, "us-east-2"), regionCount(t, after, "us-east-2"); a != b {
+		t.Fatalf("us-east-2 went from %d to %d invocations while down:\n%s", b, a, after)
+	}
+	if b, a := regionCount(t, before, "us-west-2")+regionCount(t, before, "us-east-1"),
+		regionCount(t, after, "us-west-2")+regionCount(t, after, "us-east-1"); a <= b {
+		t.Fatalf("the other Regions did not take the traffic: %d then %d:\n%s", b, a, after)
+	}
+	term.keys("q")
+	term.waitFor("the summary after quitting", `TUNING RESULTS \(INTERRUPTED\)`)
+}

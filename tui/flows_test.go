@@ -229,3 +229,25 @@ func TestFlowExportWritesTheRunSoFar(t *testing.T) {
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
 }
+
+func TestFlowToggleARegionOutageFromTheFaultMenu(t *testing.T) {
+	f := startFlow(t, "tuning", 20, Session{})
+	f.key('f')
+	menu := f.waitFor("the fault menu", func(s string) bool { return strings.Contains(s, "Faults · enter starts or stops") })
+	for _, want := range []string{"region-outage us-east-1", "region-outage us-east-2", "region-outage us-west-2",
+		"throttle default 50%", "quota default → 2 RPM", "latency ×3", "errors 20% InternalServerException"} {
+		if !strings.Contains(menu, want) {
+			t.Fatalf("fault menu lacks %q:\n%s", want, menu)
+		}
+	}
+	f.key(tea.KeyDown, tea.KeyEnter) // region-outage us-east-2
+	f.waitFor("the outage on in the menu", func(s string) bool { return strings.Contains(s, "[on] region-outage us-east-2") })
+	f.key(tea.KeyEscape)
+	f.waitFor("the outage in the header", func(s string) bool {
+		return regexp.MustCompile(`FAULTS: region-outage us-east-2 \(since [\d.]+s\)`).MatchString(s)
+	})
+	f.key('f', tea.KeyEnter) // the cursor is still on it: stop it
+	f.waitFor("the outage off again", func(s string) bool {
+		return strings.Contains(s, "[ ]  region-outage us-east-2") && !strings.Contains(s, "FAULTS:")
+	})
+}

@@ -8,39 +8,41 @@ type KeyMap struct {
 	Up, Down, RaiseRPM, LowerRPM, RaiseRPM10, LowerRPM10 key.Binding
 	PageUp, PageDown, Live                               key.Binding
 	Pause, Slower, Faster                                key.Binding
-	Rerun, Reset, Pick, Export                           key.Binding
-	Choose, Close                                        key.Binding // in the scenario picker
+	Rerun, Reset, Pick, Export, Faults                   key.Binding
+	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
 	Help, Quit                                           key.Binding
 }
 
 // DefaultKeyMap is the dashboard's keymap.
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
-		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "select bucket")),
-		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "select bucket")),
-		RaiseRPM:   key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "RPM +1")),
-		LowerRPM:   key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "RPM −1")),
-		RaiseRPM10: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "RPM +10")),
-		LowerRPM10: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "RPM −10")),
-		PageUp:     key.NewBinding(key.WithKeys("pgup"), key.WithHelp("PgUp", "older lanes")),
-		PageDown:   key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("PgDn", "newer lanes")),
-		Live:       key.NewBinding(key.WithKeys("end"), key.WithHelp("End", "follow live")),
-		Pause:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause")),
-		Slower:     key.NewBinding(key.WithKeys("<", ","), key.WithHelp("<", "slower")),
-		Faster:     key.NewBinding(key.WithKeys(">", "."), key.WithHelp(">", "faster")),
-		Rerun:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-run, keep RPMs")),
-		Reset:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "re-run, file RPMs")),
-		Pick:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "scenarios")),
-		Export:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
-		Choose:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run it")),
-		Close:      key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),
-		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Up:          key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "select bucket")),
+		Down:        key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "select bucket")),
+		RaiseRPM:    key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "RPM +1")),
+		LowerRPM:    key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "RPM −1")),
+		RaiseRPM10:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "RPM +10")),
+		LowerRPM10:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "RPM −10")),
+		PageUp:      key.NewBinding(key.WithKeys("pgup"), key.WithHelp("PgUp", "older lanes")),
+		PageDown:    key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("PgDn", "newer lanes")),
+		Live:        key.NewBinding(key.WithKeys("end"), key.WithHelp("End", "follow live")),
+		Pause:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause")),
+		Slower:      key.NewBinding(key.WithKeys("<", ","), key.WithHelp("<", "slower")),
+		Faster:      key.NewBinding(key.WithKeys(">", "."), key.WithHelp(">", "faster")),
+		Rerun:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-run, keep RPMs")),
+		Reset:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "re-run, file RPMs")),
+		Pick:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "scenarios")),
+		Export:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
+		Faults:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "faults")),
+		Choose:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run it")),
+		Close:       key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),
+		CloseFaults: key.NewBinding(key.WithKeys("esc", "f", "q"), key.WithHelp("esc", "back")),
+		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
 
-// ShortHelp is the footer line. Pairs of keys share an entry so that the
-// line, with ? and q, fits in 80 columns; ? lists every key.
+// ShortHelp is the footer line. Keys share entries, and the speed keys
+// wait in ?'s full list, so that the line fits in 80 columns.
 func (k KeyMap) ShortHelp() []key.Binding {
 	join := func(label, desc string, bs ...key.Binding) key.Binding {
 		var keys []string
@@ -50,8 +52,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(label, desc))
 	}
 	return []key.Binding{
-		join("↑↓ +-", "RPM", k.Up, k.Down, k.RaiseRPM, k.LowerRPM), k.Pause, join("<>", "speed", k.Slower, k.Faster),
-		k.Pick, join("e", "export", k.Export), k.Help, k.Quit,
+		join("↑↓ +-", "RPM", k.Up, k.Down, k.RaiseRPM, k.LowerRPM), k.Pause,
+		k.Pick, k.Faults, join("e", "export", k.Export), k.Help, k.Quit,
 	}
 }
 
@@ -60,7 +62,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10},
 		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live},
-		{k.Rerun, k.Reset, k.Pick, k.Export, k.Help, k.Quit},
+		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Export, k.Help, k.Quit},
 	}
 }
 
@@ -68,4 +70,11 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 func (k KeyMap) pickerHelp() []key.Binding {
 	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose"))
 	return []key.Binding{move, k.Choose, k.Close}
+}
+
+// faultHelp is the footer while the fault menu is open.
+func (k KeyMap) faultHelp() []key.Binding {
+	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose"))
+	toggle := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start/stop"))
+	return []key.Binding{move, toggle, k.CloseFaults}
 }

@@ -73,6 +73,7 @@ type Model struct {
 	lanes   lanesPanel
 	buckets bucketsPanel
 	picker  picker
+	faults  faultMenu
 
 	width, height int
 	styles        Styles
@@ -89,7 +90,7 @@ func New(run *Run, session Session) *Model {
 	m := &Model{
 		session: session, width: 80, height: 24,
 		styles: NewStyles(true), keys: keys, help: help.New(),
-		picker: picker{keys: keys},
+		picker: picker{keys: keys}, faults: faultMenu{keys: keys},
 	}
 	m.show(run)
 	return m
@@ -102,6 +103,7 @@ func (m *Model) show(run *Run) {
 	m.state = newRunState()
 	m.speed, m.paused, m.elapsed = run.Speed, false, 0
 	m.lanes = lanesPanel{follow: true}
+	m.faults.open = false
 	m.levels = run.Controls.Buckets()
 	m.buckets.selected = min(m.buckets.selected, len(m.levels)-1)
 }
@@ -168,9 +170,17 @@ func (m *Model) now() time.Duration { return max(m.state.now, m.elapsed) }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
-	if key.Matches(msg, k.Quit) && (!m.picker.open || msg.String() == "ctrl+c") {
+	if key.Matches(msg, k.Quit) && (!m.picker.open && !m.faults.open || msg.String() == "ctrl+c") {
 		m.Quit = true
 		return tea.Quit
+	}
+	if m.faults.open {
+		m.faults.Update(msg)
+		if f := m.faults.chosen; f != nil {
+			m.faults.chosen = nil
+			m.toggleFault(*f)
+		}
+		return nil
 	}
 	if m.picker.open {
 		m.picker.Update(msg)
@@ -208,8 +218,43 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.picker.show(m.session.Runner.Scenarios(), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
+	case key.Matches(msg, k.Faults):
+		m.faults.show(m.faultOptions())
 	}
 	return nil
+}
+
+// faultOptions are the scenario's own faults, so they can be stopped early,
+// then the ones that fit it.
+func (m *Model) faultOptions() []scenarios.Fault {
+	var out []scenarios.Fault
+	seen := map[string]bool{}
+	for _, f := range append(append([]scenarios.Fault(nil), m.run.Scenario.Faults...), engine.FaultOptions(m.run.Scenario)...) {
+		f.At, f.Duration = 0, 0
+		if !seen[f.String()] {
+			seen[f.String()] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// toggleFault stops f if it is in effect, and starts it otherwise.
+func (m *Model) toggleFault(f scenarios.Fault) {
+	if m.state.ended {
+		m.notice = "the run has ended; r runs it again, then f"
+		return
+	}
+	if id := m.state.faultOn(f); id != 0 {
+		m.run.Controls.StopFault(id)
+		m.notice = "stopping " + f.String()
+		return
+	}
+	if _, err := m.run.Controls.StartFault(f); err != nil {
+		m.notice = err.Error()
+		return
+	}
+	m.notice = "started " + f.String()
 }
 
 func (m *Model) togglePause() {
@@ -365,6 +410,9 @@ func (m *Model) Screen() string {
 	switch {
 	case m.picker.open:
 		body = m.picker.View(m.styles, m.width, l.bodyH)
+	case m.faults.open:
+		on := func(f scenarios.Fault) bool { return m.state.faultOn(f) != 0 }
+		body = m.faults.View(on, m.styles, m.width, l.bodyH)
 	case l.side:
 		side := m.bucketsView(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
 		body = besides(m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render("│"), side)
@@ -408,7 +456,7 @@ func (m *Model) bucketsView(width, height int) string {
 // footerHeight is one line of short help, or the tallest column of the
 // full help while ? shows it.
 func (m *Model) footerHeight() int {
-	if !m.showHelp || m.picker.open {
+	if !m.showHelp || m.picker.open || m.faults.open {
 		return 1
 	}
 	rows := 1
@@ -419,13 +467,16 @@ func (m *Model) footerHeight() int {
 }
 
 func (m *Model) footer() string {
-	if m.showHelp && !m.picker.open {
+	if m.showHelp && !m.picker.open && !m.faults.open {
 		m.help.SetWidth(m.width)
 		return block(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n"), m.width, m.footerHeight())
 	}
 	bindings := m.keys.ShortHelp()
-	if m.picker.open {
+	switch {
+	case m.picker.open:
 		bindings = m.keys.pickerHelp()
+	case m.faults.open:
+		bindings = m.keys.faultHelp()
 	}
 	// The notice comes first and may take two thirds of the line: it is
 	// what just happened, such as where an export went.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -78,6 +79,10 @@ func (f *fakeControls) Buckets() []engine.BucketLevel { return f.levels }
 func (f *fakeControls) Elapsed() time.Duration        { return 0 }
 func (f *fakeControls) SetPaused(p bool)              { f.paused = p }
 func (f *fakeControls) SetSpeed(x float64) error      { f.speed = x; return nil }
+func (f *fakeControls) StartFault(scenarios.Fault) (int, error) {
+	return 0, errors.New("no faults here")
+}
+func (f *fakeControls) StopFault(int) {}
 func (f *fakeControls) SetRPM(id engine.BucketID, rpm scenarios.RPM) error {
 	if f.set == nil {
 		f.set = map[engine.BucketID]scenarios.RPM{}

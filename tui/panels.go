@@ -65,7 +65,17 @@ func (m *Model) header(width int) string {
 			counters += " (interrupted)"
 		}
 	}
-	return strings.Join([]string{st.Title.Render(title), st.Dim.Render(fit(desc, width)), line3, fit(counters, width)}, "\n")
+	line2 := st.Dim.Render(fit(desc, width))
+	if len(m.state.faults) > 0 {
+		// An active fault replaces the description: it is what the
+		// audience must not miss.
+		var names []string
+		for _, f := range m.state.faults {
+			names = append(names, fmt.Sprintf("%s (since %s)", f.Fault, seconds(m.state.faultAt[f.ID])))
+		}
+		line2 = st.Error.Render(fit("FAULTS: "+strings.Join(names, " · "), width))
+	}
+	return strings.Join([]string{st.Title.Render(title), line2, line3, fit(counters, width)}, "\n")
 }
 
 func speedText(x float64) string {
@@ -300,12 +310,16 @@ func (m *Model) regions(width, height int) string {
 			lines = append(lines, st.Dim.Render(fit("  Waiting for logs…", width)))
 			continue
 		}
-		barW := max(4, width-34)
+		barW := max(4, width-40)
 		for _, c := range p.Counts {
 			share := float64(c.Count) / float64(total)
 			n := int(math.Round(share * float64(barW)))
+			down := "      "
+			if m.state.regionDown(c.Region) {
+				down = st.Error.Render(" DOWN ")
+			}
 			lines = append(lines, fmt.Sprintf("  %-14s %s%s %5d %5.1f%%", fit(c.Region, 14),
-				st.Bar.Render(strings.Repeat("█", n)), strings.Repeat(" ", barW-n), c.Count, share*100))
+				st.Bar.Render(strings.Repeat("█", n)), strings.Repeat(" ", barW-n), c.Count, share*100)+down)
 		}
 	}
 	return block(lines, width, height)

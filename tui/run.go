@@ -16,6 +16,8 @@ type Controls interface {
 	SetRPM(engine.BucketID, scenarios.RPM) error
 	SetPaused(bool)
 	SetSpeed(float64) error
+	StartFault(scenarios.Fault) (int, error)
+	StopFault(id int)
 }
 
 // Options describe the run the dashboard shows.

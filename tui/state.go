@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"slices"
 	"time"
 
 	"spillway/engine"
+	"spillway/scenarios"
 )
 
 // SegmentKind says what happened during one stretch of a lane.
@@ -58,10 +60,12 @@ type runState struct {
 	now         time.Duration
 	ended       bool
 	interrupted bool
+	faults      []*engine.FaultInfo // in effect now, in the order they started
+	faultAt     map[int]time.Duration
 }
 
 func newRunState() *runState {
-	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}}
+	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{}}
 }
 
 func (s *runState) lane(id int) *Lane {
@@ -143,6 +147,11 @@ func (s *runState) apply(ev engine.Event) {
 			s.accounts = append(s.accounts, ev.Account)
 		}
 		s.polls[ev.Account], s.pollAt[ev.Account] = ev.Regions, ev.At
+	case engine.FaultStarted:
+		s.faults = append(s.faults, ev.Fault)
+		s.faultAt[ev.Fault.ID] = ev.At
+	case engine.FaultEnded:
+		s.faults = slices.DeleteFunc(s.faults, func(f *engine.FaultInfo) bool { return f.ID == ev.Fault.ID })
 	case engine.RunEnded:
 		s.ended, s.interrupted = true, ev.Interrupted
 	}
@@ -156,4 +165,25 @@ func (s *runState) finish(ev engine.Event) *Lane {
 	}
 	s.counts.InFlight--
 	return l
+}
+
+// faultOn returns the id of the fault in effect that is f, whatever its
+// timing, or 0.
+func (s *runState) faultOn(f scenarios.Fault) int {
+	for _, on := range s.faults {
+		if on.Fault.String() == f.String() {
+			return on.ID
+		}
+	}
+	return 0
+}
+
+// regionDown reports whether an outage of region is in effect.
+func (s *runState) regionDown(region string) bool {
+	for _, on := range s.faults {
+		if on.Fault.Kind == scenarios.RegionOutage && on.Fault.Region == region {
+			return true
+		}
+	}
+	return false
 }

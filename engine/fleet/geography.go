@@ -1,6 +1,10 @@
 package fleet
 
-import "slices"
+import (
+	"slices"
+
+	"spillway/scenarios"
+)
 
 // geographies lists the destination Regions of each cross-Region inference
 // profile prefix. It is not a closed list: an account's own regions key
@@ -54,5 +58,26 @@ func destinations(geo string, accountRegions []string) []string {
 			out = append(out, r)
 		}
 	}
+	return out
+}
+
+// Regions lists, sorted, every Region the scenario's calls may run in: the
+// destinations of its cross-Region profiles and the source Regions of its
+// foundation-model calls. Fault menus offer an outage for each.
+func Regions(s *scenarios.Scenario) []string {
+	var out []string
+	for _, d := range s.Deployments {
+		acct, _ := s.Account(d.Account)
+		regions := []string{acct.Region}
+		if geo := scenarios.Geography(d.Model); geo != "" {
+			regions = destinations(geo, acct.Regions)
+		}
+		for _, r := range regions {
+			if r != "" && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }
