@@ -28,11 +28,10 @@ func (f *faultMenu) show(options []scenarios.Fault) {
 // Update moves the cursor, closes the menu, or chooses a fault to toggle.
 // The menu stays open after a toggle, so several faults can be combined.
 func (f *faultMenu) Update(msg tea.KeyPressMsg) {
+	if moveCursor(msg, f.keys, &f.cursor, len(f.options)) {
+		return
+	}
 	switch {
-	case key.Matches(msg, f.keys.Up):
-		f.cursor = max(0, f.cursor-1)
-	case key.Matches(msg, f.keys.Down):
-		f.cursor = min(len(f.options)-1, f.cursor+1)
 	case key.Matches(msg, f.keys.Choose):
 		if len(f.options) > 0 {
 			f.chosen = &f.options[f.cursor]
@@ -45,9 +44,8 @@ func (f *faultMenu) Update(msg tea.KeyPressMsg) {
 // View draws the menu; on says which options are in effect.
 func (f *faultMenu) View(on func(scenarios.Fault) bool, st Styles, width, height int) string {
 	lines := []string{st.Bold.Render(fit("Faults · enter starts or stops the highlighted one in the simulated fleet; the run records each change", width))}
-	rows := max(3, height-1)
-	start := min(max(0, f.cursor-rows/2), max(0, len(f.options)-rows))
-	for i := start; i < min(len(f.options), start+rows); i++ {
+	start, end := listWindow(f.cursor, len(f.options), max(3, height-1))
+	for i := start; i < end; i++ {
 		mark, state := "  ", "[ ]"
 		if i == f.cursor {
 			mark = "▶ "

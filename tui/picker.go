@@ -31,13 +31,33 @@ func (p *picker) show(items []*scenarios.Scenario, current string) {
 	}
 }
 
+// moveCursor moves a list cursor for ↑/↓ and reports whether msg was one
+// of them. The picker and the fault menu share it.
+func moveCursor(msg tea.KeyPressMsg, k KeyMap, cursor *int, n int) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		*cursor = max(0, *cursor-1)
+	case key.Matches(msg, k.Down):
+		*cursor = max(0, min(n-1, *cursor+1))
+	default:
+		return false
+	}
+	return true
+}
+
+// listWindow is the part of an n-item list to draw in rows, keeping the
+// cursor in view.
+func listWindow(cursor, n, rows int) (start, end int) {
+	start = min(max(0, cursor-rows/2), max(0, n-rows))
+	return start, min(n, start+rows)
+}
+
 // Update moves the cursor, closes the picker, or chooses a scenario.
 func (p *picker) Update(msg tea.KeyPressMsg) {
+	if moveCursor(msg, p.keys, &p.cursor, len(p.items)) {
+		return
+	}
 	switch {
-	case key.Matches(msg, p.keys.Up):
-		p.cursor = max(0, p.cursor-1)
-	case key.Matches(msg, p.keys.Down):
-		p.cursor = min(len(p.items)-1, p.cursor+1)
 	case key.Matches(msg, p.keys.Choose):
 		if len(p.items) > 0 {
 			p.selected = p.items[p.cursor].Name
@@ -57,9 +77,7 @@ func (p *picker) View(st Styles, width, height int) string {
 	}
 	// Keep the cursor in view when the list is taller than the panel,
 	// leaving room for the description below it.
-	rows := max(3, height-7)
-	start := min(max(0, p.cursor-rows/2), max(0, len(p.items)-rows))
-	end := min(len(p.items), start+rows)
+	start, end := listWindow(p.cursor, len(p.items), max(3, height-7))
 	for i := start; i < end; i++ {
 		s := p.items[i]
 		mark := "  "
