@@ -105,7 +105,12 @@ type deployment struct {
 	rpm          scenarios.RPM
 	overMsg      string // why the pick passed it over; rebuilt when rpm changes
 	throttledMsg string
+	coolingMsg   string
 	bucket       *bucket.Bucket
+	// Health, with cooldown on: recent provider failures, and until when
+	// the deployment is skipped. coolUntil is written under Engine.mu.
+	fails     []time.Time
+	coolUntil time.Time
 }
 
 // tunable is what SetRPM needs of a tenant or a deployment.
@@ -169,7 +174,8 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	for _, d := range s.Deployments {
 		acct, _ := s.Account(d.Account)
 		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name),
-			throttledMsg: d.Name + " throttled the call"}
+			throttledMsg: d.Name + " throttled the call",
+			coolingMsg:   fmt.Sprintf("deployment %s is cooling down after %d failures in a minute", d.Name, s.Gateway.AllowedFails)}
 		dep.setRPM(d.RPM)
 		e.deployments = append(e.deployments, dep)
 		e.tunables[dep.id] = dep
@@ -410,10 +416,15 @@ func (e *Engine) route(at time.Time, r *request) {
 	for ; r.pos < len(chain); r.pos++ {
 		g := chain[r.pos]
 		d := g.pick(at, e.rng)
+		for _, s := range g.cooling {
+			e.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Reason: SkipCooldown,
+				Until: s.coolUntil.Sub(e.start), Message: s.coolingMsg})
+		}
 		for _, s := range g.skipped {
 			e.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
 				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id,
-				Message: s.overMsg})
+				Reason: SkipBudget, Message: s.overMsg})
 		}
 		if d != nil {
 			e.attempt(at, r, g, d)
@@ -466,6 +477,9 @@ func (e *Engine) answer(at time.Time, r *request) {
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
 		Code: rep.Code, Message: rep.Message}
 	class := rep.class()
+	if class != "" {
+		e.failed(at, d)
+	}
 	switch {
 	case class == "":
 		e.succeeded[d.account.Name]++
@@ -493,6 +507,32 @@ func (e *Engine) answer(at time.Time, r *request) {
 		ev.Kind = Failed
 		e.finish(at, r, ev)
 	}
+}
+
+// failed counts a provider failure against d and, with cooldown on, puts
+// d in cooldown once it has failed allowed_fails times within a minute.
+func (e *Engine) failed(at time.Time, d *deployment) {
+	gw := e.scenario.Gateway
+	if gw.AllowedFails == 0 {
+		return
+	}
+	keep := d.fails[:0]
+	for _, t := range d.fails {
+		if at.Sub(t) < time.Minute {
+			keep = append(keep, t)
+		}
+	}
+	d.fails = append(keep, at)
+	if len(d.fails) < gw.AllowedFails || at.Before(d.coolUntil) {
+		return
+	}
+	d.fails = d.fails[:0]
+	e.mu.Lock()
+	d.coolUntil = at.Add(gw.Cooldown)
+	e.mu.Unlock()
+	e.emit(at, Event{Kind: CooldownStarted, Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name,
+		Until:   d.coolUntil.Sub(e.start),
+		Message: fmt.Sprintf("%s failed %d times within a minute; skipped for %s", d.spec.Name, gw.AllowedFails, gw.Cooldown)})
 }
 
 // finish emits r's final event.
@@ -647,7 +687,11 @@ func (e *Engine) Buckets() []BucketLevel {
 		out = append(out, level(t.id, t.bucket, t.spec.Limiter, t.rpm))
 	}
 	for _, d := range e.deployments {
-		out = append(out, level(d.id, d.bucket, d.spec.Limiter, d.rpm))
+		l := level(d.id, d.bucket, d.spec.Limiter, d.rpm)
+		if e.started && now.Before(d.coolUntil) {
+			l.CoolingUntil = d.coolUntil.Sub(e.start)
+		}
+		out = append(out, l)
 	}
 	return out
 }

@@ -1009,3 +1009,109 @@ func TestLiveFaultToggle(t *testing.T) {
 		}
 	}
 }
+
+// throttle-storm: every request succeeds, and the primary's cooldown shows
+// as skips.
+func TestThrottleStormScenario(t *testing.T) {
+	r := newRun(t, builtin(t), "throttle-storm", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Requests != 60 || sum.Succeeded != 60 {
+		t.Fatalf("%d of %d succeeded, want 60 of 60", sum.Succeeded, sum.Requests)
+	}
+	cooldowns := r.events.of(engine.CooldownStarted)
+	skips := 0
+	for _, ev := range r.events.of(engine.Skipped) {
+		if ev.Reason == engine.SkipCooldown {
+			skips++
+		}
+	}
+	if len(cooldowns) == 0 || skips == 0 {
+		t.Fatalf("%d cooldowns and %d cooldown skips; want both", len(cooldowns), skips)
+	}
+}
+
+const coolingFile = `
+[[model]]
+id = "m"
+latency_p50 = "100ms"
+[[scenario]]
+name = "t"
+title = "t"
+description = "t"
+fallback_on = ["server-error"]
+  [scenario.gateway]
+  allowed_fails = 2
+  cooldown = "10s"
+  [[scenario.account]]
+  name = "default"
+  quota_rpm = 100000
+  [[scenario.deployment]]
+  name = "bad"
+  model = "m"
+  rpm = "unlimited"
+  [[scenario.deployment]]
+  name = "good"
+  model = "n"
+  rpm = "unlimited"
+  [[scenario.group]]
+  name = "first"
+  deployments = ["bad"]
+  fallbacks = ["second"]
+  [[scenario.group]]
+  name = "second"
+  deployments = ["good"]
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  arrival = "constant"
+  rate = 60
+  duration = "1m"
+  [[scenario.fault]]
+  kind = "errors"
+  model = "m"
+  rate = 1
+  error = "InternalServerException"
+`
+
+// Cooldown: the second failure within a minute cools the deployment down
+// for exactly the cooldown; it is skipped inside that window and tried
+// again after it.
+func TestCooldownEntryAndExit(t *testing.T) {
+	r := newRun(t, parse(t, coolingFile), "t", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Succeeded != 60 {
+		t.Fatalf("%d of 60 succeeded; every one should fall back to good", sum.Succeeded)
+	}
+	cooldowns := r.events.of(engine.CooldownStarted)
+	if len(cooldowns) < 2 {
+		t.Fatalf("%d cooldowns in a minute of failures with a 10 s cooldown; want several", len(cooldowns))
+	}
+	first := cooldowns[0]
+	errored := r.events.of(engine.Errored)
+	if len(errored) < 2 || first.At != errored[1].At || first.Until != first.At+10*time.Second {
+		t.Fatalf("first cooldown %+v; want at the second failure (%v) until 10 s later", first, errored[1].At)
+	}
+	for _, ev := range r.events.of(engine.Attempt) {
+		if ev.Deployment == "bad" && ev.At >= first.At && ev.At < first.Until {
+			t.Fatalf("bad was tried at %v, inside its cooldown %v–%v", ev.At, first.At, first.Until)
+		}
+	}
+	tried := false
+	for _, ev := range r.events.of(engine.Attempt) {
+		if ev.Deployment == "bad" && ev.At >= first.Until && ev.At < first.Until+time.Second {
+			tried = true
+		}
+	}
+	if !tried {
+		t.Fatalf("bad was not tried again within a second after its cooldown ended at %v", first.Until)
+	}
+	skips := 0
+	for _, ev := range r.events.of(engine.Skipped) {
+		if ev.Reason == engine.SkipCooldown && ev.Deployment == "bad" {
+			skips++
+		}
+	}
+	if skips < 9 {
+		t.Fatalf("%d cooldown skips of bad; a 10 s cooldown at 1 request/s should skip about 10 each time", skips)
+	}
+}

@@ -13,22 +13,28 @@ type group struct {
 	strategy scenarios.Strategy
 	members  []*deployment
 	next     int           // round-robin: where the next request starts looking
-	skipped  []*deployment // scratch: deployments the last pick passed over
+	skipped  []*deployment // scratch: deployments the last pick passed over for budget
+	cooling  []*deployment // scratch: deployments the last pick passed over in cooldown
 
 	exhaustedMsg string
 }
 
 // pick chooses a deployment with budget at t and takes its token, or returns
-// nil when none has any. Like a gateway's pre-call check, deployments at
-// their limit are dropped before choosing; they are left in g.skipped.
+// nil when none has any. Like a gateway's pre-call check, deployments in
+// cooldown (left in g.cooling) and at their limit (left in g.skipped) are
+// dropped before choosing.
 // It allocates nothing: it runs once per request on the hot path.
 func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
-	g.skipped = g.skipped[:0]
+	g.skipped, g.cooling = g.skipped[:0], g.cooling[:0]
 	if g.strategy == scenarios.RoundRobin {
 		n := len(g.members)
 		for k := 0; k < n; k++ {
 			i := (g.next + k) % n
 			d := g.members[i]
+			if t.Before(d.coolUntil) {
+				g.cooling = append(g.cooling, d)
+				continue
+			}
 			if d.bucket.AllowAt(t) {
 				g.next = (i + 1) % n
 				return d
@@ -41,6 +47,10 @@ func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
 
 	var total float64
 	for _, d := range g.members {
+		if t.Before(d.coolUntil) {
+			g.cooling = append(g.cooling, d)
+			continue
+		}
 		if d.bucket.HasBudgetAt(t) {
 			total += d.weight()
 		} else {
@@ -54,7 +64,7 @@ func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
 	x := rng.Float64() * total
 	var chosen *deployment
 	for _, d := range g.members {
-		if !d.bucket.HasBudgetAt(t) {
+		if t.Before(d.coolUntil) || !d.bucket.HasBudgetAt(t) {
 			continue
 		}
 		chosen = d

@@ -37,6 +37,10 @@ const (
 	DefaultLogTimeout = 3 * time.Minute
 )
 
+// DefaultCooldown is how long a failing deployment is skipped when the
+// scenario sets allowed_fails but no cooldown: the seed gateway's 15 s.
+const DefaultCooldown = 15 * time.Second
+
 // Error is one problem in a scenario file, with where it is and what to do.
 type Error struct {
 	File string
@@ -135,6 +139,7 @@ type rawScenario struct {
 	Tenant      []rawTenant     `toml:"tenant"`
 	Model       []rawModel      `toml:"model"`
 	Logs        rawLogs         `toml:"logs"`
+	Gateway     rawGateway      `toml:"gateway"`
 	FallbackOn  []string        `toml:"fallback_on"`
 	Fault       []rawFault      `toml:"fault"`
 }
@@ -195,6 +200,11 @@ type rawModel struct {
 	ID         string `toml:"id"`
 	LatencyP50 any    `toml:"latency_p50"`
 	LatencyP95 any    `toml:"latency_p95"`
+}
+
+type rawGateway struct {
+	AllowedFails any `toml:"allowed_fails"`
+	Cooldown     any `toml:"cooldown"`
 }
 
 type rawLogs struct {
@@ -348,6 +358,13 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		c.fail(path+".logs.poll_every", "poll_every must be longer than 0s")
 	}
 	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
+	s.Gateway = Gateway{
+		AllowedFails: c.wholeNumber(path+".gateway.allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
+		Cooldown:     c.duration(path+".gateway.cooldown", r.Gateway.Cooldown, DefaultCooldown),
+	}
+	if s.Gateway.AllowedFails > 0 && s.Gateway.Cooldown <= 0 {
+		c.fail(path+".gateway.cooldown", "cooldown must be longer than 0s when allowed_fails is set")
+	}
 	for i, rf := range r.Fault {
 		s.Faults = append(s.Faults, c.fault(fmt.Sprintf("%s.fault[%d]", path, i), rf, s))
 	}

@@ -176,7 +176,7 @@ func TestBuiltinScenarios(t *testing.T) {
 	if f.Default != "fallback" {
 		t.Errorf("Default = %q, want fallback", f.Default)
 	}
-	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "tuning"}
+	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "throttle-storm", "tuning"}
 	if got := f.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
@@ -486,6 +486,12 @@ func TestValidationErrors(t *testing.T) {
 			line: 34, col: 3, key: "scenario.tenant.rate", msg: `0 is not a rate`},
 		{name: "unknown arrival", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"steady\"\n"},
 			line: 33, col: 3, key: "scenario.tenant.arrival", msg: `arrival "steady" is not known; use "burst", "constant" or "poisson"`},
+
+		// gateway
+		{name: "cooldown zero", extra: "\n  [scenario.gateway]\n  allowed_fails = 2\n  cooldown = \"0s\"\n",
+			line: 38, col: 3, key: "scenario.gateway.cooldown", msg: "cooldown must be longer than 0s when allowed_fails is set"},
+		{name: "allowed_fails negative", extra: "\n  [scenario.gateway]\n  allowed_fails = -1\n",
+			line: 37, col: 3, key: "scenario.gateway.allowed_fails", msg: "-1 is out of range"},
 
 		// requests
 		{name: "requests zero", edits: []string{"  requests = 5\n", "  requests = 0\n"},

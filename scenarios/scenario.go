@@ -98,6 +98,17 @@ type Scenario struct {
 	FallbackOn []ErrorClass
 	// Faults are failures the simulated fleet shows during the run.
 	Faults []Fault
+	// Gateway is how the gateway treats deployments that keep failing.
+	Gateway Gateway
+}
+
+// Gateway configures deployment health, with LiteLLM's semantics: after
+// AllowedFails provider failures (throttles and errors, not empty gateway
+// buckets) within one minute, a deployment is skipped for Cooldown. Zero
+// AllowedFails turns cooldown off.
+type Gateway struct {
+	AllowedFails int
+	Cooldown     time.Duration
 }
 
 // Account is an AWS account: a named profile on the live path, a slice of the

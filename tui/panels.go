@@ -258,7 +258,7 @@ func (p *bucketsPanel) retune(delta int, levels []engine.BucketLevel, ctl Contro
 
 // View draws the gauges, the selected one highlighted.
 func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, height int) string {
-	lines := []string{st.Bold.Render(fit("Buckets · fill · available/capacity · RPM · limiter · admitted/rejected", width))}
+	lines := []string{st.Bold.Render(fit("Buckets · fill or health · available/capacity · RPM · limiter · admitted/rejected", width))}
 	const restW = 41 // " 18.0/25      25 fixed-window ok 7 rej 0"
 	nameW := min(22, max(14, width-2-1-8-restW))
 	gaugeW := max(4, min(20, width-2-nameW-1-restW))
@@ -269,6 +269,11 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, heigh
 		}
 		full := int(math.Round(b.Fill() * float64(gaugeW)))
 		gauge := st.GaugeFull.Render(strings.Repeat("█", full)) + st.GaugeEmpty.Render(strings.Repeat("░", gaugeW-full))
+		if b.CoolingUntil > 0 {
+			// Health replaces the gauge: a deployment in cooldown is not
+			// picked, whatever its fill.
+			gauge = st.Warn.Render(fit("cooldown→"+seconds(b.CoolingUntil), gaugeW))
+		}
 		capacity, rpm := "∞", "∞"
 		if !b.RPM.IsUnlimited() {
 			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()

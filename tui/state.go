@@ -17,6 +17,7 @@ const (
 	Primary                        // served, or being served, by the first group
 	Fallback                       // served, or being served, by a fallback group
 	Skipped                        // a deployment's bucket was empty
+	Cooling                        // a deployment was skipped while cooling down after failures
 	Throttled                      // the provider throttled the attempt
 	RateLimited                    // refused at a bucket
 	Failed                         // an error ended the attempt
@@ -118,7 +119,11 @@ func (s *runState) apply(ev engine.Event) {
 		s.counts.RateLimited++
 	case engine.Skipped:
 		l := s.lane(ev.Request)
-		l.Segments = append(l.Segments, Segment{Kind: Skipped, Start: ev.At, End: ev.At})
+		kind := Skipped
+		if ev.Reason == engine.SkipCooldown {
+			kind = Cooling
+		}
+		l.Segments = append(l.Segments, Segment{Kind: kind, Start: ev.At, End: ev.At})
 	case engine.Attempt:
 		l := s.lane(ev.Request)
 		l.Deployment, l.Model = ev.Deployment, ev.Model

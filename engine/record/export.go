@@ -235,6 +235,11 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	b = appendField(b, "account", ev.Account)
 	b = appendField(b, "region", ev.Region)
 	b = appendField(b, "bucket", string(ev.Bucket))
+	b = appendField(b, "reason", ev.Reason)
+	if ev.Until > 0 {
+		b = append(b, `,"until_ms":`...)
+		b = strconv.AppendFloat(b, millis(ev.Until), 'f', -1, 64)
+	}
 	if ev.Kind == engine.RPMChanged {
 		b = append(b, `,"rpm":`...)
 		b = rpmJSON(b, ev.RPM)

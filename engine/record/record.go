@@ -29,7 +29,7 @@ const (
 	OutcomeFailed      = "failed"
 	OutcomeCancelled   = "cancelled"
 	OutcomeThrottled   = "throttled" // attempts only
-	OutcomeSkipped     = "skipped"   // attempts only: the deployment's bucket was empty
+	OutcomeSkipped     = "skipped"   // attempts only: the deployment's bucket was empty, or it was cooling down
 	OutcomePending     = "pending"   // still in flight when the record was taken
 )
 
@@ -58,6 +58,7 @@ type Attempt struct {
 	Model      string  `json:"model"`
 	Account    string  `json:"account"`
 	Outcome    string  `json:"outcome"`
+	Reason     string  `json:"reason,omitempty"` // skipped: "budget" (empty bucket) or "cooldown"
 	Region     string  `json:"region,omitempty"`
 	StartMS    float64 `json:"start_ms"`
 	EndMS      float64 `json:"end_ms"`
@@ -179,7 +180,7 @@ func (r *Recorder) Handle(ev engine.Event) {
 	case engine.Skipped:
 		q := r.request(ev)
 		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
-			Account: ev.Account, Outcome: OutcomeSkipped, StartMS: ms, EndMS: ms, Message: ev.Message})
+			Account: ev.Account, Outcome: OutcomeSkipped, Reason: ev.Reason, StartMS: ms, EndMS: ms, Message: ev.Message})
 	case engine.Attempt:
 		q := r.request(ev)
 		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
