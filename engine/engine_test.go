@@ -1115,3 +1115,21 @@ func TestCooldownEntryAndExit(t *testing.T) {
 		t.Fatalf("%d cooldown skips of bad; a 10 s cooldown at 1 request/s should skip about 10 each time", skips)
 	}
 }
+
+// noisy-neighbour: A's rate-limited count is its bucket arithmetic, a
+// fixed window of 30 per minute against 120 a minute for two minutes; B and
+// C are untouched.
+func TestNoisyNeighbourScenario(t *testing.T) {
+	r := newRun(t, builtin(t), "noisy-neighbour", engine.Options{Seed: 42})
+	sum := r.do(t)
+	const minutes, rateA, rpmA = 2, 120, 30
+	a := sum.ByTenant["A"]
+	if a.Requests != minutes*rateA || a.Succeeded != minutes*rpmA || a.RateLimited != minutes*(rateA-rpmA) {
+		t.Fatalf("A: %+v; want %d sent, %d through, %d rate-limited", a, minutes*rateA, minutes*rpmA, minutes*(rateA-rpmA))
+	}
+	for _, name := range []string{"B", "C"} {
+		if b := sum.ByTenant[name]; b.Requests != 20 || b.Succeeded != 20 || b.SuccessRate != 100 {
+			t.Fatalf("%s: %+v; want 20 of 20, 100%%", name, b)
+		}
+	}
+}
