@@ -270,6 +270,80 @@ func TestSeedOutcomesThroughTheSDKByDefault(t *testing.T) {
 	}
 }
 
+// The failure scenarios make their point in the JSON summary through the
+// default backend, headless, at speed max, seed 42.
+func TestFailureScenariosThroughTheSDK(t *testing.T) {
+	type tenant struct {
+		Requests, Succeeded int
+		RateLimited         int `json:"rate_limited"`
+	}
+	var doc struct {
+		Summary struct {
+			Requests, Succeeded, Failed int
+			FellBack                    int               `json:"fell_back"`
+			ByTenant                    map[string]tenant `json:"by_tenant"`
+		} `json:"summary"`
+		Faults   []struct{ Fault string } `json:"faults"`
+		Requests []struct {
+			Attempts []struct {
+				Region, Outcome, Reason string
+				StartMS                 float64 `json:"start_ms"`
+			} `json:"attempts"`
+		} `json:"requests"`
+	}
+	load := func(name string) {
+		t.Helper()
+		status, out, stderr := spillway("run", name, "--speed", "max", "--json", "-")
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", name, status, stderr)
+		}
+		doc.Summary.ByTenant = nil
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+
+	load("region-outage")
+	if s := doc.Summary; s.Succeeded != s.Requests || s.Failed != 0 || len(doc.Faults) != 1 {
+		t.Fatalf("region-outage: %+v, faults %v", s, doc.Faults)
+	}
+	for _, q := range doc.Requests {
+		for _, a := range q.Attempts {
+			if a.Region == "us-east-2" && a.StartMS >= 60000 && a.StartMS < 120000 {
+				t.Fatalf("region-outage: a call ran in us-east-2 at %v ms, while it was down", a.StartMS)
+			}
+		}
+	}
+
+	load("quota-exhaustion")
+	if s := doc.Summary; s.Requests != 120 || s.Succeeded != 120 || s.FellBack == 0 {
+		t.Fatalf("quota-exhaustion: %+v; want 120 of 120, some through account2's fallback", s)
+	}
+
+	load("noisy-neighbour")
+	if a := doc.Summary.ByTenant["A"]; a != (tenant{240, 60, 180}) {
+		t.Fatalf("noisy-neighbour A: %+v; want 240 sent, 60 through, 180 rate-limited", a)
+	}
+	for _, name := range []string{"B", "C"} {
+		if b := doc.Summary.ByTenant[name]; b != (tenant{20, 20, 0}) {
+			t.Fatalf("noisy-neighbour %s: %+v; want 20 of 20", name, b)
+		}
+	}
+
+	load("throttle-storm")
+	skips := 0
+	for _, q := range doc.Requests {
+		for _, a := range q.Attempts {
+			if a.Outcome == "skipped" && a.Reason == "cooldown" {
+				skips++
+			}
+		}
+	}
+	if s := doc.Summary; s.Succeeded != s.Requests || skips == 0 {
+		t.Fatalf("throttle-storm: %+v with %d cooldown skips; want 100%% and some skips", s, skips)
+	}
+}
+
 // The acceptance path with two processes: 'spillway emulator' in one, and
 // runs with --backend aws --endpoint in this one, using the profiles the
 // emulator printed.
