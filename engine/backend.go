@@ -33,6 +33,8 @@ type Reply struct {
 	// Class is set by backends that know more than the code says, such as a
 	// client-side timeout. Empty means Classify(Code).
 	Class scenarios.ErrorClass
+	// RetryAfter is the provider's Retry-After, when it sent one.
+	RetryAfter time.Duration
 }
 
 // class is the reply's error class; "" on success.
@@ -143,7 +145,7 @@ func (s *Simulated) Invoke(_ context.Context, at time.Time, c Call) Reply {
 		OutputTokens: r.OutputTokens,
 	}
 	if r.Err != nil {
-		reply.Code, reply.Message = r.Err.Code, r.Err.Message
+		reply.Code, reply.Message, reply.RetryAfter = r.Err.Code, r.Err.Message, r.RetryAfter
 	}
 	return reply
 }

@@ -138,8 +138,10 @@ type request struct {
 	arrival time.Time
 	pos     int // index into tenant.chain of the group being tried
 	attempt int
+	retries int // retries used in the current group
 	dep     *deployment
 	reply   Reply
+	done    bool // finished: a late reply, retry or deadline is ignored
 }
 
 type asyncReply struct {
@@ -346,6 +348,12 @@ func (e *Engine) handle(it item) {
 		e.answer(it.at, it.req)
 	case poll:
 		e.poll(it.at, false)
+	case retry:
+		if !it.req.done {
+			e.route(it.at, it.req)
+		}
+	case deadline:
+		e.timeout(it.at, it.req)
 	case faultOn:
 		info := &FaultInfo{ID: it.fault, Fault: e.scenario.Faults[it.fault-1]}
 		e.faults[it.fault] = info
@@ -405,6 +413,9 @@ func (e *Engine) arrive(at time.Time, t *tenant) {
 		return
 	}
 	e.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id})
+	if d := e.scenario.Gateway.Timeout; d > 0 {
+		e.push(item{at: at.Add(d), kind: deadline, req: r})
+	}
 	e.route(at, r)
 }
 
@@ -431,6 +442,7 @@ func (e *Engine) route(at time.Time, r *request) {
 			return
 		}
 		if r.pos+1 < len(chain) {
+			r.retries = 0
 			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: chain[r.pos+1].name,
 				Message: g.exhaustedMsg})
 		}
@@ -471,42 +483,92 @@ func (e *Engine) attempt(at time.Time, r *request, g *group, d *deployment) {
 
 // answer handles the reply to r's current attempt.
 func (e *Engine) answer(at time.Time, r *request) {
+	if r.done {
+		return // the gateway timed it out before the answer came
+	}
 	delete(e.inflight, r.id)
 	d, rep := r.dep, r.reply
 	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
 		Code: rep.Code, Message: rep.Message}
 	class := rep.class()
-	if class != "" {
-		e.failed(at, d)
-	}
-	switch {
-	case class == "":
+	if class == "" {
 		e.succeeded[d.account.Name]++
 		ev := base
 		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
 		e.finish(at, r, ev)
-	case e.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain):
+		return
+	}
+	e.failed(at, d)
+	retry := r.retries < e.scenario.Gateway.Retries && retryable(class)
+	fallBack := !retry && e.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain)
+	if class == scenarios.ClassThrottled || retry || fallBack {
+		// The attempt ends here and the request goes on: say how.
 		ev, why := base, d.throttledMsg
 		ev.Kind = Throttled
 		if class != scenarios.ClassThrottled {
 			ev.Kind, why = Errored, d.spec.Name+" answered "+rep.Code
 		}
 		e.emit(at, ev)
-		r.pos++
-		e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
-			Code: rep.Code, Message: why})
-		e.route(at, r)
-	default:
-		if class == scenarios.ClassThrottled {
-			ev := base
-			ev.Kind = Throttled
-			e.emit(at, ev)
+		switch {
+		case retry:
+			e.scheduleRetry(at, r, rep)
+			return
+		case fallBack:
+			r.pos++
+			r.retries = 0
+			e.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+				Code: rep.Code, Message: why})
+			e.route(at, r)
+			return
 		}
-		ev := base
-		ev.Kind = Failed
-		e.finish(at, r, ev)
 	}
+	ev := base
+	ev.Kind = Failed
+	e.finish(at, r, ev)
+}
+
+// retryable reports whether the gateway retries an attempt that failed
+// with class: throttles, server errors and timeouts are worth another try;
+// a denied or invalid call is not.
+func retryable(class scenarios.ErrorClass) bool {
+	return class == scenarios.ClassThrottled || class == scenarios.ClassServerError || class == scenarios.ClassTimeout
+}
+
+// scheduleRetry sends r back to its group after an exponential backoff
+// with jitter, and no sooner than the provider's Retry-After.
+func (e *Engine) scheduleRetry(at time.Time, r *request, rep Reply) {
+	gw := e.scenario.Gateway
+	wait := min(gw.MaxBackoff, gw.Backoff<<r.retries)
+	if gw.Jitter > 0 {
+		wait -= time.Duration(gw.Jitter * e.rng.Float64() * float64(wait))
+	}
+	why := ""
+	if rep.RetryAfter > wait {
+		wait, why = rep.RetryAfter, " (the provider's Retry-After)"
+	}
+	r.retries++
+	e.emit(at, Event{Kind: RetryScheduled, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name,
+		Deployment: r.dep.spec.Name, Until: at.Add(wait).Sub(e.start), Code: rep.Code,
+		Message: fmt.Sprintf("retry %d of %d in %s%s", r.retries, gw.Retries, wait, why)})
+	e.push(item{at: at.Add(wait), kind: retry, req: r})
+}
+
+// CodeGatewayTimeout is the error code of a request the gateway timed out.
+const CodeGatewayTimeout = "GatewayTimeout"
+
+// timeout fails r if it is still going when its gateway timeout runs out.
+// An attempt in flight is abandoned: its answer, when it comes, is ignored.
+func (e *Engine) timeout(at time.Time, r *request) {
+	if r.done {
+		return
+	}
+	delete(e.inflight, r.id)
+	ev := Event{Kind: Failed, Code: CodeGatewayTimeout, Message: fmt.Sprintf("no answer within the gateway's %s timeout", e.scenario.Gateway.Timeout)}
+	if d := r.dep; d != nil {
+		ev.Deployment, ev.Model, ev.Account = d.spec.Name, d.spec.Model, d.account.Name
+	}
+	e.finish(at, r, ev)
 }
 
 // failed counts a provider failure against d and, with cooldown on, puts
@@ -537,6 +599,7 @@ func (e *Engine) failed(at time.Time, d *deployment) {
 
 // finish emits r's final event.
 func (e *Engine) finish(at time.Time, r *request, ev Event) {
+	r.done = true
 	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
 	ev.Latency = at.Sub(r.arrival)
 	e.finished++

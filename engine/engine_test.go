@@ -1133,3 +1133,138 @@ func TestNoisyNeighbourScenario(t *testing.T) {
 		}
 	}
 }
+
+// retryFile: deployment "bad" always throttles; "good" is its fallback.
+func retryFile(gateway string) string {
+	return `
+[[model]]
+id = "m"
+latency_p50 = "100ms"
+[[model]]
+id = "n"
+latency_p50 = "100ms"
+[[scenario]]
+name = "t"
+title = "t"
+description = "t"
+  [scenario.gateway]
+` + gateway + `
+  [[scenario.account]]
+  name = "default"
+  quota_rpm = 100000
+  [[scenario.deployment]]
+  name = "bad"
+  model = "m"
+  rpm = "unlimited"
+  [[scenario.deployment]]
+  name = "good"
+  model = "n"
+  rpm = "unlimited"
+  [[scenario.group]]
+  name = "first"
+  deployments = ["bad"]
+  fallbacks = ["second"]
+  [[scenario.group]]
+  name = "second"
+  deployments = ["good"]
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  requests = 1
+  [[scenario.fault]]
+  kind = "throttle"
+  model = "m"
+  rate = 1
+`
+}
+
+// Retries wait Backoff × 2^n, capped at MaxBackoff, then fall back; each
+// retry goes when its RetryScheduled event said.
+func TestRetryBackoffTiming(t *testing.T) {
+	r := newRun(t, parse(t, retryFile(`  retries = 3
+  backoff = "1s"
+  max_backoff = "3s"
+  jitter = 0`)), "t", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Succeeded != 1 || sum.FellBack != 1 {
+		t.Fatalf("%+v; want the request to succeed on good after the retries", sum)
+	}
+	retries := r.events.of(engine.RetryScheduled)
+	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} // 1, 2, then 4 capped at 3
+	if len(retries) != len(want) {
+		t.Fatalf("%d retries, want %d: %+v", len(retries), len(want), retries)
+	}
+	attempts := r.events.of(engine.Attempt)
+	for i, ev := range retries {
+		if got := ev.Until - ev.At; got != want[i] {
+			t.Fatalf("retry %d waits %v, want %v", i+1, got, want[i])
+		}
+		if next := attempts[i+1]; next.At != ev.Until || next.Deployment != "bad" {
+			t.Fatalf("retry %d: next attempt %+v; want bad at %v", i+1, next, ev.Until)
+		}
+	}
+	if last := attempts[len(attempts)-1]; last.Deployment != "good" || len(attempts) != 5 {
+		t.Fatalf("attempts %+v; want bad ×4 then good", attempts)
+	}
+}
+
+// Jitter takes up to its fraction off each wait, drawn from the seed.
+func TestRetryJitterStaysInBounds(t *testing.T) {
+	r := newRun(t, parse(t, retryFile(`  retries = 5
+  backoff = "2s"
+  max_backoff = "1m"
+  jitter = 0.5`)), "t", engine.Options{Seed: 9})
+	r.do(t)
+	for i, ev := range r.events.of(engine.RetryScheduled) {
+		nominal := 2 * time.Second << i
+		if got := ev.Until - ev.At; got > nominal || got < nominal/2 {
+			t.Fatalf("retry %d waits %v, want within [%v, %v]", i+1, got, nominal/2, nominal)
+		}
+	}
+}
+
+// A quota throttle carries Retry-After: the retry waits that long rather
+// than the shorter backoff, and then succeeds.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	src := strings.Replace(retryFile(`  retries = 1
+  backoff = "1s"
+  jitter = 0`), `  quota_rpm = 100000`, `  quota_rpm = 1`, 1)
+	src = strings.Replace(src, "  requests = 1\n", "  requests = 2\n", 1)
+	src = src[:strings.Index(src, "  [[scenario.fault]]")] // no storm: the quota does the throttling
+	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 42})
+	sum := r.do(t)
+	retries := r.events.of(engine.RetryScheduled)
+	if len(retries) == 0 {
+		t.Fatalf("no retry; summary %+v", sum)
+	}
+	ev := retries[0]
+	wait := ev.Until - ev.At
+	if wait < 10*time.Second || wait%time.Second != 0 || !strings.Contains(ev.Message, "Retry-After") {
+		t.Fatalf("retry after a quota throttle waits %v (%q); want the provider's whole-second Retry-After, well over the 1 s backoff", wait, ev.Message)
+	}
+	if sum.Succeeded != 2 {
+		t.Fatalf("%+v; both requests should get through, the second after waiting", sum)
+	}
+}
+
+// The gateway timeout fails a request that has not been answered in time,
+// retries included, and ignores the answer that comes later.
+func TestGatewayTimeout(t *testing.T) {
+	r := newRun(t, parse(t, retryFile(`  retries = 5
+  backoff = "4s"
+  jitter = 0
+  timeout = "10s"`)), "t", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Failed != 1 || sum.Succeeded != 0 {
+		t.Fatalf("%+v; want the request failed by the timeout", sum)
+	}
+	failed := r.events.of(engine.Failed)
+	if len(failed) != 1 || failed[0].Code != "GatewayTimeout" || failed[0].At != 10*time.Second {
+		t.Fatalf("failure %+v; want GatewayTimeout at 10s", failed)
+	}
+	for _, ev := range r.events.of(engine.Attempt) {
+		if ev.At > 10*time.Second {
+			t.Fatalf("an attempt at %v, after the timeout", ev.At)
+		}
+	}
+}

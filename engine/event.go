@@ -30,6 +30,7 @@ const (
 	Resumed                     // dispatch goes on after a pause
 	SpeedChanged                // simulated time runs at a new speed from here
 	CooldownStarted             // a deployment failed allowed_fails times in a minute and is skipped until Until
+	RetryScheduled              // a failed attempt will be retried in its group at Until
 	FaultStarted                // the simulated fleet starts showing a fault
 	FaultEnded                  // a fault is over
 	RegionsPolled               // a Region histogram was read from the invocation logs
@@ -53,6 +54,7 @@ var kindNames = [...]string{
 	Resumed:         "resumed",
 	SpeedChanged:    "speed_changed",
 	CooldownStarted: "cooldown_started",
+	RetryScheduled:  "retry_scheduled",
 	FaultStarted:    "fault_started",
 	FaultEnded:      "fault_ended",
 	RegionsPolled:   "regions",
@@ -95,7 +97,7 @@ type Event struct {
 	// Reason says why a deployment was Skipped: SkipBudget (its bucket was
 	// empty) or SkipCooldown (it is cooling down after failures).
 	Reason string
-	Until  time.Duration // CooldownStarted: when the deployment is picked again
+	Until  time.Duration // CooldownStarted: when the deployment is picked again; RetryScheduled: when the retry goes
 	RPM    scenarios.RPM // RPMChanged: the new limit
 	Speed  float64       // SpeedChanged: simulated seconds per wall second; +Inf when unpaced
 

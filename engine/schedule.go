@@ -14,6 +14,8 @@ const (
 	poll                     // read the Region histogram
 	faultOn                  // a declared fault starts
 	faultOff                 // a declared fault ends
+	retry                    // a request tries its group again after a backoff
+	deadline                 // a request's gateway timeout runs out
 )
 
 type item struct {

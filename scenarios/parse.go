@@ -41,6 +41,14 @@ const (
 // scenario sets allowed_fails but no cooldown: the seed gateway's 15 s.
 const DefaultCooldown = 15 * time.Second
 
+// Default retry backoff: 1 s doubling to at most 30 s, up to half of each
+// wait taken off at random so that retries do not arrive in step.
+const (
+	DefaultBackoff    = time.Second
+	DefaultMaxBackoff = 30 * time.Second
+	DefaultJitter     = 0.5
+)
+
 // Error is one problem in a scenario file, with where it is and what to do.
 type Error struct {
 	File string
@@ -205,6 +213,11 @@ type rawModel struct {
 type rawGateway struct {
 	AllowedFails any `toml:"allowed_fails"`
 	Cooldown     any `toml:"cooldown"`
+	Retries      any `toml:"retries"`
+	Backoff      any `toml:"backoff"`
+	MaxBackoff   any `toml:"max_backoff"`
+	Jitter       any `toml:"jitter"`
+	Timeout      any `toml:"timeout"`
 }
 
 type rawLogs struct {
@@ -358,9 +371,25 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		c.fail(path+".logs.poll_every", "poll_every must be longer than 0s")
 	}
 	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
+	gw := path + ".gateway."
 	s.Gateway = Gateway{
-		AllowedFails: c.wholeNumber(path+".gateway.allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
-		Cooldown:     c.duration(path+".gateway.cooldown", r.Gateway.Cooldown, DefaultCooldown),
+		AllowedFails: c.wholeNumber(gw+"allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
+		Cooldown:     c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown),
+		Retries:      c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, 20),
+		Backoff:      c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff),
+		MaxBackoff:   c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff),
+		Timeout:      c.duration(gw+"timeout", r.Gateway.Timeout, 0),
+		Jitter:       DefaultJitter,
+	}
+	if r.Gateway.Jitter != nil {
+		n, ok := number(r.Gateway.Jitter)
+		if !ok || n < 0 || n > 1 {
+			c.fail(gw+"jitter", "jitter is the fraction of each backoff taken off at random: a number from 0 to 1, such as 0.5")
+		}
+		s.Gateway.Jitter = n
+	}
+	if s.Gateway.MaxBackoff < s.Gateway.Backoff {
+		c.fail(gw+"max_backoff", "max_backoff (%s) is below backoff (%s)", s.Gateway.MaxBackoff, s.Gateway.Backoff)
 	}
 	if s.Gateway.AllowedFails > 0 && s.Gateway.Cooldown <= 0 {
 		c.fail(path+".gateway.cooldown", "cooldown must be longer than 0s when allowed_fails is set")

@@ -102,13 +102,25 @@ type Scenario struct {
 	Gateway Gateway
 }
 
-// Gateway configures deployment health, with LiteLLM's semantics: after
-// AllowedFails provider failures (throttles and errors, not empty gateway
-// buckets) within one minute, a deployment is skipped for Cooldown. Zero
-// AllowedFails turns cooldown off.
+// Gateway configures how the gateway treats failures, with LiteLLM's
+// semantics where it has them.
 type Gateway struct {
+	// Cooldown: after AllowedFails provider failures (throttles and errors,
+	// not empty gateway buckets) within one minute, a deployment is skipped
+	// for Cooldown. Zero AllowedFails turns cooldown off.
 	AllowedFails int
 	Cooldown     time.Duration
+	// Retries: a request whose attempt fails with a throttle, a server
+	// error or a timeout tries its group again up to Retries times before
+	// it falls back, waiting Backoff × 2^n (at most MaxBackoff), less up to
+	// Jitter of that at random, and at least the provider's Retry-After.
+	Retries    int
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	Jitter     float64
+	// Timeout fails a request that has no answer this long after it
+	// arrived, retries included; 0 means no gateway timeout.
+	Timeout time.Duration
 }
 
 // Account is an AWS account: a named profile on the live path, a slice of the

@@ -20,7 +20,9 @@ const (
 	Cooling                        // a deployment was skipped while cooling down after failures
 	Throttled                      // the provider throttled the attempt
 	RateLimited                    // refused at a bucket
+	RetryWait                      // waiting out a backoff before a retry
 	Failed                         // an error ended the attempt
+	TimedOut                       // the gateway's timeout ended the request
 	Cancelled                      // the run stopped first
 )
 
@@ -142,8 +144,15 @@ func (s *runState) apply(ev engine.Event) {
 		l := s.finish(ev)
 		l.closeOpen(ev.At, l.serving())
 		s.counts.Succeeded++
+	case engine.RetryScheduled:
+		l := s.lane(ev.Request)
+		l.Segments = append(l.Segments, Segment{Kind: RetryWait, Start: ev.At, End: ev.Until})
 	case engine.Failed:
-		s.finish(ev).closeOpen(ev.At, Failed)
+		kind := Failed
+		if ev.Code == engine.CodeGatewayTimeout {
+			kind = TimedOut
+		}
+		s.finish(ev).closeOpen(ev.At, kind)
 		s.counts.Failed++
 	case engine.Cancelled:
 		s.finish(ev).closeOpen(ev.At, Cancelled)

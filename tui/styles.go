@@ -26,7 +26,9 @@ var glyphs = [Cancelled + 1]string{
 	Cooling:     "⊘",
 	Throttled:   "░",
 	RateLimited: "×",
+	RetryWait:   "~",
 	Failed:      "!",
+	TimedOut:    "⧗",
 	Cancelled:   "-",
 }
 
@@ -38,7 +40,9 @@ var kindNames = [Cancelled + 1]string{
 	Cooling:     "cooldown",
 	Throttled:   "throttled",
 	RateLimited: "rate-limited",
+	RetryWait:   "retry wait",
 	Failed:      "failed",
+	TimedOut:    "timed out",
 	Cancelled:   "cancelled",
 }
 
@@ -69,7 +73,9 @@ func NewStyles(dark bool) Styles {
 		Cooling:     fg(c("#8a5a00", "#d29922")),
 		Throttled:   fg(c("#bc4c00", "#f0883e")),
 		RateLimited: fg(c("#8250df", "#bc8cff")),
+		RetryWait:   fg(c("#6b6b6b", "#8a8a8a")),
 		Failed:      fg(c("#b00020", "#ff6b6b")),
+		TimedOut:    fg(c("#b00020", "#ff6b6b")),
 		Cancelled:   fg(c("#6b6b6b", "#8a8a8a")),
 	}
 	return s

@@ -326,3 +326,29 @@ func sum(cs []engine.RegionCount) int {
 	}
 	return n
 }
+
+// A quota throttle from the emulator carries Retry-After, and the client
+// reads it into the reply, as it would from Bedrock.
+func TestRetryAfterComesThroughTheSDK(t *testing.T) {
+	s := scenario()
+	s.Accounts[0].QuotaRPM = 1
+	s.Accounts[0].Regions = []string{"us-east-1"}
+	emu := emulator.New(s, nil, 1, epoch, emulator.Options{})
+	url, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	client, err := bedrock.Connect(context.Background(), s, bedrock.Target{Endpoint: url, Virtual: true, Credentials: emulatorKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := engine.Call{Account: "acct", SourceRegion: "us-east-1", ModelID: profileID, Operation: scenarios.OpConverse, Prompt: "x", MaxTokens: 10}
+	if r := client.Invoke(context.Background(), epoch, call); r.Code != "" {
+		t.Fatalf("first call: %s %s", r.Code, r.Message)
+	}
+	r := client.Invoke(context.Background(), epoch.Add(time.Second), call)
+	if r.Code != "ThrottlingException" || r.RetryAfter < time.Second || r.RetryAfter > time.Minute || r.RetryAfter%time.Second != 0 {
+		t.Fatalf("second call at 1 RPM: %s, Retry-After %v; want ThrottlingException with whole seconds up to a minute", r.Code, r.RetryAfter)
+	}
+}

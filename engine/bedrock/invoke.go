@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -140,9 +141,22 @@ func (c *Client) failure(err error) engine.Reply {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		r.RequestID = re.ServiceRequestID()
-		if c.target.Virtual && re.Response != nil {
-			r.Latency = latencyHeader(re.Response.Header)
+		if re.Response != nil {
+			r.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"))
+			if c.target.Virtual {
+				r.Latency = latencyHeader(re.Response.Header)
+			}
 		}
 	}
 	return r
+}
+
+// retryAfter reads a Retry-After header given in seconds; an HTTP date or
+// anything else counts as absent.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }

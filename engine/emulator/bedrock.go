@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"spillway/engine/fleet"
 	"spillway/scenarios"
@@ -94,6 +95,9 @@ func (s *Server) bedrock(q *request) {
 	// how long each answer took.
 	h.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(latencyMS, 10))
 	if reply.Err != nil {
+		if reply.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(int(reply.RetryAfter/time.Second)))
+		}
 		writeJSONError(q, restProtocol, reply.Err.Code, reply.Err.Message)
 		return
 	}

@@ -74,6 +74,9 @@ type Reply struct {
 	OutputTokens int
 	Text         string
 	Err          *APIError
+	// RetryAfter, on a quota throttle, is how long until the quota has room
+	// again: what the emulator sends as Retry-After.
+	RetryAfter time.Duration
 }
 
 // Fleet is the simulated Bedrock of one scenario. It is safe for concurrent
@@ -169,9 +172,9 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		return r
 	}
 	faults := f.active(at)
-	region, err := f.place(at, acct, call, faults)
+	region, retryAfter, err := f.place(at, acct, call, faults)
 	if err != nil {
-		r.Err = err
+		r.Err, r.RetryAfter = err, retryAfter
 		r.Latency = f.errorLatency()
 		return r
 	}
@@ -203,18 +206,18 @@ func denied(acct scenarios.Account, modelID string) bool {
 // A cross-Region profile lands in a Region of its geography, picked at
 // random weighted by each Region's free capacity; a foundation model runs in
 // the source Region.
-func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []*injected) (string, *APIError) {
+func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []*injected) (string, time.Duration, *APIError) {
 	model := scenarios.BaseModelID(call.ModelID)
 	geo := scenarios.Geography(call.ModelID)
 	candidates := []string{call.SourceRegion}
 	if geo != "" {
 		candidates = destinations(geo, acct.Regions)
 		if len(candidates) == 0 {
-			return "", &APIError{Code: ValidationException, Message: fmt.Sprintf(
+			return "", 0, &APIError{Code: ValidationException, Message: fmt.Sprintf(
 				"The provided model identifier is invalid: no Regions are known for the %q inference-profile geography; list them in the account's regions key", geo)}
 		}
 		if !slices.Contains(candidates, call.SourceRegion) {
-			return "", &APIError{Code: ValidationException, Message: fmt.Sprintf(
+			return "", 0, &APIError{Code: ValidationException, Message: fmt.Sprintf(
 				"Invocation of model ID %s from source Region %s isn't supported: the profile's Regions are %s",
 				call.ModelID, call.SourceRegion, strings.Join(candidates, ", "))}
 		}
@@ -235,10 +238,10 @@ func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []
 		}
 	}
 	if up == 0 {
-		return "", outageError(call.SourceRegion, candidates)
+		return "", 0, outageError(call.SourceRegion, candidates)
 	}
 	if total == 0 {
-		return "", &APIError{Code: ThrottlingException, Message: "Too many requests, please wait before trying again."}
+		return "", f.untilRoom(at, acct, model, candidates, faults), &APIError{Code: ThrottlingException, Message: "Too many requests, please wait before trying again."}
 	}
 	pick := f.rng.Float64() * total
 	chosen := len(candidates) - 1
@@ -251,11 +254,32 @@ func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []
 	}
 	if len(faults) > 0 {
 		if err := f.callFault(faults, acct.Name, candidates[chosen], call.ModelID); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 	f.quota(acct, candidates[chosen], model).AllowAt(at)
-	return candidates[chosen], nil
+	return candidates[chosen], 0, nil
+}
+
+// untilRoom is how long until one of the Regions still up has a whole
+// unit of quota again, rounded up to a second as Retry-After is.
+func (f *Fleet) untilRoom(at time.Time, acct scenarios.Account, model string, regions []string, faults []*injected) time.Duration {
+	soonest := time.Duration(math.MaxInt64)
+	for _, region := range regions {
+		if len(faults) > 0 && down(faults, acct.Name, region, model) {
+			continue
+		}
+		l := f.quota(acct, region, model).LevelAt(at)
+		if l.RPM <= 0 || l.RPM.IsUnlimited() {
+			continue
+		}
+		wait := time.Duration((1 - l.Available) * float64(time.Minute) / float64(l.RPM))
+		soonest = min(soonest, wait)
+	}
+	if soonest == time.Duration(math.MaxInt64) {
+		return 0
+	}
+	return max(time.Second, (soonest + time.Second - 1).Truncate(time.Second)) // whole seconds, rounded up
 }
 
 func (f *Fleet) quota(acct scenarios.Account, region, model string) *bucket.Bucket {

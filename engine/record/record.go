@@ -43,6 +43,7 @@ type Request struct {
 	Account    string    `json:"account,omitempty"`
 	Region     string    `json:"region,omitempty"`
 	Fallback   bool      `json:"fallback"`
+	Retries    int       `json:"retries,omitempty"` // retries the gateway scheduled
 	StartMS    float64   `json:"start_ms"`
 	EndMS      float64   `json:"end_ms"`
 	LatencyMS  float64   `json:"latency_ms"`
@@ -187,6 +188,8 @@ func (r *Recorder) Handle(ev engine.Event) {
 			Account: ev.Account, Outcome: OutcomePending, StartMS: ms})
 	case engine.Throttled:
 		r.endAttempt(ev, OutcomeThrottled)
+	case engine.RetryScheduled:
+		r.request(ev).Retries++
 	case engine.Errored:
 		r.endAttempt(ev, OutcomeFailed)
 	case engine.Succeeded, engine.Failed, engine.Cancelled:
