@@ -105,12 +105,8 @@ type deployment struct {
 	rpm          scenarios.RPM
 	overMsg      string // why the pick passed it over; rebuilt when rpm changes
 	throttledMsg string
-	coolingMsg   string
 	bucket       *bucket.Bucket
-	// Health, with cooldown on: recent provider failures, and until when
-	// the deployment is skipped. coolUntil is written under Engine.mu.
-	fails     []time.Time
-	coolUntil time.Time
+	health       health
 }
 
 // tunable is what SetRPM needs of a tenant or a deployment.
@@ -176,8 +172,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	for _, d := range s.Deployments {
 		acct, _ := s.Account(d.Account)
 		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name),
-			throttledMsg: d.Name + " throttled the call",
-			coolingMsg:   fmt.Sprintf("deployment %s is cooling down after %d failures in a minute", d.Name, s.Gateway.AllowedFails)}
+			throttledMsg: d.Name + " throttled the call"}
 		dep.setRPM(d.RPM)
 		e.deployments = append(e.deployments, dep)
 		e.tunables[dep.id] = dep
@@ -426,11 +421,18 @@ func (e *Engine) route(at time.Time, r *request) {
 	chain := r.tenant.chain
 	for ; r.pos < len(chain); r.pos++ {
 		g := chain[r.pos]
+		if e.scenario.Gateway.BreakerFailures > 0 {
+			e.refreshHealth(at, g)
+		}
 		d := g.pick(at, e.rng)
-		for _, s := range g.cooling {
-			e.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
-				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Reason: SkipCooldown,
-				Until: s.coolUntil.Sub(e.start), Message: s.coolingMsg})
+		for _, s := range g.unhealthy {
+			ev := Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Reason: s.skipReason(at),
+				Message: s.health.skipMsg}
+			if !s.health.until.IsZero() {
+				ev.Until = s.health.until.Sub(e.start)
+			}
+			e.emit(at, ev)
 		}
 		for _, s := range g.skipped {
 			e.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: g.name,
@@ -453,6 +455,7 @@ func (e *Engine) route(at time.Time, r *request) {
 func (e *Engine) attempt(at time.Time, r *request, g *group, d *deployment) {
 	r.attempt++
 	r.dep = d
+	d.attempted()
 	e.emit(at, Event{Kind: Attempt, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: g.name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name})
 	e.inflight[r.id] = r
@@ -493,13 +496,14 @@ func (e *Engine) answer(at time.Time, r *request) {
 		Code: rep.Code, Message: rep.Message}
 	class := rep.class()
 	if class == "" {
+		e.succeededAt(at, d)
 		e.succeeded[d.account.Name]++
 		ev := base
 		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
 		e.finish(at, r, ev)
 		return
 	}
-	e.failed(at, d)
+	e.failedAt(at, d)
 	retry := r.retries < e.scenario.Gateway.Retries && retryable(class)
 	fallBack := !retry && e.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain)
 	if class == scenarios.ClassThrottled || retry || fallBack {
@@ -563,38 +567,15 @@ func (e *Engine) timeout(at time.Time, r *request) {
 	if r.done {
 		return
 	}
+	if _, inFlight := e.inflight[r.id]; inFlight && r.dep.health.probing {
+		e.failedAt(at, r.dep) // a probe that never answered has failed
+	}
 	delete(e.inflight, r.id)
 	ev := Event{Kind: Failed, Code: CodeGatewayTimeout, Message: fmt.Sprintf("no answer within the gateway's %s timeout", e.scenario.Gateway.Timeout)}
 	if d := r.dep; d != nil {
 		ev.Deployment, ev.Model, ev.Account = d.spec.Name, d.spec.Model, d.account.Name
 	}
 	e.finish(at, r, ev)
-}
-
-// failed counts a provider failure against d and, with cooldown on, puts
-// d in cooldown once it has failed allowed_fails times within a minute.
-func (e *Engine) failed(at time.Time, d *deployment) {
-	gw := e.scenario.Gateway
-	if gw.AllowedFails == 0 {
-		return
-	}
-	keep := d.fails[:0]
-	for _, t := range d.fails {
-		if at.Sub(t) < time.Minute {
-			keep = append(keep, t)
-		}
-	}
-	d.fails = append(keep, at)
-	if len(d.fails) < gw.AllowedFails || at.Before(d.coolUntil) {
-		return
-	}
-	d.fails = d.fails[:0]
-	e.mu.Lock()
-	d.coolUntil = at.Add(gw.Cooldown)
-	e.mu.Unlock()
-	e.emit(at, Event{Kind: CooldownStarted, Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name,
-		Until:   d.coolUntil.Sub(e.start),
-		Message: fmt.Sprintf("%s failed %d times within a minute; skipped for %s", d.spec.Name, gw.AllowedFails, gw.Cooldown)})
 }
 
 // finish emits r's final event.
@@ -751,8 +732,11 @@ func (e *Engine) Buckets() []BucketLevel {
 	}
 	for _, d := range e.deployments {
 		l := level(d.id, d.bucket, d.spec.Limiter, d.rpm)
-		if e.started && now.Before(d.coolUntil) {
-			l.CoolingUntil = d.coolUntil.Sub(e.start)
+		if e.started {
+			var until time.Time
+			if l.Health, until = d.healthAt(now); !until.IsZero() {
+				l.HealthUntil = until.Sub(e.start)
+			}
 		}
 		out = append(out, l)
 	}

@@ -1018,7 +1018,7 @@ func TestThrottleStormScenario(t *testing.T) {
 	if sum.Requests != 60 || sum.Succeeded != 60 {
 		t.Fatalf("%d of %d succeeded, want 60 of 60", sum.Succeeded, sum.Requests)
 	}
-	cooldowns := r.events.of(engine.CooldownStarted)
+	cooldowns := healthEvents(r, engine.Cooling)
 	skips := 0
 	for _, ev := range r.events.of(engine.Skipped) {
 		if ev.Reason == engine.SkipCooldown {
@@ -1082,7 +1082,7 @@ func TestCooldownEntryAndExit(t *testing.T) {
 	if sum.Succeeded != 60 {
 		t.Fatalf("%d of 60 succeeded; every one should fall back to good", sum.Succeeded)
 	}
-	cooldowns := r.events.of(engine.CooldownStarted)
+	cooldowns := healthEvents(r, engine.Cooling)
 	if len(cooldowns) < 2 {
 		t.Fatalf("%d cooldowns in a minute of failures with a 10 s cooldown; want several", len(cooldowns))
 	}
@@ -1265,6 +1265,68 @@ func TestGatewayTimeout(t *testing.T) {
 	for _, ev := range r.events.of(engine.Attempt) {
 		if ev.At > 10*time.Second {
 			t.Fatalf("an attempt at %v, after the timeout", ev.At)
+		}
+	}
+}
+
+// healthEvents are the run's HealthChanged events to state.
+func healthEvents(r run, state string) []engine.Event {
+	var out []engine.Event
+	for _, ev := range r.events.of(engine.HealthChanged) {
+		if ev.Health == state {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// The circuit breaker: three failures in a row open it; after open_for it
+// is half-open and exactly one request probes it; a failed probe reopens
+// it, and once the fault is over a probe succeeds and closes it.
+func TestCircuitBreakerTransitions(t *testing.T) {
+	src := strings.Replace(coolingFile, `  allowed_fails = 2
+  cooldown = "10s"`, `  breaker_failures = 3
+  breaker_open_for = "5s"`, 1)
+	src = strings.Replace(src, `  error = "InternalServerException"`, `  error = "InternalServerException"
+  duration = "20s"`, 1)
+	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 42})
+	sum := r.do(t)
+	if sum.Succeeded != 60 {
+		t.Fatalf("%d of 60 succeeded; every one should be served, by bad or by good", sum.Succeeded)
+	}
+	var states []string
+	changes := r.events.of(engine.HealthChanged)
+	for _, ev := range changes {
+		states = append(states, ev.Health)
+	}
+	want := []string{engine.Open, engine.HalfOpen, engine.Open, engine.HalfOpen, engine.Open, engine.HalfOpen, engine.Healthy}
+	if !reflect.DeepEqual(states, want) {
+		t.Fatalf("circuit went %q, want %q", states, want)
+	}
+	if first := changes[0]; first.Until != first.At+5*time.Second {
+		t.Fatalf("opened at %v until %v; want open for 5s", first.At, first.Until)
+	}
+	// No attempt on bad while open; exactly one (the probe) per half-open.
+	for i, ev := range changes {
+		next := time.Duration(1 << 62)
+		if i+1 < len(changes) {
+			next = changes[i+1].At
+		}
+		n := 0
+		for _, a := range r.events.of(engine.Attempt) {
+			if a.Deployment == "bad" && a.At >= ev.At && a.At < next {
+				n++
+			}
+		}
+		switch ev.Health {
+		case engine.Open:
+			if n != 0 {
+				t.Fatalf("%d attempts on bad while its circuit was open from %v", n, ev.At)
+			}
+		case engine.HalfOpen:
+			if n != 1 {
+				t.Fatalf("%d attempts on bad while half-open from %v; want the one probe", n, ev.At)
+			}
 		}
 	}
 }

@@ -14,51 +14,51 @@ type Kind uint8
 
 // The kinds of event, in the order a request meets them.
 const (
-	RunStarted      Kind = iota // Info describes the run
-	Admitted                    // the tenant's bucket let the request in
-	RateLimited                 // refused for budget: the tenant's bucket was empty, or no deployment in any group had budget
-	Attempt                     // a deployment was picked and its token taken
-	Skipped                     // a deployment's bucket was empty, so the pick passed over it
-	Throttled                   // the provider throttled an attempt
-	Errored                     // an attempt failed with an error the scenario falls back on (fallback_on)
-	FellBack                    // the request moved on to the next group
-	Succeeded                   // final: answered
-	Failed                      // final: an error with nowhere left to go
-	Cancelled                   // final: the run was interrupted while the request was in flight
-	RPMChanged                  // a bucket was retuned during the run
-	Paused                      // dispatch stopped and simulated time stands still
-	Resumed                     // dispatch goes on after a pause
-	SpeedChanged                // simulated time runs at a new speed from here
-	CooldownStarted             // a deployment failed allowed_fails times in a minute and is skipped until Until
-	RetryScheduled              // a failed attempt will be retried in its group at Until
-	FaultStarted                // the simulated fleet starts showing a fault
-	FaultEnded                  // a fault is over
-	RegionsPolled               // a Region histogram was read from the invocation logs
-	RunEnded                    // nothing more will happen
+	RunStarted     Kind = iota // Info describes the run
+	Admitted                   // the tenant's bucket let the request in
+	RateLimited                // refused for budget: the tenant's bucket was empty, or no deployment in any group had budget
+	Attempt                    // a deployment was picked and its token taken
+	Skipped                    // a deployment's bucket was empty, so the pick passed over it
+	Throttled                  // the provider throttled an attempt
+	Errored                    // an attempt failed with an error the scenario falls back on (fallback_on)
+	FellBack                   // the request moved on to the next group
+	Succeeded                  // final: answered
+	Failed                     // final: an error with nowhere left to go
+	Cancelled                  // final: the run was interrupted while the request was in flight
+	RPMChanged                 // a bucket was retuned during the run
+	Paused                     // dispatch stopped and simulated time stands still
+	Resumed                    // dispatch goes on after a pause
+	SpeedChanged               // simulated time runs at a new speed from here
+	HealthChanged              // a deployment's health changed: cooldown, circuit open, half-open or healthy again
+	RetryScheduled             // a failed attempt will be retried in its group at Until
+	FaultStarted               // the simulated fleet starts showing a fault
+	FaultEnded                 // a fault is over
+	RegionsPolled              // a Region histogram was read from the invocation logs
+	RunEnded                   // nothing more will happen
 )
 
 var kindNames = [...]string{
-	RunStarted:      "run_started",
-	Admitted:        "admitted",
-	RateLimited:     "rate_limited",
-	Attempt:         "attempt",
-	Skipped:         "skipped",
-	Throttled:       "throttled",
-	Errored:         "errored",
-	FellBack:        "fell_back",
-	Succeeded:       "succeeded",
-	Failed:          "failed",
-	Cancelled:       "cancelled",
-	RPMChanged:      "rpm_changed",
-	Paused:          "paused",
-	Resumed:         "resumed",
-	SpeedChanged:    "speed_changed",
-	CooldownStarted: "cooldown_started",
-	RetryScheduled:  "retry_scheduled",
-	FaultStarted:    "fault_started",
-	FaultEnded:      "fault_ended",
-	RegionsPolled:   "regions",
-	RunEnded:        "run_ended",
+	RunStarted:     "run_started",
+	Admitted:       "admitted",
+	RateLimited:    "rate_limited",
+	Attempt:        "attempt",
+	Skipped:        "skipped",
+	Throttled:      "throttled",
+	Errored:        "errored",
+	FellBack:       "fell_back",
+	Succeeded:      "succeeded",
+	Failed:         "failed",
+	Cancelled:      "cancelled",
+	RPMChanged:     "rpm_changed",
+	Paused:         "paused",
+	Resumed:        "resumed",
+	SpeedChanged:   "speed_changed",
+	HealthChanged:  "health_changed",
+	RetryScheduled: "retry_scheduled",
+	FaultStarted:   "fault_started",
+	FaultEnded:     "fault_ended",
+	RegionsPolled:  "regions",
+	RunEnded:       "run_ended",
 }
 
 func (k Kind) String() string {
@@ -95,9 +95,12 @@ type Event struct {
 
 	Bucket BucketID // RateLimited (tenant bucket), Skipped and RPMChanged
 	// Reason says why a deployment was Skipped: SkipBudget (its bucket was
-	// empty) or SkipCooldown (it is cooling down after failures).
+	// empty), SkipCooldown or SkipCircuitOpen.
 	Reason string
-	Until  time.Duration // CooldownStarted: when the deployment is picked again; RetryScheduled: when the retry goes
+	// Until is when a cooldown or an open circuit ends (HealthChanged,
+	// Skipped) or when a retry goes (RetryScheduled).
+	Until  time.Duration
+	Health string        // HealthChanged: the new state (Healthy is "healthy" in JSON)
 	RPM    scenarios.RPM // RPMChanged: the new limit
 	Speed  float64       // SpeedChanged: simulated seconds per wall second; +Inf when unpaced
 
@@ -153,8 +156,9 @@ type RegionCount = fleet.RegionCount
 
 // Why a deployment was skipped.
 const (
-	SkipBudget   = "budget"
-	SkipCooldown = "cooldown"
+	SkipBudget      = "budget"
+	SkipCooldown    = "cooldown"
+	SkipCircuitOpen = "circuit-open"
 )
 
 // BucketID names a bucket: "tenant/A" or "deployment/primary".
@@ -170,9 +174,11 @@ const (
 type BucketLevel struct {
 	ID BucketID
 	bucket.Level
-	// CoolingUntil is, for a deployment in cooldown, when it is picked
-	// again (since the run started); zero when it is healthy.
-	CoolingUntil time.Duration
+	// Health is a deployment's state with the gateway (Healthy, Cooling,
+	// Open or HalfOpen), and HealthUntil when a cooldown or an open circuit
+	// ends, since the run started.
+	Health      string
+	HealthUntil time.Duration
 }
 
 // A Sink receives every event of a run, in order, on the engine's goroutine.

@@ -9,30 +9,31 @@ import (
 
 // group is a set of interchangeable deployments and how to pick among them.
 type group struct {
-	name     string
-	strategy scenarios.Strategy
-	members  []*deployment
-	next     int           // round-robin: where the next request starts looking
-	skipped  []*deployment // scratch: deployments the last pick passed over for budget
-	cooling  []*deployment // scratch: deployments the last pick passed over in cooldown
+	name      string
+	strategy  scenarios.Strategy
+	members   []*deployment
+	next      int           // round-robin: where the next request starts looking
+	skipped   []*deployment // scratch: deployments the last pick passed over for budget
+	unhealthy []*deployment // scratch: deployments the last pick passed over for their health
 
 	exhaustedMsg string
 }
 
 // pick chooses a deployment with budget at t and takes its token, or returns
 // nil when none has any. Like a gateway's pre-call check, deployments in
-// cooldown (left in g.cooling) and at their limit (left in g.skipped) are
+// cooldown or with an open circuit (left in g.unhealthy) and at their
+// limit (left in g.skipped) are
 // dropped before choosing.
 // It allocates nothing: it runs once per request on the hot path.
 func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
-	g.skipped, g.cooling = g.skipped[:0], g.cooling[:0]
+	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
 	if g.strategy == scenarios.RoundRobin {
 		n := len(g.members)
 		for k := 0; k < n; k++ {
 			i := (g.next + k) % n
 			d := g.members[i]
-			if t.Before(d.coolUntil) {
-				g.cooling = append(g.cooling, d)
+			if d.skipReason(t) != "" {
+				g.unhealthy = append(g.unhealthy, d)
 				continue
 			}
 			if d.bucket.AllowAt(t) {
@@ -47,8 +48,8 @@ func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
 
 	var total float64
 	for _, d := range g.members {
-		if t.Before(d.coolUntil) {
-			g.cooling = append(g.cooling, d)
+		if d.skipReason(t) != "" {
+			g.unhealthy = append(g.unhealthy, d)
 			continue
 		}
 		if d.bucket.HasBudgetAt(t) {
@@ -64,7 +65,7 @@ func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
 	x := rng.Float64() * total
 	var chosen *deployment
 	for _, d := range g.members {
-		if t.Before(d.coolUntil) || !d.bucket.HasBudgetAt(t) {
+		if d.skipReason(t) != "" || !d.bucket.HasBudgetAt(t) {
 			continue
 		}
 		chosen = d

@@ -41,6 +41,10 @@ const (
 // scenario sets allowed_fails but no cooldown: the seed gateway's 15 s.
 const DefaultCooldown = 15 * time.Second
 
+// DefaultBreakerOpenFor is how long an open circuit skips its deployment
+// before a probe.
+const DefaultBreakerOpenFor = 30 * time.Second
+
 // Default retry backoff: 1 s doubling to at most 30 s, up to half of each
 // wait taken off at random so that retries do not arrive in step.
 const (
@@ -213,6 +217,8 @@ type rawModel struct {
 type rawGateway struct {
 	AllowedFails any `toml:"allowed_fails"`
 	Cooldown     any `toml:"cooldown"`
+	Breaker      any `toml:"breaker_failures"`
+	BreakerOpen  any `toml:"breaker_open_for"`
 	Retries      any `toml:"retries"`
 	Backoff      any `toml:"backoff"`
 	MaxBackoff   any `toml:"max_backoff"`
@@ -373,13 +379,15 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
 	gw := path + ".gateway."
 	s.Gateway = Gateway{
-		AllowedFails: c.wholeNumber(gw+"allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
-		Cooldown:     c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown),
-		Retries:      c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, 20),
-		Backoff:      c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff),
-		MaxBackoff:   c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff),
-		Timeout:      c.duration(gw+"timeout", r.Gateway.Timeout, 0),
-		Jitter:       DefaultJitter,
+		AllowedFails:    c.wholeNumber(gw+"allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
+		Cooldown:        c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown),
+		Retries:         c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, 20),
+		BreakerFailures: c.wholeNumber(gw+"breaker_failures", r.Gateway.Breaker, 0, 0, 1000),
+		BreakerOpenFor:  c.duration(gw+"breaker_open_for", r.Gateway.BreakerOpen, DefaultBreakerOpenFor),
+		Backoff:         c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff),
+		MaxBackoff:      c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff),
+		Timeout:         c.duration(gw+"timeout", r.Gateway.Timeout, 0),
+		Jitter:          DefaultJitter,
 	}
 	if r.Gateway.Jitter != nil {
 		n, ok := number(r.Gateway.Jitter)
@@ -387,6 +395,12 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 			c.fail(gw+"jitter", "jitter is the fraction of each backoff taken off at random: a number from 0 to 1, such as 0.5")
 		}
 		s.Gateway.Jitter = n
+	}
+	if s.Gateway.AllowedFails > 0 && s.Gateway.BreakerFailures > 0 {
+		c.fail(gw+"breaker_failures", "choose cooldown (allowed_fails) or a circuit breaker (breaker_failures), not both")
+	}
+	if s.Gateway.BreakerFailures > 0 && s.Gateway.BreakerOpenFor <= 0 {
+		c.fail(gw+"breaker_open_for", "breaker_open_for must be longer than 0s")
 	}
 	if s.Gateway.MaxBackoff < s.Gateway.Backoff {
 		c.fail(gw+"max_backoff", "max_backoff (%s) is below backoff (%s)", s.Gateway.MaxBackoff, s.Gateway.Backoff)

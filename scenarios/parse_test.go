@@ -490,6 +490,8 @@ func TestValidationErrors(t *testing.T) {
 		// gateway
 		{name: "cooldown zero", extra: "\n  [scenario.gateway]\n  allowed_fails = 2\n  cooldown = \"0s\"\n",
 			line: 38, col: 3, key: "scenario.gateway.cooldown", msg: "cooldown must be longer than 0s when allowed_fails is set"},
+		{name: "cooldown and breaker", extra: "\n  [scenario.gateway]\n  allowed_fails = 2\n  breaker_failures = 3\n",
+			line: 38, col: 3, key: "scenario.gateway.breaker_failures", msg: "choose cooldown (allowed_fails) or a circuit breaker (breaker_failures), not both"},
 		{name: "allowed_fails negative", extra: "\n  [scenario.gateway]\n  allowed_fails = -1\n",
 			line: 37, col: 3, key: "scenario.gateway.allowed_fails", msg: "-1 is out of range"},
 

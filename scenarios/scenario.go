@@ -110,6 +110,12 @@ type Gateway struct {
 	// for Cooldown. Zero AllowedFails turns cooldown off.
 	AllowedFails int
 	Cooldown     time.Duration
+	// Circuit breaker, the alternative to cooldown: BreakerFailures
+	// failures in a row open a deployment's circuit, and it is skipped for
+	// BreakerOpenFor; then it is half-open and one request probes it. A
+	// success closes the circuit, a failure opens it again.
+	BreakerFailures int
+	BreakerOpenFor  time.Duration
 	// Retries: a request whose attempt fails with a throttle, a server
 	// error or a timeout tries its group again up to Retries times before
 	// it falls back, waiting Backoff × 2^n (at most MaxBackoff), less up to

@@ -269,10 +269,14 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, heigh
 		}
 		full := int(math.Round(b.Fill() * float64(gaugeW)))
 		gauge := st.GaugeFull.Render(strings.Repeat("█", full)) + st.GaugeEmpty.Render(strings.Repeat("░", gaugeW-full))
-		if b.CoolingUntil > 0 {
-			// Health replaces the gauge: a deployment in cooldown is not
-			// picked, whatever its fill.
-			gauge = st.Warn.Render(fit("cooldown→"+seconds(b.CoolingUntil), gaugeW))
+		if b.Health != engine.Healthy {
+			// Health replaces the gauge: a deployment in cooldown or with
+			// an open circuit is not picked, whatever its fill.
+			state := b.Health
+			if b.HealthUntil > 0 {
+				state += "→" + seconds(b.HealthUntil)
+			}
+			gauge = st.Warn.Render(fit(state, gaugeW))
 		}
 		capacity, rpm := "∞", "∞"
 		if !b.RPM.IsUnlimited() {

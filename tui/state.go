@@ -18,6 +18,7 @@ const (
 	Fallback                       // served, or being served, by a fallback group
 	Skipped                        // a deployment's bucket was empty
 	Cooling                        // a deployment was skipped while cooling down after failures
+	CircuitOpen                    // a deployment was skipped because its circuit is open
 	Throttled                      // the provider throttled the attempt
 	RateLimited                    // refused at a bucket
 	RetryWait                      // waiting out a backoff before a retry
@@ -122,8 +123,11 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.Skipped:
 		l := s.lane(ev.Request)
 		kind := Skipped
-		if ev.Reason == engine.SkipCooldown {
+		switch ev.Reason {
+		case engine.SkipCooldown:
 			kind = Cooling
+		case engine.SkipCircuitOpen:
+			kind = CircuitOpen
 		}
 		l.Segments = append(l.Segments, Segment{Kind: kind, Start: ev.At, End: ev.At})
 	case engine.Attempt:

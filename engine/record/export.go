@@ -236,6 +236,13 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	b = appendField(b, "region", ev.Region)
 	b = appendField(b, "bucket", string(ev.Bucket))
 	b = appendField(b, "reason", ev.Reason)
+	if ev.Kind == engine.HealthChanged {
+		health := ev.Health
+		if health == engine.Healthy {
+			health = "healthy"
+		}
+		b = appendField(b, "health", health)
+	}
 	if ev.Until > 0 {
 		b = append(b, `,"until_ms":`...)
 		b = strconv.AppendFloat(b, millis(ev.Until), 'f', -1, 64)
