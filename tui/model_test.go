@@ -246,3 +246,30 @@ func TestFullHelpShowsEveryKeyAt80x24(t *testing.T) {
 		}
 	}
 }
+
+// The older-lanes summary counts the same whichever way it is computed:
+// from the lanes above, or as the run's totals less the lanes below.
+func TestOlderLaneSummaryMatchesACount(t *testing.T) {
+	events, _, _ := recorded(t, "quota-isolation") // 15 lanes: succeeded and rate-limited
+	for _, cut := range []int{len(events) / 2, len(events)} {
+		s := newRunState()
+		for _, ev := range events[:cut] {
+			s.apply(ev)
+		}
+		for end := 0; end <= len(s.lanes); end++ {
+			var want [Cancelled + 1]int
+			wantInFlight := 0
+			for _, l := range s.lanes[:end] {
+				if l.Done {
+					want[l.Outcome]++
+				} else {
+					wantInFlight++
+				}
+			}
+			got, inFlight := s.summarise(end)
+			if got != want || inFlight != wantInFlight {
+				t.Fatalf("%d events, lanes before %d: %v and %d in flight, want %v and %d", cut, end, got, inFlight, want, wantInFlight)
+			}
+		}
+	}
+}

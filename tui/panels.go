@@ -137,7 +137,10 @@ func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, heig
 	}
 	start := max(0, end-rows)
 	if start > 0 {
+		// Thousands of lanes: the older ones become one line of totals.
+		start = max(0, end-(rows-1))
 		lines[0] = st.Bold.Render(fit(fmt.Sprintf("Requests %d–%d of %d · time axis 0–%s simulated", start+1, end, len(all), seconds(axis)), width))
+		lines = append(lines, st.Dim.Render(fit(olderSummary(s, start), width)))
 	}
 	infoW := min(40, max(26, width/3))
 	labelW := 12
@@ -148,6 +151,20 @@ func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, heig
 		lines = append(lines, label+bar(l, st, now, axis, barW)+"  "+fit(laneInfo(l), infoW))
 	}
 	return block(lines, width, height)
+}
+
+// olderSummary is one line for the lanes above the visible ones.
+func olderSummary(s *runState, start int) string {
+	o, inFlight := s.summarise(start)
+	line := fmt.Sprintf("▲ %d earlier: %d primary · %d fallback · %d rate-limited · %d failed",
+		start, o[Primary], o[Fallback], o[RateLimited], o[Failed]+o[TimedOut])
+	if o[Cancelled] > 0 {
+		line += fmt.Sprintf(" · %d cancelled", o[Cancelled])
+	}
+	if inFlight > 0 {
+		line += fmt.Sprintf(" · %d in flight", inFlight)
+	}
+	return line
 }
 
 func laneInfo(l *Lane) string {

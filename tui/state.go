@@ -44,6 +44,7 @@ type Lane struct {
 	Region     string
 	Latency    time.Duration
 	Done       bool
+	Outcome    SegmentKind // once Done: Primary, Fallback, RateLimited, Failed, TimedOut or Cancelled
 	admitted   bool
 	fellBack   bool
 }
@@ -64,6 +65,7 @@ type runState struct {
 	now         time.Duration
 	ended       bool
 	interrupted bool
+	outcomes    [Cancelled + 1]int  // finished lanes by Outcome, for summarising the older ones
 	faults      []*engine.FaultInfo // in effect now, in the order they started
 	faultAt     map[int]time.Duration
 }
@@ -112,7 +114,8 @@ func (s *runState) apply(ev engine.Event) {
 		s.counts.InFlight++
 	case engine.RateLimited:
 		l := s.lane(ev.Request)
-		l.Tenant, l.Done, l.Latency = ev.Tenant, true, ev.Latency
+		l.Tenant, l.Done, l.Latency, l.Outcome = ev.Tenant, true, ev.Latency, RateLimited
+		s.outcomes[RateLimited]++
 		if l.admitted {
 			s.counts.InFlight-- // no group had budget
 		} else {
@@ -145,8 +148,10 @@ func (s *runState) apply(ev engine.Event) {
 		}
 		l.fellBack = true
 	case engine.Succeeded:
-		l := s.finish(ev)
-		l.closeOpen(ev.At, l.serving())
+		l := s.finish(ev, 0)
+		l.Outcome = l.serving()
+		s.outcomes[l.Outcome]++
+		l.closeOpen(ev.At, l.Outcome)
 		s.counts.Succeeded++
 	case engine.RetryScheduled:
 		l := s.lane(ev.Request)
@@ -156,10 +161,10 @@ func (s *runState) apply(ev engine.Event) {
 		if ev.Code == engine.CodeGatewayTimeout {
 			kind = TimedOut
 		}
-		s.finish(ev).closeOpen(ev.At, kind)
+		s.finish(ev, kind).closeOpen(ev.At, kind)
 		s.counts.Failed++
 	case engine.Cancelled:
-		s.finish(ev).closeOpen(ev.At, Cancelled)
+		s.finish(ev, Cancelled).closeOpen(ev.At, Cancelled)
 	case engine.RegionsPolled:
 		if _, seen := s.polls[ev.Account]; !seen {
 			s.accounts = append(s.accounts, ev.Account)
@@ -175,9 +180,15 @@ func (s *runState) apply(ev engine.Event) {
 	}
 }
 
-func (s *runState) finish(ev engine.Event) *Lane {
+// finish marks ev's lane done with outcome; 0 leaves the outcome to the
+// caller, which knows it only from the lane.
+func (s *runState) finish(ev engine.Event, outcome SegmentKind) *Lane {
 	l := s.lane(ev.Request)
 	l.Done, l.Latency, l.Region = true, ev.Latency, ev.Region
+	if outcome != 0 {
+		l.Outcome = outcome
+		s.outcomes[outcome]++
+	}
 	if ev.Deployment != "" {
 		l.Deployment, l.Model = ev.Deployment, ev.Model
 	}
@@ -204,4 +215,32 @@ func (s *runState) regionDown(region string) bool {
 		}
 	}
 	return false
+}
+
+// summarise counts the outcomes of lanes[:end]: from the lanes themselves
+// when they are few, else as the run's totals less the lanes after end, so
+// the cost is the smaller side, never the whole run.
+func (s *runState) summarise(end int) (outcomes [Cancelled + 1]int, inFlight int) {
+	if end <= len(s.lanes)-end {
+		for i := range s.lanes[:end] {
+			if l := &s.lanes[i]; l.Done {
+				outcomes[l.Outcome]++
+			} else {
+				inFlight++
+			}
+		}
+		return outcomes, inFlight
+	}
+	outcomes = s.outcomes
+	inFlight = end
+	for _, n := range outcomes {
+		inFlight -= n
+	}
+	for i := range s.lanes[end:] {
+		if l := &s.lanes[end+i]; l.Done {
+			outcomes[l.Outcome]--
+			inFlight++
+		}
+	}
+	return outcomes, max(0, inFlight)
 }
