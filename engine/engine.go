@@ -88,7 +88,10 @@ type Engine struct {
 type tenant struct {
 	spec    scenarios.Tenant
 	id      BucketID
-	rate    float64    // requests per minute, for constant and Poisson arrivals; tunable
+	rate    float64    // requests per minute, for constant and Poisson arrivals; tunable, written under Engine.mu
+	gen     int        // bumped by a rate change, which voids the arrival scheduled under the old rate
+	last    time.Time  // when the latest request arrived
+	done    bool       // sends no more
 	until   time.Time  // constant and Poisson: no arrival at or after this
 	gaps    *rand.Rand // Poisson gaps, a stream of its own so routing never shifts them
 	rpm     scenarios.RPM
@@ -338,7 +341,9 @@ func (e *Engine) handle(it item) {
 	e.setNow(it.at)
 	switch it.kind {
 	case arrive:
-		e.arrive(it.at, it.tenant)
+		if it.gen == it.tenant.gen {
+			e.arrive(it.at, it.tenant)
+		}
 	case answer:
 		e.answer(it.at, it.req)
 	case poll:
@@ -396,9 +401,11 @@ func (t *tenant) next(at time.Time) (time.Time, bool) {
 
 func (e *Engine) arrive(at time.Time, t *tenant) {
 	t.sent++
+	t.last = at
 	if next, more := t.next(at); more {
-		e.push(item{at: next, kind: arrive, tenant: t})
+		e.push(item{at: next, kind: arrive, tenant: t, gen: t.gen})
 	} else {
+		t.done = true
 		e.generating--
 	}
 	e.nextID++
@@ -728,7 +735,11 @@ func (e *Engine) Buckets() []BucketLevel {
 		return BucketLevel{ID: id, Level: b.LevelAt(now)}
 	}
 	for _, t := range e.tenants {
-		out = append(out, level(t.id, t.bucket, t.spec.Limiter, t.rpm))
+		l := level(t.id, t.bucket, t.spec.Limiter, t.rpm)
+		if t.spec.Arrival != scenarios.Burst {
+			l.Rate = t.rate
+		}
+		out = append(out, l)
 	}
 	for _, d := range e.deployments {
 		l := level(d.id, d.bucket, d.spec.Limiter, d.rpm)
@@ -821,6 +832,58 @@ func (e *Engine) applyRPM(id BucketID, rpm scenarios.RPM) {
 	u.limiter().SetRPMAt(at, rpm)
 	e.mu.Unlock()
 	e.emit(at, Event{Kind: RPMChanged, Bucket: id, RPM: rpm})
+}
+
+// SetRate changes the arrival rate, per minute, of a tenant with constant
+// or Poisson arrivals. The next arrival is rescheduled at the new rate from
+// the last one, so a rate raised from 1 a minute does not wait out the old
+// gap. It is recorded as a RateChanged event.
+func (e *Engine) SetRate(id BucketID, rate float64) error {
+	var t *tenant
+	for _, tn := range e.tenants {
+		if tn.id == id {
+			t = tn
+		}
+	}
+	switch {
+	case t == nil:
+		return fmt.Errorf("no tenant bucket %q", id)
+	case t.spec.Arrival == scenarios.Burst:
+		return fmt.Errorf("tenant %s sends a burst of %d; give it arrival = \"constant\" or \"poisson\" with a rate to tune it live", t.spec.Name, t.spec.Requests)
+	case !(rate > 0) || rate > 1e6:
+		return fmt.Errorf("rate must be above 0 and at most 1,000,000 a minute, got %v", rate)
+	}
+	e.mu.Lock()
+	if !e.started {
+		t.rate = rate
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Unlock()
+	e.send(func() {
+		at := e.simNow()
+		e.mu.Lock()
+		t.rate = rate
+		e.mu.Unlock()
+		e.emit(at, Event{Kind: RateChanged, Tenant: t.spec.Name, Bucket: t.id, Rate: rate})
+		if t.sent == 0 || t.done {
+			return // the first arrival is still to come, or the last has gone
+		}
+		// Void the scheduled arrival and schedule the next from the last one
+		// at the new rate, unless that is already past: then now.
+		t.gen++
+		next := t.last.Add(t.gap())
+		if next.Before(at) {
+			next = at
+		}
+		if next.Before(t.until) {
+			e.push(item{at: next, kind: arrive, tenant: t, gen: t.gen})
+		} else {
+			t.done = true
+			e.generating--
+		}
+	})
+	return nil
 }
 
 // SetPaused stops or restarts dispatch. Paused, simulated time stands

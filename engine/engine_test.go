@@ -1330,3 +1330,37 @@ func TestCircuitBreakerTransitions(t *testing.T) {
 		}
 	}
 }
+
+// A tenant's rate changed live applies from its last arrival on.
+func TestSetRateDuringRun(t *testing.T) {
+	r := newRun(t, parse(t, steady("constant", 60, "4m")), "t", engine.Options{Seed: 42})
+	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind == engine.Admitted && ev.Request == 60 { // at 59 s
+			if err := r.engine.SetRate("tenant/app", 120); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	r.do(t)
+	per := arrivalsPerMinute(r)
+	// The next arrival after the change comes 0.5 s after the one at 59 s,
+	// still inside the first minute.
+	if len(per) != 4 || per[0] != 61 {
+		t.Fatalf("arrivals per minute %v; want 61 in the first", per)
+	}
+	for m, n := range per[1:] {
+		if n < 119 || n > 121 {
+			t.Fatalf("minute %d had %d arrivals after the rate went to 120 (all: %v)", m+2, n, per)
+		}
+	}
+	if ch := r.events.of(engine.RateChanged); len(ch) != 1 || ch[0].Rate != 120 || ch[0].Tenant != "app" {
+		t.Fatalf("rate events %+v", ch)
+	}
+	if l := levelOf(r.engine.Buckets(), "tenant/app"); l.Rate != 120 {
+		t.Fatalf("tenant level after the change: %+v", l)
+	}
+	burst := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	if err := burst.engine.SetRate("tenant/app", 10); err == nil || !strings.Contains(err.Error(), "burst") {
+		t.Fatalf("retuning a burst tenant's rate: %v; want an error that says it sends a burst", err)
+	}
+}

@@ -29,6 +29,7 @@ const (
 	Paused                     // dispatch stopped and simulated time stands still
 	Resumed                    // dispatch goes on after a pause
 	SpeedChanged               // simulated time runs at a new speed from here
+	RateChanged                // a tenant's arrival rate was changed during the run
 	HealthChanged              // a deployment's health changed: cooldown, circuit open, half-open or healthy again
 	RetryScheduled             // a failed attempt will be retried in its group at Until
 	FaultStarted               // the simulated fleet starts showing a fault
@@ -103,6 +104,7 @@ type Event struct {
 	Health string        // HealthChanged: the new state (Healthy is "healthy" in JSON)
 	RPM    scenarios.RPM // RPMChanged: the new limit
 	Speed  float64       // SpeedChanged: simulated seconds per wall second; +Inf when unpaced
+	Rate   float64       // RateChanged: the tenant's new arrival rate, per minute
 
 	Fault   *FaultInfo  // FaultStarted, FaultEnded
 	Info    *RunInfo    // RunStarted
@@ -179,6 +181,9 @@ type BucketLevel struct {
 	// ends, since the run started.
 	Health      string
 	HealthUntil time.Duration
+	// Rate is, for a tenant with constant or Poisson arrivals, its
+	// arrival rate per minute; zero for a burst.
+	Rate float64
 }
 
 // A Sink receives every event of a run, in order, on the engine's goroutine.

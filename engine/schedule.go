@@ -25,6 +25,7 @@ type item struct {
 	tenant *tenant
 	req    *request
 	fault  int // faultOn, faultOff: the fault's id
+	gen    int // arrive: the tenant's rate generation it was scheduled under
 }
 
 // schedule is a min-heap of items by (at, seq).

@@ -251,3 +251,14 @@ func TestFlowToggleARegionOutageFromTheFaultMenu(t *testing.T) {
 		return strings.Contains(s, "[ ]  region-outage us-east-2") && !strings.Contains(s, "FAULTS:")
 	})
 }
+
+func TestFlowChangeATenantsRateLive(t *testing.T) {
+	f := startFlow(t, "tuning", 1, Session{})
+	f.waitFor("web's rate", func(s string) bool { return strings.Contains(s, "tenant/web 40/min") })
+	f.key('}') // tenant/web is selected first
+	f.waitFor("web at 44 a minute", func(s string) bool {
+		return strings.Contains(s, "tenant/web → 44 requests a minute") && strings.Contains(s, "tenant/web 44/min")
+	})
+	f.key(tea.KeyDown, tea.KeyDown, '}') // deployment/primary-a has no rate
+	f.waitFor("the hint for a deployment", func(s string) bool { return strings.Contains(s, "has no arrival rate to tune") })
+}

@@ -6,6 +6,7 @@ import "charm.land/bubbles/v2/key"
 // the help can never disagree with the keys.
 type KeyMap struct {
 	Up, Down, RaiseRPM, LowerRPM, RaiseRPM10, LowerRPM10 key.Binding
+	RaiseRate, LowerRate                                 key.Binding
 	PageUp, PageDown, Live                               key.Binding
 	Pause, Slower, Faster                                key.Binding
 	Rerun, Reset, Pick, Export, Faults                   key.Binding
@@ -22,6 +23,8 @@ func DefaultKeyMap() KeyMap {
 		LowerRPM:    key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "RPM −1")),
 		RaiseRPM10:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "RPM +10")),
 		LowerRPM10:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "RPM −10")),
+		RaiseRate:   key.NewBinding(key.WithKeys("}"), key.WithHelp("}", "tenant rate +10%")),
+		LowerRate:   key.NewBinding(key.WithKeys("{"), key.WithHelp("{", "tenant rate −10%")),
 		PageUp:      key.NewBinding(key.WithKeys("pgup"), key.WithHelp("PgUp", "older lanes")),
 		PageDown:    key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("PgDn", "newer lanes")),
 		Live:        key.NewBinding(key.WithKeys("end"), key.WithHelp("End", "follow live")),
@@ -60,7 +63,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is what ? shows.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10},
+		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate},
 		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live},
 		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Export, k.Help, k.Quit},
 	}

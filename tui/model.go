@@ -195,7 +195,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.showHelp = !m.showHelp
 	case key.Matches(msg, k.PageUp, k.PageDown, k.Live):
 		m.lanes.key(msg, k, len(m.state.lanes), m.laneRows())
-	case key.Matches(msg, k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10):
+	case key.Matches(msg, k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate):
 		if notice := m.buckets.key(msg, k, m.levels, m.run.Controls); notice != "" {
 			m.notice = notice
 			m.levels = m.run.Controls.Buckets()

@@ -83,6 +83,9 @@ func (f *fakeControls) StartFault(scenarios.Fault) (int, error) {
 	return 0, errors.New("no faults here")
 }
 func (f *fakeControls) StopFault(int) {}
+func (f *fakeControls) SetRate(engine.BucketID, float64) error {
+	return errors.New("no rates here")
+}
 func (f *fakeControls) SetRPM(id engine.BucketID, rpm scenarios.RPM) error {
 	if f.set == nil {
 		f.set = map[engine.BucketID]scenarios.RPM{}

@@ -253,8 +253,33 @@ func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.Bucket
 		return p.retune(10, levels, ctl)
 	case key.Matches(msg, k.LowerRPM10):
 		return p.retune(-10, levels, ctl)
+	case key.Matches(msg, k.RaiseRate):
+		return p.rerate(1.1, levels, ctl)
+	case key.Matches(msg, k.LowerRate):
+		return p.rerate(1/1.1, levels, ctl)
 	}
 	return ""
+}
+
+// rerate scales the selected tenant's arrival rate by factor, changing it
+// by at least one request a minute.
+func (p *bucketsPanel) rerate(factor float64, levels []engine.BucketLevel, ctl Controls) string {
+	if p.selected < 0 || p.selected >= len(levels) {
+		return ""
+	}
+	b := levels[p.selected]
+	if b.Rate == 0 {
+		return fmt.Sprintf("%s has no arrival rate to tune; select a tenant with arrival = \"constant\" or \"poisson\"", b.ID)
+	}
+	rate := math.Round(b.Rate * factor)
+	if rate == b.Rate {
+		rate += math.Copysign(1, factor-1)
+	}
+	rate = max(1, rate)
+	if err := ctl.SetRate(b.ID, rate); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s → %g requests a minute", b.ID, rate)
 }
 
 // retune changes the selected bucket's RPM by delta, never below 1.
@@ -299,11 +324,16 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, heigh
 		if !b.RPM.IsUnlimited() {
 			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()
 		}
-		name := fit(string(b.ID), nameW)
+		label := string(b.ID)
+		if b.Rate > 0 { // a tenant's arrival rate, tunable with { and }
+			label += fmt.Sprintf(" %g/min", b.Rate)
+		}
+		name := fit(label, nameW)
 		if i == p.selected {
 			name = st.Selected.Render(name)
 		}
 		rest := fmt.Sprintf(" %-9s %5s %-12s ok %d rej %d", capacity, rpm, b.Semantic, b.Admitted, b.Rejected)
+
 		lines = append(lines, mark+name+" "+gauge+fit(rest, max(0, width-2-nameW-1-gaugeW)))
 	}
 	return block(lines, width, height)

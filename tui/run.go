@@ -14,6 +14,7 @@ type Controls interface {
 	Buckets() []engine.BucketLevel
 	Elapsed() time.Duration
 	SetRPM(engine.BucketID, scenarios.RPM) error
+	SetRate(engine.BucketID, float64) error
 	SetPaused(bool)
 	SetSpeed(float64) error
 	StartFault(scenarios.Fault) (int, error)

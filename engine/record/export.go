@@ -251,6 +251,10 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 		b = append(b, `,"rpm":`...)
 		b = rpmJSON(b, ev.RPM)
 	}
+	if ev.Kind == engine.RateChanged {
+		b = append(b, `,"rate":`...)
+		b = strconv.AppendFloat(b, ev.Rate, 'f', -1, 64)
+	}
 	if ev.Kind == engine.SpeedChanged {
 		b = append(b, `,"speed":`...)
 		b = append(b, speedJSON(ev.Speed)...)

@@ -76,9 +76,11 @@ type RPMChange struct {
 
 // Control is a pause, a resume or a speed change made during the run.
 type Control struct {
-	AtMS  float64         `json:"t_ms"`
-	Kind  string          `json:"kind"`            // paused, resumed or speed_changed
-	Speed json.RawMessage `json:"speed,omitempty"` // speed_changed: the new speed, or "max"
+	AtMS   float64         `json:"t_ms"`
+	Kind   string          `json:"kind"`             // paused, resumed, speed_changed or rate_changed
+	Speed  json.RawMessage `json:"speed,omitempty"`  // speed_changed: the new speed, or "max"
+	Tenant string          `json:"tenant,omitempty"` // rate_changed
+	Rate   float64         `json:"rate,omitempty"`   // rate_changed: requests per minute
 }
 
 // FaultWindow is a fault the simulated fleet showed during the run.
@@ -205,6 +207,8 @@ func (r *Recorder) Handle(ev engine.Event) {
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String()})
 	case engine.SpeedChanged:
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Speed: speedJSON(ev.Speed)})
+	case engine.RateChanged:
+		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Tenant: ev.Tenant, Rate: ev.Rate})
 	case engine.FaultStarted:
 		r.faults = append(r.faults, FaultWindow{ID: ev.Fault.ID, Fault: ev.Fault.Fault.String(), Kind: string(ev.Fault.Fault.Kind),
 			Live: ev.Fault.Live, StartMS: ms})

@@ -56,6 +56,8 @@ func (p *Printer) Handle(ev engine.Event) {
 		fmt.Fprintf(p.w, "%s Paused\n", p.stamp(ev.At))
 	case engine.Resumed:
 		fmt.Fprintf(p.w, "%s Resumed\n", p.stamp(ev.At))
+	case engine.RateChanged:
+		fmt.Fprintf(p.w, "%s Tenant %s now sends %g requests a minute\n", p.stamp(ev.At), ev.Tenant, ev.Rate)
 	case engine.SpeedChanged:
 		fmt.Fprintf(p.w, "%s Speed %s\n", p.stamp(ev.At), Speed(ev.Speed))
 	case engine.RegionsPolled:
