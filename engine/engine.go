@@ -514,7 +514,8 @@ func (e *Engine) answer(at time.Time, r *request) {
 	retry := r.retries < e.scenario.Gateway.Retries && retryable(class)
 	fallBack := !retry && e.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain)
 	if class == scenarios.ClassThrottled || retry || fallBack {
-		// The attempt ends here and the request goes on: say how.
+		// A throttle, or an error the request moves on from, ends the
+		// attempt with its own event before what comes next.
 		ev, why := base, d.throttledMsg
 		ev.Kind = Throttled
 		if class != scenarios.ClassThrottled {
