@@ -725,7 +725,7 @@ func (e *Engine) Buckets() []BucketLevel {
 	defer e.mu.Unlock()
 	var now time.Time
 	if e.started {
-		now = e.simNow()
+		now = e.readerNow()
 	}
 	out := make([]BucketLevel, 0, len(e.tenants)+len(e.deployments))
 	level := func(id BucketID, b *bucket.Bucket, semantic scenarios.Limiter, rpm scenarios.RPM) BucketLevel {
@@ -994,14 +994,24 @@ func (e *Engine) endFault(at time.Time, id int) {
 }
 
 // Elapsed is the simulated time since the run started: zero before Run,
-// and frozen while paused. Safe to call from any goroutine.
+// frozen while paused, and stopped once the run has ended. Safe to call from any goroutine.
 func (e *Engine) Elapsed() time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.started {
 		return 0
 	}
-	return e.simNow().Sub(e.start)
+	return e.readerNow().Sub(e.start)
+}
+
+// readerNow is the simulated time for readers outside the run: it stands
+// still once the run is over, so gauges and the clock stop with it. Call
+// with e.mu held.
+func (e *Engine) readerNow() time.Time {
+	if e.over {
+		return e.lastTime()
+	}
+	return e.simNow()
 }
 
 func (e *Engine) bucketIDs() string {

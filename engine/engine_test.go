@@ -805,8 +805,11 @@ func TestSetRPMAfterTheRunChangesTheReportedLimit(t *testing.T) {
 	if l := levelOf(r.engine.Buckets(), "deployment/primary"); l.RPM != 7 {
 		t.Fatalf("primary after retuning an ended run: %+v, want RPM 7", l)
 	}
-	if all := r.events.all; all[len(all)-1].Kind != engine.RunEnded {
-		t.Fatalf("an event followed RunEnded: %+v", all[len(all)-1])
+	all := r.events.all
+	if last := all[len(all)-1]; last.Kind != engine.RunEnded {
+		t.Fatalf("an event followed RunEnded: %+v", last)
+	} else if got := r.engine.Elapsed(); got != last.At {
+		t.Fatalf("Elapsed() = %v after the run, want it stopped at the end, %v", got, last.At)
 	}
 }
 
@@ -1362,5 +1365,23 @@ func TestSetRateDuringRun(t *testing.T) {
 	burst := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
 	if err := burst.engine.SetRate("tenant/app", 10); err == nil || !strings.Contains(err.Error(), "burst") {
 		t.Fatalf("retuning a burst tenant's rate: %v; want an error that says it sends a burst", err)
+	}
+}
+
+// The clock readers see stops with the run: the dashboard's elapsed time
+// and gauges stand still once it has ended.
+func TestElapsedStopsWithTheRun(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}
+	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
+	r.do(t)
+	end := r.events.of(engine.RunEnded)[0].At
+	clock.advance(time.Hour)
+	if got := r.engine.Elapsed(); got != end {
+		t.Fatalf("an hour after the run: Elapsed() = %v, want %v", got, end)
+	}
+	before := levelOf(r.engine.Buckets(), "deployment/primary")
+	clock.advance(time.Hour)
+	if after := levelOf(r.engine.Buckets(), "deployment/primary"); after.Available != before.Available {
+		t.Fatalf("primary refilled after the run: %v → %v", before.Available, after.Available)
 	}
 }
