@@ -1033,18 +1033,25 @@ func TestThrottleStormScenario(t *testing.T) {
 	}
 }
 
-const coolingFile = `
+// badAndGood is a gateway whose only deployment in group "first", bad
+// (model m), falls back to good (model n) in group "second". The caller
+// adds scenario keys, the [scenario.gateway] table's lines, the tenant's
+// load and the fault that makes bad bad.
+func badAndGood(keys, gateway, load, fault string) string {
+	return `
 [[model]]
 id = "m"
+latency_p50 = "100ms"
+[[model]]
+id = "n"
 latency_p50 = "100ms"
 [[scenario]]
 name = "t"
 title = "t"
 description = "t"
-fallback_on = ["server-error"]
+` + keys + `
   [scenario.gateway]
-  allowed_fails = 2
-  cooldown = "10s"
+` + gateway + `
   [[scenario.account]]
   name = "default"
   quota_rpm = 100000
@@ -1066,15 +1073,20 @@ fallback_on = ["server-error"]
   [[scenario.tenant]]
   name = "app"
   rpm = "unlimited"
-  arrival = "constant"
-  rate = 60
-  duration = "1m"
+` + load + `
   [[scenario.fault]]
-  kind = "errors"
   model = "m"
   rate = 1
-  error = "InternalServerException"
-`
+` + fault + "\n"
+}
+
+// coolingFile: bad always answers InternalServerException, one request a
+// second for a minute.
+var coolingFile = badAndGood(`fallback_on = ["server-error"]`, `  allowed_fails = 2
+  cooldown = "10s"`, `  arrival = "constant"
+  rate = 60
+  duration = "1m"`, `  kind = "errors"
+  error = "InternalServerException"`)
 
 // Cooldown: the second failure within a minute cools the deployment down
 // for exactly the cooldown; it is skipped inside that window and tried
@@ -1137,48 +1149,9 @@ func TestNoisyNeighbourScenario(t *testing.T) {
 	}
 }
 
-// retryFile: deployment "bad" always throttles; "good" is its fallback.
+// retryFile: one request; bad always throttles.
 func retryFile(gateway string) string {
-	return `
-[[model]]
-id = "m"
-latency_p50 = "100ms"
-[[model]]
-id = "n"
-latency_p50 = "100ms"
-[[scenario]]
-name = "t"
-title = "t"
-description = "t"
-  [scenario.gateway]
-` + gateway + `
-  [[scenario.account]]
-  name = "default"
-  quota_rpm = 100000
-  [[scenario.deployment]]
-  name = "bad"
-  model = "m"
-  rpm = "unlimited"
-  [[scenario.deployment]]
-  name = "good"
-  model = "n"
-  rpm = "unlimited"
-  [[scenario.group]]
-  name = "first"
-  deployments = ["bad"]
-  fallbacks = ["second"]
-  [[scenario.group]]
-  name = "second"
-  deployments = ["good"]
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-  requests = 1
-  [[scenario.fault]]
-  kind = "throttle"
-  model = "m"
-  rate = 1
-`
+	return badAndGood("", gateway, "  requests = 1", `  kind = "throttle"`)
 }
 
 // Retries wait Backoff × 2^n, capped at MaxBackoff, then fall back; each
