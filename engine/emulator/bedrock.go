@@ -62,11 +62,7 @@ func (s *Server) bedrock(q *request) {
 			"%s /model/{modelId}/%s is not served; the emulator answers POST …/converse and POST …/invoke (no streaming)", q.r.Method, op))
 		return
 	}
-	if code, msg := s.authenticate(q); code != "" {
-		writeJSONError(q, restProtocol, code, msg)
-		return
-	}
-	body, ok := readBody(q, restProtocol)
+	body, ok := s.signedBody(q, restProtocol)
 	if !ok {
 		return
 	}

@@ -51,11 +51,7 @@ func (s *Server) status(q *storedQuery, now time.Time) string {
 }
 
 func (s *Server) logsAPI(q *request) {
-	if code, msg := s.authenticate(q); code != "" {
-		writeJSONError(q, jsonProtocol, code, msg)
-		return
-	}
-	body, ok := readBody(q, jsonProtocol)
+	body, ok := s.signedBody(q, jsonProtocol)
 	if !ok {
 		return
 	}

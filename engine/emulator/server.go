@@ -252,6 +252,16 @@ func (s *Server) authenticate(q *request) (code, msg string) {
 	return "", ""
 }
 
+// signedBody authenticates a Bedrock Runtime or Logs request and reads its
+// body. ok is false when either failed; the AWS JSON error has been written.
+func (s *Server) signedBody(q *request, proto protocol) (body []byte, ok bool) {
+	if code, msg := s.authenticate(q); code != "" {
+		writeJSONError(q, proto, code, msg)
+		return nil, false
+	}
+	return readBody(q, proto)
+}
+
 // readBody reads at most MaxBodyBytes; ok is false when the body is larger
 // or unreadable, and the error has been written.
 func readBody(q *request, proto protocol) ([]byte, bool) {
