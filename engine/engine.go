@@ -81,6 +81,7 @@ type Engine struct {
 	lastFinish time.Time
 	succeeded  map[string]int // account → successful requests
 	polling    bool
+	polls      int                // Region polls made, at most scenarios.MaxLogPolls
 	faults     map[int]*FaultInfo // in effect now, by id
 	faultIDs   int
 }
@@ -640,6 +641,7 @@ const finalPollTimeout = 5 * time.Second
 // the scenario's log timeout passes. A slow log source is read from its own
 // goroutine, and its answer comes back through pollInbox.
 func (e *Engine) poll(at time.Time, last bool) {
+	e.polls++
 	if last {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), finalPollTimeout)
 		defer cancel()
@@ -695,8 +697,11 @@ func (e *Engine) publish(at time.Time, polls []*RegionPoll, last bool) {
 			settled = false
 		}
 	}
-	timedOut := done && !settled && at.Sub(e.lastFinish) >= e.scenario.Logs.Timeout
-	final := done && (settled || timedOut || last)
+	// The file's check keeps a run's planned polls under the cap; a run
+	// that outlasts its plan stops there rather than query without end.
+	capped := e.polls >= scenarios.MaxLogPolls
+	timedOut := !settled && (capped || done && at.Sub(e.lastFinish) >= e.scenario.Logs.Timeout)
+	final := capped || done && (settled || timedOut || last)
 	for _, p := range polls {
 		p.Final, p.TimedOut = final, timedOut
 		e.emit(at, Event{Kind: RegionsPolled, Account: p.Account, Regions: p})

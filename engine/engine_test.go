@@ -1358,3 +1358,50 @@ func TestElapsedStopsWithTheRun(t *testing.T) {
 		t.Fatalf("primary refilled after the run: %v → %v", before.Available, after.Available)
 	}
 }
+
+// pollCounter counts Region polls and keeps the last.
+type pollCounter struct {
+	n    int
+	last *engine.RegionPoll
+}
+
+func (c *pollCounter) Handle(ev engine.Event) {
+	if ev.Kind == engine.RegionsPolled {
+		c.n++
+		c.last = ev.Regions
+	}
+}
+
+// A run whose logs never settle stops polling at scenarios.MaxLogPolls, even
+// where the file's own check was bypassed: each poll is a StartQuery, and
+// on real AWS a run must never query without end.
+func TestLogPollsStopAtTheCap(t *testing.T) {
+	f := parse(t, `
+[[scenario]]
+name = "x"
+title = "t"
+  [[scenario.account]]
+  name = "a"
+  [[scenario.deployment]]
+  name = "d"
+  model = "anthropic.claude-3-haiku-20240307-v1:0"
+  rpm = 10
+  [[scenario.tenant]]
+  name = "app"
+  rpm = 10
+  requests = 1
+  [scenario.logs]
+  poll_every = "1s"
+`)
+	s := f.Scenarios[0]
+	// What the file check would refuse: logs that never arrive, waited for
+	// far beyond MaxLogPolls polls.
+	s.Logs.Delay, s.Logs.Timeout = 10000*time.Hour, 10000*time.Hour
+	polls := &pollCounter{}
+	r := newRun(t, f, "x", engine.Options{})
+	r.engine.Subscribe(polls)
+	r.do(t)
+	if polls.n != scenarios.MaxLogPolls || !polls.last.Final || !polls.last.TimedOut {
+		t.Fatalf("%d polls, last %+v; want %d, the last final and timed out", polls.n, polls.last, scenarios.MaxLogPolls)
+	}
+}

@@ -6,16 +6,16 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 )
 
-// MaxRequests caps one tenant's load; beyond it a run stops being an
-// experiment and becomes a way to exhaust memory.
+// MaxRequests caps one tenant's load, and a scenario's load in all; beyond
+// it a run stops being an experiment and becomes a way to exhaust memory.
 const MaxRequests = 1_000_000
 
 // Defaults applied where a scenario says nothing.
@@ -87,43 +87,44 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Load reads and checks a scenario file from disk.
-func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read scenario file: %w (check the path given to --scenarios)", err)
-	}
-	return Parse(path, data)
-}
-
 // Parse decodes and checks a scenario file. name labels errors.
 func Parse(name string, data []byte) (*File, error) {
+	if err := checkSize(name, int64(len(data))); err != nil {
+		return nil, err
+	}
 	src := string(data)
+	c := &checker{file: name}
+	if c.nesting(src); c.found() > 0 {
+		return nil, c.result()
+	}
 	var raw rawFile
 	md, err := toml.Decode(src, &raw)
 	if err != nil {
-		return nil, Errors{decodeError(name, err)}
+		return nil, Errors{decodeError(name, src, err)}
 	}
-	c := &checker{file: name, loc: locate(src)}
-	for _, k := range md.Undecoded() {
-		c.unknownKey(k)
-	}
-	if len(c.errs) > 0 {
-		return nil, c.errs
+	c.loc = locate(src)
+	if c.unknownKeys(md.Undecoded()); c.found() > 0 {
+		return nil, c.result()
 	}
 	f := c.build(&raw)
-	if len(c.errs) > 0 {
-		return nil, c.errs
+	if c.found() > 0 {
+		return nil, c.result()
 	}
 	f.Path = name
 	return f, nil
 }
 
-func decodeError(file string, err error) *Error {
+// decodeError turns the decoder's error into ours. The place comes from
+// the byte offset the decoder gives, because its line number already
+// counts a newline it stopped at: "[\n" was an error at 2:2.
+func decodeError(file, src string, err error) *Error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		return &Error{File: file, Pos: Pos{pe.Position.Line, pe.Position.Col}, Key: pe.LastKey,
-			Msg: pe.Message + " (fix the TOML syntax at this place)"}
+		pos := Pos{pe.Position.Line, pe.Position.Col}
+		if at := pe.Position.Start; 0 <= at && at <= len(src) {
+			pos = (&lineCounter{src: src}).pos(at)
+		}
+		return &Error{File: file, Pos: pos, Key: pe.LastKey, Msg: pe.Message + " (fix the TOML syntax at this place)"}
 	}
 	return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ") + " (check the value's type)"}
 }
@@ -233,37 +234,70 @@ type rawLogs struct {
 	Timeout   any    `toml:"timeout"`
 }
 
-// checker turns raw tables into typed scenarios, collecting every error.
+// checker turns raw tables into typed scenarios, collecting errors: the
+// first MaxErrors of them, and a count of the rest.
 type checker struct {
-	file     string
-	loc      *locator
-	errs     Errors
-	reported map[string]bool // indexed paths already reported as unknown keys
+	file  string
+	loc   *locator
+	errs  Errors
+	extra int // errors found after the first MaxErrors
+}
+
+// report records an error, building it only while fewer than MaxErrors are
+// recorded, so that a file with a million mistakes costs no more than
+// counting them.
+func (c *checker) report(build func() *Error) {
+	if len(c.errs) >= MaxErrors {
+		c.extra++
+		return
+	}
+	c.errs = append(c.errs, build())
+}
+
+// found is how many errors have been found so far.
+func (c *checker) found() int { return len(c.errs) + c.extra }
+
+// result is the errors recorded, and a line counting those that were not.
+func (c *checker) result() Errors {
+	if c.extra == 0 {
+		return c.errs
+	}
+	return append(c.errs, &Error{File: c.file, Msg: fmt.Sprintf("… and %d more errors; fix these first", c.extra)})
 }
 
 // fail records an error at path (an indexed path such as scenario[1].tenant[0].rpm).
 func (c *checker) fail(path, format string, args ...any) {
-	pos, _ := c.loc.find(path)
-	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Key: withoutIndexes(path), Msg: fmt.Sprintf(format, args...)})
+	c.report(func() *Error {
+		pos, _ := c.loc.find(path)
+		return &Error{File: c.file, Pos: pos, Key: withoutIndexes(path), Msg: fmt.Sprintf(format, args...)}
+	})
 }
 
-// unknownKey reports an undecoded key. The decoder lists keys without array
+// unknownKeys reports undecoded keys. The decoder lists keys without array
 // indexes, once per occurrence and in file order, so each report takes the
-// next matching path not yet reported. Keys are compared unquoted, as the
-// locator stores them.
-func (c *checker) unknownKey(k toml.Key) {
-	want := strings.Join(k, ".")
-	for _, path := range c.loc.order {
-		if withoutIndexes(path) == want && !c.reported[path] {
-			if c.reported == nil {
-				c.reported = map[string]bool{}
-			}
-			c.reported[path] = true
-			c.fail(path, "unknown key %q; check its spelling against the scenario file reference in the README", k[len(k)-1])
-			return
-		}
+// next place written with that unindexed path. Keys are compared unquoted,
+// as the locator stores them. Places are indexed once, so that a file of
+// many unknown keys costs time in proportion to its size.
+func (c *checker) unknownKeys(keys []toml.Key) {
+	if len(keys) == 0 {
+		return
 	}
-	c.errs = append(c.errs, &Error{File: c.file, Key: want, Msg: "unknown key (see the README's scenario reference)"})
+	places := map[string][]string{} // unindexed path → indexed paths not yet reported, in file order
+	for _, path := range c.loc.order {
+		k := withoutIndexes(path)
+		places[k] = append(places[k], path)
+	}
+	for _, k := range keys {
+		want := strings.Join(k, ".")
+		if paths := places[want]; len(paths) > 0 {
+			places[want] = paths[1:]
+			c.fail(paths[0], "unknown key %q; check its spelling against the scenario file reference in the README", k[len(k)-1])
+			continue
+		}
+		c.report(func() *Error {
+			return &Error{File: c.file, Key: want, Msg: "unknown key (see the README's scenario reference)"}
+		})
+	}
 }
 
 func (c *checker) build(raw *rawFile) *File {
@@ -282,18 +316,19 @@ func (c *checker) build(raw *rawFile) *File {
 		f.Scenarios = append(f.Scenarios, s)
 	}
 	if len(f.Scenarios) == 0 {
-		c.errs = append(c.errs, &Error{File: c.file, Msg: "no scenarios; add at least one [[scenario]] table"})
+		c.report(func() *Error { return &Error{File: c.file, Msg: "no scenarios; add at least one [[scenario]] table"} })
 		return f
 	}
 	if f.Default == "" {
 		f.Default = f.Scenarios[0].Name
 	} else if !names[f.Default] {
-		c.fail("default", "default scenario %q does not exist; known: %s", f.Default, strings.Join(f.Names(), ", "))
+		c.fail("default", "default scenario %q does not exist; known: %s", f.Default, known(f.Names()))
 	}
 	return f
 }
 
 func (c *checker) scenario(path string, r *rawScenario) *Scenario {
+	errsBefore := c.found()
 	s := &Scenario{
 		Name:        strings.TrimSpace(r.Name),
 		Title:       strings.TrimSpace(r.Title),
@@ -333,6 +368,7 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	if len(s.Accounts) == 0 {
 		c.fail(path, "scenario %q has no accounts; add an [[scenario.account]] table", s.Name)
 	}
+	knownAccounts := known(accountNames(s.Accounts))
 
 	deployments := map[string]bool{}
 	for i, rd := range r.Deployment {
@@ -346,11 +382,10 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 			d.Account = s.Accounts[0].Name
 		}
 		if d.Account == "" {
-			c.fail(p, "deployment %q names no account; add account = one of: %s",
-				d.Name, strings.Join(accountNames(s.Accounts), ", "))
+			c.fail(p, "deployment %q names no account; add account = one of: %s", d.Name, knownAccounts)
 		} else if !accounts[d.Account] {
 			c.fail(p+".account", "deployment %q uses account %q, which does not exist; known accounts: %s",
-				d.Name, d.Account, strings.Join(accountNames(s.Accounts), ", "))
+				d.Name, d.Account, knownAccounts)
 		}
 		s.Deployments = append(s.Deployments, d)
 	}
@@ -366,32 +401,29 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	}
 	s.Logs = Logs{
 		Group:     r.Logs.Group,
-		Delay:     c.duration(path+".logs.delay", r.Logs.Delay, DefaultLogDelay),
-		PollEvery: c.duration(path+".logs.poll_every", r.Logs.PollEvery, DefaultPollEvery),
-		Timeout:   c.duration(path+".logs.timeout", r.Logs.Timeout, DefaultLogTimeout),
+		Delay:     c.duration(path+".logs.delay", r.Logs.Delay, DefaultLogDelay, 0, MaxWait),
+		PollEvery: c.duration(path+".logs.poll_every", r.Logs.PollEvery, DefaultPollEvery, MinPollEvery, MaxWait),
+		Timeout:   c.duration(path+".logs.timeout", r.Logs.Timeout, DefaultLogTimeout, 0, MaxWait),
 	}
 	if s.Logs.Group == "" {
 		s.Logs.Group = DefaultLogGroup
-	}
-	if s.Logs.PollEvery <= 0 {
-		c.fail(path+".logs.poll_every", "poll_every must be longer than 0s")
 	}
 	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
 	gw := path + ".gateway."
 	s.Gateway = Gateway{
 		AllowedFails:    c.wholeNumber(gw+"allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
-		Cooldown:        c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown),
-		Retries:         c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, 20),
+		Cooldown:        c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown, 0, MaxWait),
+		Retries:         c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, MaxRetries),
 		BreakerFailures: c.wholeNumber(gw+"breaker_failures", r.Gateway.Breaker, 0, 0, 1000),
-		BreakerOpenFor:  c.duration(gw+"breaker_open_for", r.Gateway.BreakerOpen, DefaultBreakerOpenFor),
-		Backoff:         c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff),
-		MaxBackoff:      c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff),
-		Timeout:         c.duration(gw+"timeout", r.Gateway.Timeout, 0),
+		BreakerOpenFor:  c.duration(gw+"breaker_open_for", r.Gateway.BreakerOpen, DefaultBreakerOpenFor, 0, MaxWait),
+		Backoff:         c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff, 0, MaxWait),
+		MaxBackoff:      c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff, 0, MaxWait),
+		Timeout:         c.duration(gw+"timeout", r.Gateway.Timeout, 0, 0, MaxWait),
 		Jitter:          DefaultJitter,
 	}
 	if r.Gateway.Jitter != nil {
-		n, ok := number(r.Gateway.Jitter)
-		if !ok || n < 0 || n > 1 {
+		n, ok := numberIn(r.Gateway.Jitter, 0, 1)
+		if !ok {
 			c.fail(gw+"jitter", "jitter is the fraction of each backoff taken off at random: a number from 0 to 1, such as 0.5")
 		}
 		s.Gateway.Jitter = n
@@ -409,19 +441,25 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		c.fail(path+".gateway.cooldown", "cooldown must be longer than 0s when allowed_fails is set")
 	}
 	for i, rf := range r.Fault {
-		s.Faults = append(s.Faults, c.fault(fmt.Sprintf("%s.fault[%d]", path, i), rf, s))
+		s.Faults = append(s.Faults, c.fault(fmt.Sprintf("%s.fault[%d]", path, i), rf, accounts, knownAccounts))
+	}
+	c.slowdowns(path, s.Faults)
+	if c.found() == errsBefore {
+		// Only a scenario whose parts are sound has a span worth checking.
+		c.logPolls(path, s)
 	}
 	return s
 }
 
 // fault checks one [[scenario.fault]]: a known kind, the parameters it
-// needs and no others, and a scope that names what the scenario has.
-func (c *checker) fault(p string, r rawFault, s *Scenario) Fault {
+// needs and no others, and a scope that names one of the scenario's
+// accounts.
+func (c *checker) fault(p string, r rawFault, accounts map[string]bool, knownAccounts known) Fault {
 	f := Fault{Kind: FaultKind(r.Kind), Account: r.Account, Region: r.Region, Model: r.Model, Error: r.Error,
-		At: c.duration(p+".at", r.At, 0), Duration: c.duration(p+".duration", r.Duration, 0)}
+		At: c.duration(p+".at", r.At, 0, 0, MaxSpan), Duration: c.duration(p+".duration", r.Duration, 0, 0, MaxSpan)}
 	if r.Account != "" {
-		if _, ok := s.Account(r.Account); !ok {
-			c.fail(p+".account", "fault names account %q, which does not exist; known accounts: %s", r.Account, strings.Join(accountNames(s.Accounts), ", "))
+		if !accounts[r.Account] {
+			c.fail(p+".account", "fault names account %q, which does not exist; known accounts: %s", r.Account, knownAccounts)
 		}
 	}
 	need := map[string]bool{}
@@ -456,11 +494,12 @@ func (c *checker) fault(p string, r rawFault, s *Scenario) Fault {
 		}
 	case SlowDown:
 		need["factor"] = true
-		n, ok := number(r.Factor)
-		if r.Factor == nil || !ok || !(n > 0) {
-			c.fail(p+".factor", "a latency fault needs factor, a number above 0 such as 3")
+		f.Factor = 1 // unless valid: slowdowns multiplies the factors
+		if n, ok := numberIn(r.Factor, aboveZero, MaxSlowdown); ok {
+			f.Factor = n
+		} else {
+			c.fail(p+".factor", "a latency fault needs factor, a number above 0 and at most %d, such as 3", MaxSlowdown)
 		}
-		f.Factor = n
 	default:
 		kinds := make([]string, len(FaultKinds))
 		for i, k := range FaultKinds {
@@ -470,8 +509,8 @@ func (c *checker) fault(p string, r rawFault, s *Scenario) Fault {
 		return f
 	}
 	if need["rate"] {
-		n, ok := number(r.Rate)
-		if r.Rate == nil || !ok || n <= 0 || n > 1 {
+		n, ok := numberIn(r.Rate, aboveZero, 1)
+		if !ok {
 			c.fail(p+".rate", "rate is the fraction of calls affected: a number above 0 and at most 1, such as 0.5")
 		}
 		f.Rate = n
@@ -522,6 +561,8 @@ func (c *checker) groups(path string, r *rawScenario, s *Scenario, deployments m
 	for _, rg := range r.Group {
 		names[rg.Name] = true
 	}
+	knownGroups := known(slices.Sorted(maps.Keys(names)))
+	knownDeployments := known(deploymentNames(s.Deployments))
 	seen := map[string]bool{}
 	for i, rg := range r.Group {
 		p := fmt.Sprintf("%s.group[%d]", path, i)
@@ -545,13 +586,13 @@ func (c *checker) groups(path string, r *rawScenario, s *Scenario, deployments m
 		for _, d := range g.Deployments {
 			if !deployments[d] {
 				c.fail(p+".deployments", "group %q names deployment %q, which does not exist; known deployments: %s",
-					g.Name, d, strings.Join(deploymentNames(s.Deployments), ", "))
+					g.Name, d, knownDeployments)
 			}
 		}
 		for _, f := range g.Fallbacks {
 			if !names[f] {
 				c.fail(p+".fallbacks", "group %q falls back to %q, which is not a group; known groups: %s",
-					g.Name, f, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
+					g.Name, f, knownGroups)
 			}
 		}
 		s.Groups = append(s.Groups, g)
@@ -615,6 +656,11 @@ func fallbackCycle(groups []Group) []string {
 }
 
 func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
+	groups := map[string]bool{}
+	for _, g := range s.Groups {
+		groups[g.Name] = true
+	}
+	knownGroups := known(groupNames(s.Groups))
 	seen := map[string]bool{}
 	for i, rt := range r.Tenant {
 		p := fmt.Sprintf("%s.tenant[%d]", path, i)
@@ -634,15 +680,15 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 		if t.Group == "" && len(s.Groups) > 0 {
 			t.Group = s.Groups[0].Name
 		}
-		if _, ok := s.group(t.Group); !ok && len(s.Groups) > 0 {
-			c.fail(p+".group", "tenant %q sends to group %q, which does not exist; known groups: %s",
-				t.Name, t.Group, strings.Join(groupNames(s.Groups), ", "))
+		if !groups[t.Group] && len(s.Groups) > 0 {
+			c.fail(p+".group", "tenant %q sends to group %q, which does not exist; known groups: %s", t.Name, t.Group, knownGroups)
 		}
 		s.Tenants = append(s.Tenants, t)
 	}
 	if len(s.Tenants) == 0 {
 		c.fail(path, "scenario %q sends nothing; add a [[scenario.tenant]] with requests = N", s.Name)
 	}
+	c.runLoad(path, s.Tenants)
 }
 
 // arrival checks a tenant's load: requests and stagger for a burst, rate
@@ -653,7 +699,12 @@ func (c *checker) arrival(p string, rt rawTenant, t *Tenant) {
 	case "", Burst:
 		t.Arrival = Burst
 		t.Requests = c.wholeNumber(p+".requests", rt.Requests, -1, 1, MaxRequests)
-		t.Stagger = c.duration(p+".stagger", rt.Stagger, 0)
+		t.Stagger = c.duration(p+".stagger", rt.Stagger, 0, 0, MaxWait)
+		// At most MaxRequests × MaxWait: no overflow.
+		if span := t.lastArrival(); span > MaxSpan {
+			c.fail(p+".stagger", "%d requests %s apart take %s from the first to the last, over the %s limit; lower requests or stagger, or use arrival = \"constant\" with a rate",
+				t.Requests, FormatDuration(t.Stagger), FormatDuration(span), FormatDuration(MaxSpan))
+		}
 		for _, kv := range []struct {
 			key string
 			v   any
@@ -664,9 +715,10 @@ func (c *checker) arrival(p string, rt rawTenant, t *Tenant) {
 		}
 	case Constant, Poisson:
 		t.Rate = c.rate(p+".rate", rt.Rate)
-		t.Duration = c.duration(p+".duration", rt.Duration, 0)
-		if rt.Duration == nil || t.Duration <= 0 {
+		if rt.Duration == nil {
 			c.fail(p+".duration", "arrival = %q needs a duration such as \"10m\"", t.Arrival)
+		} else {
+			t.Duration = c.duration(p+".duration", rt.Duration, 0, time.Millisecond, MaxSpan)
 		}
 		for _, kv := range []struct {
 			key string
@@ -684,11 +736,11 @@ func (c *checker) arrival(p string, rt rawTenant, t *Tenant) {
 	}
 }
 
-// rate is requests per minute: a number above 0.
+// rate is requests per minute, from MinRate to MaxRate.
 func (c *checker) rate(path string, v any) float64 {
-	n, ok := number(v)
-	if v == nil || !ok || !(n > 0) || n > 1e6 {
-		c.fail(path, "%v is not a rate; give requests per minute as a number above 0, such as 600", v)
+	n, ok := numberIn(v, MinRate, MaxRate)
+	if !ok {
+		c.fail(path, "%v is not a rate; give requests per minute from %s to %s, such as 600", v, numberText(MinRate), numberText(MaxRate))
 		return 1
 	}
 	return n
@@ -754,9 +806,9 @@ func (c *checker) deployment(path string, r rawDeployment, limiter Limiter) Depl
 		c.fail(path+".model", "deployment %q has an empty model id; use a model or inference-profile id such as \"us.anthropic.claude-sonnet-4-20250514-v1:0\"", d.Name)
 	}
 	if r.Weight != nil {
-		w, ok := number(r.Weight)
-		if !ok || w <= 0 || math.IsInf(w, 0) || math.IsNaN(w) {
-			c.fail(path+".weight", "weight must be a number above 0 (got %v); leave it out to weight by rpm", r.Weight)
+		w, ok := numberIn(r.Weight, aboveZero, MaxWeight)
+		if !ok {
+			c.fail(path+".weight", "weight must be a number above 0 and at most %d (got %v); leave it out to weight by rpm", MaxWeight, r.Weight)
 		}
 		d.Weight = w
 	}
@@ -766,8 +818,8 @@ func (c *checker) deployment(path string, r rawDeployment, limiter Limiter) Depl
 func (c *checker) model(path string, r rawModel) Model {
 	m := Model{
 		ID:         r.ID,
-		LatencyP50: c.duration(path+".latency_p50", r.LatencyP50, 0),
-		LatencyP95: c.duration(path+".latency_p95", r.LatencyP95, 0),
+		LatencyP50: c.duration(path+".latency_p50", r.LatencyP50, 0, 0, MaxLatency),
+		LatencyP95: c.duration(path+".latency_p95", r.LatencyP95, 0, 0, MaxLatency),
 	}
 	if m.ID == "" {
 		c.fail(path+".id", "model has an empty id")
@@ -794,8 +846,8 @@ func (c *checker) rpm(path string, v any) RPM {
 		}
 		c.fail(path, "%q is not an rpm; %s", x, hint)
 	default:
-		n, ok := number(v)
-		if !ok || n < 1 || n != math.Trunc(n) || n > math.MaxInt32 {
+		n, ok := numberIn(v, 1, math.MaxInt32)
+		if !ok || n != math.Trunc(n) {
 			c.fail(path, "%v is not a valid rpm; %s", v, hint)
 			return 1
 		}
@@ -813,15 +865,16 @@ func (c *checker) wholeNumber(path string, v any, def, lo, hi int) int {
 		}
 		return def
 	}
-	n, ok := number(v)
-	if !ok || n != math.Trunc(n) || n < float64(lo) || n > float64(hi) {
+	n, ok := numberIn(v, float64(lo), float64(hi))
+	if !ok || n != math.Trunc(n) {
 		c.fail(path, "%v is out of range; use a whole number from %d to %d", v, lo, hi)
 		return lo
 	}
 	return int(n)
 }
 
-func (c *checker) duration(path string, v any, def time.Duration) time.Duration {
+// duration checks a duration from lo to hi; absent, it is def.
+func (c *checker) duration(path string, v any, def, lo, hi time.Duration) time.Duration {
 	if v == nil {
 		return def
 	}
@@ -835,7 +888,24 @@ func (c *checker) duration(path string, v any, def time.Duration) time.Duration 
 		c.fail(path, "%q is not a duration; write it like \"50ms\", \"1.5s\" or \"2m\"", s)
 		return def
 	}
+	if !(lo <= d && d <= hi) {
+		c.fail(path, "%q is out of range; use a duration from %s to %s", s, FormatDuration(lo), FormatDuration(hi))
+		return def
+	}
 	return d
+}
+
+// FormatDuration writes d as a scenario file would: "24h" rather than
+// "24h0m0s".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (c *checker) limiter(path, v string, def Limiter) Limiter {
@@ -849,6 +919,21 @@ func (c *checker) limiter(path, v string, def Limiter) Limiter {
 	return def
 }
 
+// aboveZero is the lower bound of a number that must be positive: the
+// smallest float64 above 0, so that one closed range serves both kinds.
+const aboveZero = math.SmallestNonzeroFloat64
+
+// numberIn returns v as a number and whether it is one from lo to hi. The
+// test is written lo <= n && n <= hi because NaN fails every comparison:
+// written the other way round, as n < lo || n > hi, NaN passes.
+func numberIn(v any, lo, hi float64) (float64, bool) {
+	n, ok := number(v)
+	return n, ok && lo <= n && n <= hi
+}
+
+// numberText writes a bound in full, 1000000 rather than 1e+06.
+func numberText(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+
 func number(v any) (float64, bool) {
 	switch x := v.(type) {
 	case int64:
@@ -857,6 +942,19 @@ func number(v any) (float64, bool) {
 		return x, true
 	}
 	return 0, false
+}
+
+// known is a list of names in a message: all of a short list, the first
+// few of a long one, so that the message stays readable. Formatting it is
+// left to the message, which is built only for the errors reported.
+type known []string
+
+func (k known) String() string {
+	const most = 10
+	if len(k) <= most {
+		return strings.Join(k, ", ")
+	}
+	return fmt.Sprintf("%s, … (%d in all)", strings.Join(k[:most], ", "), len(k))
 }
 
 func accountNames(as []Account) []string {

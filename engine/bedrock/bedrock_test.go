@@ -352,3 +352,26 @@ func TestRetryAfterComesThroughTheSDK(t *testing.T) {
 		t.Fatalf("second call at 1 RPM: %s, Retry-After %v; want ThrottlingException with whole seconds up to a minute", r.Code, r.RetryAfter)
 	}
 }
+
+// An endpoint may send any Retry-After; the wait the engine schedules is
+// held to scenarios.MaxWait, never an overflowed or years-long one.
+func TestAbsurdRetryAfterIsHeldToTheLongestWait(t *testing.T) {
+	for _, header := range []string{"99999999999", "9223372036854775807", "3600"} {
+		srv := canned("ThrottlingException")
+		inner := srv.Config.Handler
+		srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", header)
+			inner.ServeHTTP(w, r)
+		})
+		s := scenario()
+		client, err := bedrock.Connect(context.Background(), s, bedrock.Target{Endpoint: srv.URL, Virtual: true, Credentials: emulatorKeys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := engine.Call{Account: "acct", SourceRegion: "us-east-1", ModelID: profileID, Operation: scenarios.OpConverse, Prompt: "x", MaxTokens: 10}
+		if r := client.Invoke(context.Background(), epoch, call); r.Code != "ThrottlingException" || r.RetryAfter != scenarios.MaxWait {
+			t.Errorf("Retry-After %s: %s, wait %v; want ThrottlingException and %v", header, r.Code, r.RetryAfter, scenarios.MaxWait)
+		}
+		srv.Close()
+	}
+}

@@ -152,11 +152,13 @@ func (c *Client) failure(err error) engine.Reply {
 }
 
 // retryAfter reads a Retry-After header given in seconds; an HTTP date or
-// anything else counts as absent.
+// anything else counts as absent. An endpoint may send any number, so the
+// wait is held to scenarios.MaxWait, the longest backoff a file may ask
+// for: a larger one would overflow, or stall the run for years.
 func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
 		return 0
 	}
-	return time.Duration(n) * time.Second
+	return time.Duration(min(n, int64(scenarios.MaxWait/time.Second))) * time.Second
 }
