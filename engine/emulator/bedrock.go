@@ -41,6 +41,10 @@ const anthropicVersion = "bedrock-2023-05-31"
 // defaultMaxTokens is used when a Converse call sets no maxTokens.
 const defaultMaxTokens = 512
 
+// maxModelIDLength is Bedrock's limit on a modelId. Model ids that are
+// ARNs are logged as sent, so the bound also bounds each log record.
+const maxModelIDLength = 2048
+
 // bedrock serves POST /model/{modelId}/converse and /invoke.
 func (s *Server) bedrock(q *request) {
 	// The model id is one path segment, percent-encoded: an ARN's slashes
@@ -59,7 +63,12 @@ func (s *Server) bedrock(q *request) {
 	}
 	if q.r.Method != http.MethodPost || (op != "converse" && op != "invoke") {
 		writeJSONError(q, restProtocol, "UnknownOperationException", fmt.Sprintf(
-			"%s /model/{modelId}/%s is not served; the emulator answers POST …/converse and POST …/invoke (no streaming)", q.r.Method, op))
+			"%s /model/{modelId}/%s is not served; the emulator answers POST …/converse and POST …/invoke (no streaming)", clip(q.r.Method), clip(op)))
+		return
+	}
+	if len(modelID) > maxModelIDLength {
+		writeJSONError(q, restProtocol, fleet.ValidationException, fmt.Sprintf(
+			"1 validation error detected: Value at 'modelId' failed to satisfy constraint: Member must have length less than or equal to %d", maxModelIDLength))
 		return
 	}
 	body, ok := s.signedBody(q, restProtocol)
@@ -80,6 +89,10 @@ func (s *Server) bedrock(q *request) {
 	}
 
 	reply := s.fleet.Invoke(q.now, call)
+	if s.opts.LogRetention > 0 {
+		s.fleet.ExpireLogs(s.opts.Clock())
+	}
+	s.releaseBody(q) // not needed while the latency is slept
 	if !q.virtual && s.opts.Sleep && !sleep(q.r.Context(), reply.Latency) {
 		return // the client gave up waiting
 	}
@@ -125,10 +138,7 @@ func parseConverse(body []byte) (prompt string, maxTokens int, err error) {
 	}
 	maxTokens = defaultMaxTokens
 	if req.InferenceConfig != nil && req.InferenceConfig.MaxTokens != nil {
-		maxTokens = *req.InferenceConfig.MaxTokens
-	}
-	if maxTokens < 1 {
-		return "", 0, fmt.Errorf("The maximum tokens you requested (%d) is below the minimum of 1.", maxTokens)
+		maxTokens = *req.InferenceConfig.MaxTokens // the fleet checks its range, in Bedrock's words
 	}
 	return strings.Join(text, "\n"), maxTokens, nil
 }
@@ -145,6 +155,8 @@ func parseAnthropic(body []byte) (prompt string, maxTokens int, err error) {
 		return "", 0, fmt.Errorf("Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.")
 	case *req.MaxTokens < 1:
 		return "", 0, fmt.Errorf("Malformed input request: #/max_tokens: %d is not greater or equal to 1, please reformat your input and try again.", *req.MaxTokens)
+	case *req.MaxTokens > fleet.MaxOutputTokens:
+		return "", 0, fmt.Errorf("Malformed input request: #/max_tokens: %d is not less or equal to %d, please reformat your input and try again.", *req.MaxTokens, fleet.MaxOutputTokens)
 	case len(req.Messages) == 0:
 		return "", 0, fmt.Errorf("Malformed input request: #: required key [messages] not found, please reformat your input and try again.")
 	}

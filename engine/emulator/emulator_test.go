@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,23 +47,10 @@ func world() *scenarios.Scenario {
 	}
 }
 
-// manualClock is the emulator's clock in tests: it moves only when told.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *manualClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	emu      *emulator.Server
 	url      string
-	clock    *manualClock
+	clock    *emulator.ManualClock
 	cfg      aws.Config
 	runtime  *bedrockruntime.Client
 	logs     *cloudwatchlogs.Client
@@ -74,7 +60,7 @@ type fixture struct {
 
 func start(t testing.TB, opts emulator.Options) *fixture {
 	t.Helper()
-	clock := &manualClock{now: epoch}
+	clock := emulator.NewManualClock(epoch)
 	if opts.Clock == nil {
 		opts.Clock = clock.Now
 	}

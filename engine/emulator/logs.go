@@ -3,11 +3,13 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"spillway/engine/fleet"
 )
@@ -19,28 +21,92 @@ const logsTargetPrefix = "Logs_20140328."
 // Insights queries; past it StartQuery answers LimitExceededException.
 const maxConcurrentQueries = 30
 
-// keptQueries bounds how many finished queries the emulator remembers.
-const keptQueries = 1000
+// MaxQueryLength is the longest query string StartQuery takes, in
+// characters, as in CloudWatch.
+const MaxQueryLength = 10_000
+
+// What the emulator remembers of the queries it has started. CloudWatch
+// keeps query results for 7 days; the emulator keeps the newest keptQueries
+// started within keptFor on its own clock, holding at most keptQueryBytes of
+// query text and results between them, and forgets the oldest first. A
+// complete query keeps only its answer.
+const (
+	keptQueries    = 1000
+	keptFor        = 24 * time.Hour
+	keptQueryBytes = 64 << 20
+)
+
+// lastEpochSecond is the last whole second int64 nanoseconds hold, in 2262.
+// A query's range is cut there: no record is later, and the range's
+// arithmetic in nanoseconds must not overflow.
+const lastEpochSecond = math.MaxInt64/int64(time.Second) - 1
 
 // queries are the Logs Insights queries the emulator has started.
 type queries struct {
-	mu    sync.Mutex
-	byID  map[string]*storedQuery
-	order []string
-	seq   uint64
+	mu       sync.Mutex
+	byID     map[string]*storedQuery
+	order    []string // oldest first
+	seq      uint64
+	bytes    int // what the kept queries hold: their text and answers
+	maxBytes int // keptQueryBytes
 }
 
 type storedQuery struct {
 	id, account, group, text string
-	parsed                   *query
+	parsed                   *query    // nil once complete
 	from, to                 time.Time // the query's time range
-	created                  time.Time // on the emulator's clock
+	created                  time.Time // when it started, on the clock of the call
+	startedAt                time.Time // when it started, on the emulator's own clock
 	done                     bool
-	rows                     []resultRow
+	results                  json.RawMessage // the rows, once complete
 	matched, scanned         int
 }
 
-func newQueries() *queries { return &queries{byID: map[string]*storedQuery{}} }
+// size is about what a stored query holds in memory.
+func (sq *storedQuery) size() int { return len(sq.text) + len(sq.results) + 256 }
+
+func newQueries() *queries {
+	return &queries{byID: map[string]*storedQuery{}, maxBytes: keptQueryBytes}
+}
+
+// add keeps a new query, forgetting old ones past the bounds.
+func (l *queries) add(sq *storedQuery, now time.Time) {
+	l.byID[sq.id] = sq
+	l.order = append(l.order, sq.id)
+	l.bytes += sq.size()
+	l.prune(now, sq)
+}
+
+// complete fixes a query's answer and lets go of its parsed form.
+func (l *queries) complete(sq *storedQuery, results json.RawMessage, matched, scanned int, now time.Time) {
+	l.bytes -= sq.size()
+	sq.done, sq.parsed, sq.results, sq.matched, sq.scanned = true, nil, results, matched, scanned
+	l.bytes += sq.size()
+	l.prune(now, sq)
+}
+
+// prune forgets, oldest first, the queries started more than keptFor
+// before now on the emulator's own clock and those past the count and byte
+// bounds, but never keep. The emulator's clock rather than a call's
+// X-Spillway-Time, so that a client far in the future cannot age out every
+// other client's queries.
+func (l *queries) prune(now time.Time, keep *storedQuery) {
+	cutoff := now.Add(-keptFor)
+	excess := len(l.order) - keptQueries
+	kept := l.order[:0]
+	for _, id := range l.order {
+		sq := l.byID[id]
+		if sq != keep && (sq.startedAt.Before(cutoff) || excess > 0 || l.bytes > l.maxBytes) {
+			delete(l.byID, id)
+			l.bytes -= sq.size()
+			excess--
+			continue
+		}
+		kept = append(kept, id)
+	}
+	clear(l.order[len(kept):])
+	l.order = kept
+}
 
 // status is Running until the query's run time has passed, then Complete.
 func (s *Server) status(q *storedQuery, now time.Time) string {
@@ -55,6 +121,12 @@ func (s *Server) logsAPI(q *request) {
 	if !ok {
 		return
 	}
+	select {
+	case s.logsCalls <- struct{}{}:
+		defer func() { <-s.logsCalls }()
+	case <-q.r.Context().Done():
+		return
+	}
 	op := strings.TrimPrefix(q.r.Header.Get("X-Amz-Target"), logsTargetPrefix)
 	handlers := map[string]func(*request, []byte){
 		"StartQuery":        s.startQuery,
@@ -65,7 +137,7 @@ func (s *Server) logsAPI(q *request) {
 	h, known := handlers[op]
 	if !known {
 		writeJSONError(q, jsonProtocol, "UnknownOperationException", fmt.Sprintf(
-			"Logs operation %q is not served; the emulator answers StartQuery, GetQueryResults, DescribeQueries and DescribeLogGroups", op))
+			"Logs operation %q is not served; the emulator answers StartQuery, GetQueryResults, DescribeQueries and DescribeLogGroups", clip(op)))
 		return
 	}
 	h(q, body)
@@ -76,7 +148,7 @@ func decode(q *request, body []byte, v any) bool {
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		writeJSONError(q, jsonProtocol, "SerializationException", fmt.Sprintf("request body is not valid JSON for this operation: %v", err))
+		writeJSONError(q, jsonProtocol, "SerializationException", fmt.Sprintf("request body is not valid JSON for this operation: %s", clip(err.Error())))
 		return false
 	}
 	return true
@@ -87,7 +159,7 @@ func (s *Server) groupExists(name string) bool { return name == s.world.Logs.Gro
 func (s *Server) noGroup(q *request, name string) {
 	writeJSONError(q, jsonProtocol, fleet.ResourceNotFoundException, fmt.Sprintf(
 		"The specified log group does not exist: %q in account %s (this emulator's accounts log to %q)",
-		name, q.account.AccountID, s.world.Logs.Group))
+		clip(name), q.account.AccountID, s.world.Logs.Group))
 }
 
 func (s *Server) startQuery(q *request, body []byte) {
@@ -113,11 +185,18 @@ func (s *Server) startQuery(q *request, body []byte) {
 	case in.StartTime == nil || in.EndTime == nil:
 		writeJSONError(q, jsonProtocol, "InvalidParameterException", "startTime and endTime (epoch seconds) are required")
 		return
+	case *in.StartTime < 0:
+		writeJSONError(q, jsonProtocol, "InvalidParameterException", "startTime is before 1970: give epoch seconds, 0 or more")
+		return
 	case *in.EndTime < *in.StartTime:
 		writeJSONError(q, jsonProtocol, "InvalidParameterException", "endTime is before startTime")
 		return
 	case strings.TrimSpace(in.QueryString) == "":
 		writeJSONError(q, jsonProtocol, "InvalidParameterException", "queryString is empty")
+		return
+	case utf8.RuneCountInString(in.QueryString) > MaxQueryLength:
+		writeJSONError(q, jsonProtocol, "InvalidParameterException", fmt.Sprintf(
+			"1 validation error detected: Value at 'queryString' failed to satisfy constraint: Member must have length less than or equal to %d", MaxQueryLength))
 		return
 	}
 	for _, g := range groups {
@@ -152,21 +231,17 @@ func (s *Server) startQuery(q *request, body []byte) {
 	}
 	l.seq++
 	sq := &storedQuery{
-		id:      fmt.Sprintf("5b111a40-%04x-4000-8000-%012x", l.seq>>48&0xffff, l.seq&0xffffffffffff),
-		account: q.account.Name,
-		group:   s.world.Logs.Group,
-		text:    in.QueryString,
-		parsed:  parsed,
-		from:    time.Unix(*in.StartTime, 0),
-		to:      time.Unix(*in.EndTime, 0).Add(time.Second - time.Nanosecond), // endTime's whole second
-		created: q.now,
+		id:        fmt.Sprintf("5b111a40-%04x-4000-8000-%012x", l.seq>>48&0xffff, l.seq&0xffffffffffff),
+		account:   q.account.Name,
+		group:     s.world.Logs.Group,
+		text:      in.QueryString,
+		parsed:    parsed,
+		from:      time.Unix(min(*in.StartTime, lastEpochSecond), 0),
+		to:        time.Unix(min(*in.EndTime, lastEpochSecond), 0).Add(time.Second - time.Nanosecond), // endTime's whole second
+		created:   q.now,
+		startedAt: s.opts.Clock(),
 	}
-	l.byID[sq.id] = sq
-	l.order = append(l.order, sq.id)
-	if len(l.order) > keptQueries {
-		delete(l.byID, l.order[0])
-		l.order = l.order[1:]
-	}
+	l.add(sq, sq.startedAt)
 	writeJSON(q, jsonProtocol, http.StatusOK, map[string]string{"queryId": sq.id})
 }
 
@@ -179,11 +254,10 @@ func (s *Server) getQueryResults(q *request, body []byte) {
 	}
 	status, rows, matched, scanned, ok := s.results(q, in.QueryID)
 	if !ok {
-		writeJSONError(q, jsonProtocol, fleet.ResourceNotFoundException, fmt.Sprintf("Query %q does not exist in this account", in.QueryID))
+		writeJSONError(q, jsonProtocol, fleet.ResourceNotFoundException, fmt.Sprintf(
+			"Query %q does not exist in this account (the emulator keeps the newest %d queries of the last %g hours)",
+			clip(in.QueryID), keptQueries, keptFor.Hours()))
 		return
-	}
-	if rows == nil {
-		rows = []resultRow{} // the SDK expects a list, even an empty one
 	}
 	writeJSON(q, jsonProtocol, http.StatusOK, map[string]any{
 		"status":  status,
@@ -196,34 +270,52 @@ func (s *Server) getQueryResults(q *request, body []byte) {
 	})
 }
 
-// results are a query's status and rows as they stand at q.now.
-func (s *Server) results(q *request, id string) (status string, rows []resultRow, matched, scanned int, ok bool) {
+// results are a query's status and rows, as JSON, as they stand at q.now.
+func (s *Server) results(q *request, id string) (status string, rows json.RawMessage, matched, scanned int, ok bool) {
 	l := s.logs
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.prune(s.opts.Clock(), nil)
 	sq, ok := l.byID[id]
 	if !ok || sq.account != q.account.Name {
 		return "", nil, 0, 0, false
 	}
 	status = s.status(sq, q.now)
 	if sq.done {
-		return status, sq.rows, sq.matched, sq.scanned, true
+		return status, sq.results, sq.matched, sq.scanned, true
 	}
 	// A running query shows what it has found so far: the records ingested
 	// by now. Once complete, its answer is fixed.
-	rows, matched, scanned = s.execute(sq, q.now)
+	found, matched, scanned := s.execute(sq, q.now)
+	if found == nil {
+		found = []resultRow{} // the SDK expects a list, even an empty one
+	}
+	rows, err := json.Marshal(found)
+	if err != nil {
+		panic(err) // rows of strings always marshal
+	}
 	if status == "Complete" {
-		sq.done, sq.rows, sq.matched, sq.scanned = true, rows, matched, scanned
+		l.complete(sq, rows, matched, scanned, s.opts.Clock())
 	}
 	return status, rows, matched, scanned, true
 }
 
 // execute runs a query over the records visible at now.
 func (s *Server) execute(sq *storedQuery, now time.Time) ([]resultRow, int, int) {
+	from := sq.from
+	if keep := s.opts.LogRetention; keep > 0 {
+		// Records past the retention are out of reach even where the log,
+		// which expires oldest first, still holds some behind a younger one.
+		clock := s.opts.Clock()
+		s.fleet.ExpireLogs(clock)
+		if oldest := clock.Add(-keep); from.Before(oldest) {
+			from = oldest
+		}
+	}
 	x := sq.parsed.start()
 	scanned := 0
 	var lr logRecord
-	s.fleet.EachRecord(sq.account, sq.group, sq.from, sq.to, now, func(r *fleet.Record) {
+	s.fleet.EachRecord(sq.account, sq.group, from, sq.to, now, func(r *fleet.Record) {
 		scanned++
 		lr = logRecord{rec: r}
 		x.add(&lr)
@@ -236,7 +328,7 @@ func (s *Server) describeQueries(q *request, body []byte) {
 	var in struct {
 		LogGroupName string `json:"logGroupName"`
 		Status       string `json:"status"`
-		MaxResults   int    `json:"maxResults"`
+		MaxResults   *int   `json:"maxResults"`
 	}
 	if !decode(q, body, &in) {
 		return
@@ -245,8 +337,14 @@ func (s *Server) describeQueries(q *request, body []byte) {
 		s.noGroup(q, in.LogGroupName)
 		return
 	}
-	if in.MaxResults <= 0 {
-		in.MaxResults = 1000
+	maxResults := 1000
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
+			writeJSONError(q, jsonProtocol, "InvalidParameterException", fmt.Sprintf(
+				"maxResults must be from 1 to 1000, got %d", *in.MaxResults))
+			return
+		}
+		maxResults = *in.MaxResults
 	}
 	type info struct {
 		QueryID      string `json:"queryId"`
@@ -258,7 +356,8 @@ func (s *Server) describeQueries(q *request, body []byte) {
 	out := []info{}
 	l := s.logs
 	l.mu.Lock()
-	for i := len(l.order) - 1; i >= 0 && len(out) < in.MaxResults; i-- {
+	l.prune(s.opts.Clock(), nil)
+	for i := len(l.order) - 1; i >= 0 && len(out) < maxResults; i-- {
 		sq := l.byID[l.order[i]]
 		st := s.status(sq, q.now)
 		if sq.account != q.account.Name || (in.Status != "" && in.Status != st) {
@@ -280,13 +379,19 @@ func (s *Server) describeLogGroups(q *request, body []byte) {
 	groups := []map[string]any{}
 	if name := s.world.Logs.Group; strings.HasPrefix(name, in.LogGroupNamePrefix) {
 		arn := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", q.region, q.account.AccountID, name)
-		groups = append(groups, map[string]any{
+		group := map[string]any{
 			"logGroupName": name,
 			"arn":          arn + ":*",
 			"logGroupArn":  arn,
 			"creationTime": s.epoch.UnixMilli(),
 			"storedBytes":  0,
-		})
+		}
+		if keep := s.opts.LogRetention; keep > 0 {
+			// Whole days, as CloudWatch states retention; a group that
+			// never expires has no retentionInDays at all.
+			group["retentionInDays"] = int(math.Ceil(keep.Hours() / 24))
+		}
+		groups = append(groups, group)
 	}
 	writeJSON(q, jsonProtocol, http.StatusOK, map[string]any{"logGroups": groups})
 }
@@ -294,8 +399,8 @@ func (s *Server) describeLogGroups(q *request, body []byte) {
 // logRecord exposes an invocation log record's fields to queries, by the
 // names Logs Insights discovers in Bedrock's JSON.
 type logRecord struct {
-	rec *fleet.Record
-	msg string
+	rec     *fleet.Record
+	msg, ts string // @message and @timestamp, made once a query asks
 }
 
 // number gives toMillis(@timestamp) as a number, for comparisons.
@@ -310,7 +415,10 @@ func (l *logRecord) field(name string) (string, bool) {
 	r := l.rec
 	switch name {
 	case "@timestamp":
-		return r.Timestamp.UTC().Format("2006-01-02 15:04:05.000"), true
+		if l.ts == "" {
+			l.ts = r.Timestamp.UTC().Format("2006-01-02 15:04:05.000")
+		}
+		return l.ts, true
 	case timestampMillis:
 		return strconv.FormatInt(r.Timestamp.UnixMilli(), 10), true
 	case "@message":

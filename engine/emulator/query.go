@@ -3,7 +3,6 @@ package emulator
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -24,7 +23,8 @@ import (
 //	operand = field | "toMillis(@timestamp)" | number | "text"
 //	cmp     = "=" | "!=" | "<" | "<=" | ">" | ">="
 //
-// Anything else is a MalformedQueryException that names the part.
+// Parentheses nest at most maxQueryDepth deep. Anything else is a
+// MalformedQueryException that names the part.
 
 // query is a parsed Logs Insights query.
 type query struct {
@@ -306,11 +306,11 @@ func lex(src string) ([]token, error) {
 			if j < len(src) && src[j] == '(' {
 				k := strings.IndexByte(src[j:], ')')
 				if k < 0 {
-					return nil, malformed("unclosed ( after %s at character %d", word, i+1)
+					return nil, malformed("unclosed ( after %s at character %d", clip(word), i+1)
 				}
 				call := strings.ReplaceAll(src[i:j+k+1], " ", "")
 				if call != "count(*)" && call != timestampMillis {
-					return nil, malformed("unsupported function %s at character %d; the emulator knows count(*) and toMillis(@timestamp)", call, i+1)
+					return nil, malformed("unsupported function %s at character %d; the emulator knows count(*) and toMillis(@timestamp)", clip(call), i+1)
 				}
 				out = append(out, token{tIdent, call, i})
 				i = j + k + 1
@@ -333,9 +333,15 @@ func lex(src string) ([]token, error) {
 	return append(out, token{kind: tEOF, pos: len(src)}), nil
 }
 
+// maxQueryDepth bounds how deeply parentheses nest. The parser recurses once
+// per level, so without a bound a query of a million "(" overflows the
+// stack, a fatal error no recover catches. People write two or three.
+const maxQueryDepth = 50
+
 type parser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int // parentheses open around the current term
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -361,7 +367,7 @@ func describe(t token) string {
 	if t.kind == tEOF {
 		return "the end of the query"
 	}
-	return fmt.Sprintf("%q at character %d", t.text, t.pos+1)
+	return fmt.Sprintf("%q at character %d", clip(t.text), t.pos+1)
 }
 
 // parseQuery parses src or says which part it does not support.
@@ -500,7 +506,11 @@ func (p *parser) and() (cond, error) {
 }
 
 func (p *parser) term() (cond, error) {
-	if p.punct("(") {
+	if open := p.peek(); p.punct("(") {
+		if p.depth++; p.depth > maxQueryDepth {
+			return nil, malformed("parentheses nest %d levels deep at character %d; the emulator allows at most %d",
+				p.depth, open.pos+1, maxQueryDepth)
+		}
 		c, err := p.or()
 		if err != nil {
 			return nil, err
@@ -508,6 +518,7 @@ func (p *parser) term() (cond, error) {
 		if !p.punct(")") {
 			return nil, malformed("expected ) but found %s", describe(p.peek()))
 		}
+		p.depth--
 		return c, nil
 	}
 	left, err := p.operand()
@@ -520,7 +531,7 @@ func (p *parser) term() (cond, error) {
 		case tRegex:
 			re, err := regexp.Compile(t.text)
 			if err != nil {
-				return nil, malformed("regular expression /%s/ does not compile: %v", t.text, err)
+				return nil, malformed("regular expression /%s/ does not compile: %s", clip(t.text), clip(err.Error()))
 			}
 			lits, _ := literalAlternatives(t.text)
 			return likeCond{left: left, re: re, literals: lits}, nil
@@ -557,210 +568,4 @@ func (p *parser) operand() (operand, error) {
 		return operand{literal: t.text}, nil
 	}
 	return operand{}, malformed("expected a field, a number or a string, found %s", describe(t))
-}
-
-// resultRow is one row of query results, fields in order.
-type resultRow []resultField
-
-type resultField struct {
-	Field string `json:"field"`
-	Value string `json:"value"`
-}
-
-// execution runs a query over records streamed to it one at a time. The
-// query's leading filters and a first stats command run as records stream
-// by, so counting a long run's logs keeps nothing per record; other commands
-// work on the rows collected so far.
-type execution struct {
-	q       *query
-	lead    []cond      // leading filter commands
-	first   stage       // the first command after them, or nil
-	rest    []stage     // what follows it
-	groups  *counter    // when first is a stats command
-	rows    []resultRow // otherwise, the records' rows
-	matched int
-}
-
-func (q *query) start() *execution {
-	x := &execution{q: q}
-	i := 0
-	for ; i < len(q.stages); i++ {
-		f, ok := q.stages[i].(filterStage)
-		if !ok {
-			break
-		}
-		x.lead = append(x.lead, f.cond)
-	}
-	if i < len(q.stages) {
-		x.first, x.rest = q.stages[i], q.stages[i+1:]
-		if st, ok := x.first.(statsStage); ok {
-			x.groups = newCounter(st)
-		}
-	}
-	return x
-}
-
-// add feeds one record to the query.
-func (x *execution) add(r fieldSource) {
-	for _, c := range x.lead {
-		if !c.eval(r) {
-			return
-		}
-	}
-	x.matched++
-	switch st := x.first.(type) {
-	case statsStage:
-		x.groups.add(r)
-	case fieldsStage:
-		row := resultRow{}
-		for _, f := range st.fields {
-			v, _ := r.field(f)
-			row = append(row, resultField{f, v})
-		}
-		x.rows = append(x.rows, row)
-	default:
-		x.rows = append(x.rows, defaultRow(r))
-	}
-}
-
-// finish runs the remaining commands and returns the rows and how many
-// records matched the leading filters.
-func (x *execution) finish() ([]resultRow, int) {
-	rows := x.rows
-	var later []stage
-	switch x.first.(type) {
-	case statsStage:
-		rows = x.groups.rows()
-		later = x.rest
-	case fieldsStage:
-		later = x.rest
-	case nil:
-	default:
-		later = append([]stage{x.first}, x.rest...)
-	}
-	for _, st := range later {
-		switch st := st.(type) {
-		case filterStage:
-			rows = filterRows(rows, st.cond)
-		case statsStage:
-			c := newCounter(st)
-			for _, r := range rows {
-				c.add(r)
-			}
-			rows = c.rows()
-		case fieldsStage:
-			rows = projectRows(rows, st.fields)
-		case sortStage:
-			sortRows(rows, st.keys)
-		case limitStage:
-			if len(rows) > st.n {
-				rows = rows[:st.n]
-			}
-		}
-	}
-	return rows, x.matched
-}
-
-// defaultRow is what a query without stats or fields shows of a record.
-func defaultRow(r fieldSource) resultRow {
-	ts, _ := r.field("@timestamp")
-	msg, _ := r.field("@message")
-	return resultRow{{"@timestamp", ts}, {"@message", msg}}
-}
-
-// counter is stats count(*) by fields.
-type counter struct {
-	st     statsStage
-	counts map[string]int
-	keys   map[string][]string
-	order  []string
-	key    []string // scratch
-}
-
-func newCounter(st statsStage) *counter {
-	return &counter{st: st, counts: map[string]int{}, keys: map[string][]string{}, key: make([]string, len(st.by))}
-}
-
-func (c *counter) add(r fieldSource) {
-	for i, f := range c.st.by {
-		c.key[i], _ = r.field(f)
-	}
-	k := strings.Join(c.key, "\x00")
-	if _, seen := c.counts[k]; !seen {
-		c.keys[k] = append([]string(nil), c.key...)
-		c.order = append(c.order, k)
-	}
-	c.counts[k]++
-}
-
-func (c *counter) rows() []resultRow {
-	out := make([]resultRow, 0, len(c.order))
-	for _, k := range c.order {
-		row := resultRow{}
-		for i, f := range c.st.by {
-			row = append(row, resultField{f, c.keys[k][i]})
-		}
-		out = append(out, append(row, resultField{c.st.as, strconv.Itoa(c.counts[k])}))
-	}
-	return out
-}
-
-func (row resultRow) get(field string) (string, bool) {
-	for _, f := range row {
-		if f.Field == field {
-			return f.Value, true
-		}
-	}
-	return "", false
-}
-
-func (row resultRow) field(name string) (string, bool) { return row.get(name) }
-
-func (row resultRow) values(fields []string) []string {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		out[i], _ = row.get(f)
-	}
-	return out
-}
-
-func filterRows(rows []resultRow, c cond) []resultRow {
-	var out []resultRow
-	for _, r := range rows {
-		if c.eval(r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func projectRows(rows []resultRow, fields []string) []resultRow {
-	out := make([]resultRow, len(rows))
-	for i, r := range rows {
-		for _, f := range fields {
-			v, _ := r.get(f)
-			out[i] = append(out[i], resultField{f, v})
-		}
-	}
-	return out
-}
-
-func sortRows(rows []resultRow, keys []sortKey) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		for _, k := range keys {
-			a, _ := rows[i].get(k.field)
-			b, _ := rows[j].get(k.field)
-			if a == b {
-				continue
-			}
-			x, err1 := strconv.ParseFloat(a, 64)
-			y, err2 := strconv.ParseFloat(b, 64)
-			less := a < b
-			if err1 == nil && err2 == nil {
-				less = x < y
-			}
-			return less != k.desc
-		}
-		return false
-	})
 }

@@ -11,8 +11,11 @@ import (
 // sts serves the STS Query protocol: a form body with Action and Version,
 // an XML reply. Only GetCallerIdentity is needed to learn an account's id.
 func (s *Server) sts(q *request) {
-	body, ok := readBody(q, restProtocol)
-	if !ok {
+	body, problem := s.readBody(q, MaxLogsBodyBytes, "ValidationError")
+	if problem != nil {
+		if problem.code != "" {
+			writeXMLError(q, status(problem.code), problem.code, problem.msg)
+		}
 		return
 	}
 	form, err := url.ParseQuery(string(body))
@@ -22,14 +25,11 @@ func (s *Server) sts(q *request) {
 	}
 	if action := form.Get("Action"); action != "GetCallerIdentity" {
 		writeXMLError(q, http.StatusBadRequest, "InvalidAction", fmt.Sprintf(
-			"STS action %q is not served; the emulator answers GetCallerIdentity", action))
+			"STS action %q is not served; the emulator answers GetCallerIdentity", clip(action)))
 		return
 	}
 	if code, msg := s.authenticate(q); code != "" {
-		if code == "UnrecognizedClientException" {
-			code = "InvalidClientTokenId" // STS's name for the same thing
-		}
-		writeXMLError(q, http.StatusForbidden, code, msg)
+		writeXMLError(q, status(code), stsCodes[code], msg)
 		return
 	}
 	type result struct {
@@ -51,6 +51,15 @@ func (s *Server) sts(q *request) {
 		},
 		RequestID: q.id,
 	})
+}
+
+// stsCodes are STS's names for the authentication errors the other
+// protocols share.
+var stsCodes = map[string]string{
+	"MissingAuthenticationTokenException": "MissingAuthenticationToken",
+	"IncompleteSignatureException":        "IncompleteSignature",
+	"UnrecognizedClientException":         "InvalidClientTokenId",
+	"InvalidSignatureException":           "SignatureDoesNotMatch",
 }
 
 func writeXMLError(q *request, status int, code, msg string) {
@@ -76,6 +85,5 @@ func writeXML(q *request, status int, v any) {
 	h := q.w.Header()
 	h.Set("Content-Type", "text/xml")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
-	q.w.WriteHeader(status)
-	q.w.Write(b)
+	writeReply(q, status, b)
 }

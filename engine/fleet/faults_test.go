@@ -108,6 +108,18 @@ func TestLatencyDegradationMultiplies(t *testing.T) {
 	}
 }
 
+// Slowdowns that multiply past what a duration can hold, such as live
+// faults stacked on a file's, give a long latency, never a negative one.
+func TestStackedSlowdownsStayPositive(t *testing.T) {
+	f := New(scenario(scenarios.Unlimited, nil), nil, 7, epoch)
+	for id := 1; id <= 3; id++ {
+		f.InjectFault(id, scenarios.Fault{Kind: scenarios.SlowDown, Factor: 1e300}, epoch, time.Time{})
+	}
+	if r := f.Invoke(epoch, call(profile)); r.Err != nil || r.Latency != scenarios.MaxSpan {
+		t.Fatalf("latency %v (%v); want it clamped to %v", r.Latency, r.Err, scenarios.MaxSpan)
+	}
+}
+
 // Error injection answers the chosen error at its rate.
 func TestErrorInjection(t *testing.T) {
 	for _, code := range scenarios.InjectableErrors {

@@ -55,6 +55,12 @@ func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 // Status is the HTTP status of the error.
 func (e *APIError) Status() int { return Status[e.Code] }
 
+// MaxOutputTokens is the largest maxTokens a call may ask for, the bound a
+// scenario's max_tokens has too. Bedrock's own limit is the model's, at most
+// a few hundred thousand; the fleet has no per-model table, so one bound
+// keeps token arithmetic far from overflowing.
+const MaxOutputTokens = 1_000_000
+
 // Call is one model invocation.
 type Call struct {
 	Account      string // account name in the scenario
@@ -100,6 +106,11 @@ type internKey struct {
 	kind, a, b, c string
 }
 
+// maxInterned bounds the interned strings. A scenario needs a few hundred;
+// keys hold client-chosen model ids, so past the bound a stranger's new ids
+// are built every time rather than kept for the fleet's life.
+const maxInterned = 4096
+
 // intern returns build()'s result, computed once per key. A long run makes
 // the same few ARNs hundreds of thousands of times.
 func (f *Fleet) intern(k internKey, build func() string) string {
@@ -107,7 +118,9 @@ func (f *Fleet) intern(k internKey, build func() string) string {
 		return s
 	}
 	s := build()
-	f.interned[k] = s
+	if len(f.interned) < maxInterned {
+		f.interned[k] = s
+	}
 	return s
 }
 
@@ -164,6 +177,11 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		r.Latency = f.errorLatency()
 		return r
 	}
+	if err := checkMaxTokens(call.MaxTokens); err != nil {
+		r.Err = err
+		r.Latency = f.errorLatency()
+		return r
+	}
 	if denied(acct, call.ModelID) {
 		r.Err = &APIError{Code: AccessDeniedException, Message: fmt.Sprintf(
 			"You don't have access to the model with the specified model ID. Model access is not enabled for %s in account %s; request it on the Bedrock console's Model access page.",
@@ -181,7 +199,10 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	r.Region = region
 	r.Latency = f.latency(call.ModelID)
 	if len(faults) > 0 {
-		r.Latency = time.Duration(float64(r.Latency) * slowdown(faults, acct.Name, region, call.ModelID)).Round(time.Millisecond)
+		// Clamped before the conversion: a float past time.Duration's
+		// range converts to a negative latency.
+		slowed := math.Min(float64(r.Latency)*slowdown(faults, acct.Name, region, call.ModelID), float64(scenarios.MaxSpan))
+		r.Latency = time.Duration(slowed).Round(time.Millisecond)
 	}
 	r.InputTokens = 12 + len(call.Prompt)/4
 	r.OutputTokens = call.MaxTokens*3/5 + f.rng.IntN(call.MaxTokens*2/5+1)
@@ -190,6 +211,21 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	})
 	f.logs.add(acct.Name, f.store(at, acct, call, r))
 	return r
+}
+
+// checkMaxTokens refuses maxTokens outside 1…MaxOutputTokens as Bedrock
+// words it.
+func checkMaxTokens(n int) *APIError {
+	switch {
+	case n < 1:
+		return &APIError{Code: ValidationException, Message: fmt.Sprintf(
+			"The maximum tokens you requested (%d) is below the minimum of 1.", n)}
+	case n > MaxOutputTokens:
+		return &APIError{Code: ValidationException, Message: fmt.Sprintf(
+			"The maximum tokens you requested exceeds the model limit of %d. Try again with a maximum tokens value of at most %d.",
+			MaxOutputTokens, MaxOutputTokens)}
+	}
+	return nil
 }
 
 func denied(acct scenarios.Account, modelID string) bool {

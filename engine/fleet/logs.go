@@ -44,8 +44,106 @@ type Tokens struct {
 // hundreds of thousands of them, and expanded to Bedrock's schema only when
 // read.
 type logStore struct {
-	group    string              // the log group name every account logs to
-	accounts map[string][]stored // account name → records
+	group     string                // the log group name every account logs to
+	accounts  map[string]*recordLog // account name → records, oldest first
+	retention LogRetention
+}
+
+// LogRetention bounds the invocation logs the fleet keeps for each account,
+// as a CloudWatch log group's retention setting does. The zero value keeps
+// every record, which is what one run needs: its Region histogram counts
+// every call since the run began, and the scenario file bounds the run.
+type LogRetention struct {
+	// MaxAge is how long ExpireLogs keeps a record after its call ended.
+	// Zero keeps records of any age.
+	MaxAge time.Duration
+	// MaxRecords keeps at most this many records per account, dropping the
+	// oldest as new ones arrive. Zero keeps any number.
+	MaxRecords int
+}
+
+// SetLogRetention bounds the logs from now on; records already past the
+// bounds go at the next call or ExpireLogs.
+func (f *Fleet) SetLogRetention(r LogRetention) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs.retention = r
+}
+
+// ExpireLogs drops the records whose call ended more than MaxAge before
+// now. Age is measured on the caller's clock rather than on the simulated
+// times of calls, so that one client's calls far in the future cannot age
+// out everyone else's records.
+func (f *Fleet) ExpireLogs(now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.logs.retention.MaxAge <= 0 {
+		return
+	}
+	cutoff := now.Add(-f.logs.retention.MaxAge).UnixNano()
+	for _, l := range f.logs.accounts {
+		l.expire(cutoff)
+	}
+}
+
+// recordLog is one account's records in call order, in a ring that grows
+// until it holds MaxRecords and then overwrites the oldest. Dropping a
+// record is O(1) and nothing is ever copied except when the ring grows.
+type recordLog struct {
+	ring []stored
+	head int // index of the oldest record
+	n    int // how many records the ring holds
+}
+
+// capacity is how many records the log has room for without growing.
+func (l *recordLog) capacity() int { return len(l.ring) }
+
+func (l *recordLog) oldest() *stored { return &l.ring[l.head] }
+
+func (l *recordLog) dropOldest() {
+	l.ring[l.head] = stored{} // let go of its strings
+	l.head = (l.head + 1) % len(l.ring)
+	l.n--
+}
+
+// push appends r, first dropping the oldest record when the log holds
+// limit records (0: no limit).
+func (l *recordLog) push(r stored, limit int) {
+	for limit > 0 && l.n >= limit {
+		l.dropOldest()
+	}
+	if l.n == len(l.ring) {
+		l.grow(limit)
+	}
+	l.ring[(l.head+l.n)%len(l.ring)] = r
+	l.n++
+}
+
+// grow doubles the ring, to at most limit records when there is one.
+func (l *recordLog) grow(limit int) {
+	size := max(2*len(l.ring), 64)
+	if limit > 0 {
+		size = min(size, limit)
+	}
+	ring := make([]stored, size)
+	l.each(func(i int, r *stored) { ring[i] = *r })
+	l.ring, l.head = ring, 0
+}
+
+// each calls fn with every record, oldest first, and its position.
+func (l *recordLog) each(fn func(int, *stored)) {
+	for i := range l.n {
+		fn(i, &l.ring[(l.head+i)%len(l.ring)])
+	}
+}
+
+// expire drops the records whose call ended before cutoff (Unix ns).
+// Records are in call order, which is the order they end in up to a call's
+// latency, so stopping at the first younger one is good enough.
+func (l *recordLog) expire(cutoff int64) {
+	for l.n > 0 && l.oldest().at < cutoff {
+		l.dropOldest()
+	}
 }
 
 type stored struct {
@@ -108,15 +206,15 @@ func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) 
 }
 
 func newLogStore(s *scenarios.Scenario) *logStore {
-	ls := &logStore{group: s.Logs.Group, accounts: map[string][]stored{}}
+	ls := &logStore{group: s.Logs.Group, accounts: map[string]*recordLog{}}
 	for _, a := range s.Accounts {
-		ls.accounts[a.Name] = nil
+		ls.accounts[a.Name] = &recordLog{}
 	}
 	return ls
 }
 
 func (ls *logStore) add(account string, r stored) {
-	ls.accounts[account] = append(ls.accounts[account], r)
+	ls.accounts[account].push(r, ls.retention.MaxRecords)
 }
 
 // Records returns the records of one log group visible at now, in Bedrock's
@@ -140,14 +238,17 @@ func (f *Fleet) EachRecord(account, group string, from, to, now time.Time, fn fu
 		return
 	}
 	lo, hi, visible := from.UnixNano(), to.UnixNano(), now.UnixNano()
+	l := f.logs.accounts[account]
+	if l == nil {
+		return
+	}
 	var rec Record
-	records := f.logs.accounts[account]
-	for i := range records {
-		if r := &records[i]; r.visibleAt <= visible && r.at >= lo && r.at <= hi {
+	l.each(func(_ int, r *stored) {
+		if r.visibleAt <= visible && r.at >= lo && r.at <= hi {
 			rec = r.record()
 			fn(&rec)
 		}
-	}
+	})
 }
 
 // Query selects invocation records the way the seed's Logs Insights query
@@ -171,8 +272,8 @@ type RegionCount struct {
 func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	records, ok := f.logs.accounts[q.Account]
-	if !ok {
+	records := f.logs.accounts[q.Account]
+	if records == nil {
 		return nil, &APIError{Code: AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", q.Account)}
 	}
 	if q.LogGroup != f.logs.group {
@@ -182,13 +283,11 @@ func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
 	suffixes := modelSuffixes(q.Models)
 	from, to, visible := q.From.UnixNano(), q.To.UnixNano(), now.UnixNano()
 	counts := map[string]int{}
-	for i := range records {
-		r := &records[i]
-		if r.visibleAt > visible || r.at < from || r.at > to || !matchesModel(r.modelARN, suffixes) {
-			continue
+	records.each(func(_ int, r *stored) {
+		if r.visibleAt <= visible && r.at >= from && r.at <= to && matchesModel(r.modelARN, suffixes) {
+			counts[r.inferenceRegion]++
 		}
-		counts[r.inferenceRegion]++
-	}
+	})
 	out := make([]RegionCount, 0, len(counts))
 	for region, n := range counts {
 		out = append(out, RegionCount{region, n})
