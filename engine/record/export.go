@@ -47,10 +47,15 @@ type bucketOut struct {
 }
 
 // WriteFile writes the export to path atomically: a temporary file in the
-// same directory, then a rename, so a reader never sees half a file.
+// same directory, then a rename, so a reader never sees half a file. A
+// symbolic link is followed to the file it names; a path that is not a
+// regular file (a device, a pipe) is refused, see ExportTarget.
 func (r *Recorder) WriteFile(path string) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	target, err := ExportTarget(path)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+tempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
@@ -76,7 +81,7 @@ func (r *Recorder) WriteFile(path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	return nil
@@ -170,15 +175,12 @@ func (r *Recorder) writeEvents(w io.Writer) error {
 	if err := r.spoolBuf.Flush(); err != nil {
 		return err
 	}
-	f, err := os.Open(r.spool.Name())
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	if _, err := io.WriteString(w, ",\n  \"events\": ["); err != nil {
 		return err
 	}
-	sc := bufio.NewScanner(f)
+	// The spool has no name any more: read it through its descriptor, up
+	// to what has been written, without moving the write offset.
+	sc := bufio.NewScanner(io.NewSectionReader(r.spool, 0, r.spoolSize))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	first := true
 	for sc.Scan() {
@@ -196,7 +198,7 @@ func (r *Recorder) writeEvents(w io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	_, err = io.WriteString(w, "\n  ]")
+	_, err := io.WriteString(w, "\n  ]")
 	return err
 }
 

@@ -121,11 +121,17 @@ type Recorder struct {
 	ended     bool
 	interrupt bool
 
+	// spool holds the event timeline. Its name is unlinked as soon as it is
+	// created, so the kernel frees it however the process ends; it is read
+	// back through the open descriptor.
 	spool      *os.File
 	spoolBuf   *bufio.Writer
 	spoolErr   error
 	spoolCount int
-	scratch    []byte
+	spoolSize  int64 // bytes handed to spoolBuf
+	// spoolLinked is set where the name could not be unlinked while open.
+	spoolLinked bool
+	scratch     []byte
 }
 
 // New returns an empty recorder.
@@ -133,30 +139,41 @@ func New(meta Meta) *Recorder {
 	return &Recorder{meta: meta, regions: map[string]*engine.RegionPoll{}}
 }
 
-// KeepTimeline makes the recorder keep every event, spooled to a temporary
-// file in dir (the export's directory, so the final rename stays on one
-// file system). Without it the export has no "events". Call before the run.
+// SpoolPattern names the timeline's temporary file while it is being
+// created; the name is removed at once, so none is left on disk.
+const SpoolPattern = ".spillway-events-*"
+
+// KeepTimeline makes the recorder keep every event, spooled to an unnamed
+// temporary file in dir. Without it the export has no "events". Call before
+// the run.
 func (r *Recorder) KeepTimeline(dir string) error {
-	f, err := os.CreateTemp(dir, ".spillway-events-*")
+	f, err := os.CreateTemp(dir, SpoolPattern)
 	if err != nil {
 		return err
 	}
+	// Unlinked now, the spool cannot outlive the process, even after
+	// SIGKILL or a power cut; a system that refuses to unlink an open file
+	// keeps the name until Close.
+	unlinked := os.Remove(f.Name()) == nil
 	r.spool = f
+	r.spoolLinked = !unlinked
 	r.spoolBuf = bufio.NewWriterSize(f, 64<<10)
 	return nil
 }
 
-// Close removes the spooled timeline.
+// Close releases the spooled timeline.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.spool == nil {
 		return nil
 	}
-	name := r.spool.Name()
-	r.spool.Close()
+	err := r.spool.Close()
+	if r.spoolLinked {
+		err = os.Remove(r.spool.Name())
+	}
 	r.spool = nil
-	return os.Remove(name)
+	return err
 }
 
 // Handle records one event.
@@ -166,7 +183,9 @@ func (r *Recorder) Handle(ev engine.Event) {
 	if r.spool != nil && r.spoolErr == nil {
 		r.scratch = appendEvent(r.scratch[:0], ev)
 		r.scratch = append(r.scratch, '\n')
-		_, r.spoolErr = r.spoolBuf.Write(r.scratch)
+		var n int
+		n, r.spoolErr = r.spoolBuf.Write(r.scratch)
+		r.spoolSize += int64(n)
 		r.spoolCount++
 	}
 	ms := millis(ev.At)
