@@ -29,6 +29,7 @@ import (
 
 	"spillway/engine"
 	"spillway/engine/emulator"
+	"spillway/engine/record"
 	"spillway/engine/session"
 	"spillway/scenarios"
 	"spillway/tui"
@@ -110,8 +111,11 @@ Usage:
   spillway list [--scenarios FILE]
   spillway validate [FILE]        check a scenario file (default: the built-in one)
   spillway emulator [--addr 127.0.0.1:4599] [--scenarios FILE] [--speed X]
+                    [--log-retention 24h] [--max-log-records 200000]
                                   serve the simulated Bedrock, CloudWatch Logs and STS
-                                  on loopback for any AWS client
+                                  on loopback for any AWS client; invocation logs are
+                                  kept for --log-retention, at most --max-log-records
+                                  per account (0 keeps them all)
   spillway --version
 
 Run flags:
@@ -298,13 +302,24 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	return o, nil
 }
 
+// The range of --speed. Below minSpeed a demo's 15 s log delay takes more
+// than 25 minutes and tiny speeds overflow the pacer's arithmetic (1e-300
+// ran as fast as max); above maxSpeed an hour of simulated time passes in
+// 36 ms, and max says that better.
+const (
+	minSpeed = 0.01
+	maxSpeed = 100_000
+)
+
+// parseSpeed reads --speed for run and emulator: a number from minSpeed to
+// maxSpeed, or max. The test is written so that NaN fails it.
 func parseSpeed(s string) (float64, error) {
 	if s == "max" {
 		return math.Inf(1), nil
 	}
 	x, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(x > 0) || math.IsInf(x, 0) {
-		return 0, usagef("--speed must be a number above 0 (1 is real time, 20 is 20× faster) or max, got %q", s)
+	if err != nil || !(minSpeed <= x && x <= maxSpeed) {
+		return 0, usagef("--speed must be a number above 0 (from %g to %d; 1 is real time, 20 is 20× faster) or max, got %q", minSpeed, maxSpeed, s)
 	}
 	return x, nil
 }
@@ -320,8 +335,6 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		human = stderr
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	interactive := !o.headless && o.jsonPath != "-" && term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
 	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint}
 	if o.jsonPath != "" {
@@ -332,26 +345,34 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		// The dashboard can export at any time, with the full timeline.
 		cfg.TimelineDir = os.TempDir()
 	}
+	sweepStale(cfg.TimelineDir, interactive)
 
+	signals := watchStopSignals(stderr, "the summary and the record were not written")
+	defer signals.Close()
 	var last *session.Run
 	if interactive {
-		last, err = dashboard(ctx, cfg, o)
+		last, err = dashboard(signals, cfg, o)
 	} else {
-		last, err = session.Start(ctx, cfg, o.scenario, nil)
+		last, err = session.Start(signals.Context(), cfg, o.scenario, nil)
 		if err == nil {
 			last.Engine.Subscribe(plain.New(human, o.scenario, last.Backend.Label))
-			err = last.Engine.Run(ctx)
+			err = last.Engine.Run(signals.Context())
 		}
 	}
 	if last != nil {
 		defer last.Close()
 	}
-	stop() // a second Ctrl-C during the write-out kills the process as usual
 	if err != nil {
+		if sig := signals.Received(); sig != nil && last == nil {
+			return fmt.Errorf("stopped by %s before the run started; nothing was sent", signalName(sig))
+		}
 		return err
 	}
 
 	rec := last.Recorder
+	if sig := signals.Received(); sig != nil && rec.Interrupted() {
+		fmt.Fprintf(human, "\nStopped by %s; the summary so far follows.\n", signalName(sig))
+	}
 	plain.WriteSummary(human, last.Scenario, rec.Summary(), rec.Interrupted())
 	switch o.jsonPath {
 	case "":
@@ -372,14 +393,23 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 // the dashboard can stop it and start another (a re-run, or another
 // scenario). Quitting stops the current run the way Ctrl-C does, and that
 // run is returned, ended, so it is still summarised and written.
-func dashboard(ctx context.Context, cfg session.Config, o runOptions) (*session.Run, error) {
-	runs := &dashboardRuns{ctx: ctx, cfg: cfg}
+func dashboard(signals *stopSignals, cfg session.Config, o runOptions) (*session.Run, error) {
+	runs := &dashboardRuns{ctx: signals.Context(), cfg: cfg}
 	first, err := runs.Start(o.scenario.Name, nil, o.speed)
 	if err != nil {
 		return nil, err
 	}
 	model := tui.New(first, tui.Session{Runner: runs, ExportPath: o.jsonPath})
-	_, uiErr := tea.NewProgram(model, tea.WithContext(ctx)).Run()
+	// Signals have one owner, signals: with two, Bubble Tea's handler
+	// could block on telling a program that had already stopped.
+	program := tea.NewProgram(model, tea.WithoutSignalHandler())
+	screen := tui.SaveTerminal(os.Stdin, os.Stdout)
+	signals.OnStop(program.Quit)
+	forget := signals.BeforeForcedExit(func() { screen.Release(program) })
+	_, uiErr := program.Run()
+	forget()
+	signals.OnStop(nil)
+	signals.Requested() // quitting is the first stop; another signal exits at once
 	last := runs.stop()
 	if uiErr != nil && !errors.Is(uiErr, tea.ErrProgramKilled) && !errors.Is(uiErr, context.Canceled) {
 		return last, fmt.Errorf("the dashboard stopped: %w; --headless gives plain output", uiErr)
@@ -449,20 +479,28 @@ func (d *dashboardRuns) stop() *session.Run {
 }
 
 // timelineDir checks, before anything is sent, that the export can be
-// written, and returns where to spool the event timeline: next to it, so
-// the final rename stays on one file system.
+// written, and returns the directory it will be written in. A symbolic link
+// is followed to the file it names; a device, pipe, socket or directory is
+// refused, since the atomic write would replace it.
 func timelineDir(path string) (string, error) {
 	dir := os.TempDir()
 	if path != "-" {
-		if st, err := os.Stat(path); err == nil && st.IsDir() {
+		target, err := record.ExportTarget(path)
+		var notRegular *record.NotRegularError
+		switch {
+		case errors.As(err, &notRegular) && notRegular.Kind == "a directory":
 			return "", usagef("--json %s is a directory; give a file name such as %s", path, filepath.Join(path, "run.json"))
+		case errors.As(err, &notRegular):
+			return "", usagef("--json %s is %s, not a regular file, and writing the record would replace it; give a file name such as run.json, or --json - for standard output", path, notRegular.Kind)
+		case err != nil:
+			return "", usagef("--json %s cannot be written: %v; choose another path", path, err)
 		}
-		dir = filepath.Dir(path)
+		dir = filepath.Dir(target)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return "", usagef("--json %s cannot be written: directory %s does not exist; create it or choose another path", path, dir)
 		}
 	}
-	probe, err := os.CreateTemp(dir, ".spillway-probe-*")
+	probe, err := os.CreateTemp(dir, record.ProbePattern)
 	if err != nil {
 		return "", usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
 	}
@@ -471,18 +509,43 @@ func timelineDir(path string) (string, error) {
 	return dir, nil
 }
 
+// sweepStale removes what runs killed before they could clean up left where
+// this run writes: the export's directory, the temporary directory, and for
+// the dashboard the working directory its e key writes to.
+func sweepStale(exportDir string, interactive bool) {
+	dirs := []string{os.TempDir()}
+	if exportDir != "" {
+		dirs = append(dirs, exportDir)
+	}
+	if interactive {
+		dirs = append(dirs, ".")
+	}
+	now := time.Now()
+	for _, dir := range dirs {
+		record.SweepStale(dir, now)
+	}
+}
+
 func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("emulator", stderr)
 	addr := fs.String("addr", "127.0.0.1:4599", "loopback address to listen on")
 	file := fs.String("scenarios", "", "scenario file")
 	speed := fs.String("speed", "1", "divide simulated latencies and log delays by X")
 	seed := fs.String("seed", "42", "seed for simulated randomness")
+	logRetention := fs.Duration("log-retention", emulator.StandaloneLogRetention, "drop invocation log records older than this; 0 keeps them all")
+	maxLogRecords := fs.Int("max-log-records", emulator.StandaloneMaxLogRecords, "invocation log records kept per account, oldest dropped first; 0 keeps them all")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
 	}
 	if len(rest) > 0 {
 		return usagef("emulator takes no arguments, got %q", rest)
+	}
+	if *logRetention < 0 {
+		return usagef("--log-retention must be a duration of 0 or more, such as 24h (0 keeps every record), got %s", *logRetention)
+	}
+	if *maxLogRecords < 0 {
+		return usagef("--max-log-records must be 0 or more (0 keeps every record), got %d", *maxLogRecords)
 	}
 	x, err := parseSpeed(*speed)
 	if err != nil {
@@ -500,17 +563,24 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	emu := emulator.New(emulator.World(f, x), f.Models, n, time.Now(), emulator.Options{
 		Sleep:     sleep,
 		QueryTime: time.Duration(float64(500*time.Millisecond) / max(x, 1)),
+		// A standalone emulator serves for days; a run's own keeps
+		// everything, since its Region histogram counts every record.
+		LogRetention:  *logRetention,
+		MaxLogRecords: *maxLogRecords,
 	})
 	endpoint, err := emu.Listen(*addr)
 	if err != nil {
 		return usageError{err}
 	}
 	defer emu.Close()
+	signals := watchStopSignals(stderr, "")
+	defer signals.Close()
 	dir, err := os.MkdirTemp("", "spillway-emulator-")
 	if err != nil {
 		return fmt.Errorf("creating a directory for the emulator's AWS profiles: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	signals.BeforeForcedExit(func() { os.RemoveAll(dir) })
 	creds, conf, err := emu.WriteProfiles(dir)
 	if err != nil {
 		return fmt.Errorf("writing the emulator's AWS profiles: %w", err)
@@ -520,6 +590,7 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  endpoint   %s\n", endpoint)
 	fmt.Fprintf(stdout, "  accounts   every account of every scenario in %s\n", f.Path)
 	fmt.Fprintf(stdout, "  pace       speed %s (latencies and log delays divided by it), seed %d\n", plain.Speed(x), n)
+	fmt.Fprintf(stdout, "  logs       %s\n", logKeeping(*logRetention, *maxLogRecords))
 	fmt.Fprintf(stdout, "  secret     %s (the same for every account; signatures are not checked)\n\n", emulator.SecretAccessKey)
 	fmt.Fprintf(stdout, "  %-10s %-10s %-20s %-10s %s\n", "account", "profile", "access key id", "id", "region")
 	for _, a := range emu.Accounts() {
@@ -533,9 +604,174 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "      --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"hello\"}]}]'\n")
 	fmt.Fprintf(stdout, "\nServing until Ctrl-C.\n")
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	<-ctx.Done()
-	fmt.Fprintf(stdout, "Emulator stopped.\n")
+	<-signals.Context().Done()
+	fmt.Fprintf(stdout, "Emulator stopped (%s).\n", signalName(signals.Received()))
 	return nil
+}
+
+// logKeeping says how long the standalone emulator keeps invocation logs.
+func logKeeping(age time.Duration, records int) string {
+	var kept []string
+	if age > 0 {
+		kept = append(kept, "for "+scenarios.FormatDuration(age))
+	}
+	if records > 0 {
+		kept = append(kept, fmt.Sprintf("at most %d records per account, oldest dropped first", records))
+	}
+	if len(kept) == 0 {
+		return "every invocation log record is kept (--log-retention 0 --max-log-records 0)"
+	}
+	return "invocation log records kept " + strings.Join(kept, ", ")
+}
+
+// stopSignals is the process's one owner of SIGINT, SIGTERM and SIGHUP.
+//
+// The first stop request, one of these signals or quitting the dashboard,
+// ends the run the way Ctrl-C always has: nothing more is sent, and the run
+// is summarised and written. A second SIGINT or SIGTERM after that exits at
+// once with status 128+signal, putting the terminal back first. A repeated
+// SIGHUP does not count as insisting: a closing terminal often sends it
+// twice, once itself and once through the kernel, and nobody is left at it.
+type stopSignals struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	signals chan os.Signal
+	closed  chan struct{}
+	stderr  io.Writer
+	lost    string // what a forced exit leaves undone, for its message
+
+	mu        sync.Mutex
+	requested bool      // a stop has been asked for
+	received  os.Signal // the first stop signal
+	onStop    func()
+	onForced  map[int]func()
+	nextHook  int
+}
+
+// watchStopSignals starts listening. lost says what a forced exit leaves
+// undone; empty says nothing.
+func watchStopSignals(stderr io.Writer, lost string) *stopSignals {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stopSignals{ctx: ctx, cancel: cancel, signals: make(chan os.Signal, 4), closed: make(chan struct{}),
+		stderr: stderr, lost: lost, onForced: map[int]func(){}}
+	// A reader that goes away (spillway … | head) must not kill the run
+	// before its record is written: writes to it fail instead.
+	signal.Ignore(syscall.SIGPIPE)
+	signal.Notify(s.signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go s.listen()
+	return s
+}
+
+// Context is cancelled by the first stop signal.
+func (s *stopSignals) Context() context.Context { return s.ctx }
+
+// Received is the first stop signal, or nil.
+func (s *stopSignals) Received() os.Signal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received
+}
+
+// OnStop sets what else the first stop signal does, such as quitting the
+// dashboard; nil clears it.
+func (s *stopSignals) OnStop(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onStop = fn
+}
+
+// Requested records a stop asked for some other way, such as q in the
+// dashboard, so that the next signal exits at once.
+func (s *stopSignals) Requested() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requested = true
+}
+
+// BeforeForcedExit adds a step to run before a forced exit, such as giving
+// the terminal back; the function returned removes it again.
+func (s *stopSignals) BeforeForcedExit(fn func()) (remove func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.nextHook
+	s.nextHook++
+	s.onForced[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.onForced, id)
+	}
+}
+
+// Close stops listening; the signals' default actions apply again.
+func (s *stopSignals) Close() {
+	signal.Stop(s.signals)
+	close(s.closed)
+	s.cancel()
+}
+
+func (s *stopSignals) listen() {
+	for {
+		select {
+		case <-s.closed:
+			return
+		case sig := <-s.signals:
+			s.mu.Lock()
+			switch {
+			case !s.requested:
+				s.requested, s.received = true, sig
+				onStop := s.onStop
+				s.mu.Unlock()
+				s.cancel()
+				if onStop != nil {
+					// It may wait for a program that has not started yet;
+					// the next signal must still be heard.
+					go onStop()
+				}
+			case sig == syscall.SIGHUP:
+				s.mu.Unlock()
+			default:
+				hooks := make([]func(), 0, len(s.onForced))
+				for id := s.nextHook - 1; id >= 0; id-- {
+					if fn, ok := s.onForced[id]; ok {
+						hooks = append(hooks, fn)
+					}
+				}
+				s.mu.Unlock()
+				s.exitNow(sig, hooks)
+			}
+		}
+	}
+}
+
+// exitNow runs the forced-exit steps, newest first, and exits.
+func (s *stopSignals) exitNow(sig os.Signal, hooks []func()) {
+	for _, fn := range hooks {
+		fn()
+	}
+	msg := fmt.Sprintf("spillway: %s while stopping; exiting at once", signalName(sig))
+	if s.lost != "" {
+		msg += ": " + s.lost
+	}
+	fmt.Fprintf(s.stderr, "\r\n%s.\r\n", msg)
+	code := 1
+	if n, ok := sig.(syscall.Signal); ok {
+		code = 128 + int(n)
+	}
+	os.Exit(code)
+}
+
+// signalName names a stop signal the way people know it.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP (the terminal closed)"
+	case nil:
+		return "Ctrl-C"
+	}
+	return sig.String()
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +24,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SPILLWAY_TEST_AS_COMMAND") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	status := m.Run()
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
+	}
+	os.Exit(status)
 }
 
 func spillway(args ...string) (status int, stdout, stderr string) {
@@ -34,6 +40,10 @@ func spillway(args ...string) (status int, stdout, stderr string) {
 func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
 	broken := filepath.Join(t.TempDir(), "broken.toml")
 	os.WriteFile(broken, []byte("[[scenario]]\nname = \"x\"\ntitle = \"t\"\n  [[scenario.deployment]]\n  rpmm = 3\n"), 0o644)
+	fifo := filepath.Join(t.TempDir(), "pipe.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	badSyntax := filepath.Join(t.TempDir(), "syntax.toml")
 	os.WriteFile(badSyntax, []byte("[[scenario]]\nname = \"x\ntitle = \"t\"\n"), 0o644)
 
@@ -47,6 +57,8 @@ func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
 		{[]string{"run", "fallback", "--seed", "-1"}, "--seed must be a whole number"},
 		{[]string{"run", "fallback", "--json", filepath.Join(t.TempDir(), "missing", "f.json")}, "cannot be written"},
 		{[]string{"run", "fallback", "--json", t.TempDir()}, "is a directory"},
+		{[]string{"run", "fallback", "--json", "/dev/null"}, "--json /dev/null is a character device, not a regular file, and writing the record would replace it"},
+		{[]string{"run", "fallback", "--json", fifo}, "is a named pipe, not a regular file"},
 		{[]string{"run", "--scenarios", broken}, broken + ":5:3: scenario.deployment.rpmm: unknown key"},
 		{[]string{"validate", badSyntax}, badSyntax + ":2:"},
 		{[]string{"run", "--scenarios", filepath.Join(t.TempDir(), "none.toml")}, "cannot read scenario file"},
@@ -146,66 +158,6 @@ func TestSameSeedSameJSONSummary(t *testing.T) {
 	}
 	if a, b := summary(), summary(); a != b {
 		t.Fatalf("same seed, different summaries:\n%s\n%s", a, b)
-	}
-}
-
-// TestCtrlCWritesWhatWasRecorded sends SIGINT to a real spillway process
-// mid-run and checks that the summary is printed and the JSON written.
-func TestCtrlCWritesWhatWasRecorded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.json")
-	cmd := exec.Command(os.Args[0], "run", "fallback", "--speed", "4", "--json", path)
-	cmd.Env = append(os.Environ(), "SPILLWAY_TEST_AS_COMMAND=1")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	var out strings.Builder
-	for lines.Scan() {
-		out.WriteString(lines.Text() + "\n")
-		if strings.Contains(lines.Text(), "Request #") {
-			break // the first answer is in: interrupt now
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	for lines.Scan() {
-		out.WriteString(lines.Text() + "\n")
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s\n%s", err, out.String(), stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("spillway did not stop after Ctrl-C:\n%s", out.String())
-	}
-	if !strings.Contains(out.String(), "Interrupted") || !strings.Contains(out.String(), "(INTERRUPTED)") {
-		t.Fatalf("no interrupted summary:\n%s", out.String())
-	}
-	var doc struct {
-		Interrupted bool `json:"interrupted"`
-		Summary     struct {
-			Requests, Succeeded, Cancelled int
-		} `json:"summary"`
-		Requests []map[string]any `json:"requests"`
-		Events   []map[string]any `json:"events"`
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("no JSON after Ctrl-C: %v", err)
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if !doc.Interrupted || doc.Summary.Succeeded < 1 || doc.Summary.Cancelled < 1 || len(doc.Requests) != doc.Summary.Requests || len(doc.Events) == 0 {
-		t.Fatalf("interrupted record: interrupted=%v summary=%+v requests=%d events=%d", doc.Interrupted, doc.Summary, len(doc.Requests), len(doc.Events))
 	}
 }
 
@@ -400,28 +352,64 @@ type terminal struct {
 	socket string
 }
 
-// startTerminal builds spillway and runs it with args in a detached tmux
-// session of the given size, on a private tmux server.
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+	binaryDir  string
+)
+
+// spillwayBinary builds the real binary once per test run.
+func spillwayBinary(t *testing.T) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		if binaryDir, binaryErr = os.MkdirTemp("", "spillway-test-bin-"); binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "spillway")
+		if out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
+
+// startTerminal runs spillway with args in a detached tmux session of the
+// given size, on a private tmux server.
 func startTerminal(t *testing.T, width, height int, args ...string) *terminal {
 	t.Helper()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("tmux is not installed, so the real binary cannot be driven in a terminal; install tmux to run this test")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "spillway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	term := &terminal{t: t, socket: fmt.Sprintf("spillway-test-%d", os.Getpid())}
-	command := bin + " " + strings.Join(args, " ")
-	if out, err := exec.Command(tmux, "-L", term.socket, "new-session", "-d", "-s", "spillway",
-		"-x", fmt.Sprint(width), "-y", fmt.Sprint(height), command).CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
+	requireTmux(t)
+	term := startPane(t, width, height, nil, spillwayBinary(t)+" "+strings.Join(args, " "))
 	// Keep the pane after spillway exits, to read what it printed last.
 	term.tmux("set-option", "-t", "spillway", "remain-on-exit", "on")
-	t.Cleanup(func() { exec.Command(tmux, "-L", term.socket, "kill-server").Run() })
+	return term
+}
+
+func requireTmux(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed, so the real binary cannot be driven in a terminal; install tmux to run this test")
+	}
+}
+
+var panes atomic.Int64
+
+// startPane runs command in a new pane on a tmux server of its own, with
+// env added to its environment.
+func startPane(t *testing.T, width, height int, env []string, command string) *terminal {
+	t.Helper()
+	term := &terminal{t: t, socket: fmt.Sprintf("spillway-test-%d-%d", os.Getpid(), panes.Add(1))}
+	args := []string{"-L", term.socket, "new-session", "-d", "-s", "spillway", "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)}
+	for _, kv := range env {
+		args = append(args, "-e", kv)
+	}
+	if out, err := exec.Command("tmux", append(args, command)...).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "-L", term.socket, "kill-server").Run() })
 	return term
 }
 
