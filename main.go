@@ -122,8 +122,8 @@ Run flags:
   --headless          plain line-by-line output instead of the dashboard (automatic when
                       stdin or stdout is not a terminal, and with --json -)
   --json FILE|-       write the run as JSON (schema spillway/run/v1) to FILE, or stdout with -
-  --speed X           simulated seconds per wall second: 1 is real time, 20 is 20× faster,
-                      max runs as fast as possible (default 1)
+  --speed X           simulated seconds per wall second, from 0.01 to 100000: 1 is real
+                      time, 20 is 20× faster, max runs as fast as possible (default 1)
   --seed N            seed for every simulated random choice (default 42)
   --scenarios FILE    use FILE instead of the built-in scenarios
   --backend sim|aws   sim (default): an embedded emulator on 127.0.0.1, reached through
@@ -319,7 +319,7 @@ func parseSpeed(s string) (float64, error) {
 	}
 	x, err := strconv.ParseFloat(s, 64)
 	if err != nil || !(minSpeed <= x && x <= maxSpeed) {
-		return 0, usagef("--speed must be a number above 0 (from %g to %d; 1 is real time, 20 is 20× faster) or max, got %q", minSpeed, maxSpeed, s)
+		return 0, usagef("--speed must be a number from %g to %d (1 is real time, 20 is 20× faster) or max, got %q", minSpeed, maxSpeed, s)
 	}
 	return x, nil
 }
@@ -345,10 +345,13 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		// The dashboard can export at any time, with the full timeline.
 		cfg.TimelineDir = os.TempDir()
 	}
-	sweepStale(cfg.TimelineDir, interactive)
+	sweepStale(o.jsonPath, cfg.TimelineDir, interactive)
 
-	signals := watchStopSignals(stderr, "the summary and the record were not written")
+	signals := watchStopSignals(stderr)
 	defer signals.Close()
+	if o.jsonPath != "" {
+		signals.Losing("--json was not written")
+	}
 	var last *session.Run
 	if interactive {
 		last, err = dashboard(signals, cfg, o)
@@ -362,12 +365,15 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if last != nil {
 		defer last.Close()
 	}
-	if err != nil {
-		if sig := signals.Received(); sig != nil && last == nil {
+	if err != nil && last == nil {
+		if sig := signals.Received(); sig != nil {
 			return fmt.Errorf("stopped by %s before the run started; nothing was sent", signalName(sig))
 		}
 		return err
 	}
+	// A run that got going is summarised and written even if the dashboard
+	// failed; its error is reported after.
+	runErr := err
 
 	rec := last.Recorder
 	if sig := signals.Received(); sig != nil && rec.Interrupted() {
@@ -386,7 +392,8 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(human, "\nRun recorded to %s\n", o.jsonPath)
 	}
-	return nil
+	signals.Losing("")
+	return runErr
 }
 
 // dashboard runs the live dashboard. Each run goes on in the background;
@@ -405,6 +412,9 @@ func dashboard(signals *stopSignals, cfg session.Config, o runOptions) (*session
 	program := tea.NewProgram(model, tea.WithoutSignalHandler())
 	screen := tui.SaveTerminal(os.Stdin, os.Stdout)
 	signals.OnStop(program.Quit)
+	if signals.Received() != nil {
+		go program.Quit() // it came while the first run was being prepared
+	}
 	forget := signals.BeforeForcedExit(func() { screen.Release(program) })
 	_, uiErr := program.Run()
 	forget()
@@ -512,17 +522,15 @@ func timelineDir(path string) (string, error) {
 // sweepStale removes what runs killed before they could clean up left where
 // this run writes: the export's directory, the temporary directory, and for
 // the dashboard the working directory its e key writes to.
-func sweepStale(exportDir string, interactive bool) {
-	dirs := []string{os.TempDir()}
-	if exportDir != "" {
-		dirs = append(dirs, exportDir)
+func sweepStale(jsonPath, exportDir string, interactive bool) {
+	now := time.Now()
+	record.SweepStale(os.TempDir(), "", now)
+	if exportDir != "" && jsonPath != "-" {
+		target, _ := record.ExportTarget(jsonPath)
+		record.SweepStale(exportDir, filepath.Base(target), now)
 	}
 	if interactive {
-		dirs = append(dirs, ".")
-	}
-	now := time.Now()
-	for _, dir := range dirs {
-		record.SweepStale(dir, now)
+		record.SweepStale(".", "", now)
 	}
 }
 
@@ -532,8 +540,8 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("scenarios", "", "scenario file")
 	speed := fs.String("speed", "1", "divide simulated latencies and log delays by X")
 	seed := fs.String("seed", "42", "seed for simulated randomness")
-	logRetention := fs.Duration("log-retention", emulator.StandaloneLogRetention, "drop invocation log records older than this; 0 keeps them all")
-	maxLogRecords := fs.Int("max-log-records", emulator.StandaloneMaxLogRecords, "invocation log records kept per account, oldest dropped first; 0 keeps them all")
+	retentionFlag := fs.String("log-retention", scenarios.FormatDuration(emulator.StandaloneLogRetention), "drop invocation log records older than this; 0 keeps them all")
+	recordsFlag := fs.String("max-log-records", strconv.Itoa(emulator.StandaloneMaxLogRecords), "invocation log records kept per account, oldest dropped first; 0 keeps them all")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -541,11 +549,16 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	if len(rest) > 0 {
 		return usagef("emulator takes no arguments, got %q", rest)
 	}
-	if *logRetention < 0 {
-		return usagef("--log-retention must be a duration of 0 or more, such as 24h (0 keeps every record), got %s", *logRetention)
+	logRetention, err := time.ParseDuration(*retentionFlag)
+	if *retentionFlag == "0" {
+		logRetention, err = 0, nil
 	}
-	if *maxLogRecords < 0 {
-		return usagef("--max-log-records must be 0 or more (0 keeps every record), got %d", *maxLogRecords)
+	if err != nil || logRetention < 0 {
+		return usagef("--log-retention must be a duration such as 24h or 90m, or 0 to keep every record, got %q", *retentionFlag)
+	}
+	maxLogRecords, err := strconv.Atoi(*recordsFlag)
+	if err != nil || maxLogRecords < 0 {
+		return usagef("--max-log-records must be a whole number such as 200000, or 0 to keep every record, got %q", *recordsFlag)
 	}
 	x, err := parseSpeed(*speed)
 	if err != nil {
@@ -565,15 +578,15 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 		QueryTime: time.Duration(float64(500*time.Millisecond) / max(x, 1)),
 		// A standalone emulator serves for days; a run's own keeps
 		// everything, since its Region histogram counts every record.
-		LogRetention:  *logRetention,
-		MaxLogRecords: *maxLogRecords,
+		LogRetention:  logRetention,
+		MaxLogRecords: maxLogRecords,
 	})
 	endpoint, err := emu.Listen(*addr)
 	if err != nil {
 		return usageError{err}
 	}
 	defer emu.Close()
-	signals := watchStopSignals(stderr, "")
+	signals := watchStopSignals(stderr)
 	defer signals.Close()
 	dir, err := os.MkdirTemp("", "spillway-emulator-")
 	if err != nil {
@@ -590,7 +603,7 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  endpoint   %s\n", endpoint)
 	fmt.Fprintf(stdout, "  accounts   every account of every scenario in %s\n", f.Path)
 	fmt.Fprintf(stdout, "  pace       speed %s (latencies and log delays divided by it), seed %d\n", plain.Speed(x), n)
-	fmt.Fprintf(stdout, "  logs       %s\n", logKeeping(*logRetention, *maxLogRecords))
+	fmt.Fprintf(stdout, "  logs       %s\n", logKeeping(logRetention, maxLogRecords))
 	fmt.Fprintf(stdout, "  secret     %s (the same for every account; signatures are not checked)\n\n", emulator.SecretAccessKey)
 	fmt.Fprintf(stdout, "  %-10s %-10s %-20s %-10s %s\n", "account", "profile", "access key id", "id", "region")
 	for _, a := range emu.Accounts() {
@@ -605,7 +618,7 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\nServing until Ctrl-C.\n")
 
 	<-signals.Context().Done()
-	fmt.Fprintf(stdout, "Emulator stopped (%s).\n", signalName(signals.Received()))
+	fmt.Fprintf(stdout, "Emulator stopped by %s.\n", signalName(signals.Received()))
 	return nil
 }
 
@@ -638,9 +651,9 @@ type stopSignals struct {
 	signals chan os.Signal
 	closed  chan struct{}
 	stderr  io.Writer
-	lost    string // what a forced exit leaves undone, for its message
 
 	mu        sync.Mutex
+	lost      string    // what a forced exit leaves undone, for its message
 	requested bool      // a stop has been asked for
 	received  os.Signal // the first stop signal
 	onStop    func()
@@ -648,16 +661,20 @@ type stopSignals struct {
 	nextHook  int
 }
 
-// watchStopSignals starts listening. lost says what a forced exit leaves
-// undone; empty says nothing.
-func watchStopSignals(stderr io.Writer, lost string) *stopSignals {
+// watchStopSignals starts listening; stderr is for the forced exit's message.
+func watchStopSignals(stderr io.Writer) *stopSignals {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stopSignals{ctx: ctx, cancel: cancel, signals: make(chan os.Signal, 4), closed: make(chan struct{}),
-		stderr: stderr, lost: lost, onForced: map[int]func(){}}
+		stderr: stderr, onForced: map[int]func(){}}
 	// A reader that goes away (spillway … | head) must not kill the run
 	// before its record is written: writes to it fail instead.
 	signal.Ignore(syscall.SIGPIPE)
-	signal.Notify(s.signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	stops := []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+	if signal.Ignored(syscall.SIGHUP) {
+		// Started under nohup: the user asked to outlive the terminal.
+		stops = stops[:2]
+	}
+	signal.Notify(s.signals, stops...)
 	go s.listen()
 	return s
 }
@@ -678,6 +695,14 @@ func (s *stopSignals) OnStop(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onStop = fn
+}
+
+// Losing says what a forced exit would leave undone now, for its message;
+// empty says nothing.
+func (s *stopSignals) Losing(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lost = what
 }
 
 // Requested records a stop asked for some other way, such as q in the
@@ -737,21 +762,36 @@ func (s *stopSignals) listen() {
 						hooks = append(hooks, fn)
 					}
 				}
+				lost := s.lost
 				s.mu.Unlock()
-				s.exitNow(sig, hooks)
+				s.exitNow(sig, hooks, lost)
 			}
 		}
 	}
 }
 
+// forcedExitWait bounds the forced-exit steps: a hung terminal or file
+// system must not keep a process alive that was told twice to stop.
+const forcedExitWait = 3 * time.Second
+
 // exitNow runs the forced-exit steps, newest first, and exits.
-func (s *stopSignals) exitNow(sig os.Signal, hooks []func()) {
-	for _, fn := range hooks {
-		fn()
+func (s *stopSignals) exitNow(sig os.Signal, hooks []func(), lost string) {
+	// A third signal ends the process the usual way, whatever the steps do.
+	signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for _, fn := range hooks {
+			fn()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(forcedExitWait):
 	}
 	msg := fmt.Sprintf("spillway: %s while stopping; exiting at once", signalName(sig))
-	if s.lost != "" {
-		msg += ": " + s.lost
+	if lost != "" {
+		msg += ": " + lost
 	}
 	fmt.Fprintf(s.stderr, "\r\n%s.\r\n", msg)
 	code := 1

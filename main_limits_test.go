@@ -82,7 +82,7 @@ func TestLimitsRefusedByTheCommand(t *testing.T) {
 		}
 	})
 
-	const speedRange = "--speed must be a number above 0 (from 0.01 to 100000; 1 is real time, 20 is 20× faster) or max"
+	const speedRange = "--speed must be a number from 0.01 to 100000 (1 is real time, 20 is 20× faster) or max"
 	for _, tc := range []struct {
 		args []string
 		want string // the start of stderr, after "spillway: "
@@ -104,6 +104,10 @@ func TestLimitsRefusedByTheCommand(t *testing.T) {
 		{[]string{"run", "--speed", "1e6"}, speedRange},
 		{[]string{"run", "--speed", "NaN"}, speedRange},
 		{[]string{"emulator", "--addr", "127.0.0.1:0", "--speed", "1e-300"}, speedRange},
+		{[]string{"emulator", "--addr", "127.0.0.1:0", "--log-retention", "5"}, `--log-retention must be a duration such as 24h or 90m, or 0 to keep every record, got "5"`},
+		{[]string{"emulator", "--addr", "127.0.0.1:0", "--log-retention", "-1h"}, "--log-retention must be a duration"},
+		{[]string{"emulator", "--addr", "127.0.0.1:0", "--max-log-records", "lots"}, `--max-log-records must be a whole number such as 200000, or 0 to keep every record, got "lots"`},
+		{[]string{"emulator", "--addr", "127.0.0.1:0", "--max-log-records", "-5"}, "--max-log-records must be a whole number"},
 	} {
 		status, stdout, stderr := spillwayWithin(t, tc.args...)
 		if status != 2 || !strings.HasPrefix(stderr, "spillway: "+tc.want) {

@@ -47,7 +47,18 @@ type command struct {
 
 func startCommand(t *testing.T, env []string, args ...string) *command {
 	t.Helper()
-	c := &command{t: t, cmd: exec.Command(os.Args[0], args...)}
+	return startProcess(t, env, exec.Command(os.Args[0], args...))
+}
+
+// startUnderNohup runs the command with SIGHUP ignored, as nohup starts it.
+func startUnderNohup(t *testing.T, args ...string) *command {
+	t.Helper()
+	return startProcess(t, nil, exec.Command("sh", append([]string{"-c", `trap '' HUP; exec "$0" "$@"`, os.Args[0]}, args...)...))
+}
+
+func startProcess(t *testing.T, env []string, cmd *exec.Cmd) *command {
+	t.Helper()
+	c := &command{t: t, cmd: cmd}
 	c.cmd.Env = append(append(os.Environ(), "SPILLWAY_TEST_AS_COMMAND=1"), env...)
 	c.cmd.Stderr = &c.stderr
 	var err error
@@ -168,16 +179,40 @@ func TestStopSignalsHeadless(t *testing.T) {
 	}
 }
 
-// A closing terminal often sends SIGHUP twice; the second must not cut the
-// write-out short.
+// A closing terminal often sends SIGHUP twice; the second, arriving while
+// the run is stopping, must not cut the write-out short.
 func TestRepeatedHangupStillWritesTheRecord(t *testing.T) {
+	endpoint, env := stalledLogs(t)
 	path := filepath.Join(t.TempDir(), "run.json")
-	c := startCommand(t, nil, "run", "tuning", "--speed", "20", "--json", path)
+	c := startCommand(t, env, "run", "tuning", "--headless", "--backend", "aws", "--endpoint", endpoint,
+		"--speed", "20", "--json", path)
 	c.readUntil("→")
 	c.signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond) // now it waits on the stalled log read
 	c.signal(syscall.SIGHUP)
 	if status := c.wait(); status != 0 {
 		t.Fatalf("exit status %d, want 0:\n%s", status, c.stderr.String())
+	}
+	wasStopped(t, path)
+}
+
+// Started under nohup, a run outlives its terminal as asked: SIGHUP does
+// not stop it, and Ctrl-C still does.
+func TestNohupKeepsTheRunGoing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.json")
+	c := startUnderNohup(t, "run", "tuning", "--speed", "20", "--json", path)
+	c.readUntil("→")
+	c.signal(syscall.SIGHUP)
+	// The run goes on: more answers come in after the hangup.
+	for range 3 {
+		c.readUntil("→")
+	}
+	c.signal(syscall.SIGINT)
+	if status := c.wait(); status != 0 {
+		t.Fatalf("exit status %d, want 0:\n%s", status, c.stderr.String())
+	}
+	if out := c.out.String(); !strings.Contains(out, "Stopped by SIGINT") || strings.Contains(out, "SIGHUP") {
+		t.Fatalf("want the run stopped by SIGINT, not by the hangup:\n%s", out)
 	}
 	wasStopped(t, path)
 }
@@ -237,7 +272,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 			if status, want := c.wait(), 128+int(pair[1]); status != want {
 				t.Fatalf("exit status %d, want %d:\n%s", status, want, c.stderr.String())
 			}
-			if msg := "while stopping; exiting at once: the summary and the record were not written"; !strings.Contains(c.stderr.String(), msg) {
+			if msg := "while stopping; exiting at once: --json was not written"; !strings.Contains(c.stderr.String(), msg) {
 				t.Fatalf("stderr does not say %q:\n%s", msg, c.stderr.String())
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -442,4 +477,23 @@ func TestSecondSignalInATerminal(t *testing.T) {
 
 func sigName(sig syscall.Signal) string {
 	return map[syscall.Signal]string{syscall.SIGINT: "INT", syscall.SIGTERM: "TERM", syscall.SIGHUP: "HUP"}[sig]
+}
+
+// A second signal that arrives while the dashboard is still on screen
+// exits at once and still gives the terminal back.
+func TestForcedExitFromTheDashboardGivesTheTerminalBack(t *testing.T) {
+	for trial := 1; trial <= trials; trial++ {
+		t.Run(strconv.Itoa(trial), func(t *testing.T) {
+			term := dashboardInAShell(t, nil, "run", "tuning", "--speed", "20")
+			term.waitFor("the dashboard with lanes", `SIMULATED`, finishedLane)
+			pid := term.spillwayPID()
+			syscall.Kill(pid, syscall.SIGINT)
+			syscall.Kill(pid, syscall.SIGTERM)
+			screen := term.waitFor("spillway to exit", `spillway exited \d+`)
+			if !strings.Contains(screen, "spillway exited 143") {
+				t.Fatalf("after SIGINT and SIGTERM at once the pane shows:\n%s", screen)
+			}
+			term.restored()
+		})
+	}
 }

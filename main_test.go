@@ -52,8 +52,8 @@ func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "nope"}, `unknown scenario "nope"; known scenarios: cris, account-sharding, fallback, load-balancing, quota-isolation`},
-		{[]string{"run", "fallback", "--speed", "0"}, "--speed must be a number above 0"},
-		{[]string{"run", "fallback", "--speed", "fast"}, "--speed must be a number above 0"},
+		{[]string{"run", "fallback", "--speed", "0"}, "--speed must be a number from 0.01 to 100000"},
+		{[]string{"run", "fallback", "--speed", "fast"}, "--speed must be a number from 0.01 to 100000"},
 		{[]string{"run", "fallback", "--seed", "-1"}, "--seed must be a whole number"},
 		{[]string{"run", "fallback", "--json", filepath.Join(t.TempDir(), "missing", "f.json")}, "cannot be written"},
 		{[]string{"run", "fallback", "--json", t.TempDir()}, "is a directory"},

@@ -889,11 +889,19 @@ func (c *checker) duration(path string, v any, def, lo, hi time.Duration) time.D
 		return def
 	}
 	if !(lo <= d && d <= hi) {
-		c.fail(path, "%q is out of range; use a duration from %s to %s", s, FormatDuration(lo), FormatDuration(hi))
+		c.fail(path, "%q is out of range; use a duration from %s to %s%s", s, FormatDuration(lo), FormatDuration(hi), rangeReason[lastKey(path)])
 		return def
 	}
 	return d
 }
+
+// rangeReason explains, by key, a range that is not just common sense.
+var rangeReason = map[string]string{
+	"poll_every": " (CloudWatch throttles StartQuery calls made more often than about once a second)",
+}
+
+// lastKey is the last key of a path such as scenario[0].logs.poll_every.
+func lastKey(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
 
 // FormatDuration writes d as a scenario file would: "24h" rather than
 // "24h0m0s".

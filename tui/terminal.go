@@ -29,12 +29,18 @@ func SaveTerminal(in *os.File, out io.Writer) *Terminal {
 // terminal back itself before doing it by hand.
 const releaseWait = time.Second
 
+// Killer is a program that can be stopped at once, giving the terminal
+// back; *tea.Program is one.
+type Killer interface{ Kill() }
+
+var _ Killer = (*tea.Program)(nil)
+
 // Release gives the terminal back before the process exits at once: the
 // program restores it, if it can within releaseWait; otherwise the mode is
 // restored and the modes the dashboard set are reset by hand, so the shell
 // is never left in the alternate screen with the cursor hidden and mouse
 // reporting on.
-func (t *Terminal) Release(p *tea.Program) {
+func (t *Terminal) Release(p Killer) {
 	done := make(chan struct{})
 	go func() {
 		p.Kill()
@@ -45,9 +51,18 @@ func (t *Terminal) Release(p *tea.Program) {
 		return
 	case <-time.After(releaseWait):
 	}
-	io.WriteString(t.out, resetModes)
 	if t.state != nil {
 		term.Restore(t.in.Fd(), t.state)
+	}
+	// A terminal that no longer reads must not hold up the exit either.
+	written := make(chan struct{})
+	go func() {
+		io.WriteString(t.out, resetModes)
+		close(written)
+	}()
+	select {
+	case <-written:
+	case <-time.After(releaseWait):
 	}
 }
 

@@ -75,7 +75,7 @@ func (s *Server) bedrock(q *request) {
 	if !ok {
 		return
 	}
-	call := fleet.Call{Account: q.account.Name, SourceRegion: q.region, ModelID: modelID}
+	call := fleet.Call{Account: q.account.Name, SourceRegion: q.region, ModelID: modelID, ReceivedAt: s.opts.Clock()}
 	if op == "converse" {
 		call.Operation = scenarios.OpConverse
 		call.Prompt, call.MaxTokens, err = parseConverse(body)

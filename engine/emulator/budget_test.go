@@ -38,7 +38,7 @@ func answered(req *http.Request) <-chan error {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
-				err = fmt.Errorf("status %d", resp.StatusCode)
+				err = fmt.Errorf("status %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
 			}
 		}
 		done <- err
@@ -66,36 +66,99 @@ func waits(t *testing.T, done <-chan error, free func()) {
 	}
 }
 
-func TestBodiesBeyondTheBodyBudgetWait(t *testing.T) {
-	s, url, _ := serve(t, Options{})
-	s.bodies = semaphore.NewWeighted(1000)
-	body := `{"messages":[{"role":"user","content":[{"text":"x"}]}]}`
-	slow := body + strings.Repeat(" ", 800-len(body))
+// busy checks that done reports the busy error code within the generous
+// deadline.
+func busy(t *testing.T, done <-chan error, code string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), code) {
+			t.Fatalf("got %v, want %s", err, code)
+		}
+	case <-time.After(generous):
+		t.Fatalf("no answer within %v; a full budget must give a busy error, not a hang", generous)
+	}
+}
+
+const converseBody = `{"messages":[{"role":"user","content":[{"text":"x"}]}]}`
+
+// stalledBody starts a Converse call that promises a body of size bytes,
+// sends the first sent of them and stops, holding its connection open.
+func stalledBody(t *testing.T, url string, size, sent int) net.Conn {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	// An 800-byte body that has sent one byte holds 800 of the 1000.
+	t.Cleanup(func() { conn.Close() })
+	body := converseBody + strings.Repeat(" ", size-len(converseBody))
 	io.WriteString(conn, "POST /model/"+model+"/converse HTTP/1.1\r\nHost: emulator\r\n"+
 		"Authorization: AWS4-HMAC-SHA256 Credential="+AccessKeyID("acct")+"/20261121/us-east-1/bedrock/aws4_request\r\n"+
-		"Content-Length: 800\r\n\r\n"+slow[:1])
-	for deadline := time.Now().Add(generous); s.bodies.TryAcquire(201); {
-		s.bodies.Release(201)
+		"Content-Length: "+strconv.Itoa(size)+"\r\n\r\n"+body[:sent])
+	return conn
+}
+
+// fullBudget makes s's body budget 1000 bytes and fills 900 of them with a
+// body that stalls; it returns the stalled connection.
+func fullBudget(t *testing.T, s *Server, url string) net.Conn {
+	t.Helper()
+	s.bodies = semaphore.NewWeighted(1000)
+	conn := stalledBody(t, url, 950, 900)
+	for deadline := time.Now().Add(generous); s.bodies.TryAcquire(101); {
+		s.bodies.Release(101)
 		if time.Now().After(deadline) {
-			t.Fatal("the slow body never took its share of the budget")
+			t.Fatal("the stalled body never took its share of the budget")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	fast := body + strings.Repeat(" ", 300-len(body))
-	req, _ := http.NewRequest(http.MethodPost, url+"/model/"+model+"/converse", strings.NewReader(fast))
-	waits(t, answered(signed(req)), func() { io.WriteString(conn, slow[1:]) })
+	return conn
 }
 
-func TestLogsCallsBeyondTheLimitWaitForOneToFinish(t *testing.T) {
+func converse(url string, size int) *http.Request {
+	req, _ := http.NewRequest(http.MethodPost, url+"/model/"+model+"/converse",
+		strings.NewReader(converseBody+strings.Repeat(" ", size-len(converseBody))))
+	return signed(req)
+}
+
+// Connections that promise large bodies and send nothing more hold none of
+// the budget: eight of them cannot stop everyone else.
+func TestPromisedBodiesHoldNoBudget(t *testing.T) {
 	s, url, _ := serve(t, Options{})
+	s.bodies = semaphore.NewWeighted(1000)
+	for range 8 {
+		stalledBody(t, url, 800, 1)
+	}
+	select {
+	case err := <-answered(converse(url, 300)):
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(generous):
+		t.Fatal("a call waited behind connections that promised bodies but sent one byte")
+	}
+}
+
+// Bytes that have arrived count: a call beyond the budget waits for room.
+func TestBodiesBeyondTheBodyBudgetWait(t *testing.T) {
+	s, url, _ := serve(t, Options{})
+	conn := fullBudget(t, s, url)
+	waits(t, answered(converse(url, 300)), func() { conn.Close() })
+}
+
+// A budget that stays full gives a busy error soon, not a hang.
+func TestAFullBodyBudgetAnswersBusy(t *testing.T) {
+	s, url, _ := serve(t, Options{})
+	s.busyWait = aWhile
+	fullBudget(t, s, url)
+	busy(t, answered(converse(url, 300)), "ServiceUnavailableException")
+}
+
+// holdLogsSlot makes s serve one Logs call at once and takes that slot
+// with a DescribeQueries reply of 10 MB, more than sockets buffer, whose
+// reader stops reading once it has started.
+func holdLogsSlot(t *testing.T, s *Server, url string) net.Conn {
+	t.Helper()
 	s.logsCalls = make(chan struct{}, 1)
-	// A DescribeQueries reply of 10 MB, more than sockets buffer.
 	s.logs.mu.Lock()
 	for i := range keptQueries {
 		s.logs.add(&storedQuery{id: strconv.Itoa(i), account: "acct", group: "BedrockModelInvocation",
@@ -111,17 +174,34 @@ func TestLogsCallsBeyondTheLimitWaitForOneToFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reader.Close()
+	t.Cleanup(func() { reader.Close() })
 	io.WriteString(reader, "POST / HTTP/1.1\r\nHost: emulator\r\nX-Amz-Target: Logs_20140328.DescribeQueries\r\n"+
 		"Authorization: AWS4-HMAC-SHA256 Credential="+AccessKeyID("acct")+"/20261121/us-east-1/logs/aws4_request\r\n"+
 		"Content-Length: 2\r\n\r\n{}")
-	// Once the reply has started, stop reading: the emulator blocks writing
-	// it, holding the only Logs slot.
 	reader.SetReadDeadline(time.Now().Add(generous))
 	if _, err := io.ReadFull(reader, make([]byte, 1)); err != nil {
 		t.Fatal(err)
 	}
+	return reader
+}
+
+func describeLogGroups(url string) *http.Request {
 	req, _ := http.NewRequest(http.MethodPost, url+"/", strings.NewReader(`{}`))
 	req.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
-	waits(t, answered(signed(req)), func() { reader.Close() })
+	return signed(req)
+}
+
+func TestLogsCallsBeyondTheLimitWaitForOneToFinish(t *testing.T) {
+	s, url, _ := serve(t, Options{})
+	reader := holdLogsSlot(t, s, url)
+	waits(t, answered(describeLogGroups(url)), func() { reader.Close() })
+}
+
+// Logs calls that stay busy give CloudWatch's throttling error soon, not a
+// hang.
+func TestBusyLogsCallsAnswerThrottling(t *testing.T) {
+	s, url, _ := serve(t, Options{})
+	s.busyWait = aWhile
+	holdLogsSlot(t, s, url)
+	busy(t, answered(describeLogGroups(url)), "ThrottlingException")
 }

@@ -121,9 +121,16 @@ func (s *Server) logsAPI(q *request) {
 	if !ok {
 		return
 	}
+	wait := time.NewTimer(s.busyWait)
+	defer wait.Stop()
 	select {
 	case s.logsCalls <- struct{}{}:
 		defer func() { <-s.logsCalls }()
+	case <-wait.C:
+		writeJSONError(q, jsonProtocol, "ThrottlingException", fmt.Sprintf(
+			"Rate exceeded: the emulator serves %d Logs calls at once and they have all been busy for %v; try again shortly",
+			maxConcurrentLogsCalls, s.busyWait))
+		return
 	case <-q.r.Context().Done():
 		return
 	}

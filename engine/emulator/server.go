@@ -71,8 +71,15 @@ const MaxHeaderBytes = 64 << 10
 
 // bodyBudget bounds the bytes of request bodies held at once, across all
 // connections: eight of the largest, or hundreds of thousands of ordinary
-// ones. A call past the budget waits for bodies ahead of it to be done.
+// ones. Bytes are counted as they arrive, not as a Content-Length
+// promises, so connections that promise much and send little hold nothing.
 const bodyBudget = 64 << 20
+
+// defaultBusyWait is how long a call waits for room in a shared budget
+// (request bodies, Logs calls) before it is answered that the emulator is
+// busy: a clear error soon, never a hang, even while a stranger fills the
+// budget.
+const defaultBusyWait = 5 * time.Second
 
 // maxConcurrentLogsCalls bounds the Logs calls served at once. They take
 // turns on the query store anyway; the bound keeps the replies being built
@@ -180,6 +187,8 @@ type Server struct {
 	nextID  atomic.Uint64
 	regions regionNames
 	bodies  *semaphore.Weighted // bodyBudget
+	// busyWait is defaultBusyWait; tests shorten it.
+	busyWait time.Duration
 	// logsCalls holds a token for each Logs call being served.
 	logsCalls chan struct{}
 
@@ -201,6 +210,7 @@ func New(world *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, e
 		logs:      newQueries(),
 		epoch:     epoch,
 		bodies:    semaphore.NewWeighted(bodyBudget),
+		busyWait:  defaultBusyWait,
 		logsCalls: make(chan struct{}, maxConcurrentLogsCalls),
 	}
 	s.fleet.SetLogRetention(fleet.LogRetention{MaxAge: opts.LogRetention, MaxRecords: opts.MaxLogRecords})
@@ -408,17 +418,14 @@ type bodyProblem struct{ code, msg string }
 // which it holds until releaseBody. tooLarge is the protocol's error code
 // for a body over the limit.
 func (s *Server) readBody(q *request, limit int, tooLarge string) ([]byte, *bodyProblem) {
-	size := q.r.ContentLength
-	if size < 0 || size > int64(limit) { // unknown or too large: it may take up to the limit
-		size = int64(limit)
-	}
-	if err := s.bodies.Acquire(q.r.Context(), size); err != nil {
-		return nil, &bodyProblem{}
-	}
-	q.bodyHeld = size
-	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, int64(limit)))
+	in := &budgetedReader{r: http.MaxBytesReader(q.w, q.r.Body, int64(limit)), ctx: q.r.Context(),
+		budget: s.bodies, wait: s.busyWait, held: &q.bodyHeld}
+	body, err := io.ReadAll(in)
 	var tooBig *http.MaxBytesError
 	switch {
+	case errors.Is(err, errBusy):
+		return nil, &bodyProblem{fleet.ServiceUnavailableException, fmt.Sprintf(
+			"the emulator is holding %d MiB of request bodies, its limit; try again shortly", bodyBudget>>20)}
 	case errors.As(err, &tooBig):
 		// Read to the limit rather than refused by Content-Length, so a
 		// client still sending is not cut off before it reads the answer.
@@ -430,6 +437,32 @@ func (s *Server) readBody(q *request, limit int, tooLarge string) ([]byte, *body
 		return nil, &bodyProblem{} // the client went away mid-request
 	}
 	return body, nil
+}
+
+// errBusy is a shared budget that stayed full for the busy wait.
+var errBusy = errors.New("the emulator is busy")
+
+// budgetedReader takes each byte it reads from the body budget. It waits at
+// most wait for room; then it fails with errBusy.
+type budgetedReader struct {
+	r      io.Reader
+	ctx    context.Context
+	budget *semaphore.Weighted
+	wait   time.Duration
+	held   *int64
+}
+
+func (b *budgetedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		ctx, cancel := context.WithTimeout(b.ctx, b.wait)
+		defer cancel()
+		if b.budget.Acquire(ctx, int64(n)) != nil {
+			return 0, errBusy
+		}
+		*b.held += int64(n)
+	}
+	return n, err
 }
 
 // releaseBody gives back the body budget q holds, once its body is no

@@ -69,6 +69,10 @@ type Call struct {
 	Operation    string // scenarios.OpConverse or OpInvokeModel
 	Prompt       string
 	MaxTokens    int
+	// ReceivedAt is when the emulator took the call, on its own clock. Log
+	// retention ages records by it, never by the call's simulated time,
+	// which a client chooses. Zero: the call's own time.
+	ReceivedAt time.Time
 }
 
 // Reply is what Bedrock answered, with what only the simulation knows.

@@ -70,10 +70,10 @@ func (f *Fleet) SetLogRetention(r LogRetention) {
 	f.logs.retention = r
 }
 
-// ExpireLogs drops the records whose call ended more than MaxAge before
-// now. Age is measured on the caller's clock rather than on the simulated
-// times of calls, so that one client's calls far in the future cannot age
-// out everyone else's records.
+// ExpireLogs drops the records received more than MaxAge before now. Age is
+// measured on the emulator's clock (Call.ReceivedAt) rather than on the
+// simulated times of calls, so that one client's calls far in the future
+// can neither age out everyone else's records nor keep them forever.
 func (f *Fleet) ExpireLogs(now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -137,17 +137,18 @@ func (l *recordLog) each(fn func(int, *stored)) {
 	}
 }
 
-// expire drops the records whose call ended before cutoff (Unix ns).
-// Records are in call order, which is the order they end in up to a call's
-// latency, so stopping at the first younger one is good enough.
+// expire drops the records received before cutoff (Unix ns). Records are
+// kept in the order they were received, so the first younger one ends the
+// scan.
 func (l *recordLog) expire(cutoff int64) {
-	for l.n > 0 && l.oldest().at < cutoff {
+	for l.n > 0 && l.oldest().receivedAt < cutoff {
 		l.dropOldest()
 	}
 }
 
 type stored struct {
 	at, visibleAt   int64 // unix ns; the ingestion delay hides a record until visibleAt
+	receivedAt      int64 // unix ns on the emulator's clock, for retention
 	accountID       string
 	sourceRegion    string
 	inferenceRegion string
@@ -190,8 +191,13 @@ func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) 
 		return fmt.Sprintf("arn:aws:sts::%s:assumed-role/spillway/simulated", acct.AccountID)
 	})
 	done := at.Add(r.Latency)
+	received := call.ReceivedAt
+	if received.IsZero() {
+		received = done
+	}
 	return stored{
 		at:              done.UnixNano(),
+		receivedAt:      received.UnixNano(),
 		visibleAt:       done.Add(f.logDelay()).UnixNano(),
 		accountID:       acct.AccountID,
 		sourceRegion:    call.SourceRegion,

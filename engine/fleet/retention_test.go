@@ -118,3 +118,22 @@ func TestMaxTokensBeyondTheLimitIsAValidationError(t *testing.T) {
 		t.Fatalf("maxTokens at the limit: %+v", r)
 	}
 }
+
+// Age is counted from when a call was received: one call stamped a century
+// ahead neither shields the records after it from expiring nor lives on.
+func TestAFutureStampedCallDoesNotStopExpiry(t *testing.T) {
+	f := New(scenario(scenarios.Unlimited, nil), nil, 1, epoch)
+	f.SetLogRetention(LogRetention{MaxAge: time.Hour})
+	future := call(profile)
+	future.ReceivedAt = epoch
+	f.Invoke(epoch.AddDate(100, 0, 0), future)
+	for i := range 10 {
+		c := call(profile)
+		c.ReceivedAt = epoch.Add(time.Duration(i) * time.Minute)
+		f.Invoke(c.ReceivedAt, c)
+	}
+	f.ExpireLogs(epoch.Add(3 * time.Hour))
+	if n := len(f.Records("a", group, epoch.AddDate(200, 0, 0))); n != 0 {
+		t.Fatalf("%d records kept three hours after they were received, want none", n)
+	}
+}

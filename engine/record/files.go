@@ -76,16 +76,19 @@ func ExportTarget(path string) (string, error) {
 
 // SweepStale removes temporary files that runs killed before they could
 // clean up left in dir: half-written exports, event spools and write probes
-// that nobody has touched for StaleAfter. It returns the names removed.
-// Files of a run still going are fresh, so they are left alone.
-func SweepStale(dir string, now time.Time) []string {
+// that nobody has touched for StaleAfter. export, when not empty, is the
+// name of the export this run writes in dir: older versions named its
+// temporary files ".export.tmp-123", a name too common to remove anywhere
+// else. It returns the names removed. Files of a run still going are fresh,
+// so they are left alone.
+func SweepStale(dir, export string, now time.Time) []string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	var removed []string
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !ours(e.Name()) {
+		if !e.Type().IsRegular() || !ours(e.Name(), export) {
 			continue
 		}
 		info, err := e.Info()
@@ -104,9 +107,10 @@ func SweepStale(dir string, now time.Time) []string {
 const ProbePattern = ".spillway-probe-*"
 
 // ours reports whether name is one of Spillway's temporary files: an
-// export being written (".run.json.spillway-tmp-123", or ".run.json.tmp-123"
-// as older versions named it), an event spool or a write probe.
-func ours(name string) bool {
+// export being written (".run.json.spillway-tmp-123", or, for export
+// "run.json", ".run.json.tmp-123" as older versions named it), an event
+// spool or a write probe.
+func ours(name, export string) bool {
 	if !strings.HasPrefix(name, ".") {
 		return false
 	}
@@ -118,8 +122,8 @@ func ours(name string) bool {
 	if i := strings.LastIndex(name, tempInfix); i > 0 {
 		return digits(name[i+len(tempInfix):])
 	}
-	if i := strings.LastIndex(name, ".json.tmp-"); i > 0 {
-		return digits(name[i+len(".json.tmp-"):])
+	if legacy := "." + export + ".tmp-"; export != "" && strings.HasPrefix(name, legacy) {
+		return digits(name[len(legacy):])
 	}
 	return false
 }

@@ -140,13 +140,14 @@ func TestSweepRemovesOnlyOurStaleFiles(t *testing.T) {
 		".bashrc.tmp-1":                 old, // not ours
 		"run.json":                      old,
 		".notes.json.tmp-draft":         old,
+		".other.json.tmp-123":           old, // another program's atomic write, likely
 	}
 	for name, at := range files {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte("x"), 0o644)
 		os.Chtimes(p, at, at)
 	}
-	removed := SweepStale(dir, now)
+	removed := SweepStale(dir, "run.json", now)
 	slices.Sort(removed)
 	want := []string{".run.json.spillway-tmp-987654", ".run.json.tmp-123456", ".spillway-events-42", ".spillway-probe-7"}
 	if !slices.Equal(removed, want) {
