@@ -490,7 +490,9 @@ func TestForcedExitFromTheDashboardGivesTheTerminalBack(t *testing.T) {
 			syscall.Kill(pid, syscall.SIGINT)
 			syscall.Kill(pid, syscall.SIGTERM)
 			screen := term.waitFor("spillway to exit", `spillway exited \d+`)
-			if !strings.Contains(screen, "spillway exited 143") {
+			// Which of the two counts as the second is the runtime's choice,
+			// and a stop that finishes its write-out first exits 0.
+			if !regexp.MustCompile(`spillway exited (0|130|143)\b`).MatchString(screen) {
 				t.Fatalf("after SIGINT and SIGTERM at once the pane shows:\n%s", screen)
 			}
 			term.restored()
