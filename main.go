@@ -337,15 +337,16 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 
 	interactive := !o.headless && o.jsonPath != "-" && term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
 	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint}
+	var export string // the file --json writes, links followed; "" for none or stdout
 	if o.jsonPath != "" {
-		if cfg.TimelineDir, err = timelineDir(o.jsonPath); err != nil {
+		if cfg.TimelineDir, export, err = timelineDir(o.jsonPath); err != nil {
 			return err
 		}
 	} else if interactive {
 		// The dashboard can export at any time, with the full timeline.
 		cfg.TimelineDir = os.TempDir()
 	}
-	sweepStale(o.jsonPath, cfg.TimelineDir, interactive)
+	sweepStale(export, interactive)
 
 	signals := watchStopSignals(stderr)
 	defer signals.Close()
@@ -489,45 +490,45 @@ func (d *dashboardRuns) stop() *session.Run {
 }
 
 // timelineDir checks, before anything is sent, that the export can be
-// written, and returns the directory it will be written in. A symbolic link
-// is followed to the file it names; a device, pipe, socket or directory is
-// refused, since the atomic write would replace it.
-func timelineDir(path string) (string, error) {
-	dir := os.TempDir()
+// written, and returns the directory it will be written in and, unless it
+// goes to stdout, the file. A symbolic link is followed to the file it
+// names; a device, pipe, socket or directory is refused, since the atomic
+// write would replace it.
+func timelineDir(path string) (dir, target string, err error) {
+	dir = os.TempDir()
 	if path != "-" {
-		target, err := record.ExportTarget(path)
+		target, err = record.ExportTarget(path)
 		var notRegular *record.NotRegularError
 		switch {
 		case errors.As(err, &notRegular) && notRegular.Kind == "a directory":
-			return "", usagef("--json %s is a directory; give a file name such as %s", path, filepath.Join(path, "run.json"))
+			return "", "", usagef("--json %s is a directory; give a file name such as %s", path, filepath.Join(path, "run.json"))
 		case errors.As(err, &notRegular):
-			return "", usagef("--json %s is %s, not a regular file, and writing the record would replace it; give a file name such as run.json, or --json - for standard output", path, notRegular.Kind)
+			return "", "", usagef("--json %s is %s, not a regular file, and writing the record would replace it; give a file name such as run.json, or --json - for standard output", path, notRegular.Kind)
 		case err != nil:
-			return "", usagef("--json %s cannot be written: %v; choose another path", path, err)
+			return "", "", usagef("--json %s cannot be written: %v; choose another path", path, err)
 		}
 		dir = filepath.Dir(target)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return "", usagef("--json %s cannot be written: directory %s does not exist; create it or choose another path", path, dir)
+			return "", "", usagef("--json %s cannot be written: directory %s does not exist; create it or choose another path", path, dir)
 		}
 	}
 	probe, err := os.CreateTemp(dir, record.ProbePattern)
 	if err != nil {
-		return "", usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
+		return "", "", usagef("--json %s cannot be written: %s is not writable (%v); choose a path in a writable directory", path, dir, errors.Unwrap(err))
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	return dir, nil
+	return dir, target, nil
 }
 
 // sweepStale removes what runs killed before they could clean up left where
 // this run writes: the export's directory, the temporary directory, and for
 // the dashboard the working directory its e key writes to.
-func sweepStale(jsonPath, exportDir string, interactive bool) {
+func sweepStale(export string, interactive bool) {
 	now := time.Now()
 	record.SweepStale(os.TempDir(), "", now)
-	if exportDir != "" && jsonPath != "-" {
-		target, _ := record.ExportTarget(jsonPath)
-		record.SweepStale(exportDir, filepath.Base(target), now)
+	if export != "" {
+		record.SweepStale(filepath.Dir(export), filepath.Base(export), now)
 	}
 	if interactive {
 		record.SweepStale(".", "", now)

@@ -90,7 +90,7 @@ func (s *Server) bedrock(q *request) {
 
 	reply := s.fleet.Invoke(q.now, call)
 	if s.opts.LogRetention > 0 {
-		s.fleet.ExpireLogs(s.opts.Clock())
+		s.fleet.ExpireLogs(call.ReceivedAt)
 	}
 	s.releaseBody(q) // not needed while the latency is slept
 	if !q.virtual && s.opts.Sleep && !sleep(q.r.Context(), reply.Latency) {

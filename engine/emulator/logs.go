@@ -309,20 +309,13 @@ func (s *Server) results(q *request, id string) (status string, rows json.RawMes
 
 // execute runs a query over the records visible at now.
 func (s *Server) execute(sq *storedQuery, now time.Time) ([]resultRow, int, int) {
-	from := sq.from
-	if keep := s.opts.LogRetention; keep > 0 {
-		// Records past the retention are out of reach even where the log,
-		// which expires oldest first, still holds some behind a younger one.
-		clock := s.opts.Clock()
-		s.fleet.ExpireLogs(clock)
-		if oldest := clock.Add(-keep); from.Before(oldest) {
-			from = oldest
-		}
-	}
+	// An account nobody has called lately still holds records past the
+	// retention; a query must not see them.
+	s.fleet.ExpireLogs(s.opts.Clock())
 	x := sq.parsed.start()
 	scanned := 0
 	var lr logRecord
-	s.fleet.EachRecord(sq.account, sq.group, from, sq.to, now, func(r *fleet.Record) {
+	s.fleet.EachRecord(sq.account, sq.group, sq.from, sq.to, now, func(r *fleet.Record) {
 		scanned++
 		lr = logRecord{rec: r}
 		x.add(&lr)

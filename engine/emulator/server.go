@@ -455,14 +455,20 @@ type budgetedReader struct {
 func (b *budgetedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if n > 0 {
-		ctx, cancel := context.WithTimeout(b.ctx, b.wait)
-		defer cancel()
-		if b.budget.Acquire(ctx, int64(n)) != nil {
+		if !b.budget.TryAcquire(int64(n)) && !b.acquireWithin(int64(n)) {
 			return 0, errBusy
 		}
 		*b.held += int64(n)
 	}
 	return n, err
+}
+
+// acquireWithin waits up to b.wait for n bytes of budget. Only a full
+// budget gets here, so the timer is not paid on every read.
+func (b *budgetedReader) acquireWithin(n int64) bool {
+	ctx, cancel := context.WithTimeout(b.ctx, b.wait)
+	defer cancel()
+	return b.budget.Acquire(ctx, n) == nil
 }
 
 // releaseBody gives back the body budget q holds, once its body is no
