@@ -28,9 +28,9 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"spillway/engine"
-	"spillway/engine/emulator"
 	"spillway/engine/record"
 	"spillway/engine/session"
+	"spillway/engine/simaws/emulator"
 	"spillway/scenarios"
 	"spillway/tui"
 	"spillway/tui/plain"
@@ -90,6 +90,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return validateCommand(args[1:], stdout, stderr)
 	case "emulator":
 		return emulatorCommand(args[1:], stdout, stderr)
+	case "fault":
+		return faultCommand(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -116,6 +118,13 @@ Usage:
                                   on loopback for any AWS client; invocation logs are
                                   kept for --log-retention, at most --max-log-records
                                   per account (0 keeps them all)
+  spillway fault start KIND [--region R] [--account A] [--model M] [--rate X] [--factor X]
+                       [--error CODE] [--quota-rpm N] [--for 30s] [--endpoint URL]
+  spillway fault stop ID [--endpoint URL]
+  spillway fault list [--endpoint URL]
+                                  make a running 'spillway emulator' fail on demand: KIND is
+                                  region-outage, throttle, quota, latency or errors
+                                  (see 'spillway fault --help')
   spillway --version
 
 Run flags:
@@ -292,6 +301,8 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
 	case o.endpoint != "" && o.backend != "aws":
 		return o, usagef("--endpoint goes with --backend aws; the sim backend starts its own emulator")
+	case o.backend == "aws" && len(o.scenario.Faults) > 0:
+		return o, usagef("scenario %s injects faults, which only the simulated backend can show; run it with --backend sim, or start the faults on a 'spillway emulator' with 'spillway fault start'", o.scenario.Name)
 	case o.backend == "aws" && math.IsInf(o.speed, 1):
 		return o, usagef("--speed max needs simulated time, which only --backend sim has; with --backend aws give a number such as 1 or 20")
 	case o.endpoint != "":
@@ -470,9 +481,9 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 
 	return &tui.Run{
 		Feed:     feed,
-		Controls: next.Engine,
+		Controls: next.Engine.Controls(),
 		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, Live: next.Backend.Live(),
-			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs},
+			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs, FaultOptions: next.FaultOptions},
 		Export: next.Recorder.WriteFile,
 	}, nil
 }
@@ -815,4 +826,250 @@ func signalName(sig os.Signal) string {
 		return "Ctrl-C"
 	}
 	return sig.String()
+}
+
+// faultUsage is the help of spillway fault.
+const faultUsage = `Usage:
+  spillway fault start KIND [--region R] [--account A] [--model M] [--rate X] [--factor X]
+                       [--error CODE] [--quota-rpm N] [--for 30s] [--endpoint URL]
+  spillway fault stop ID [--endpoint URL]
+  spillway fault list [--endpoint URL]
+
+Makes a running 'spillway emulator' fail on demand, through its fault API
+(` + emulator.FaultsPath + ` on its port), as a scenario's [[scenario.fault]] does in a run.
+The emulator checks each fault by the scenario file's rules.
+
+Kinds, and what each needs:
+  region-outage  --region R           the Region stops serving; cross-Region profiles route
+                                      around it, calls pinned to it get ServiceUnavailableException
+  throttle       --rate X             a fraction X (above 0, at most 1) of calls get ThrottlingException
+  quota          --account A --quota-rpm N
+                                      the account's service quota per Region and model drops to N
+                                      (a whole number, or unlimited)
+  latency        --factor X           latency × X (above 0, at most 100)
+  errors         --rate X --error CODE
+                                      a fraction X of calls fail with CODE: InternalServerException,
+                                      ModelTimeoutException or ModelNotReadyException
+
+Flags:
+  --region, --account, --model   narrow the fault to calls in that Region, by that account, to
+                      that model (matched by base model); left out, it covers them all
+  --for D             end the fault after D (such as 30s or 5m) on the emulator's clock, the
+                      wall clock for 'spillway emulator'; left out, it lasts until stopped
+  --endpoint URL      the emulator (default ` + defaultFaultEndpoint + `, the emulator's default --addr)
+
+Examples:
+  spillway fault start region-outage --region us-east-2 --for 1m
+  spillway fault start throttle --rate 0.5 --account account1
+  spillway fault list
+  spillway fault stop 1
+`
+
+// defaultFaultEndpoint is where 'spillway emulator' listens by default.
+const defaultFaultEndpoint = "http://127.0.0.1:4599"
+
+// faultRequestTimeout bounds one fault API request: the emulator answers at
+// once, so a wait this long means nobody will.
+const faultRequestTimeout = 10 * time.Second
+
+// faultCommand is spillway fault: start, stop and list the faults of a
+// running emulator through its fault API.
+func faultCommand(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprint(stdout, faultUsage)
+		return nil
+	}
+	fs := flag.NewFlagSet("fault", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, faultUsage) }
+	endpoint := fs.String("endpoint", defaultFaultEndpoint, "the emulator's URL")
+	region := fs.String("region", "", "Region the fault covers")
+	account := fs.String("account", "", "account the fault covers")
+	model := fs.String("model", "", "model the fault covers")
+	rate := fs.String("rate", "", "fraction of calls affected")
+	factor := fs.String("factor", "", "latency factor")
+	errorCode := fs.String("error", "", "error code to inject")
+	quotaRPM := fs.String("quota-rpm", "", "the cut quota per Region and model")
+	lasting := fs.String("for", "", "how long the fault lasts")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("fault: %v (see 'spillway fault --help')", err)
+	}
+	if len(rest) == 0 {
+		return usagef("fault needs start, stop or list (see 'spillway fault --help')")
+	}
+	if u, err := url.Parse(*endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("fault: --endpoint must be a URL such as %s, got %q", defaultFaultEndpoint, *endpoint)
+	}
+	action := rest[0]
+	if action != "start" {
+		// The fault's own flags mean nothing to stop and list; saying so
+		// beats ignoring them.
+		var misplaced []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "endpoint" {
+				misplaced = append(misplaced, "--"+f.Name)
+			}
+		})
+		if len(misplaced) > 0 && (action == "stop" || action == "list") {
+			verb := "goes"
+			if len(misplaced) > 1 {
+				verb = "go"
+			}
+			return usagef("fault %s: %s %s with 'fault start'", action, strings.Join(misplaced, ", "), verb)
+		}
+	}
+	client := &emulator.FaultClient{Endpoint: *endpoint}
+	ctx, cancel := context.WithTimeout(context.Background(), faultRequestTimeout)
+	defer cancel()
+	switch action {
+	case "start":
+		switch {
+		case len(rest) == 1:
+			return usagef("fault start needs a KIND: one of %s", faultKindNames())
+		case len(rest) > 2:
+			return usagef("fault start takes one KIND, got %q", rest[1:])
+		}
+		f := scenarios.Fault{Kind: scenarios.FaultKind(rest[1]), Region: *region, Account: *account, Model: *model, Error: *errorCode}
+		if f.Rate, err = faultNumber("rate", *rate, "0.5"); err != nil {
+			return err
+		}
+		if f.Factor, err = faultNumber("factor", *factor, "3"); err != nil {
+			return err
+		}
+		if *quotaRPM == "unlimited" {
+			f.QuotaRPM = scenarios.Unlimited
+		} else {
+			n, err := faultNumber("quota-rpm", *quotaRPM, "2")
+			if err != nil {
+				return err
+			}
+			f.QuotaRPM = scenarios.RPM(n)
+		}
+		if *lasting != "" {
+			if f.Duration, err = time.ParseDuration(*lasting); err != nil {
+				return usagef("fault start: --for must be a duration such as 30s or 5m, got %q", *lasting)
+			}
+		}
+		id, err := client.Start(ctx, f, time.Time{}, time.Time{})
+		if err != nil {
+			return faultFailure("start", *endpoint, err)
+		}
+		until := ", until stopped"
+		if f.Duration > 0 {
+			until = ", for " + scenarios.FormatDuration(f.Duration)
+		}
+		fmt.Fprintf(stdout, "started fault %d: %s%s\n", id, f, until)
+	case "stop":
+		if len(rest) != 2 {
+			return usagef("fault stop takes one fault ID, got %q ('spillway fault list' shows them)", rest[1:])
+		}
+		id, err := strconv.Atoi(rest[1])
+		if err != nil || id < 1 {
+			return usagef("fault stop: %q is not a fault ID; IDs are whole numbers from 1 ('spillway fault list' shows them)", rest[1])
+		}
+		var apiErr *emulator.FaultAPIError
+		if err := client.Stop(ctx, id, time.Time{}); errors.As(err, &apiErr) && apiErr.NotFound() {
+			return fmt.Errorf("fault stop: no fault %d is in effect or scheduled at %s; 'spillway fault list' shows those that are", id, *endpoint)
+		} else if err != nil {
+			return faultFailure("stop", *endpoint, err)
+		}
+		fmt.Fprintf(stdout, "stopped fault %d\n", id)
+	case "list":
+		if len(rest) != 1 {
+			return usagef("fault list takes no arguments, got %q", rest[1:])
+		}
+		faults, err := client.List(ctx)
+		if err != nil {
+			return faultFailure("list", *endpoint, err)
+		}
+		printFaults(stdout, *endpoint, faults, time.Now())
+	default:
+		return usagef("fault %q: use start, stop or list (see 'spillway fault --help')", action)
+	}
+	return nil
+}
+
+// faultKindNames lists the kinds for a message.
+func faultKindNames() string {
+	names := make([]string, len(scenarios.FaultKinds))
+	for i, k := range scenarios.FaultKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// faultNumber reads a numeric fault flag; empty is 0, which is not sent.
+// Only the form is checked here: the emulator checks the range, by the
+// scenario file's rules.
+func faultNumber(name, v, example string) (float64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, usagef("fault start: --%s must be a number such as %s, got %q", name, example, v)
+	}
+	return x, nil
+}
+
+// faultFailure words a fault API failure for a person: nothing listening
+// is a question about the emulator, a refusal is the emulator's message.
+func faultFailure(action, endpoint string, err error) error {
+	var apiErr *emulator.FaultAPIError
+	var netErr *url.Error
+	switch {
+	case errors.Is(err, emulator.ErrNoEmulator) && errors.As(err, &netErr):
+		return fmt.Errorf("fault %s: nothing answered at %s (%v); is 'spillway emulator' running at %s?", action, endpoint, netErr.Err, endpoint)
+	case errors.Is(err, emulator.ErrNoEmulator):
+		return fmt.Errorf("fault %s: nothing answered at %s; is 'spillway emulator' running at %s? (%v)", action, endpoint, endpoint, err)
+	case errors.As(err, &apiErr):
+		return fmt.Errorf("fault %s: the emulator at %s refused: %s", action, endpoint, apiErr.Message)
+	}
+	return fmt.Errorf("fault %s: %w", action, err)
+}
+
+// printFaults writes the faults as an aligned table. Times are the
+// emulator's: the wall clock for 'spillway emulator', shown in local time,
+// with the date when it is not today's.
+func printFaults(w io.Writer, endpoint string, faults []emulator.FaultState, now time.Time) {
+	if len(faults) == 0 {
+		fmt.Fprintf(w, "no faults in effect or scheduled at %s\n", endpoint)
+		return
+	}
+	when := func(t time.Time) string {
+		t = t.Local()
+		if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+			return t.Format("15:04:05")
+		}
+		return t.Format("2006-01-02 15:04:05")
+	}
+	rows := [][]string{{"ID", "FAULT", "STARTS", "ENDS"}}
+	for _, f := range faults {
+		ends := "when stopped"
+		if !f.To().IsZero() {
+			ends = when(f.To())
+		}
+		rows = append(rows, []string{strconv.Itoa(f.ID), f.Description, when(f.From()), ends})
+	}
+	// Padded by characters, not bytes: descriptions hold × and →.
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], len([]rune(cell)))
+		}
+	}
+	for _, row := range rows {
+		var line strings.Builder
+		for i, cell := range row {
+			line.WriteString(cell)
+			if i < len(row)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-len([]rune(cell))+2))
+			}
+		}
+		fmt.Fprintln(w, line.String())
+	}
 }

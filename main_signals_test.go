@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"spillway/engine/emulator"
+	"spillway/engine/simaws/emulator"
 	"spillway/scenarios"
 )
 

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"spillway/engine/emulator"
+	"spillway/engine/wire"
 )
 
 var (
@@ -233,7 +233,7 @@ func soak(b *testing.B, emu *emulatorProcess, length time.Duration) {
 func soakCall(client *http.Client, url, key, target string, at time.Time, body []byte) (int, []byte) {
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+key+"/20261201/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00")
-	req.Header.Set(emulator.TimeHeader, strconv.FormatInt(at.UnixNano(), 10))
+	req.Header.Set(wire.TimeHeader, strconv.FormatInt(at.UnixNano(), 10))
 	if target != "" {
 		req.Header.Set("X-Amz-Target", target)
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")

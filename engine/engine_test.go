@@ -7,186 +7,169 @@ import (
 	"math"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"spillway/engine"
+	"spillway/engine/enginetest"
 	"spillway/engine/record"
 	"spillway/scenarios"
 )
 
-var unpaced = math.Inf(1)
+var unpaced = enginetest.Unpaced
 
-func builtin(t testing.TB) *scenarios.File { return load(t, "../scenarios.toml") }
+func builtin(t testing.TB) *scenarios.File { return enginetest.Load(t, "../scenarios.toml") }
 
-func load(t testing.TB, path string) *scenarios.File {
-	t.Helper()
-	f, err := scenarios.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+// The seed's table: each built-in pattern lands on the split AWS's demos
+// report, and each fault scenario on the outcome its description promises.
+
+// tenantWant is what a row pins of one tenant.
+type tenantWant struct {
+	requests, succeeded, rateLimited int
+	successRate                      float64
 }
 
-func parse(t testing.TB, src string) *scenarios.File {
-	t.Helper()
-	f, err := scenarios.Parse("test.toml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
+func TestBuiltInScenariosLandOnTheSeedSplits(t *testing.T) {
+	// A zero count or rate in a row is not pinned; a map pins every name it
+	// lists.
+	for _, tc := range []struct {
+		scenario string
+		seeds    []uint64 // each lands on the outcome
 
-// events collects every event of a run.
-type events struct {
-	mu  sync.Mutex
-	all []engine.Event
-}
-
-func (c *events) Handle(ev engine.Event) {
-	c.mu.Lock()
-	c.all = append(c.all, ev)
-	c.mu.Unlock()
-}
-
-func (c *events) of(k engine.Kind) []engine.Event {
-	var out []engine.Event
-	for _, ev := range c.all {
-		if ev.Kind == k {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-type run struct {
-	engine *engine.Engine
-	events *events
-	rec    *record.Recorder
-}
-
-// newRun wires a run of scenario name on the simulated fleet.
-func newRun(t testing.TB, f *scenarios.File, name string, opts engine.Options) run {
-	t.Helper()
-	s, err := f.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
-	if opts.Backend == nil {
-		sim := engine.NewSimulated(s, f.Models, opts.Seed, epoch)
-		opts.Backend, opts.Logs, opts.Faults = sim, sim, sim
-	}
-	if opts.Speed == 0 {
-		opts.Speed = unpaced
-	}
-	if opts.Clock == nil {
-		opts.Clock = &fakeClock{now: epoch}
-	}
-	e, err := engine.New(s, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := run{engine: e, events: &events{}, rec: record.New(record.Meta{Backend: "simulated"})}
-	e.Subscribe(r.events)
-	e.Subscribe(r.rec)
-	return r
-}
-
-func (r run) do(t testing.TB) record.Summary {
-	t.Helper()
-	if err := r.engine.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return r.rec.Summary()
-}
-
-// fakeClock advances by exactly what the engine waits for, so a paced run
-// takes no wall time and the time it would have taken can be read off.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	ch <- now
-	return ch
-}
-
-// The seed's table: each built-in pattern lands on the split AWS's demos report.
-
-func TestFallbackSplitsThreeAndSeven(t *testing.T) {
-	sum := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).do(t)
-	if sum.Succeeded != 10 || sum.ByDeployment["primary"] != 3 || sum.ByDeployment["fallback"] != 7 || sum.FellBack != 7 {
-		t.Fatalf("fallback: succeeded %d, primary %d, fallback %d, fell back %d; want 10, 3, 7, 7",
-			sum.Succeeded, sum.ByDeployment["primary"], sum.ByDeployment["fallback"], sum.FellBack)
-	}
-}
-
-func TestLoadBalancingSplitsThreeThreeFour(t *testing.T) {
-	for seed := uint64(0); seed < 20; seed++ {
-		sum := newRun(t, builtin(t), "load-balancing", engine.Options{Seed: seed}).do(t)
-		got := [3]int{sum.ByDeployment["primary-a"], sum.ByDeployment["primary-b"], sum.ByDeployment["fallback"]}
-		if sum.Succeeded != 10 || got != [3]int{3, 3, 4} {
-			t.Fatalf("seed %d: succeeded %d, split %v; want 10 and [3 3 4]", seed, sum.Succeeded, got)
-		}
+		sent, succeeded, fellBack int                   // over the whole run
+		byDeployment              map[string]int        // requests each deployment served
+		byTenant                  map[string]tenantWant // each tenant's share
+		byAccount                 map[string]int        // requests that succeeded in each account
+		logged                    map[string]int        // Region-log records of each account
+		check                     func(t *testing.T, sum record.Summary, r enginetest.Run)
+	}{{
+		scenario: "fallback", seeds: []uint64{42},
+		succeeded: 10, fellBack: 7,
+		byDeployment: map[string]int{"primary": 3, "fallback": 7},
+	}, {
+		scenario: "load-balancing", seeds: firstSeeds(20),
+		succeeded:    10,
+		byDeployment: map[string]int{"primary-a": 3, "primary-b": 3, "fallback": 4},
+	}, {
+		// quota-isolation caps only the noisy tenant.
+		scenario: "quota-isolation", seeds: []uint64{42},
+		byTenant: map[string]tenantWant{
+			"A": {requests: 5, succeeded: 3, rateLimited: 2, successRate: 60},
+			"B": {requests: 5, succeeded: 5},
+			"C": {requests: 5, succeeded: 5},
+		},
+	}, {
+		scenario: "cris", seeds: []uint64{42},
+		succeeded: 10,
+		logged:    map[string]int{"default": 10},
+		check:     spreadOverTheUSRegions,
+	}, {
+		scenario: "account-sharding", seeds: []uint64{42},
+		byAccount: map[string]int{"account1": 10, "account2": 10},
+		logged:    map[string]int{"account1": 10, "account2": 10},
+		check:     oddRequestsGoToAccount1,
+	}, {
+		scenario: "region-outage", seeds: []uint64{42},
+		sent: 90, succeeded: 90,
+		check: usEast2ServesNothingWhileDown,
+	}, {
+		scenario: "quota-exhaustion", seeds: []uint64{42},
+		sent: 120, succeeded: 120,
+		check: onlyAccount1ThrottlesAfterTheCut,
+	}, {
+		scenario: "throttle-storm", seeds: []uint64{42},
+		sent: 60, succeeded: 60,
+		check: thePrimaryCoolsDown,
+	}, {
+		// noisy-neighbour: A's rate-limited count is its bucket arithmetic, a
+		// fixed window of 30 per minute against 120 a minute for two
+		// minutes; B and C are untouched.
+		scenario: "noisy-neighbour", seeds: []uint64{42},
+		byTenant: map[string]tenantWant{
+			"A": {requests: 2 * 120, succeeded: 2 * 30, rateLimited: 2 * (120 - 30)},
+			"B": {requests: 20, succeeded: 20, successRate: 100},
+			"C": {requests: 20, succeeded: 20, successRate: 100},
+		},
+	}} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			for _, seed := range tc.seeds {
+				r := enginetest.NewRun(t, builtin(t), tc.scenario, engine.Options{Seed: seed})
+				sum := r.Do(t)
+				if off(sum.Requests, tc.sent) || off(sum.Succeeded, tc.succeeded) || off(sum.FellBack, tc.fellBack) {
+					t.Fatalf("seed %d: %d sent, %d succeeded, %d fell back; want %d, %d, %d (0: any)",
+						seed, sum.Requests, sum.Succeeded, sum.FellBack, tc.sent, tc.succeeded, tc.fellBack)
+				}
+				for name, want := range tc.byDeployment {
+					if sum.ByDeployment[name] != want {
+						t.Fatalf("seed %d: split %v; want %v", seed, sum.ByDeployment, tc.byDeployment)
+					}
+				}
+				for name, want := range tc.byTenant {
+					x := sum.ByTenant[name]
+					if x == nil {
+						t.Fatalf("seed %d: no tenant %s in %v", seed, name, sum.ByTenant)
+					}
+					got := tenantWant{x.Requests, x.Succeeded, x.RateLimited, x.SuccessRate}
+					if off(got.requests, want.requests) || off(got.succeeded, want.succeeded) ||
+						off(got.rateLimited, want.rateLimited) || off(got.successRate, want.successRate) {
+						t.Fatalf("seed %d: tenant %s: %+v; want %+v (0: any)", seed, name, got, want)
+					}
+				}
+				for name, want := range tc.byAccount {
+					got := 0 // an account that served nothing may be missing
+					if a := sum.ByAccount[name]; a != nil {
+						got = a.Succeeded
+					}
+					if got != want {
+						t.Fatalf("seed %d: %d succeeded in account %s; want %d", seed, got, name, want)
+					}
+				}
+				for name, want := range tc.logged {
+					n := 0
+					for _, c := range sum.Regions[name] {
+						n += c
+					}
+					if n != want {
+						t.Fatalf("seed %d: account %s logged in %v; want %d records", seed, name, sum.Regions[name], want)
+					}
+				}
+				if tc.check != nil {
+					tc.check(t, sum, r)
+				}
+			}
+		})
 	}
 }
 
-func TestQuotaIsolationCapsOnlyTheNoisyTenant(t *testing.T) {
-	sum := newRun(t, builtin(t), "quota-isolation", engine.Options{Seed: 42}).do(t)
-	a, b, c := sum.ByTenant["A"], sum.ByTenant["B"], sum.ByTenant["C"]
-	if a.Requests != 5 || a.Succeeded != 3 || a.RateLimited != 2 || a.SuccessRate != 60 {
-		t.Fatalf("tenant A: %+v; want 5 requests, 3 succeeded, 2 rate limited, 60%%", *a)
+// off reports whether got misses want, where a zero want pins nothing.
+func off[N int | float64](got, want N) bool { return want != 0 && got != want }
+
+// firstSeeds is the seeds 0 to n-1.
+func firstSeeds(n uint64) []uint64 {
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = uint64(i)
 	}
-	for name, x := range map[string]*record.TenantSummary{"B": b, "C": c} {
-		if x.Requests != 5 || x.Succeeded != 5 {
-			t.Fatalf("tenant %s: %+v; want 5/5", name, *x)
-		}
-	}
+	return seeds
 }
 
-func TestCRISSpreadsOverTheUSRegions(t *testing.T) {
-	sum := newRun(t, builtin(t), "cris", engine.Options{Seed: 42}).do(t)
+// cris: the requests land only in the us geography, in at least two
+// Regions.
+func spreadOverTheUSRegions(t *testing.T, sum record.Summary, _ enginetest.Run) {
 	regions := sum.Regions["default"]
-	total := 0
-	for r, n := range regions {
+	for r := range regions {
 		if r != "us-east-1" && r != "us-east-2" && r != "us-west-2" {
 			t.Fatalf("landed in %s, outside the us geography", r)
 		}
-		total += n
 	}
-	if sum.Succeeded != 10 || total != 10 || len(regions) < 2 {
-		t.Fatalf("cris: succeeded %d, regions %v; want 10 over at least two Regions", sum.Succeeded, regions)
+	if len(regions) < 2 {
+		t.Fatalf("cris: regions %v; want at least two Regions", regions)
 	}
 }
 
-func TestAccountShardingRoundRobinsOddToAccount1(t *testing.T) {
-	r := newRun(t, builtin(t), "account-sharding", engine.Options{Seed: 42})
-	sum := r.do(t)
-	for _, name := range []string{"account1", "account2"} {
-		a := sum.ByAccount[name]
-		n := 0
-		for _, c := range sum.Regions[name] {
-			n += c
-		}
-		if a == nil || a.Succeeded != 10 || n != 10 {
-			t.Fatalf("%s: %+v, regions %v; want 10 succeeded and 10 logged", name, a, sum.Regions[name])
-		}
-	}
-	for _, ev := range r.events.of(engine.Attempt) {
+// account-sharding: round-robin sends odd request ids to account1.
+func oddRequestsGoToAccount1(t *testing.T, _ record.Summary, r enginetest.Run) {
+	for _, ev := range r.Events.Of(engine.Attempt) {
 		want := "account1"
 		if ev.Request%2 == 0 {
 			want = "account2"
@@ -197,19 +180,73 @@ func TestAccountShardingRoundRobinsOddToAccount1(t *testing.T) {
 	}
 }
 
+// region-outage: us-east-2 serves nothing while it is down, from 60 s to
+// 120 s, then serves again.
+func usEast2ServesNothingWhileDown(t *testing.T, _ record.Summary, r enginetest.Run) {
+	during, after := 0, 0
+	for _, q := range r.Record.Requests() {
+		for _, a := range q.Attempts {
+			switch {
+			case a.Region == "us-east-2" && a.StartMS >= 60000 && a.StartMS < 120000:
+				during++
+			case a.Region == "us-east-2" && a.StartMS >= 120000:
+				after++
+			}
+		}
+	}
+	if during != 0 || after == 0 {
+		t.Fatalf("us-east-2 served %d calls during its outage and %d after; want 0 and some", during, after)
+	}
+	started, ended := r.Events.Of(engine.FaultStarted), r.Events.Of(engine.FaultEnded)
+	if len(started) != 1 || started[0].At != time.Minute || len(ended) != 1 || ended[0].At != 2*time.Minute {
+		t.Fatalf("fault events: started %+v, ended %+v", started, ended)
+	}
+	if w := r.Record.Faults(); len(w) != 1 || w[0].Fault != "region-outage us-east-2" || w[0].StartMS != 60000 || w[0].EndMS != 120000 {
+		t.Fatalf("recorded faults %+v", w)
+	}
+}
+
+// quota-exhaustion: account1's cut at 60 s throttles its calls, and each
+// throttled request falls back to account2.
+func onlyAccount1ThrottlesAfterTheCut(t *testing.T, sum record.Summary, r enginetest.Run) {
+	throttled := r.Events.Of(engine.Throttled)
+	if len(throttled) == 0 || sum.FellBack != len(throttled) {
+		t.Fatalf("%d throttled attempts, %d fell back; want some, each falling back", len(throttled), sum.FellBack)
+	}
+	for _, ev := range throttled {
+		if ev.Account != "account1" || ev.At < time.Minute {
+			t.Fatalf("throttled %+v; want only account1, only after the cut at 60s", ev)
+		}
+	}
+}
+
+// throttle-storm: the primary's cooldown shows as skips.
+func thePrimaryCoolsDown(t *testing.T, _ record.Summary, r enginetest.Run) {
+	cooldowns := healthEvents(r, engine.Cooling)
+	skips := 0
+	for _, ev := range r.Events.Of(engine.Skipped) {
+		if ev.Reason == engine.SkipCooldown {
+			skips++
+		}
+	}
+	if len(cooldowns) == 0 || skips == 0 {
+		t.Fatalf("%d cooldowns and %d cooldown skips; want both", len(cooldowns), skips)
+	}
+}
+
 func TestSameSeedSameSummary(t *testing.T) {
 	for _, name := range builtin(t).Names() {
-		a := newRun(t, builtin(t), name, engine.Options{Seed: 7}).do(t)
-		b := newRun(t, builtin(t), name, engine.Options{Seed: 7}).do(t)
+		a := enginetest.NewRun(t, builtin(t), name, engine.Options{Seed: 7}).Do(t)
+		b := enginetest.NewRun(t, builtin(t), name, engine.Options{Seed: 7}).Do(t)
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("%s: two runs with seed 7 differ:\n%+v\n%+v", name, a, b)
 		}
 	}
 	// And the seed matters: the Region split moves with it.
 	differ := false
-	first := newRun(t, builtin(t), "cris", engine.Options{Seed: 1}).do(t)
+	first := enginetest.NewRun(t, builtin(t), "cris", engine.Options{Seed: 1}).Do(t)
 	for seed := uint64(2); seed < 10 && !differ; seed++ {
-		other := newRun(t, builtin(t), "cris", engine.Options{Seed: seed}).do(t)
+		other := enginetest.NewRun(t, builtin(t), "cris", engine.Options{Seed: seed}).Do(t)
 		differ = !reflect.DeepEqual(first.Regions, other.Regions)
 	}
 	if !differ {
@@ -218,16 +255,16 @@ func TestSameSeedSameSummary(t *testing.T) {
 }
 
 func TestPacedRunMatchesUnpacedAndTakesSimulatedOverSpeed(t *testing.T) {
-	unpacedSum := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).do(t)
+	unpacedSum := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).Do(t)
 	for _, speed := range []float64{1, 20} {
-		clock := &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}
-		r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: speed, Clock: clock})
+		clock := enginetest.NewClock(time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC))
+		r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: speed, Clock: clock})
 		start := clock.Now()
-		sum := r.do(t)
+		sum := r.Do(t)
 		if !reflect.DeepEqual(sum, unpacedSum) {
 			t.Fatalf("speed %v changed the outcome:\n%+v\n%+v", speed, sum, unpacedSum)
 		}
-		ended := r.events.of(engine.RunEnded)[0].At
+		ended := r.Events.Of(engine.RunEnded)[0].At
 		wall := clock.Now().Sub(start)
 		want := time.Duration(float64(ended) / speed)
 		if diff := wall - want; diff < -time.Millisecond || diff > time.Millisecond {
@@ -238,63 +275,26 @@ func TestPacedRunMatchesUnpacedAndTakesSimulatedOverSpeed(t *testing.T) {
 
 func TestSlowestFallbackRequestTakesSeedLikeTime(t *testing.T) {
 	// The seed's run: fallback requests finish 6–23 s after they were sent.
-	sum := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).do(t)
+	sum := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42}).Do(t)
 	if max := sum.ByTenant["app"].Latency.Max; max < 6000 || max > 25000 {
 		t.Fatalf("slowest request took %.0f ms, want 6–25 s", max)
 	}
 }
 
-const twoGroups = `
-[[scenario]]
-name = "t"
-title = "test"
-limiter = "fixed-window"
-  [[scenario.account]]
-  name = "main"
-  %QUOTA%
-  [[scenario.account]]
-  name = "spare"
-  [[scenario.deployment]]
-  name = "first"
-  model = "anthropic.claude-3-7-sonnet-20250219-v1:0"
-  account = "main"
-  rpm = %RPM%
-  [[scenario.deployment]]
-  name = "second"
-  model = "anthropic.claude-3-5-sonnet-20241022-v2:0"
-  account = "spare"
-  rpm = "unlimited"
-  [[scenario.group]]
-  name = "g1"
-  deployments = ["first"]
-  fallbacks = ["g2"]
-  [[scenario.group]]
-  name = "g2"
-  deployments = ["second"]
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-  requests = 5
-`
-
-func twoGroupFile(t *testing.T, rpm, quota string) *scenarios.File {
-	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", rpm), "%QUOTA%", quota)
-	return parse(t, src)
-}
-
 func TestFallbackOnGatewayLimitSkipsWithoutCalling(t *testing.T) {
-	r := newRun(t, twoGroupFile(t, "2", ""), "t", engine.Options{Seed: 1})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/fallback-on-gateway-limit.toml")
+	r := enginetest.NewRun(t, f, "fallback-on-gateway-limit", engine.Options{Seed: 1})
+	sum := r.Do(t)
 	if sum.ByDeployment["first"] != 2 || sum.ByDeployment["second"] != 3 {
 		t.Fatalf("split %v, want first 2, second 3", sum.ByDeployment)
 	}
-	if n := len(r.events.of(engine.Throttled)); n != 0 {
+	if n := len(r.Events.Of(engine.Throttled)); n != 0 {
 		t.Fatalf("%d throttles; a gateway limit must not reach the provider", n)
 	}
-	if n := len(r.events.of(engine.Skipped)); n != 3 {
+	if n := len(r.Events.Of(engine.Skipped)); n != 3 {
 		t.Fatalf("%d skips, want 3 (one per request past the limit)", n)
 	}
-	for _, a := range r.events.of(engine.Attempt) {
+	for _, a := range r.Events.Of(engine.Attempt) {
 		if a.Deployment == "first" && a.Request > 2 {
 			t.Fatalf("request %d called first past its limit", a.Request)
 		}
@@ -303,18 +303,19 @@ func TestFallbackOnGatewayLimitSkipsWithoutCalling(t *testing.T) {
 
 func TestFallbackOnProviderThrottle(t *testing.T) {
 	// No gateway limit, but the account's service quota admits two calls.
-	r := newRun(t, twoGroupFile(t, `"unlimited"`, "quota_rpm = 2"), "t", engine.Options{Seed: 1})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/fallback-on-throttle.toml")
+	r := enginetest.NewRun(t, f, "fallback-on-throttle", engine.Options{Seed: 1})
+	sum := r.Do(t)
 	if sum.Succeeded != 5 || sum.ByDeployment["first"] != 2 || sum.ByDeployment["second"] != 3 {
 		t.Fatalf("succeeded %d split %v, want 5 with first 2, second 3", sum.Succeeded, sum.ByDeployment)
 	}
-	throttled := r.events.of(engine.Throttled)
+	throttled := r.Events.Of(engine.Throttled)
 	if len(throttled) != 3 || throttled[0].Code != "ThrottlingException" {
 		t.Fatalf("throttles: %+v; want 3 ThrottlingException", throttled)
 	}
 	// Each throttled request fell back and was answered by the second group.
 	for _, th := range throttled {
-		q := r.rec.Requests()[th.Request-1]
+		q := r.Record.Requests()[th.Request-1]
 		if !q.Fallback || q.Deployment != "second" || len(q.Attempts) != 2 || q.Attempts[0].Outcome != record.OutcomeThrottled {
 			t.Fatalf("request %d: %+v", th.Request, q)
 		}
@@ -322,23 +323,8 @@ func TestFallbackOnProviderThrottle(t *testing.T) {
 }
 
 func TestThrottleWithNowhereToGoFails(t *testing.T) {
-	f := parse(t, `
-[[scenario]]
-name = "t"
-title = "t"
-  [[scenario.account]]
-  name = "a"
-  quota_rpm = 1
-  [[scenario.deployment]]
-  name = "only"
-  model = "anthropic.claude-3-7-sonnet-20250219-v1:0"
-  rpm = "unlimited"
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-  requests = 3
-`)
-	sum := newRun(t, f, "t", engine.Options{Seed: 1}).do(t)
+	f := enginetest.Load(t, "testdata/throttle-with-nowhere-to-go.toml")
+	sum := enginetest.NewRun(t, f, "throttle-with-nowhere-to-go", engine.Options{Seed: 1}).Do(t)
 	if sum.Succeeded != 1 || sum.Failed != 2 {
 		t.Fatalf("succeeded %d failed %d, want 1 and 2", sum.Succeeded, sum.Failed)
 	}
@@ -347,73 +333,46 @@ title = "t"
 func TestFatalErrorDoesNotFallBack(t *testing.T) {
 	// A us. profile called from an EU source Region is a ValidationException:
 	// another group would not fix a bad request, so it fails where it is.
-	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", `"unlimited"`), "%QUOTA%", `region = "eu-west-1"`)
-	src = strings.Replace(src, `model = "anthropic.claude-3-7-sonnet-20250219-v1:0"`, `model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"`, 1)
-	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 1})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/us-profile-from-eu-region.toml")
+	r := enginetest.NewRun(t, f, "us-profile-from-eu-region", engine.Options{Seed: 1})
+	sum := r.Do(t)
 	if sum.Failed != 5 || sum.ByDeployment["second"] != 0 {
 		t.Fatalf("failed %d, second served %d; want 5 and 0", sum.Failed, sum.ByDeployment["second"])
 	}
-	failed := r.events.of(engine.Failed)[0]
+	failed := r.Events.Of(engine.Failed)[0]
 	if failed.Code != "ValidationException" || !strings.Contains(failed.Message, "eu-west-1") {
 		t.Fatalf("failure %q %q; want a ValidationException naming the source Region", failed.Code, failed.Message)
 	}
 }
 
 func TestTenantBucketRejectsWithoutFallback(t *testing.T) {
-	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", `"unlimited"`), "%QUOTA%", "")
-	src = strings.Replace(src, "  rpm = \"unlimited\"\n  requests = 5", "  rpm = 2\n  requests = 5", 1)
-	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 1})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/tenant-bucket-runs-dry.toml")
+	r := enginetest.NewRun(t, f, "tenant-bucket-runs-dry", engine.Options{Seed: 1})
+	sum := r.Do(t)
 	if sum.RateLimited != 3 || sum.Succeeded != 2 || sum.ByDeployment["second"] != 0 {
 		t.Fatalf("rate limited %d, succeeded %d, second %d; want 3, 2, 0", sum.RateLimited, sum.Succeeded, sum.ByDeployment["second"])
 	}
-	for _, ev := range r.events.of(engine.RateLimited) {
+	for _, ev := range r.Events.Of(engine.RateLimited) {
 		if ev.Bucket != "tenant/app" {
 			t.Fatalf("rate limited by %q, want the tenant bucket", ev.Bucket)
 		}
 	}
-	if n := len(r.events.of(engine.FellBack)); n != 0 {
+	if n := len(r.Events.Of(engine.FellBack)); n != 0 {
 		t.Fatalf("%d fallbacks; an empty tenant bucket must not fall back", n)
 	}
 }
 
 func TestEveryGroupEmptyIsRateLimited(t *testing.T) {
-	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", "1"), "%QUOTA%", "")
-	src = strings.Replace(src, `rpm = "unlimited"
-  [[scenario.group]]`, `rpm = 1
-  [[scenario.group]]`, 1)
-	sum := newRun(t, parse(t, src), "t", engine.Options{Seed: 1}).do(t)
+	f := enginetest.Load(t, "testdata/every-group-empty.toml")
+	sum := enginetest.NewRun(t, f, "every-group-empty", engine.Options{Seed: 1}).Do(t)
 	if sum.Succeeded != 2 || sum.RateLimited != 3 {
 		t.Fatalf("succeeded %d, rate limited %d; want 2 and 3", sum.Succeeded, sum.RateLimited)
 	}
 }
 
-const shuffleFile = `
-[[scenario]]
-name = "t"
-title = "t"
-  [[scenario.account]]
-  name = "a"
-  quota_rpm = "unlimited"
-  [[scenario.deployment]]
-  name = "heavy"
-  model = "anthropic.claude-3-7-sonnet-20250219-v1:0"
-  rpm = "unlimited"
-  weight = 3
-  [[scenario.deployment]]
-  name = "light"
-  model = "anthropic.claude-3-5-sonnet-20241022-v2:0"
-  rpm = "unlimited"
-  weight = 1
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-  requests = 4000
-`
-
 func TestShuffleIsWeighted(t *testing.T) {
-	sum := newRun(t, parse(t, shuffleFile), "t", engine.Options{Seed: 3}).do(t)
+	f := enginetest.Load(t, "testdata/shuffle-by-weight.toml")
+	sum := enginetest.NewRun(t, f, "shuffle-by-weight", engine.Options{Seed: 3}).Do(t)
 	heavy := sum.ByDeployment["heavy"]
 	// Binomial(4000, 0.75): sd ≈ 27; ±5 sd.
 	if heavy < 3000-137 || heavy > 3000+137 || heavy+sum.ByDeployment["light"] != 4000 {
@@ -422,34 +381,32 @@ func TestShuffleIsWeighted(t *testing.T) {
 }
 
 func TestShuffleWeighsByRPMWithoutWeights(t *testing.T) {
-	src := strings.NewReplacer(`rpm = "unlimited"
-  weight = 3`, `rpm = 300000`, `rpm = "unlimited"
-  weight = 1`, `rpm = 100000`).Replace(shuffleFile)
-	sum := newRun(t, parse(t, src), "t", engine.Options{Seed: 3}).do(t)
+	f := enginetest.Load(t, "testdata/shuffle-by-rpm.toml")
+	sum := enginetest.NewRun(t, f, "shuffle-by-rpm", engine.Options{Seed: 3}).Do(t)
 	if heavy := sum.ByDeployment["heavy"]; heavy < 3000-137 || heavy > 3000+137 {
 		t.Fatalf("rpm 300000:100000 gave %v, want about 3000:1000", sum.ByDeployment)
 	}
 }
 
 func TestSetRPMDuringRunTakesEffectOnNextAdmission(t *testing.T) {
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		if ev.Kind == engine.Attempt && ev.Request == 3 {
-			if err := r.engine.SetRPM("deployment/primary", 5); err != nil {
+			if err := r.Engine.Controls().Send(engine.SetRPM{Bucket: "deployment/primary", RPM: 5}); err != nil {
 				t.Error(err)
 			}
 		}
 	}))
-	sum := r.do(t)
+	sum := r.Do(t)
 	if sum.ByDeployment["primary"] != 5 || sum.ByDeployment["fallback"] != 5 {
 		t.Fatalf("after raising primary to 5 at request 3: split %v, want 5/5", sum.ByDeployment)
 	}
-	changes := r.events.of(engine.RPMChanged)
+	changes := r.Events.Of(engine.RPMChanged)
 	if len(changes) != 1 || changes[0].Bucket != "deployment/primary" || changes[0].RPM != 5 {
 		t.Fatalf("RPMChanged events: %+v", changes)
 	}
 	var level engine.BucketLevel
-	for _, l := range r.engine.Buckets() {
+	for _, l := range r.Engine.Controls().Snapshot().Buckets {
 		if l.ID == "deployment/primary" {
 			level = l
 		}
@@ -460,46 +417,46 @@ func TestSetRPMDuringRunTakesEffectOnNextAdmission(t *testing.T) {
 }
 
 func TestSetRPMRejectsNonsense(t *testing.T) {
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
-	if err := r.engine.SetRPM("deployment/nope", 3); err == nil || !strings.Contains(err.Error(), "deployment/primary") {
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	if err := r.Engine.Controls().Send(engine.SetRPM{Bucket: "deployment/nope", RPM: 3}); err == nil || !strings.Contains(err.Error(), "deployment/primary") {
 		t.Fatalf("unknown bucket: %v; want an error listing the buckets", err)
 	}
-	if err := r.engine.SetRPM("deployment/primary", 0); err == nil {
+	if err := r.Engine.Controls().Send(engine.SetRPM{Bucket: "deployment/primary", RPM: 0}); err == nil {
 		t.Fatal("rpm 0 accepted")
 	}
-	// Before the run, it changes the starting limit.
-	if err := r.engine.SetRPM("deployment/primary", 10); err != nil {
+	// Before the run, it applies as the run starts.
+	if err := r.Engine.Controls().Send(engine.SetRPM{Bucket: "deployment/primary", RPM: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if sum := r.do(t); sum.ByDeployment["primary"] != 10 {
+	if sum := r.Do(t); sum.ByDeployment["primary"] != 10 {
 		t.Fatalf("primary served %d after SetRPM(10) before the run, want 10", sum.ByDeployment["primary"])
 	}
 }
 
 func TestInterruptCancelsInFlightAndKeepsTheRecord(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1,
-		Clock: &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}})
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1,
+		Clock: enginetest.NewClock(time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC))})
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		if ev.Kind == engine.Succeeded {
 			cancel() // Ctrl-C right after the first answer
 		}
 	}))
-	if err := r.engine.Run(ctx); err != nil {
+	if err := r.Engine.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sum := r.rec.Summary()
-	if !r.rec.Interrupted() {
+	sum := r.Record.Summary()
+	if !r.Record.Interrupted() {
 		t.Fatal("run not marked interrupted")
 	}
 	if sum.Succeeded != 1 || sum.Cancelled != 9 || sum.Requests != 10 {
 		t.Fatalf("after interrupt: %+v; want 1 succeeded, 9 cancelled of 10 sent", sum)
 	}
-	polls := r.events.of(engine.RegionsPolled)
+	polls := r.Events.Of(engine.RegionsPolled)
 	if len(polls) == 0 || !polls[len(polls)-1].Regions.Final {
 		t.Fatal("no final log poll after the interrupt")
 	}
-	last := r.events.all[len(r.events.all)-1]
+	last := r.Events.All()[len(r.Events.All())-1]
 	if last.Kind != engine.RunEnded || !last.Interrupted {
 		t.Fatalf("last event %v, want an interrupted run_ended", last.Kind)
 	}
@@ -507,26 +464,26 @@ func TestInterruptCancelsInFlightAndKeepsTheRecord(t *testing.T) {
 
 func TestInterruptBeforeEverythingIsSentDropsTheRest(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1,
-		Clock: &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}})
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1,
+		Clock: enginetest.NewClock(time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC))})
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		if ev.Kind == engine.Attempt && ev.Request == 4 {
 			cancel()
 		}
 	}))
-	if err := r.engine.Run(ctx); err != nil {
+	if err := r.Engine.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sum := r.rec.Summary()
+	sum := r.Record.Summary()
 	if sum.Requests != 4 || sum.Planned != 10 || sum.Cancelled != 4 {
 		t.Fatalf("%+v; want 4 of 10 sent, all 4 cancelled", sum)
 	}
 }
 
 func TestRunOnlyOnce(t *testing.T) {
-	r := newRun(t, builtin(t), "cris", engine.Options{Seed: 1})
-	r.do(t)
-	if err := r.engine.Run(context.Background()); !errors.Is(err, engine.ErrAlreadyRun) {
+	r := enginetest.NewRun(t, builtin(t), "cris", engine.Options{Seed: 1})
+	r.Do(t)
+	if err := r.Engine.Run(context.Background()); !errors.Is(err, engine.ErrAlreadyRun) {
 		t.Fatalf("second Run: %v, want ErrAlreadyRun", err)
 	}
 }
@@ -554,12 +511,12 @@ func (b blocking) Invoke(ctx context.Context, _ time.Time, c engine.Call) engine
 }
 
 func TestBlockingBackendRunsConcurrently(t *testing.T) {
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1000, Clock: realClock{}, Backend: blocking{}})
-	sum := r.do(t)
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1000, Clock: realClock{}, Backend: blocking{}})
+	sum := r.Do(t)
 	if sum.Succeeded != 10 || sum.ByDeployment["primary"] != 3 || sum.ByDeployment["fallback"] != 7 {
 		t.Fatalf("blocking backend: %+v", sum)
 	}
-	for _, ev := range r.events.of(engine.Succeeded) {
+	for _, ev := range r.Events.Of(engine.Succeeded) {
 		if ev.Latency <= 0 {
 			t.Fatalf("request %d: latency %v, want the measured simulated time", ev.Request, ev.Latency)
 		}
@@ -593,9 +550,9 @@ func (silentLogs) RegionCounts(context.Context, engine.LogQuery) ([]engine.Regio
 func TestLogQueryErrorsEndUpOnTheHistogram(t *testing.T) {
 	f := builtin(t)
 	s, _ := f.Lookup("cris")
-	sim := engine.NewSimulated(s, f.Models, 1, time.Now())
-	r := newRun(t, f, "cris", engine.Options{Seed: 1, Backend: sim, Logs: failingLogs{}})
-	sum := r.do(t)
+	sim := enginetest.NewSimulated(s, f.Models, 1, time.Now())
+	r := enginetest.NewRun(t, f, "cris", engine.Options{Seed: 1, Backend: sim, Logs: failingLogs{}})
+	sum := r.Do(t)
 	if sum.Succeeded != 10 || !strings.Contains(sum.Logs["default"].Error, "does not exist") {
 		t.Fatalf("succeeded %d, log status %+v; want 10 and the query error", sum.Succeeded, sum.Logs["default"])
 	}
@@ -604,16 +561,16 @@ func TestLogQueryErrorsEndUpOnTheHistogram(t *testing.T) {
 func TestLogWaitGivesUpAfterTimeout(t *testing.T) {
 	f := builtin(t)
 	s, _ := f.Lookup("cris")
-	sim := engine.NewSimulated(s, f.Models, 1, time.Now())
-	r := newRun(t, f, "cris", engine.Options{Seed: 1, Backend: sim, Logs: silentLogs{}})
-	sum := r.do(t)
+	sim := enginetest.NewSimulated(s, f.Models, 1, time.Now())
+	r := enginetest.NewRun(t, f, "cris", engine.Options{Seed: 1, Backend: sim, Logs: silentLogs{}})
+	sum := r.Do(t)
 	st := sum.Logs["default"]
 	if !st.TimedOut || st.Unaccounted != 10 {
 		t.Fatalf("log status %+v; want timed out with 10 unaccounted", st)
 	}
-	polls := r.events.of(engine.RegionsPolled)
+	polls := r.Events.Of(engine.RegionsPolled)
 	lastFinish := time.Duration(0)
-	for _, ev := range r.events.all {
+	for _, ev := range r.Events.All() {
 		if ev.Kind.Final() {
 			lastFinish = ev.At
 		}
@@ -624,9 +581,9 @@ func TestLogWaitGivesUpAfterTimeout(t *testing.T) {
 }
 
 func TestHistogramFillsInAsLogsArrive(t *testing.T) {
-	r := newRun(t, builtin(t), "cris", engine.Options{Seed: 42})
-	r.do(t)
-	polls := r.events.of(engine.RegionsPolled)
+	r := enginetest.NewRun(t, builtin(t), "cris", engine.Options{Seed: 42})
+	r.Do(t)
+	polls := r.Events.Of(engine.RegionsPolled)
 	if len(polls) < 2 {
 		t.Fatalf("%d polls, want several while logs arrive", len(polls))
 	}
@@ -646,11 +603,11 @@ func TestHistogramFillsInAsLogsArrive(t *testing.T) {
 // BenchmarkRun100k runs 100,000 requests against zero-latency models,
 // unpaced, with the recorder attached: the engine's whole cost per request.
 func BenchmarkRun100k(b *testing.B) {
-	f := load(b, "testdata/bulk-100k.toml")
+	f := enginetest.Load(b, "testdata/bulk-100k.toml")
 	b.ReportAllocs()
 	for b.Loop() {
 		s, _ := f.Lookup("bulk")
-		sim := engine.NewSimulated(s, f.Models, 1, time.Now())
+		sim := enginetest.NewSimulated(s, f.Models, 1, time.Now())
 		e, err := engine.New(s, engine.Options{Seed: 1, Speed: unpaced, Backend: sim, Logs: sim})
 		if err != nil {
 			b.Fatal(err)
@@ -667,33 +624,26 @@ func BenchmarkRun100k(b *testing.B) {
 }
 
 func TestFallbackOnIsConfigurablePerScenario(t *testing.T) {
-	denied := `denied_models = ["anthropic.claude-3-7-sonnet-20250219-v1:0"]`
 	// Default: model access is not something another group fixes.
-	r := newRun(t, twoGroupFile(t, `"unlimited"`, denied), "t", engine.Options{Seed: 1})
-	if sum := r.do(t); sum.Failed != 5 || sum.ByDeployment["second"] != 0 {
+	f := enginetest.Load(t, "testdata/denied-model-fails-in-place.toml")
+	r := enginetest.NewRun(t, f, "denied-model-fails-in-place", engine.Options{Seed: 1})
+	if sum := r.Do(t); sum.Failed != 5 || sum.ByDeployment["second"] != 0 {
 		t.Fatalf("default fallback_on: %+v; want 5 failed where they were", sum)
 	}
 	// With access-denied in fallback_on, each request moves on and succeeds.
-	src := strings.ReplaceAll(strings.ReplaceAll(twoGroups, "%RPM%", `"unlimited"`), "%QUOTA%", denied)
-	src = strings.Replace(src, "title = \"test\"\n", "title = \"test\"\nfallback_on = [\"throttled\", \"access-denied\"]\n", 1)
-	r = newRun(t, parse(t, src), "t", engine.Options{Seed: 1})
-	sum := r.do(t)
+	f = enginetest.Load(t, "testdata/denied-model-falls-back.toml")
+	r = enginetest.NewRun(t, f, "denied-model-falls-back", engine.Options{Seed: 1})
+	sum := r.Do(t)
 	if sum.Succeeded != 5 || sum.ByDeployment["second"] != 5 {
 		t.Fatalf("fallback_on access-denied: %+v; want 5 served by second", sum)
 	}
-	errored := r.events.of(engine.Errored)
-	if len(errored) != 5 || errored[0].Code != "AccessDeniedException" || len(r.events.of(engine.Throttled)) != 0 {
+	errored := r.Events.Of(engine.Errored)
+	if len(errored) != 5 || errored[0].Code != "AccessDeniedException" || len(r.Events.Of(engine.Throttled)) != 0 {
 		t.Fatalf("errored events %+v; want 5 AccessDeniedException and no throttles", errored)
 	}
-	if q := r.rec.Requests()[0]; len(q.Attempts) != 2 || q.Attempts[0].Outcome != record.OutcomeFailed || q.Attempts[0].Error != "AccessDeniedException" {
+	if q := r.Record.Requests()[0]; len(q.Attempts) != 2 || q.Attempts[0].Outcome != record.OutcomeFailed || q.Attempts[0].Error != "AccessDeniedException" {
 		t.Fatalf("request 1 attempts %+v", q.Attempts)
 	}
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // A pause freezes simulated time: the wall clock moves on, nothing is sent,
@@ -701,46 +651,55 @@ func (c *fakeClock) advance(d time.Duration) {
 // unpaused one would.
 func TestPauseFreezesSimulatedTime(t *testing.T) {
 	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
-	clock := &fakeClock{now: epoch}
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
+	clock := enginetest.NewClock(epoch)
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
 	checked := make(chan string, 1)
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		switch {
 		case ev.Kind == engine.Attempt && ev.Request == 3:
-			r.engine.SetPaused(true)
+			r.Send(t, engine.SetPaused{Paused: true})
 		case ev.Kind == engine.Paused:
 			// The run's goroutine now waits for a resume; check from outside.
 			go func() {
-				before, seen := r.engine.Elapsed(), len(r.events.of(engine.Admitted))
-				level := r.engine.Buckets()
-				clock.advance(10 * time.Minute)
+				fresh := func() engine.Snapshot {
+					snap, err := r.Engine.Controls().Fresh(context.Background())
+					if err != nil {
+						t.Error(err)
+					}
+					return snap
+				}
+				first := fresh()
+				before, seen := first.At, len(r.Events.Of(engine.Admitted))
+				level := first.Buckets
+				clock.Advance(10 * time.Minute)
 				var problem string
-				if after := r.engine.Elapsed(); after != before {
+				later := fresh()
+				if after := later.At; after != before {
 					problem = fmt.Sprintf("elapsed moved from %v to %v while paused", before, after)
 				}
-				if now := len(r.events.of(engine.Admitted)); now != seen {
+				if now := len(r.Events.Of(engine.Admitted)); now != seen {
 					problem = fmt.Sprintf("%d requests admitted while paused", now-seen)
 				}
-				if a, b := levelOf(level, "deployment/primary"), levelOf(r.engine.Buckets(), "deployment/primary"); a.Available != b.Available {
+				if a, b := levelOf(level, "deployment/primary"), levelOf(later.Buckets, "deployment/primary"); a.Available != b.Available {
 					problem = fmt.Sprintf("primary refilled while paused: %v → %v", a.Available, b.Available)
 				}
 				checked <- problem
-				r.engine.SetPaused(false)
+				r.Send(t, engine.SetPaused{Paused: false})
 			}()
 		}
 	}))
-	sum := r.do(t)
+	sum := r.Do(t)
 	if problem := <-checked; problem != "" {
 		t.Fatal(problem)
 	}
 	if sum.ByDeployment["primary"] != 3 || sum.ByDeployment["fallback"] != 7 {
 		t.Fatalf("split after a pause: %v, want the unpaused 3/7", sum.ByDeployment)
 	}
-	paused, resumed := r.events.of(engine.Paused), r.events.of(engine.Resumed)
+	paused, resumed := r.Events.Of(engine.Paused), r.Events.Of(engine.Resumed)
 	if len(paused) != 1 || len(resumed) != 1 || paused[0].At != resumed[0].At {
 		t.Fatalf("pause events %+v, resume events %+v; want one each at the same simulated time", paused, resumed)
 	}
-	if c := r.rec.Controls(); len(c) != 2 || c[0].Kind != "paused" || c[1].Kind != "resumed" {
+	if c := r.Record.Controls(); len(c) != 2 || c[0].Kind != "paused" || c[1].Kind != "resumed" {
 		t.Fatalf("recorded controls %+v", c)
 	}
 }
@@ -749,25 +708,25 @@ func TestPauseFreezesSimulatedTime(t *testing.T) {
 // nothing else.
 func TestSetSpeedKeepsOutcomesAndShortensTheWait(t *testing.T) {
 	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
-	base := &fakeClock{now: epoch}
-	baseRun := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: base})
-	want := baseRun.do(t)
+	base := enginetest.NewClock(epoch)
+	baseRun := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: base})
+	want := baseRun.Do(t)
 	wallAtSpeed1 := base.Now().Sub(epoch)
 
-	clock := &fakeClock{now: epoch}
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	clock := enginetest.NewClock(epoch)
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		if ev.Kind == engine.Attempt && ev.Request == 3 {
-			if err := r.engine.SetSpeed(10); err != nil {
+			if err := r.Engine.Controls().Send(engine.SetSpeed{Speed: 10}); err != nil {
 				t.Error(err)
 			}
 		}
 	}))
-	sum := r.do(t)
+	sum := r.Do(t)
 	if !reflect.DeepEqual(sum.ByDeployment, want.ByDeployment) {
 		t.Fatalf("split with a speed change %v, without %v", sum.ByDeployment, want.ByDeployment)
 	}
-	ch := r.events.of(engine.SpeedChanged)
+	ch := r.Events.Of(engine.SpeedChanged)
 	if len(ch) != 1 || ch[0].Speed != 10 {
 		t.Fatalf("speed events %+v", ch)
 	}
@@ -779,7 +738,7 @@ func TestSetSpeedKeepsOutcomesAndShortensTheWait(t *testing.T) {
 	if d := wall - expect; d < -time.Millisecond || d > time.Millisecond {
 		t.Fatalf("run took %v on the wall clock after going 10× at %v; want %v (speed 1 throughout: %v)", wall, changedAt, expect, wallAtSpeed1)
 	}
-	if err := r.engine.SetSpeed(0); err == nil {
+	if err := r.Engine.Controls().Send(engine.SetSpeed{Speed: 0}); err == nil {
 		t.Fatal("speed 0 accepted")
 	}
 }
@@ -797,52 +756,26 @@ func levelOf(levels []engine.BucketLevel, id engine.BucketID) engine.BucketLevel
 // which is what a re-run keeping tuned RPMs starts from; no event follows
 // RunEnded.
 func TestSetRPMAfterTheRunChangesTheReportedLimit(t *testing.T) {
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
-	r.do(t)
-	if err := r.engine.SetRPM("deployment/primary", 7); err != nil {
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	r.Do(t)
+	if err := r.Engine.Controls().Send(engine.SetRPM{Bucket: "deployment/primary", RPM: 7}); err != nil {
 		t.Fatal(err)
 	}
-	if l := levelOf(r.engine.Buckets(), "deployment/primary"); l.RPM != 7 {
+	if l := levelOf(r.Engine.Controls().Snapshot().Buckets, "deployment/primary"); l.RPM != 7 {
 		t.Fatalf("primary after retuning an ended run: %+v, want RPM 7", l)
 	}
-	all := r.events.all
+	all := r.Events.All()
 	if last := all[len(all)-1]; last.Kind != engine.RunEnded {
 		t.Fatalf("an event followed RunEnded: %+v", last)
-	} else if got := r.engine.Elapsed(); got != last.At {
+	} else if got := r.Engine.Controls().Snapshot().At; got != last.At {
 		t.Fatalf("Elapsed() = %v after the run, want it stopped at the end, %v", got, last.At)
 	}
 }
 
-// steady is one tenant of the given arrival on an unlimited gateway.
-func steady(arrival string, rate float64, duration string) string {
-	return fmt.Sprintf(`
-[[model]]
-id = "m"
-latency_p50 = "1s"
-[[scenario]]
-name = "t"
-title = "t"
-description = "t"
-  [[scenario.account]]
-  name = "default"
-  quota_rpm = 1000000
-  [[scenario.deployment]]
-  name = "d"
-  model = "m"
-  rpm = "unlimited"
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-  arrival = %q
-  rate = %g
-  duration = %q
-`, arrival, rate, duration)
-}
-
 // arrivalsPerMinute counts admissions in each whole minute of the run.
-func arrivalsPerMinute(r run) []int {
+func arrivalsPerMinute(r enginetest.Run) []int {
 	var per []int
-	for _, ev := range r.events.of(engine.Admitted) {
+	for _, ev := range r.Events.Of(engine.Admitted) {
 		m := int(ev.At / time.Minute)
 		for len(per) <= m {
 			per = append(per, 0)
@@ -854,8 +787,10 @@ func arrivalsPerMinute(r run) []int {
 
 func TestConstantArrivalsGiveTheRateEachMinute(t *testing.T) {
 	for _, rate := range []float64{1, 7, 60, 600, 1000} {
-		r := newRun(t, parse(t, steady("constant", rate, "10m")), "t", engine.Options{Seed: 42})
-		sum := r.do(t)
+		f := enginetest.Load(t, "testdata/constant-arrivals.toml")
+		f.Scenarios[0].Tenants[0].Rate = rate // in place of the file's 60 a minute
+		r := enginetest.NewRun(t, f, "constant-arrivals", engine.Options{Seed: 42})
+		sum := r.Do(t)
 		per := arrivalsPerMinute(r)
 		if len(per) != 10 {
 			t.Fatalf("rate %g: arrivals in %d minutes, want 10", rate, len(per))
@@ -876,14 +811,15 @@ func TestConstantArrivalsGiveTheRateEachMinute(t *testing.T) {
 // and the gaps' mean within 4 standard errors of 60/λ seconds.
 func TestPoissonArrivalsHaveTheirMean(t *testing.T) {
 	const rate, minutes = 120.0, 30.0
+	poisson := func() *scenarios.File { return enginetest.Load(t, "testdata/poisson-arrivals.toml") }
 	for _, seed := range []uint64{1, 42, 7777} {
-		r := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: seed})
-		sum := r.do(t)
+		r := enginetest.NewRun(t, poisson(), "poisson-arrivals", engine.Options{Seed: seed})
+		sum := r.Do(t)
 		mean := rate * minutes
 		if d := math.Abs(float64(sum.Requests) - mean); d > 4*math.Sqrt(mean) {
 			t.Fatalf("seed %d: %d arrivals in %g min at %g/min, want %g ± %.0f", seed, sum.Requests, minutes, rate, mean, 4*math.Sqrt(mean))
 		}
-		adm := r.events.of(engine.Admitted)
+		adm := r.Events.Of(engine.Admitted)
 		var gaps []float64
 		for i := 1; i < len(adm); i++ {
 			gaps = append(gaps, (adm[i].At - adm[i-1].At).Seconds())
@@ -907,95 +843,44 @@ func TestPoissonArrivalsHaveTheirMean(t *testing.T) {
 		}
 	}
 	// The same seed gives the same arrivals.
-	a := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: 42}).do(t)
-	b := newRun(t, parse(t, steady("poisson", rate, "30m")), "t", engine.Options{Seed: 42}).do(t)
+	a := enginetest.NewRun(t, poisson(), "poisson-arrivals", engine.Options{Seed: 42}).Do(t)
+	b := enginetest.NewRun(t, poisson(), "poisson-arrivals", engine.Options{Seed: 42}).Do(t)
 	if a.Requests != b.Requests {
 		t.Fatalf("seed 42 twice: %d then %d arrivals", a.Requests, b.Requests)
-	}
-}
-
-// region-outage: no request fails, and us-east-2 serves nothing while it is
-// down, then serves again.
-func TestRegionOutageScenario(t *testing.T) {
-	r := newRun(t, builtin(t), "region-outage", engine.Options{Seed: 42})
-	sum := r.do(t)
-	if sum.Requests != 90 || sum.Succeeded != 90 {
-		t.Fatalf("%d of %d succeeded, want 90 of 90", sum.Succeeded, sum.Requests)
-	}
-	during, after := 0, 0
-	for _, q := range r.rec.Requests() {
-		for _, a := range q.Attempts {
-			switch {
-			case a.Region == "us-east-2" && a.StartMS >= 60000 && a.StartMS < 120000:
-				during++
-			case a.Region == "us-east-2" && a.StartMS >= 120000:
-				after++
-			}
-		}
-	}
-	if during != 0 || after == 0 {
-		t.Fatalf("us-east-2 served %d calls during its outage and %d after; want 0 and some", during, after)
-	}
-	started, ended := r.events.of(engine.FaultStarted), r.events.of(engine.FaultEnded)
-	if len(started) != 1 || started[0].At != time.Minute || len(ended) != 1 || ended[0].At != 2*time.Minute {
-		t.Fatalf("fault events: started %+v, ended %+v", started, ended)
-	}
-	if w := r.rec.Faults(); len(w) != 1 || w[0].Fault != "region-outage us-east-2" || w[0].StartMS != 60000 || w[0].EndMS != 120000 {
-		t.Fatalf("recorded faults %+v", w)
-	}
-}
-
-// quota-exhaustion: account1's cut throttles its calls, each falls back to
-// account2, and every request succeeds.
-func TestQuotaExhaustionScenario(t *testing.T) {
-	r := newRun(t, builtin(t), "quota-exhaustion", engine.Options{Seed: 42})
-	sum := r.do(t)
-	if sum.Requests != 120 || sum.Succeeded != 120 {
-		t.Fatalf("%d of %d succeeded, want 120 of 120", sum.Succeeded, sum.Requests)
-	}
-	throttled := r.events.of(engine.Throttled)
-	if len(throttled) == 0 || sum.FellBack != len(throttled) {
-		t.Fatalf("%d throttled attempts, %d fell back; want some, each falling back", len(throttled), sum.FellBack)
-	}
-	for _, ev := range throttled {
-		if ev.Account != "account1" || ev.At < time.Minute {
-			t.Fatalf("throttled %+v; want only account1, only after the cut at 60s", ev)
-		}
 	}
 }
 
 // A fault toggled live starts and stops where the engine is, and shows in
 // the fleet's answers.
 func TestLiveFaultToggle(t *testing.T) {
-	r := newRun(t, parse(t, steady("constant", 60, "3m")), "t", engine.Options{Seed: 42})
+	f := enginetest.Load(t, "testdata/steady-60rpm-3m.toml")
+	r := enginetest.NewRun(t, f, "steady-60rpm-3m", engine.Options{Seed: 42})
 	var id int
 	// The toggles come from another goroutine, as the dashboard's do; the
 	// run is paused meanwhile so that they land at a known request.
 	toggle := func(change func()) {
-		r.engine.SetPaused(true)
+		r.Send(t, engine.SetPaused{Paused: true})
 		go func() {
 			change()
-			r.engine.SetPaused(false)
+			r.Send(t, engine.SetPaused{Paused: false})
 		}()
 	}
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		if ev.Kind != engine.Admitted {
 			return
 		}
 		switch ev.Request {
 		case 60: // one minute in
 			toggle(func() {
-				var err error
-				if id, err = r.engine.StartFault(scenarios.Fault{Kind: scenarios.ErrorInjection, Error: "InternalServerException", Rate: 1}); err != nil {
-					t.Error(err)
-				}
+				r.Send(t, engine.StartFault{Fault: scenarios.Fault{Kind: scenarios.ErrorInjection, Error: "InternalServerException", Rate: 1}})
 			})
 		case 120:
-			toggle(func() { r.engine.StopFault(id) })
+			id = r.Events.Of(engine.FaultStarted)[0].Fault.ID
+			toggle(func() { r.Send(t, engine.StopFault{ID: id}) })
 		}
 	}))
-	sum := r.do(t)
-	started, ended := r.events.of(engine.FaultStarted), r.events.of(engine.FaultEnded)
+	sum := r.Do(t)
+	started, ended := r.Events.Of(engine.FaultStarted), r.Events.Of(engine.FaultEnded)
 	if len(started) != 1 || !started[0].Fault.Live || len(ended) != 1 {
 		t.Fatalf("live fault events: %+v / %+v", started, ended)
 	}
@@ -1006,94 +891,20 @@ func TestLiveFaultToggle(t *testing.T) {
 	if sum.Failed != 60 || sum.Succeeded != 120 {
 		t.Fatalf("with InternalServerException at rate 1 for one minute: %d failed, %d succeeded; want 60 and 120", sum.Failed, sum.Succeeded)
 	}
-	for _, ev := range r.events.of(engine.Failed) {
+	for _, ev := range r.Events.Of(engine.Failed) {
 		if ev.Code != "InternalServerException" || ev.At < started[0].At {
 			t.Fatalf("failure %+v outside the fault", ev)
 		}
 	}
 }
 
-// throttle-storm: every request succeeds, and the primary's cooldown shows
-// as skips.
-func TestThrottleStormScenario(t *testing.T) {
-	r := newRun(t, builtin(t), "throttle-storm", engine.Options{Seed: 42})
-	sum := r.do(t)
-	if sum.Requests != 60 || sum.Succeeded != 60 {
-		t.Fatalf("%d of %d succeeded, want 60 of 60", sum.Succeeded, sum.Requests)
-	}
-	cooldowns := healthEvents(r, engine.Cooling)
-	skips := 0
-	for _, ev := range r.events.of(engine.Skipped) {
-		if ev.Reason == engine.SkipCooldown {
-			skips++
-		}
-	}
-	if len(cooldowns) == 0 || skips == 0 {
-		t.Fatalf("%d cooldowns and %d cooldown skips; want both", len(cooldowns), skips)
-	}
-}
-
-// badAndGood is a gateway whose only deployment in group "first", bad
-// (model m), falls back to good (model n) in group "second". The caller
-// adds scenario keys, the [scenario.gateway] table's lines, the tenant's
-// load and the fault that makes bad bad.
-func badAndGood(keys, gateway, load, fault string) string {
-	return `
-[[model]]
-id = "m"
-latency_p50 = "100ms"
-[[model]]
-id = "n"
-latency_p50 = "100ms"
-[[scenario]]
-name = "t"
-title = "t"
-description = "t"
-` + keys + `
-  [scenario.gateway]
-` + gateway + `
-  [[scenario.account]]
-  name = "default"
-  quota_rpm = 100000
-  [[scenario.deployment]]
-  name = "bad"
-  model = "m"
-  rpm = "unlimited"
-  [[scenario.deployment]]
-  name = "good"
-  model = "n"
-  rpm = "unlimited"
-  [[scenario.group]]
-  name = "first"
-  deployments = ["bad"]
-  fallbacks = ["second"]
-  [[scenario.group]]
-  name = "second"
-  deployments = ["good"]
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-` + load + `
-  [[scenario.fault]]
-  model = "m"
-  rate = 1
-` + fault + "\n"
-}
-
-// coolingFile: bad always answers InternalServerException, one request a
-// second for a minute.
-var coolingFile = badAndGood(`fallback_on = ["server-error"]`, `  allowed_fails = 2
-  cooldown = "10s"`, `  arrival = "constant"
-  rate = 60
-  duration = "1m"`, `  kind = "errors"
-  error = "InternalServerException"`)
-
 // Cooldown: the second failure within a minute cools the deployment down
 // for exactly the cooldown; it is skipped inside that window and tried
 // again after it.
 func TestCooldownEntryAndExit(t *testing.T) {
-	r := newRun(t, parse(t, coolingFile), "t", engine.Options{Seed: 42})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/cooldown-after-two-fails.toml")
+	r := enginetest.NewRun(t, f, "cooldown-after-two-fails", engine.Options{Seed: 42})
+	sum := r.Do(t)
 	if sum.Succeeded != 60 {
 		t.Fatalf("%d of 60 succeeded; every one should fall back to good", sum.Succeeded)
 	}
@@ -1102,17 +913,17 @@ func TestCooldownEntryAndExit(t *testing.T) {
 		t.Fatalf("%d cooldowns in a minute of failures with a 10 s cooldown; want several", len(cooldowns))
 	}
 	first := cooldowns[0]
-	errored := r.events.of(engine.Errored)
+	errored := r.Events.Of(engine.Errored)
 	if len(errored) < 2 || first.At != errored[1].At || first.Until != first.At+10*time.Second {
 		t.Fatalf("first cooldown %+v; want at the second failure (%v) until 10 s later", first, errored[1].At)
 	}
-	for _, ev := range r.events.of(engine.Attempt) {
+	for _, ev := range r.Events.Of(engine.Attempt) {
 		if ev.Deployment == "bad" && ev.At >= first.At && ev.At < first.Until {
 			t.Fatalf("bad was tried at %v, inside its cooldown %v–%v", ev.At, first.At, first.Until)
 		}
 	}
 	tried := false
-	for _, ev := range r.events.of(engine.Attempt) {
+	for _, ev := range r.Events.Of(engine.Attempt) {
 		if ev.Deployment == "bad" && ev.At >= first.Until && ev.At < first.Until+time.Second {
 			tried = true
 		}
@@ -1121,7 +932,7 @@ func TestCooldownEntryAndExit(t *testing.T) {
 		t.Fatalf("bad was not tried again within a second after its cooldown ended at %v", first.Until)
 	}
 	skips := 0
-	for _, ev := range r.events.of(engine.Skipped) {
+	for _, ev := range r.Events.Of(engine.Skipped) {
 		if ev.Reason == engine.SkipCooldown && ev.Deployment == "bad" {
 			skips++
 		}
@@ -1131,46 +942,21 @@ func TestCooldownEntryAndExit(t *testing.T) {
 	}
 }
 
-// noisy-neighbour: A's rate-limited count is its bucket arithmetic, a
-// fixed window of 30 per minute against 120 a minute for two minutes; B and
-// C are untouched.
-func TestNoisyNeighbourScenario(t *testing.T) {
-	r := newRun(t, builtin(t), "noisy-neighbour", engine.Options{Seed: 42})
-	sum := r.do(t)
-	const minutes, rateA, rpmA = 2, 120, 30
-	a := sum.ByTenant["A"]
-	if a.Requests != minutes*rateA || a.Succeeded != minutes*rpmA || a.RateLimited != minutes*(rateA-rpmA) {
-		t.Fatalf("A: %+v; want %d sent, %d through, %d rate-limited", a, minutes*rateA, minutes*rpmA, minutes*(rateA-rpmA))
-	}
-	for _, name := range []string{"B", "C"} {
-		if b := sum.ByTenant[name]; b.Requests != 20 || b.Succeeded != 20 || b.SuccessRate != 100 {
-			t.Fatalf("%s: %+v; want 20 of 20, 100%%", name, b)
-		}
-	}
-}
-
-// retryFile: one request; bad always throttles.
-func retryFile(gateway string) string {
-	return badAndGood("", gateway, "  requests = 1", `  kind = "throttle"`)
-}
-
 // Retries wait Backoff × 2^n, capped at MaxBackoff, then fall back; each
 // retry goes when its RetryScheduled event said.
 func TestRetryBackoffTiming(t *testing.T) {
-	r := newRun(t, parse(t, retryFile(`  retries = 3
-  backoff = "1s"
-  max_backoff = "3s"
-  jitter = 0`)), "t", engine.Options{Seed: 42})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/retry-backoff-capped.toml")
+	r := enginetest.NewRun(t, f, "retry-backoff-capped", engine.Options{Seed: 42})
+	sum := r.Do(t)
 	if sum.Succeeded != 1 || sum.FellBack != 1 {
 		t.Fatalf("%+v; want the request to succeed on good after the retries", sum)
 	}
-	retries := r.events.of(engine.RetryScheduled)
+	retries := r.Events.Of(engine.RetryScheduled)
 	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} // 1, 2, then 4 capped at 3
 	if len(retries) != len(want) {
 		t.Fatalf("%d retries, want %d: %+v", len(retries), len(want), retries)
 	}
-	attempts := r.events.of(engine.Attempt)
+	attempts := r.Events.Of(engine.Attempt)
 	for i, ev := range retries {
 		if got := ev.Until - ev.At; got != want[i] {
 			t.Fatalf("retry %d waits %v, want %v", i+1, got, want[i])
@@ -1186,12 +972,10 @@ func TestRetryBackoffTiming(t *testing.T) {
 
 // Jitter takes up to its fraction off each wait, drawn from the seed.
 func TestRetryJitterStaysInBounds(t *testing.T) {
-	r := newRun(t, parse(t, retryFile(`  retries = 5
-  backoff = "2s"
-  max_backoff = "1m"
-  jitter = 0.5`)), "t", engine.Options{Seed: 9})
-	r.do(t)
-	for i, ev := range r.events.of(engine.RetryScheduled) {
+	f := enginetest.Load(t, "testdata/retry-jitter.toml")
+	r := enginetest.NewRun(t, f, "retry-jitter", engine.Options{Seed: 9})
+	r.Do(t)
+	for i, ev := range r.Events.Of(engine.RetryScheduled) {
 		nominal := 2 * time.Second << i
 		if got := ev.Until - ev.At; got > nominal || got < nominal/2 {
 			t.Fatalf("retry %d waits %v, want within [%v, %v]", i+1, got, nominal/2, nominal)
@@ -1202,14 +986,11 @@ func TestRetryJitterStaysInBounds(t *testing.T) {
 // A quota throttle carries Retry-After: the retry waits that long rather
 // than the shorter backoff, and then succeeds.
 func TestRetryAfterIsHonoured(t *testing.T) {
-	src := strings.Replace(retryFile(`  retries = 1
-  backoff = "1s"
-  jitter = 0`), `  quota_rpm = 100000`, `  quota_rpm = 1`, 1)
-	src = strings.Replace(src, "  requests = 1\n", "  requests = 2\n", 1)
-	src = src[:strings.Index(src, "  [[scenario.fault]]")] // no storm: the quota does the throttling
-	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 42})
-	sum := r.do(t)
-	retries := r.events.of(engine.RetryScheduled)
+	// No storm: the quota does the throttling.
+	f := enginetest.Load(t, "testdata/retry-after-quota-throttle.toml")
+	r := enginetest.NewRun(t, f, "retry-after-quota-throttle", engine.Options{Seed: 42})
+	sum := r.Do(t)
+	retries := r.Events.Of(engine.RetryScheduled)
 	if len(retries) == 0 {
 		t.Fatalf("no retry; summary %+v", sum)
 	}
@@ -1226,19 +1007,17 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 // The gateway timeout fails a request that has not been answered in time,
 // retries included, and ignores the answer that comes later.
 func TestGatewayTimeout(t *testing.T) {
-	r := newRun(t, parse(t, retryFile(`  retries = 5
-  backoff = "4s"
-  jitter = 0
-  timeout = "10s"`)), "t", engine.Options{Seed: 42})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/gateway-timeout.toml")
+	r := enginetest.NewRun(t, f, "gateway-timeout", engine.Options{Seed: 42})
+	sum := r.Do(t)
 	if sum.Failed != 1 || sum.Succeeded != 0 {
 		t.Fatalf("%+v; want the request failed by the timeout", sum)
 	}
-	failed := r.events.of(engine.Failed)
+	failed := r.Events.Of(engine.Failed)
 	if len(failed) != 1 || failed[0].Code != "GatewayTimeout" || failed[0].At != 10*time.Second {
 		t.Fatalf("failure %+v; want GatewayTimeout at 10s", failed)
 	}
-	for _, ev := range r.events.of(engine.Attempt) {
+	for _, ev := range r.Events.Of(engine.Attempt) {
 		if ev.At > 10*time.Second {
 			t.Fatalf("an attempt at %v, after the timeout", ev.At)
 		}
@@ -1246,9 +1025,9 @@ func TestGatewayTimeout(t *testing.T) {
 }
 
 // healthEvents are the run's HealthChanged events to state.
-func healthEvents(r run, state string) []engine.Event {
+func healthEvents(r enginetest.Run, state string) []engine.Event {
 	var out []engine.Event
-	for _, ev := range r.events.of(engine.HealthChanged) {
+	for _, ev := range r.Events.Of(engine.HealthChanged) {
 		if ev.Health == state {
 			out = append(out, ev)
 		}
@@ -1260,18 +1039,14 @@ func healthEvents(r run, state string) []engine.Event {
 // is half-open and exactly one request probes it; a failed probe reopens
 // it, and once the fault is over a probe succeeds and closes it.
 func TestCircuitBreakerTransitions(t *testing.T) {
-	src := strings.Replace(coolingFile, `  allowed_fails = 2
-  cooldown = "10s"`, `  breaker_failures = 3
-  breaker_open_for = "5s"`, 1)
-	src = strings.Replace(src, `  error = "InternalServerException"`, `  error = "InternalServerException"
-  duration = "20s"`, 1)
-	r := newRun(t, parse(t, src), "t", engine.Options{Seed: 42})
-	sum := r.do(t)
+	f := enginetest.Load(t, "testdata/circuit-breaker.toml")
+	r := enginetest.NewRun(t, f, "circuit-breaker", engine.Options{Seed: 42})
+	sum := r.Do(t)
 	if sum.Succeeded != 60 {
 		t.Fatalf("%d of 60 succeeded; every one should be served, by bad or by good", sum.Succeeded)
 	}
 	var states []string
-	changes := r.events.of(engine.HealthChanged)
+	changes := r.Events.Of(engine.HealthChanged)
 	for _, ev := range changes {
 		states = append(states, ev.Health)
 	}
@@ -1289,7 +1064,7 @@ func TestCircuitBreakerTransitions(t *testing.T) {
 			next = changes[i+1].At
 		}
 		n := 0
-		for _, a := range r.events.of(engine.Attempt) {
+		for _, a := range r.Events.Of(engine.Attempt) {
 			if a.Deployment == "bad" && a.At >= ev.At && a.At < next {
 				n++
 			}
@@ -1309,15 +1084,16 @@ func TestCircuitBreakerTransitions(t *testing.T) {
 
 // A tenant's rate changed live applies from its last arrival on.
 func TestSetRateDuringRun(t *testing.T) {
-	r := newRun(t, parse(t, steady("constant", 60, "4m")), "t", engine.Options{Seed: 42})
-	r.engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+	f := enginetest.Load(t, "testdata/steady-60rpm-4m.toml")
+	r := enginetest.NewRun(t, f, "steady-60rpm-4m", engine.Options{Seed: 42})
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
 		if ev.Kind == engine.Admitted && ev.Request == 60 { // at 59 s
-			if err := r.engine.SetRate("tenant/app", 120); err != nil {
+			if err := r.Engine.Controls().Send(engine.SetRate{Bucket: "tenant/app", Rate: 120}); err != nil {
 				t.Error(err)
 			}
 		}
 	}))
-	r.do(t)
+	r.Do(t)
 	per := arrivalsPerMinute(r)
 	// The next arrival after the change comes 0.5 s after the one at 59 s,
 	// still inside the first minute.
@@ -1329,14 +1105,14 @@ func TestSetRateDuringRun(t *testing.T) {
 			t.Fatalf("minute %d had %d arrivals after the rate went to 120 (all: %v)", m+2, n, per)
 		}
 	}
-	if ch := r.events.of(engine.RateChanged); len(ch) != 1 || ch[0].Rate != 120 || ch[0].Tenant != "app" {
+	if ch := r.Events.Of(engine.RateChanged); len(ch) != 1 || ch[0].Rate != 120 || ch[0].Tenant != "app" {
 		t.Fatalf("rate events %+v", ch)
 	}
-	if l := levelOf(r.engine.Buckets(), "tenant/app"); l.Rate != 120 {
+	if l := levelOf(r.Engine.Controls().Snapshot().Buckets, "tenant/app"); l.Rate != 120 {
 		t.Fatalf("tenant level after the change: %+v", l)
 	}
-	burst := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
-	if err := burst.engine.SetRate("tenant/app", 10); err == nil || !strings.Contains(err.Error(), "burst") {
+	burst := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	if err := burst.Engine.Controls().Send(engine.SetRate{Bucket: "tenant/app", Rate: 10}); err == nil || !strings.Contains(err.Error(), "burst") {
 		t.Fatalf("retuning a burst tenant's rate: %v; want an error that says it sends a burst", err)
 	}
 }
@@ -1344,17 +1120,17 @@ func TestSetRateDuringRun(t *testing.T) {
 // The clock readers see stops with the run: the dashboard's elapsed time
 // and gauges stand still once it has ended.
 func TestElapsedStopsWithTheRun(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)}
-	r := newRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
-	r.do(t)
-	end := r.events.of(engine.RunEnded)[0].At
-	clock.advance(time.Hour)
-	if got := r.engine.Elapsed(); got != end {
+	clock := enginetest.NewClock(time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC))
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42, Speed: 1, Clock: clock})
+	r.Do(t)
+	end := r.Events.Of(engine.RunEnded)[0].At
+	clock.Advance(time.Hour)
+	if got := r.Engine.Controls().Snapshot().At; got != end {
 		t.Fatalf("an hour after the run: Elapsed() = %v, want %v", got, end)
 	}
-	before := levelOf(r.engine.Buckets(), "deployment/primary")
-	clock.advance(time.Hour)
-	if after := levelOf(r.engine.Buckets(), "deployment/primary"); after.Available != before.Available {
+	before := levelOf(r.Engine.Controls().Snapshot().Buckets, "deployment/primary")
+	clock.Advance(time.Hour)
+	if after := levelOf(r.Engine.Controls().Snapshot().Buckets, "deployment/primary"); after.Available != before.Available {
 		t.Fatalf("primary refilled after the run: %v → %v", before.Available, after.Available)
 	}
 }
@@ -1376,31 +1152,15 @@ func (c *pollCounter) Handle(ev engine.Event) {
 // where the file's own check was bypassed: each poll is a StartQuery, and
 // on real AWS a run must never query without end.
 func TestLogPollsStopAtTheCap(t *testing.T) {
-	f := parse(t, `
-[[scenario]]
-name = "x"
-title = "t"
-  [[scenario.account]]
-  name = "a"
-  [[scenario.deployment]]
-  name = "d"
-  model = "anthropic.claude-3-haiku-20240307-v1:0"
-  rpm = 10
-  [[scenario.tenant]]
-  name = "app"
-  rpm = 10
-  requests = 1
-  [scenario.logs]
-  poll_every = "1s"
-`)
+	f := enginetest.Load(t, "testdata/log-poll-every-second.toml")
 	s := f.Scenarios[0]
 	// What the file check would refuse: logs that never arrive, waited for
 	// far beyond MaxLogPolls polls.
 	s.Logs.Delay, s.Logs.Timeout = 10000*time.Hour, 10000*time.Hour
 	polls := &pollCounter{}
-	r := newRun(t, f, "x", engine.Options{})
-	r.engine.Subscribe(polls)
-	r.do(t)
+	r := enginetest.NewRun(t, f, "log-poll-every-second", engine.Options{})
+	r.Engine.Subscribe(polls)
+	r.Do(t)
 	if polls.n != scenarios.MaxLogPolls || !polls.last.Final || !polls.last.TimedOut {
 		t.Fatalf("%d polls, last %+v; want %d, the last final and timed out", polls.n, polls.last, scenarios.MaxLogPolls)
 	}

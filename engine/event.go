@@ -5,12 +5,22 @@ import (
 	"time"
 
 	"spillway/engine/bucket"
-	"spillway/engine/fleet"
+	"spillway/engine/health"
+	"spillway/engine/wire"
 	"spillway/scenarios"
 )
 
 // Kind says what an Event reports.
 type Kind uint8
+
+// Health states, as events and bucket levels report them (package health
+// decides them).
+const (
+	Healthy  = string(health.Healthy)
+	Cooling  = string(health.Cooling)
+	Open     = string(health.Open)
+	HalfOpen = string(health.HalfOpen)
+)
 
 // The kinds of event, in the order a request meets them.
 const (
@@ -30,6 +40,7 @@ const (
 	Resumed                    // dispatch goes on after a pause
 	SpeedChanged               // simulated time runs at a new speed from here
 	RateChanged                // a tenant's arrival rate was changed during the run
+	ControlRefused             // a control could not be applied; Message says why
 	HealthChanged              // a deployment's health changed: cooldown, circuit open, half-open or healthy again
 	RetryScheduled             // a failed attempt will be retried in its group at Until
 	FaultStarted               // the simulated fleet starts showing a fault
@@ -54,6 +65,8 @@ var kindNames = [...]string{
 	Paused:         "paused",
 	Resumed:        "resumed",
 	SpeedChanged:   "speed_changed",
+	RateChanged:    "rate_changed",
+	ControlRefused: "control_refused",
 	HealthChanged:  "health_changed",
 	RetryScheduled: "retry_scheduled",
 	FaultStarted:   "fault_started",
@@ -154,7 +167,7 @@ func (p *RegionPoll) Total() int {
 }
 
 // RegionCount is one bar of a Region histogram.
-type RegionCount = fleet.RegionCount
+type RegionCount = wire.RegionCount
 
 // Why a deployment was skipped.
 const (

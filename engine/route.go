@@ -7,10 +7,23 @@ import (
 	"spillway/scenarios"
 )
 
+// strategy chooses among a group's deployments. Like a gateway's pre-call
+// check, it passes over deployments whose health says skip (left in
+// g.unhealthy) and those at their limit (left in g.skipped) before
+// choosing; it takes the chosen one's token, or returns nil when none has
+// budget. It runs once per request on the hot path, so it allocates nothing.
+type strategy func(g *group, t time.Time, rng *rand.Rand) *deployment
+
+// strategies are the route strategies a group may name.
+var strategies = map[scenarios.Strategy]strategy{
+	scenarios.RoundRobin: roundRobin,
+	scenarios.Shuffle:    weightedShuffle,
+}
+
 // group is a set of interchangeable deployments and how to pick among them.
 type group struct {
 	name      string
-	strategy  scenarios.Strategy
+	choose    strategy
 	members   []*deployment
 	next      int           // round-robin: where the next request starts looking
 	skipped   []*deployment // scratch: deployments the last pick passed over for budget
@@ -19,33 +32,41 @@ type group struct {
 	exhaustedMsg string
 }
 
-// pick chooses a deployment with budget at t and takes its token, or returns
-// nil when none has any. Like a gateway's pre-call check, deployments in
-// cooldown or with an open circuit (left in g.unhealthy) and at their
-// limit (left in g.skipped) are
-// dropped before choosing.
-// It allocates nothing: it runs once per request on the hot path.
-func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
-	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
-	if g.strategy == scenarios.RoundRobin {
-		n := len(g.members)
-		for k := 0; k < n; k++ {
-			i := (g.next + k) % n
-			d := g.members[i]
-			if d.skipReason(t) != "" {
-				g.unhealthy = append(g.unhealthy, d)
-				continue
-			}
-			if d.bucket.AllowAt(t) {
-				g.next = (i + 1) % n
-				return d
-			}
-			g.skipped = append(g.skipped, d)
-		}
-		g.next = (g.next + 1) % n
-		return nil
-	}
+func newGroup(name string, s scenarios.Strategy, members []*deployment) *group {
+	return &group{name: name, choose: strategies[s], members: members,
+		skipped: make([]*deployment, 0, len(members)), unhealthy: make([]*deployment, 0, len(members)),
+		exhaustedMsg: "no deployment in group " + name + " has budget"}
+}
 
+// pick chooses a deployment with budget at t by the group's strategy.
+func (g *group) pick(t time.Time, rng *rand.Rand) *deployment { return g.choose(g, t, rng) }
+
+// roundRobin takes the members in turn, starting after the last one
+// picked, and moves on past any without budget.
+func roundRobin(g *group, t time.Time, _ *rand.Rand) *deployment {
+	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
+	n := len(g.members)
+	for k := 0; k < n; k++ {
+		i := (g.next + k) % n
+		d := g.members[i]
+		if d.skipReason(t) != "" {
+			g.unhealthy = append(g.unhealthy, d)
+			continue
+		}
+		if d.bucket.AllowAt(t) {
+			g.next = (i + 1) % n
+			return d
+		}
+		g.skipped = append(g.skipped, d)
+	}
+	g.next = (g.next + 1) % n
+	return nil
+}
+
+// weightedShuffle is LiteLLM's simple-shuffle: a random pick among the
+// members with budget, each weighted by its weight or its rpm.
+func weightedShuffle(g *group, t time.Time, rng *rand.Rand) *deployment {
+	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
 	var total float64
 	for _, d := range g.members {
 		if d.skipReason(t) != "" {
@@ -76,17 +97,4 @@ func (g *group) pick(t time.Time, rng *rand.Rand) *deployment {
 	}
 	chosen.bucket.AllowAt(t)
 	return chosen
-}
-
-// weight is the deployment's share in a shuffle: its weight if set, else its
-// rpm, as LiteLLM's simple-shuffle does. An unlimited deployment without a
-// weight counts as 1.
-func (d *deployment) weight() float64 {
-	switch {
-	case d.spec.Weight > 0:
-		return d.spec.Weight
-	case d.rpm.IsUnlimited():
-		return 1
-	}
-	return float64(d.rpm)
 }

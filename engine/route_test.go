@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"spillway/engine/bucket"
+	"spillway/engine/health"
 	"spillway/scenarios"
 )
 
@@ -25,13 +26,13 @@ func BenchmarkRoutingDecision(b *testing.B) {
 		b.Run(string(tc.strategy)+"/"+string(tc.limiter), func(b *testing.B) {
 			// Limits high enough that every decision admits: the common path.
 			tenantBucket := bucket.New(tc.limiter, 6_000_000, epoch)
-			g := &group{name: "g", strategy: tc.strategy}
+			var members []*deployment
 			for i := range 3 {
-				g.members = append(g.members, &deployment{rpm: 6_000_000,
+				members = append(members, &deployment{rpm: 6_000_000, health: health.None{},
 					spec:   scenarios.Deployment{Name: string(rune('a' + i))},
 					bucket: bucket.New(tc.limiter, 6_000_000, epoch)})
 			}
-			g.skipped = make([]*deployment, 0, len(g.members))
+			g := newGroup("g", tc.strategy, members)
 			rng := rand.New(rand.NewPCG(1, 2))
 			t := epoch
 			b.ReportAllocs()
@@ -47,11 +48,12 @@ func BenchmarkRoutingDecision(b *testing.B) {
 
 func TestRoundRobinSkipsEmptyDeployments(t *testing.T) {
 	epoch := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
-	g := &group{strategy: scenarios.RoundRobin}
+	var members []*deployment
 	for i, rpm := range []scenarios.RPM{1, 100, 100} {
-		g.members = append(g.members, &deployment{rpm: rpm, spec: scenarios.Deployment{Name: string(rune('a' + i))},
-			bucket: bucket.New(scenarios.FixedWindow, rpm, epoch)})
+		members = append(members, &deployment{rpm: rpm, spec: scenarios.Deployment{Name: string(rune('a' + i))},
+			health: health.None{}, bucket: bucket.New(scenarios.FixedWindow, rpm, epoch)})
 	}
+	g := newGroup("g", scenarios.RoundRobin, members)
 	var got string
 	for range 6 {
 		got += g.pick(epoch, nil).spec.Name

@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"container/heap"
-	"time"
-)
+import "time"
 
 // itemKind is what a scheduled item does when its time comes.
 type itemKind uint8
@@ -46,11 +43,3 @@ func (s *schedule) Pop() any {
 	*s = old[:len(old)-1]
 	return it
 }
-
-func (e *Engine) push(it item) {
-	e.seq++
-	it.seq = e.seq
-	heap.Push(&e.queue, it)
-}
-
-func (e *Engine) pop() item { return heap.Pop(&e.queue).(item) }

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,4 +77,34 @@ func (f Fault) Matches(account, region, model string) bool {
 	return (f.Account == "" || f.Account == account) &&
 		(f.Region == "" || f.Region == region) &&
 		(f.Model == "" || BaseModelID(f.Model) == BaseModelID(model))
+}
+
+// CheckFault checks a fault given on its own, such as to the emulator's
+// fault API, by the rules a scenario file's [[scenario.fault]] is checked
+// by: the same kinds, the parameters each needs and no others, an account
+// that is one of s's, and the same ranges, with the same messages. others
+// are the faults already in effect or scheduled beside it: latency factors
+// multiply where faults overlap, so the file's bound on a scenario's
+// factors together bounds these with the new one.
+//
+// The error is Errors, each naming its key ("rate", "quota_rpm") with no
+// file or place.
+func (s *Scenario) CheckFault(in FaultInput, others []Fault) (Fault, error) {
+	c := &checker{loc: locate("")}
+	accounts := map[string]bool{}
+	for _, a := range s.Accounts {
+		accounts[a.Name] = true
+	}
+	f := c.fault("", in, accounts, known(accountNames(s.Accounts)))
+	if c.found() == 0 && f.Kind == SlowDown {
+		if i, product := slowdownPast(append(slices.Clone(others), f)); i >= 0 {
+			c.fail("factor",
+				"latency faults multiply where they overlap: with this one, those in effect or scheduled come to ×%g, over the ×%g limit for all of them together; lower the factor or stop one",
+				product, float64(maxSlowdownProduct))
+		}
+	}
+	if c.found() > 0 {
+		return Fault{}, c.result()
+	}
+	return f, nil
 }

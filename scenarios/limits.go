@@ -114,19 +114,30 @@ func (t Tenant) lastArrival() time.Duration {
 // bound overflows into a negative duration. Whether they overlap is not
 // checked; no real scenario needs a slowdown of ×MaxSlowdown² in all.
 func (c *checker) slowdowns(path string, faults []Fault) {
-	const most = MaxSlowdown * MaxSlowdown
+	if i, product := slowdownPast(faults); i >= 0 {
+		c.fail(fmt.Sprintf("%s.fault[%d].factor", path, i),
+			"latency faults multiply where they overlap: with this one they come to ×%g, over the ×%g limit for all of a scenario's latency faults together; lower a factor",
+			product, float64(maxSlowdownProduct))
+	}
+}
+
+// maxSlowdownProduct bounds the latency factors of faults taken together.
+const maxSlowdownProduct = MaxSlowdown * MaxSlowdown
+
+// slowdownPast multiplies the latency factors above 1 of faults, in order,
+// and returns the index of the fault that takes the product past
+// maxSlowdownProduct, with the product then; -1 if none does.
+func slowdownPast(faults []Fault) (int, float64) {
 	product := 1.0
 	for i, f := range faults {
 		if f.Kind != SlowDown || f.Factor <= 1 {
 			continue
 		}
-		if product *= f.Factor; product > most {
-			c.fail(fmt.Sprintf("%s.fault[%d].factor", path, i),
-				"latency faults multiply where they overlap: with this one they come to ×%g, over the ×%g limit for all of a scenario's latency faults together; lower a factor",
-				product, float64(most))
-			return
+		if product *= f.Factor; product > maxSlowdownProduct {
+			return i, product
 		}
 	}
+	return -1, product
 }
 
 // logPolls bounds how many times a run polls the invocation logs: on AWS

@@ -63,11 +63,13 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Pos.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Pos.Line, e.Pos.Col)
+	if e.File != "" { // a fault checked on its own has no file
+		b.WriteString(e.File)
+		if e.Pos.Line > 0 {
+			fmt.Fprintf(&b, ":%d:%d", e.Pos.Line, e.Pos.Col)
+		}
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
 	if e.Key != "" {
 		b.WriteString(e.Key)
 		b.WriteString(": ")
@@ -154,20 +156,25 @@ type rawScenario struct {
 	Logs        rawLogs         `toml:"logs"`
 	Gateway     rawGateway      `toml:"gateway"`
 	FallbackOn  []string        `toml:"fallback_on"`
-	Fault       []rawFault      `toml:"fault"`
+	Fault       []FaultInput    `toml:"fault"`
 }
 
-type rawFault struct {
-	Kind     string `toml:"kind"`
-	Account  string `toml:"account"`
-	Region   string `toml:"region"`
-	Model    string `toml:"model"`
-	Rate     any    `toml:"rate"`
-	QuotaRPM any    `toml:"quota_rpm"`
-	Factor   any    `toml:"factor"`
-	Error    string `toml:"error"`
-	At       any    `toml:"at"`
-	Duration any    `toml:"duration"`
+// FaultInput is a fault as someone wrote it, before it is checked: the keys
+// of a [[scenario.fault]] table, or of a body sent to the emulator's fault
+// API, which uses the same names. Numbers and durations are kept as
+// decoded (int64 or float64, string, nil when absent) so that a wrong type
+// is reported by the checker, naming the key.
+type FaultInput struct {
+	Kind     string `toml:"kind" json:"kind"`
+	Account  string `toml:"account" json:"account"`
+	Region   string `toml:"region" json:"region"`
+	Model    string `toml:"model" json:"model"`
+	Rate     any    `toml:"rate" json:"rate"`
+	QuotaRPM any    `toml:"quota_rpm" json:"quota_rpm"`
+	Factor   any    `toml:"factor" json:"factor"`
+	Error    string `toml:"error" json:"error"`
+	At       any    `toml:"at" json:"at"`
+	Duration any    `toml:"duration" json:"duration"`
 }
 
 type rawAccount struct {
@@ -453,20 +460,21 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 
 // fault checks one [[scenario.fault]]: a known kind, the parameters it
 // needs and no others, and a scope that names one of the scenario's
-// accounts.
-func (c *checker) fault(p string, r rawFault, accounts map[string]bool, knownAccounts known) Fault {
+// accounts. p is the table's path; it is empty for a fault checked on its
+// own (CheckFault), whose errors then name just the key.
+func (c *checker) fault(p string, r FaultInput, accounts map[string]bool, knownAccounts known) Fault {
 	f := Fault{Kind: FaultKind(r.Kind), Account: r.Account, Region: r.Region, Model: r.Model, Error: r.Error,
-		At: c.duration(p+".at", r.At, 0, 0, MaxSpan), Duration: c.duration(p+".duration", r.Duration, 0, 0, MaxSpan)}
+		At: c.duration(join(p, "at"), r.At, 0, 0, MaxSpan), Duration: c.duration(join(p, "duration"), r.Duration, 0, 0, MaxSpan)}
 	if r.Account != "" {
 		if !accounts[r.Account] {
-			c.fail(p+".account", "fault names account %q, which does not exist; known accounts: %s", r.Account, knownAccounts)
+			c.fail(join(p, "account"), "fault names account %q, which does not exist; known accounts: %s", r.Account, knownAccounts)
 		}
 	}
 	need := map[string]bool{}
 	switch f.Kind {
 	case RegionOutage:
 		if f.Region == "" {
-			c.fail(p+".region", "a region-outage needs region = \"…\", the Region that goes dark")
+			c.fail(join(p, "region"), "a region-outage needs region = \"…\", the Region that goes dark")
 		}
 	case ThrottleStorm:
 		need["rate"] = true
@@ -477,20 +485,20 @@ func (c *checker) fault(p string, r rawFault, accounts map[string]bool, knownAcc
 			ok = ok || e == f.Error
 		}
 		if !ok && f.Error != "" {
-			c.fail(p+".error", "error %q cannot be injected; use one of %s", f.Error, strings.Join(InjectableErrors, ", "))
+			c.fail(join(p, "error"), "error %q cannot be injected; use one of %s", f.Error, strings.Join(InjectableErrors, ", "))
 		}
 		if f.Error == "" {
-			c.fail(p+".error", "an errors fault needs error = one of %s", strings.Join(InjectableErrors, ", "))
+			c.fail(join(p, "error"), "an errors fault needs error = one of %s", strings.Join(InjectableErrors, ", "))
 		}
 	case QuotaCut:
 		need["quota_rpm"] = true
 		if f.Account == "" {
-			c.fail(p+".account", "a quota fault needs account = \"…\", whose service quota is cut")
+			c.fail(join(p, "account"), "a quota fault needs account = \"…\", whose service quota is cut")
 		}
 		if r.QuotaRPM != nil {
-			f.QuotaRPM = c.rpm(p+".quota_rpm", r.QuotaRPM)
+			f.QuotaRPM = c.rpm(join(p, "quota_rpm"), r.QuotaRPM)
 		} else {
-			c.fail(p+".quota_rpm", "a quota fault needs quota_rpm, the cut quota per Region and model")
+			c.fail(join(p, "quota_rpm"), "a quota fault needs quota_rpm, the cut quota per Region and model")
 		}
 	case SlowDown:
 		need["factor"] = true
@@ -498,20 +506,20 @@ func (c *checker) fault(p string, r rawFault, accounts map[string]bool, knownAcc
 		if n, ok := numberIn(r.Factor, aboveZero, MaxSlowdown); ok {
 			f.Factor = n
 		} else {
-			c.fail(p+".factor", "a latency fault needs factor, a number above 0 and at most %d, such as 3", MaxSlowdown)
+			c.fail(join(p, "factor"), "a latency fault needs factor, a number above 0 and at most %d, such as 3", MaxSlowdown)
 		}
 	default:
 		kinds := make([]string, len(FaultKinds))
 		for i, k := range FaultKinds {
 			kinds[i] = string(k)
 		}
-		c.fail(p+".kind", "fault kind %q is not known; use one of %s", r.Kind, strings.Join(kinds, ", "))
+		c.fail(join(p, "kind"), "fault kind %q is not known; use one of %s", r.Kind, strings.Join(kinds, ", "))
 		return f
 	}
 	if need["rate"] {
 		n, ok := numberIn(r.Rate, aboveZero, 1)
 		if !ok {
-			c.fail(p+".rate", "rate is the fraction of calls affected: a number above 0 and at most 1, such as 0.5")
+			c.fail(join(p, "rate"), "rate is the fraction of calls affected: a number above 0 and at most 1, such as 0.5")
 		}
 		f.Rate = n
 	}
@@ -520,7 +528,7 @@ func (c *checker) fault(p string, r rawFault, accounts map[string]bool, knownAcc
 		v   any
 	}{{"rate", r.Rate}, {"quota_rpm", r.QuotaRPM}, {"factor", r.Factor}, {"error", r.Error}} {
 		if kv.v != nil && kv.v != "" && !need[kv.key] {
-			c.fail(p+"."+kv.key, "%s does not apply to a %s fault", kv.key, f.Kind)
+			c.fail(join(p, kv.key), "%s does not apply to a %s fault", kv.key, f.Kind)
 		}
 	}
 	return f

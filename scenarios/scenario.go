@@ -7,6 +7,7 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -37,6 +38,23 @@ func (r RPM) MarshalJSON() ([]byte, error) {
 		return []byte(`"unlimited"`), nil
 	}
 	return strconv.AppendFloat(nil, float64(r), 'f', -1, 64), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: a number, or "unlimited".
+func (r *RPM) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "null":
+		return nil
+	case `"unlimited"`:
+		*r = Unlimited
+		return nil
+	}
+	var n float64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("an rpm is a number or \"unlimited\", got %s", b)
+	}
+	*r = RPM(n)
+	return nil
 }
 
 // Limiter names how a bucket counts requests. Engineers ask which one they

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"spillway/engine"
+	"spillway/engine/enginetest"
 	"spillway/engine/session"
 	"spillway/scenarios"
 )
@@ -68,7 +69,7 @@ func BenchmarkView160x48With10kRequests(b *testing.B) {
 	f := steadyFile(b, 10000)
 	s := f.Scenarios[0]
 	start := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
-	sim := engine.NewSimulated(s, f.Models, 42, start)
+	sim := enginetest.NewSimulated(s, f.Models, 42, start)
 	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Clock: fixedClock(start)})
 	if err != nil {
 		b.Fatal(err)
@@ -78,7 +79,7 @@ func BenchmarkView160x48With10kRequests(b *testing.B) {
 	if err := e.Run(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	m := New(&Run{Feed: feed, Controls: e, Options: Options{Scenario: s, Badge: "SIMULATED", Backend: "in-process", Seed: 42, Speed: 20}}, Session{})
+	m := New(&Run{Feed: feed, Controls: e.Controls(), Options: Options{Scenario: s, Badge: "SIMULATED", Backend: "in-process", Seed: 42, Speed: 20}}, Session{})
 	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 	m.Refresh()
 	if n := len(m.state.lanes); n != 10000 {
@@ -139,7 +140,7 @@ func BenchmarkKeyLatencyDuring2000RequestRun(b *testing.B) {
 		}
 		feed := &Feed{}
 		run.Engine.Subscribe(feed)
-		probe := &latencyProbe{Model: New(&Run{Feed: feed, Controls: run.Engine,
+		probe := &latencyProbe{Model: New(&Run{Feed: feed, Controls: run.Engine.Controls(),
 			Options: Options{Scenario: run.Scenario, Badge: run.Backend.Badge, Backend: run.Backend.Detail, Seed: 42, Speed: 20}}, Session{})}
 		probe.buckets.selected = 1 // deployment/primary-a
 		p := tea.NewProgram(probe, tea.WithInput(nil), tea.WithOutput(devNull(b)), tea.WithWindowSize(160, 48), tea.WithoutSignals())
@@ -196,7 +197,7 @@ func BenchmarkIdlePausedDashboard(b *testing.B) {
 	defer run.Close()
 	feed := &Feed{}
 	run.Engine.Subscribe(feed)
-	m := New(&Run{Feed: feed, Controls: run.Engine, Options: Options{Scenario: run.Scenario, Badge: "SIMULATED", Seed: 42, Speed: 1}}, Session{})
+	m := New(&Run{Feed: feed, Controls: run.Engine.Controls(), Options: Options{Scenario: run.Scenario, Badge: "SIMULATED", Seed: 42, Speed: 1}}, Session{})
 	p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(devNull(b)), tea.WithWindowSize(160, 48), tea.WithoutSignals())
 	go run.Engine.Run(b.Context())
 	ui := make(chan error, 1)

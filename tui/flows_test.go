@@ -16,7 +16,9 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"spillway/engine"
+	"spillway/engine/enginetest"
 	"spillway/engine/record"
+	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
 )
 
@@ -48,15 +50,10 @@ func (r *simRunner) Start(name string, rpm map[engine.BucketID]scenarios.RPM, sp
 	if err != nil {
 		return nil, err
 	}
-	sim := engine.NewSimulated(s, r.file.Models, 42, time.Now())
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: speed, Backend: sim, Logs: sim, Faults: sim})
+	sim := enginetest.NewSimulated(s, r.file.Models, 42, time.Now())
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: speed, Backend: sim, Logs: sim, Faults: sim, RPM: rpm})
 	if err != nil {
 		return nil, err
-	}
-	for id, limit := range rpm {
-		if err := e.SetRPM(id, limit); err != nil {
-			return nil, err
-		}
 	}
 	feed, rec := &Feed{}, record.New(record.Meta{Backend: "simulated"})
 	e.Subscribe(feed)
@@ -70,8 +67,9 @@ func (r *simRunner) Start(name string, rpm map[engine.BucketID]scenarios.RPM, sp
 	go func() { e.Run(ctx); close(done) }()
 	r.stops = []func(){func() { cancel(); <-done }}
 	r.mu.Unlock()
-	return &Run{Feed: feed, Controls: e, Export: rec.WriteFile,
-		Options: Options{Scenario: s, Badge: "SIMULATED", Backend: "in-process fleet", Seed: 42, Speed: speed}}, nil
+	return &Run{Feed: feed, Controls: e.Controls(), Export: rec.WriteFile,
+		Options: Options{Scenario: s, Badge: "SIMULATED", Backend: "in-process fleet", Seed: 42, Speed: speed,
+			FaultOptions: fleet.FaultOptions(s)}}, nil
 }
 
 // probeMsg asks the program for the screen as a person sees it. It is

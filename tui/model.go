@@ -1,8 +1,8 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,9 +53,6 @@ type exportedMsg struct {
 	err        error
 }
 
-// speedSteps are the speeds < and > step through.
-var speedSteps = []float64{0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, math.Inf(1)}
-
 // Model is the root of the dashboard. Its panels draw from runState, which
 // is built only from engine events, and from what Controls report.
 type Model struct {
@@ -63,11 +60,10 @@ type Model struct {
 	session Session
 	masked  map[string]string
 
-	state    *runState
-	levels   []engine.BucketLevel
-	elapsed  time.Duration
-	paused   bool
-	speed    float64
+	state *runState
+	// snap is the engine's latest published state; the dashboard keeps no
+	// other copy of pause, speed, clock or bucket levels.
+	snap     engine.Snapshot
 	starting string // what is being started, while a Start runs
 
 	lanes   lanesPanel
@@ -101,11 +97,10 @@ func (m *Model) show(run *Run) {
 	m.run = run
 	m.masked = maskedIDs(run.Scenario, run.AccountIDs)
 	m.state = newRunState()
-	m.speed, m.paused, m.elapsed = run.Speed, false, 0
 	m.lanes = lanesPanel{follow: true}
 	m.faults.open = false
-	m.levels = run.Controls.Buckets()
-	m.buckets.selected = min(m.buckets.selected, len(m.levels)-1)
+	m.snap = run.Controls.Snapshot()
+	m.buckets.selected = min(m.buckets.selected, len(m.snap.Buckets)-1)
 }
 
 // Init starts the frame clock and asks for the background colour.
@@ -116,7 +111,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case frameMsg:
 		moved := m.Refresh()
-		if !moved && (m.paused || m.state.ended) {
+		if !moved && (m.snap.Paused || m.state.ended) {
 			return m, frame(idleFrameRate)
 		}
 		return m, frame(frameRate)
@@ -150,23 +145,80 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// Refresh drains the feed into the dashboard's state and rereads the
-// buckets and the clock. The frame tick calls it; tests call it directly.
-// It reports whether anything moved.
+// Refresh drains the feed into the dashboard's state and takes the engine's
+// latest snapshot. The frame tick calls it; tests call it directly. It
+// reports whether anything moved.
 func (m *Model) Refresh() bool {
 	events := m.run.Feed.Drain()
 	for _, ev := range events {
 		m.state.apply(ev)
+		if notice := confirmed(ev); notice != "" {
+			m.notice = notice
+		}
 	}
-	m.levels = m.run.Controls.Buckets()
-	elapsed := m.run.Controls.Elapsed()
-	moved := len(events) > 0 || elapsed != m.elapsed
-	m.elapsed = elapsed
-	return moved
+	before := m.snap.At
+	m.snap = m.run.Controls.Snapshot()
+	return len(events) > 0 || m.snap.At != before
+}
+
+// confirmed is what to tell the user when the engine reports a control
+// applied or refused: the screen says what the engine did, not what a key
+// asked for.
+func confirmed(ev engine.Event) string {
+	switch ev.Kind {
+	case engine.RPMChanged:
+		return fmt.Sprintf("%s → %s RPM", ev.Bucket, ev.RPM)
+	case engine.RateChanged:
+		return fmt.Sprintf("%s → %s requests a minute", ev.Bucket, rateText(ev.Rate))
+	case engine.Paused:
+		return "paused: nothing is sent and simulated time stands still; space resumes"
+	case engine.Resumed:
+		return "resumed"
+	case engine.SpeedChanged:
+		return "speed " + speedText(ev.Speed)
+	case engine.FaultStarted:
+		if ev.Fault.Live {
+			return "started " + ev.Fault.Fault.String()
+		}
+	case engine.FaultEnded:
+		if ev.Message != "" {
+			return "stopped " + ev.Fault.Fault.String() + ": " + ev.Message
+		}
+	case engine.ControlRefused:
+		return ev.Message
+	}
+	return ""
+}
+
+// rateText writes an arrival rate with at most one decimal.
+func rateText(rate float64) string {
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", rate), ".0")
+}
+
+// send hands an intent to the engine; a refusal becomes the notice. A
+// running engine confirms with an event; an ended one applies a limit change
+// at once, to the limits r re-runs with, and its snapshot confirms it.
+func (m *Model) send(in engine.Intent) {
+	err := m.run.Controls.Send(in)
+	switch {
+	case errors.Is(err, engine.ErrRunOver):
+		m.notice = "the run has ended; r runs it again"
+	case err != nil:
+		m.notice = err.Error()
+	default:
+		if snap := m.run.Controls.Snapshot(); snap.Over {
+			m.snap = snap
+			if adjust, ok := in.(engine.AdjustRPM); ok {
+				if l, found := snap.Bucket(adjust.Bucket); found {
+					m.notice = fmt.Sprintf("%s → %s RPM for the next run; r re-runs with it", l.ID, l.RPM)
+				}
+			}
+		}
+	}
 }
 
 // now is the simulated time the screen shows.
-func (m *Model) now() time.Duration { return max(m.state.now, m.elapsed) }
+func (m *Model) now() time.Duration { return max(m.state.now, m.snap.At) }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
@@ -196,16 +248,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.PageUp, k.PageDown, k.Live):
 		m.lanes.key(msg, k, len(m.state.lanes), m.laneRows())
 	case key.Matches(msg, k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate):
-		if notice := m.buckets.key(msg, k, m.levels, m.run.Controls); notice != "" {
+		if in, notice := m.buckets.key(msg, k, m.snap.Buckets); in != nil {
+			m.send(in)
+		} else if notice != "" {
 			m.notice = notice
-			m.levels = m.run.Controls.Buckets()
 		}
 	case key.Matches(msg, k.Pause):
-		m.togglePause()
+		m.send(engine.TogglePause{})
 	case key.Matches(msg, k.Slower):
-		m.stepSpeed(-1)
+		m.send(engine.StepSpeed{Dir: -1})
 	case key.Matches(msg, k.Faster):
-		m.stepSpeed(1)
+		m.send(engine.StepSpeed{Dir: 1})
 	case key.Matches(msg, k.Rerun):
 		return m.start(m.run.Scenario.Name, m.tunedRPMs(), m.run.Scenario.Name+" again, keeping the tuned RPMs")
 	case key.Matches(msg, k.Reset):
@@ -229,7 +282,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) faultOptions() []scenarios.Fault {
 	var out []scenarios.Fault
 	seen := map[string]bool{}
-	for _, f := range append(append([]scenarios.Fault(nil), m.run.Scenario.Faults...), engine.FaultOptions(m.run.Scenario)...) {
+	for _, f := range append(append([]scenarios.Fault(nil), m.run.Scenario.Faults...), m.run.FaultOptions...) {
 		f.At, f.Duration = 0, 0
 		if !seen[f.String()] {
 			seen[f.String()] = true
@@ -241,65 +294,20 @@ func (m *Model) faultOptions() []scenarios.Fault {
 
 // toggleFault stops f if it is in effect, and starts it otherwise.
 func (m *Model) toggleFault(f scenarios.Fault) {
-	if m.state.ended {
-		m.notice = "the run has ended; r runs it again, then f"
-		return
-	}
 	if id := m.state.faultOn(f); id != 0 {
-		m.run.Controls.StopFault(id)
 		m.notice = "stopping " + f.String()
+		m.send(engine.StopFault{ID: id})
 		return
 	}
-	if _, err := m.run.Controls.StartFault(f); err != nil {
-		m.notice = err.Error()
-		return
-	}
-	m.notice = "started " + f.String()
-}
-
-func (m *Model) togglePause() {
-	if m.state.ended {
-		m.notice = "the run has ended; r runs it again"
-		return
-	}
-	m.paused = !m.paused
-	m.run.Controls.SetPaused(m.paused)
-	if m.paused {
-		m.notice = "paused: nothing is sent and simulated time stands still; space resumes"
-	} else {
-		m.notice = "resumed"
-	}
-}
-
-// stepSpeed moves to the next slower (-1) or faster (+1) speed step.
-func (m *Model) stepSpeed(dir int) {
-	i := 0
-	for i < len(speedSteps)-1 && speedSteps[i] < m.speed {
-		i++
-	}
-	if dir < 0 && i > 0 {
-		i--
-	} else if dir > 0 && i < len(speedSteps)-1 && speedSteps[i] <= m.speed {
-		i++
-	}
-	next := speedSteps[i]
-	if next == m.speed {
-		m.notice = "speed " + speedText(next) + " is the limit this way"
-		return
-	}
-	if err := m.run.Controls.SetSpeed(next); err != nil {
-		m.notice = err.Error()
-		return
-	}
-	m.speed = next
-	m.notice = "speed " + speedText(next)
+	m.notice = "starting " + f.String()
+	m.send(engine.StartFault{Fault: f})
 }
 
 // tunedRPMs are the current limits of every bucket that has one, for a
 // re-run that keeps what was tuned.
 func (m *Model) tunedRPMs() map[engine.BucketID]scenarios.RPM {
 	out := map[engine.BucketID]scenarios.RPM{}
-	for _, l := range m.levels {
+	for _, l := range m.snap.Buckets {
 		out[l.ID] = l.RPM
 	}
 	return out
@@ -318,7 +326,7 @@ func (m *Model) start(name string, rpm map[engine.BucketID]scenarios.RPM, what s
 		return nil
 	}
 	m.starting, m.notice = what, "starting "+what+"…"
-	speed := m.speed
+	speed := m.snap.Speed
 	return func() tea.Msg {
 		run, err := runner.Start(name, rpm, speed)
 		return startedMsg{run: run, what: what, err: err}
@@ -377,7 +385,7 @@ func (m *Model) layout() layout {
 			regionsNeed++
 		}
 	}
-	bucketsNeed := len(m.levels) + 1
+	bucketsNeed := len(m.snap.Buckets) + 1
 	if m.width >= sideBySideWidth {
 		l.side = true
 		l.sideW = m.width * 9 / 20
@@ -450,7 +458,7 @@ func (m *Model) lanesView(width, height int) string {
 }
 
 func (m *Model) bucketsView(width, height int) string {
-	return m.buckets.View(m.levels, m.styles, width, height)
+	return m.buckets.View(m.snap.Buckets, m.styles, width, height)
 }
 
 // footerHeight is one line of short help, or the tallest column of the

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -15,15 +14,9 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"spillway/engine"
+	"spillway/engine/enginetest"
 	"spillway/scenarios"
 )
-
-// updating reports whether -update was given. The flag itself is
-// registered by x/exp/golden, which teatest imports.
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // builtinFile is the built-in scenario file.
 func builtinFile(t *testing.T) *scenarios.File {
@@ -48,8 +41,8 @@ func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scena
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
-	sim := engine.NewSimulated(s, f.Models, 42, start)
+	start := enginetest.Epoch
+	sim := enginetest.NewSimulated(s, f.Models, 42, start)
 	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Faults: sim, Clock: fixedClock(start)})
 	if err != nil {
 		t.Fatal(err)
@@ -67,37 +60,48 @@ type fixedClock time.Time
 func (c fixedClock) Now() time.Time                         { return time.Time(c) }
 func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// fakeControls serves fixed bucket levels and records retuning.
+// fakeControls serves fixed bucket levels and applies limit intents at
+// once, as the engine would at its next step.
 type fakeControls struct {
 	levels []engine.BucketLevel
-	paused bool
-	speed  float64
 	set    map[engine.BucketID]scenarios.RPM
 }
 
-func (f *fakeControls) Buckets() []engine.BucketLevel { return f.levels }
-func (f *fakeControls) Elapsed() time.Duration        { return 0 }
-func (f *fakeControls) SetPaused(p bool)              { f.paused = p }
-func (f *fakeControls) SetSpeed(x float64) error      { f.speed = x; return nil }
-func (f *fakeControls) StartFault(scenarios.Fault) (int, error) {
-	return 0, errors.New("no faults here")
+func (f *fakeControls) Snapshot() engine.Snapshot {
+	return engine.Snapshot{Started: true, Speed: 20, Buckets: append([]engine.BucketLevel(nil), f.levels...)}
 }
-func (f *fakeControls) StopFault(int) {}
-func (f *fakeControls) SetRate(engine.BucketID, float64) error {
-	return errors.New("no rates here")
-}
-func (f *fakeControls) SetRPM(id engine.BucketID, rpm scenarios.RPM) error {
-	if f.set == nil {
-		f.set = map[engine.BucketID]scenarios.RPM{}
+
+func (f *fakeControls) Send(in engine.Intent) error {
+	adjust, ok := in.(engine.AdjustRPM)
+	if !ok {
+		return errors.New("not in this fake")
 	}
-	f.set[id] = rpm
 	for i := range f.levels {
-		if f.levels[i].ID == id {
-			f.levels[i].RPM, f.levels[i].Capacity = rpm, float64(rpm)
-			f.levels[i].Available = min(f.levels[i].Available, float64(rpm))
+		l := &f.levels[i]
+		if l.ID != adjust.Bucket {
+			continue
 		}
+		if l.RPM.IsUnlimited() {
+			return fmt.Errorf("%s is unlimited; give it a number in the scenario file to tune it", l.ID)
+		}
+		rpm := max(1, l.RPM+scenarios.RPM(adjust.Delta))
+		if f.set == nil {
+			f.set = map[engine.BucketID]scenarios.RPM{}
+		}
+		f.set[l.ID] = rpm
+		l.RPM, l.Capacity, l.Available = rpm, float64(rpm), min(l.Available, float64(rpm))
 	}
 	return nil
+}
+
+// atSpeed20 shows a run recorded at speed max as the 20× run the goldens
+// picture.
+type atSpeed20 struct{ Controls }
+
+func (c atSpeed20) Snapshot() engine.Snapshot {
+	snap := c.Controls.Snapshot()
+	snap.Speed = 20
+	return snap
 }
 
 func dashboard(t *testing.T, events []engine.Event, ctl Controls, s *scenarios.Scenario, w, h int) *Model {
@@ -114,22 +118,7 @@ func dashboard(t *testing.T, events []engine.Event, ctl Controls, s *scenarios.S
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	got = ansi.Strip(got)
-	path := filepath.Join("testdata", name+".golden")
-	if updating() {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./tui -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Fatalf("%s differs (go test ./tui -update rewrites it after a deliberate change):\n%s", path, got)
-	}
+	enginetest.Golden(t, filepath.Join("testdata", name+".golden"), ansi.Strip(got))
 }
 
 func checkSize(t *testing.T, screen string, w, h int) {
@@ -156,7 +145,7 @@ func TestScreens(t *testing.T) {
 	} {
 		events, e, s := recorded(t, sc.scenario)
 		n := int(float64(len(events)) * sc.cut)
-		var ctl Controls = e
+		var ctl Controls = atSpeed20{e.Controls()}
 		if sc.cut < 1 {
 			ctl = &fakeControls{levels: events[0].Info.Buckets}
 		}
@@ -181,7 +170,7 @@ func itoa(n int) string {
 
 func TestTooSmallAsksForALargerWindow(t *testing.T) {
 	events, e, s := recorded(t, "fallback")
-	m := dashboard(t, events, e, s, 50, 12)
+	m := dashboard(t, events, e.Controls(), s, 50, 12)
 	screen := ansi.Strip(m.Screen())
 	if !strings.Contains(screen, "Make the window larger") || !strings.Contains(screen, "50×12") {
 		t.Fatalf("small window:\n%s", screen)
@@ -195,6 +184,7 @@ func TestRetuneGoesThroughControlsAndShowsAtOnce(t *testing.T) {
 	// Buckets: tenant/app (unlimited), deployment/primary (3), deployment/fallback (25).
 	m.Update(tea.KeyPressMsg{Code: tea.KeyDown})
 	m.Update(tea.KeyPressMsg{Code: '+', Text: "+"})
+	m.Refresh()
 	if got := ctl.set["deployment/primary"]; got != 4 {
 		t.Fatalf("after + on deployment/primary: SetRPM %v, want 4", ctl.set)
 	}
@@ -214,7 +204,7 @@ func TestRetuneGoesThroughControlsAndShowsAtOnce(t *testing.T) {
 
 func TestLanesFollowTheNewestAndScrollBack(t *testing.T) {
 	events, e, s := recorded(t, "account-sharding") // 20 requests
-	m := dashboard(t, events, e, s, 80, 24)
+	m := dashboard(t, events, e.Controls(), s, 80, 24)
 	rows := m.laneRows()
 	last := func() string {
 		l := m.layout()
@@ -236,7 +226,7 @@ func TestLanesFollowTheNewestAndScrollBack(t *testing.T) {
 
 func TestFullHelpShowsEveryKeyAt80x24(t *testing.T) {
 	events, e, s := recorded(t, "fallback")
-	m := dashboard(t, events, e, s, 80, 24)
+	m := dashboard(t, events, e.Controls(), s, 80, 24)
 	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
 	screen := m.Screen()
 	checkSize(t, screen, 80, 24)

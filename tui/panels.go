@@ -50,8 +50,8 @@ func (m *Model) header(width int) string {
 	if m.run.Live {
 		style = st.Live
 	}
-	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.speed), seconds(m.now()), m.run.Seed)
-	if m.paused {
+	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.snap.Speed), seconds(m.now()), m.run.Seed)
+	if m.snap.Paused {
 		clock += " · " + st.Paused.Render(" PAUSED ")
 	}
 	backendW := width - lipgloss.Width(badge) - 3 - lipgloss.Width(clock)
@@ -237,66 +237,43 @@ type bucketsPanel struct {
 	selected int
 }
 
-// key moves the selection or retunes the selected bucket through ctl, and
-// returns what to tell the user.
-func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.BucketLevel, ctl Controls) string {
+// key moves the selection, or returns the intent that retunes the selected
+// bucket; a key that cannot apply to it gives a notice instead.
+func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.BucketLevel) (engine.Intent, string) {
 	switch {
 	case key.Matches(msg, k.Up):
 		p.selected = max(0, p.selected-1)
+		return nil, ""
 	case key.Matches(msg, k.Down):
 		p.selected = min(len(levels)-1, p.selected+1)
+		return nil, ""
+	}
+	if p.selected < 0 || p.selected >= len(levels) {
+		return nil, ""
+	}
+	b := levels[p.selected]
+	switch {
 	case key.Matches(msg, k.RaiseRPM):
-		return p.retune(1, levels, ctl)
+		return engine.AdjustRPM{Bucket: b.ID, Delta: 1}, ""
 	case key.Matches(msg, k.LowerRPM):
-		return p.retune(-1, levels, ctl)
+		return engine.AdjustRPM{Bucket: b.ID, Delta: -1}, ""
 	case key.Matches(msg, k.RaiseRPM10):
-		return p.retune(10, levels, ctl)
+		return engine.AdjustRPM{Bucket: b.ID, Delta: 10}, ""
 	case key.Matches(msg, k.LowerRPM10):
-		return p.retune(-10, levels, ctl)
+		return engine.AdjustRPM{Bucket: b.ID, Delta: -10}, ""
+	case key.Matches(msg, k.RaiseRate, k.LowerRate) && b.Rate == 0:
+		return nil, fmt.Sprintf("%s has no arrival rate to tune; select a tenant with arrival = \"constant\" or \"poisson\"", b.ID)
 	case key.Matches(msg, k.RaiseRate):
-		return p.rerate(1.1, levels, ctl)
+		return engine.ScaleRate{Bucket: b.ID, Factor: rateStep}, ""
 	case key.Matches(msg, k.LowerRate):
-		return p.rerate(1/1.1, levels, ctl)
+		return engine.ScaleRate{Bucket: b.ID, Factor: 1 / rateStep}, ""
 	}
-	return ""
+	return nil, ""
 }
 
-// rerate scales the selected tenant's arrival rate by factor, changing it
-// by at least one request a minute.
-func (p *bucketsPanel) rerate(factor float64, levels []engine.BucketLevel, ctl Controls) string {
-	if p.selected < 0 || p.selected >= len(levels) {
-		return ""
-	}
-	b := levels[p.selected]
-	if b.Rate == 0 {
-		return fmt.Sprintf("%s has no arrival rate to tune; select a tenant with arrival = \"constant\" or \"poisson\"", b.ID)
-	}
-	rate := math.Round(b.Rate * factor)
-	if rate == b.Rate {
-		rate += math.Copysign(1, factor-1)
-	}
-	rate = max(1, rate)
-	if err := ctl.SetRate(b.ID, rate); err != nil {
-		return err.Error()
-	}
-	return fmt.Sprintf("%s → %g requests a minute", b.ID, rate)
-}
-
-// retune changes the selected bucket's RPM by delta, never below 1.
-func (p *bucketsPanel) retune(delta int, levels []engine.BucketLevel, ctl Controls) string {
-	if p.selected < 0 || p.selected >= len(levels) {
-		return ""
-	}
-	b := levels[p.selected]
-	if b.RPM.IsUnlimited() {
-		return fmt.Sprintf("%s is unlimited; give it a number in the scenario file to tune it", b.ID)
-	}
-	rpm := max(1, b.RPM+scenarios.RPM(delta))
-	if err := ctl.SetRPM(b.ID, rpm); err != nil {
-		return err.Error()
-	}
-	return fmt.Sprintf("%s → %s RPM", b.ID, rpm)
-}
+// rateStep is what } multiplies a tenant's arrival rate by, and { divides
+// it by.
+const rateStep = 1.1
 
 // View draws the gauges, the selected one highlighted.
 func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, height int) string {
@@ -326,7 +303,7 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, heigh
 		}
 		label := string(b.ID)
 		if b.Rate > 0 { // a tenant's arrival rate, tunable with { and }
-			label += fmt.Sprintf(" %g/min", b.Rate)
+			label += " " + rateText(b.Rate) + "/min"
 		}
 		name := fit(label, nameW)
 		if i == p.selected {

@@ -1,24 +1,17 @@
 package tui
 
 import (
-	"time"
-
 	"spillway/engine"
 	"spillway/scenarios"
 )
 
 // Controls is what the dashboard may ask of a running engine besides its
-// events: bucket levels and the simulated clock to draw, and the changes a
-// person makes while watching. *engine.Engine implements it.
+// events: the snapshot it publishes (bucket levels, the simulated clock,
+// pause and speed) and the changes a person makes while watching, sent as
+// intents. The engine's control shell, *engine.Shell, implements it.
 type Controls interface {
-	Buckets() []engine.BucketLevel
-	Elapsed() time.Duration
-	SetRPM(engine.BucketID, scenarios.RPM) error
-	SetRate(engine.BucketID, float64) error
-	SetPaused(bool)
-	SetSpeed(float64) error
-	StartFault(scenarios.Fault) (int, error)
-	StopFault(id int)
+	Snapshot() engine.Snapshot
+	Send(engine.Intent) error
 }
 
 // Options describe the run the dashboard shows.
@@ -32,6 +25,9 @@ type Options struct {
 	// AccountIDs are the account ids the backend resolved, by account name;
 	// the scenario's own ids are used for the rest.
 	AccountIDs map[string]string
+	// FaultOptions are the faults the fault menu offers besides the
+	// scenario's own; empty when the backend cannot fail on demand.
+	FaultOptions []scenarios.Fault
 }
 
 // Run is one run on screen: its events, its controls, and how to save it.

@@ -20,8 +20,8 @@ import (
 
 	"spillway/engine"
 	"spillway/engine/bedrock"
-	"spillway/engine/emulator"
-	"spillway/engine/fleet"
+	"spillway/engine/simaws/emulator"
+	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
 )
 

@@ -7,10 +7,9 @@ import (
 	"net"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/smithy-go"
 
-	"spillway/engine"
+	"spillway/engine/wire"
 	"spillway/scenarios"
 )
 
@@ -22,46 +21,16 @@ const (
 	CodeCancelled     = "Cancelled"           // the run stopped while the call was out
 )
 
-// classify finds what went wrong with a call, by the error's type. The class
-// decides whether the request falls back (the scenario's fallback_on).
+// classify finds what went wrong with a call. Every error Bedrock, STS or
+// CloudWatch Logs sends back is a smithy.APIError with its AWS code, which
+// wire.Classify, the one table of what each code means, sorts; failures that
+// never reached AWS get codes of their own. The class decides whether the
+// request falls back (the scenario's fallback_on).
 func classify(err error) (code, message string, class scenarios.ErrorClass) {
-	var (
-		throttling  *types.ThrottlingException
-		unavailable *types.ServiceUnavailableException
-		notReady    *types.ModelNotReadyException
-		internal    *types.InternalServerException
-		modelTime   *types.ModelTimeoutException
-		modelErr    *types.ModelErrorException
-		denied      *types.AccessDeniedException
-		validation  *types.ValidationException
-		notFound    *types.ResourceNotFoundException
-		quota       *types.ServiceQuotaExceededException
-		api         smithy.APIError
-	)
+	var api smithy.APIError
 	switch {
-	case errors.As(err, &throttling):
-		return throttling.ErrorCode(), throttling.ErrorMessage(), scenarios.ClassThrottled
-	case errors.As(err, &unavailable):
-		return unavailable.ErrorCode(), unavailable.ErrorMessage(), scenarios.ClassThrottled
-	case errors.As(err, &notReady):
-		return notReady.ErrorCode(), notReady.ErrorMessage(), scenarios.ClassThrottled
-	case errors.As(err, &internal):
-		return internal.ErrorCode(), internal.ErrorMessage(), scenarios.ClassServerError
-	case errors.As(err, &modelTime):
-		return modelTime.ErrorCode(), modelTime.ErrorMessage(), scenarios.ClassServerError
-	case errors.As(err, &modelErr):
-		return modelErr.ErrorCode(), modelErr.ErrorMessage(), scenarios.ClassServerError
-	case errors.As(err, &denied):
-		return denied.ErrorCode(), denied.ErrorMessage(), scenarios.ClassAccessDenied
-	case errors.As(err, &validation):
-		return validation.ErrorCode(), validation.ErrorMessage(), scenarios.ClassValidation
-	case errors.As(err, &notFound):
-		return notFound.ErrorCode(), notFound.ErrorMessage(), scenarios.ClassNotFound
-	case errors.As(err, &quota):
-		return quota.ErrorCode(), quota.ErrorMessage(), scenarios.ClassQuota
 	case errors.As(err, &api):
-		// Errors outside the Bedrock model, such as an expired token.
-		return api.ErrorCode(), api.ErrorMessage(), engine.Classify(api.ErrorCode())
+		return api.ErrorCode(), api.ErrorMessage(), wire.Classify(api.ErrorCode())
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeClientTimeout, "no answer before the call's deadline", scenarios.ClassTimeout
 	case errors.Is(err, context.Canceled):

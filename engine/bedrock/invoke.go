@@ -19,8 +19,9 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"spillway/engine"
-	"spillway/engine/emulator"
 	"spillway/scenarios"
+
+	"spillway/engine/wire"
 )
 
 // Instant is true on simulated time: the emulator answers at once with the
@@ -40,7 +41,7 @@ func (c *Client) Invoke(ctx context.Context, at time.Time, call engine.Call) eng
 	var opts []func(*bedrockruntime.Options)
 	if c.target.Virtual {
 		opts = append(opts, func(o *bedrockruntime.Options) {
-			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(emulator.TimeHeader, strconv.FormatInt(at.UnixNano(), 10)))
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(wire.TimeHeader, strconv.FormatInt(at.UnixNano(), 10)))
 		})
 	}
 	if call.Operation == scenarios.OpInvokeModel {
@@ -127,7 +128,7 @@ func replyFrom(md middleware.Metadata) engine.Reply {
 	var r engine.Reply
 	r.RequestID, _ = awsmiddleware.GetRequestIDMetadata(md)
 	if raw, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok {
-		r.Region = raw.Header.Get(emulator.RegionHeader)
+		r.Region = raw.Header.Get(wire.RegionHeader)
 	}
 	return r
 }

@@ -16,8 +16,9 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"spillway/engine"
-	"spillway/engine/emulator"
 	"spillway/scenarios"
+
+	"spillway/engine/wire"
 )
 
 // resultsPollInterval is how often a running Logs Insights query is asked
@@ -62,7 +63,7 @@ func (c *Client) RegionCounts(ctx context.Context, q engine.LogQuery) ([]engine.
 	var opts []func(*cloudwatchlogs.Options)
 	if c.target.Virtual {
 		opts = append(opts, func(o *cloudwatchlogs.Options) {
-			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(emulator.TimeHeader, strconv.FormatInt(q.To.UnixNano(), 10)))
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(wire.TimeHeader, strconv.FormatInt(q.To.UnixNano(), 10)))
 		})
 	} else {
 		to = time.Now() // real logs are stamped on the wall clock

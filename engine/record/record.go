@@ -74,13 +74,16 @@ type RPMChange struct {
 	RPM    scenarios.RPM `json:"rpm"`
 }
 
-// Control is a pause, a resume or a speed change made during the run.
+// Control is a pause, a resume, a speed or rate change made during the
+// run, or a control the engine refused.
 type Control struct {
-	AtMS   float64         `json:"t_ms"`
-	Kind   string          `json:"kind"`             // paused, resumed, speed_changed or rate_changed
-	Speed  json.RawMessage `json:"speed,omitempty"`  // speed_changed: the new speed, or "max"
-	Tenant string          `json:"tenant,omitempty"` // rate_changed
-	Rate   float64         `json:"rate,omitempty"`   // rate_changed: requests per minute
+	AtMS    float64         `json:"t_ms"`
+	Kind    string          `json:"kind"`              // paused, resumed, speed_changed, rate_changed or control_refused
+	Speed   json.RawMessage `json:"speed,omitempty"`   // speed_changed: the new speed, or "max"
+	Tenant  string          `json:"tenant,omitempty"`  // rate_changed
+	Rate    float64         `json:"rate,omitempty"`    // rate_changed: requests per minute
+	Bucket  string          `json:"bucket,omitempty"`  // control_refused: the bucket it was about, if any
+	Message string          `json:"message,omitempty"` // control_refused: why
 }
 
 // FaultWindow is a fault the simulated fleet showed during the run.
@@ -228,6 +231,8 @@ func (r *Recorder) Handle(ev engine.Event) {
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Speed: speedJSON(ev.Speed)})
 	case engine.RateChanged:
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Tenant: ev.Tenant, Rate: ev.Rate})
+	case engine.ControlRefused:
+		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String(), Bucket: string(ev.Bucket), Message: ev.Message})
 	case engine.FaultStarted:
 		r.faults = append(r.faults, FaultWindow{ID: ev.Fault.ID, Fault: ev.Fault.Fault.String(), Kind: string(ev.Fault.Fault.Kind),
 			Live: ev.Fault.Live, StartMS: ms})
@@ -250,7 +255,9 @@ func (r *Recorder) Handle(ev engine.Event) {
 func (r *Recorder) request(ev engine.Event) *Request {
 	for len(r.requests) < ev.Request {
 		id := len(r.requests) + 1
-		r.requests = append(r.requests, Request{ID: id, Outcome: OutcomePending, StartMS: millis(ev.At - ev.Latency)})
+		// Attempts starts empty, not nil, so a request its tenant's bucket
+		// refused exports "attempts": [].
+		r.requests = append(r.requests, Request{ID: id, Outcome: OutcomePending, StartMS: millis(ev.At - ev.Latency), Attempts: []Attempt{}})
 	}
 	q := &r.requests[ev.Request-1]
 	q.Tenant = ev.Tenant
@@ -279,7 +286,15 @@ func (r *Recorder) Requests() []Request {
 	return append([]Request(nil), r.requests...)
 }
 
-// Controls returns the pauses, resumes and speed changes so far.
+// RPMChanges returns the limit changes so far.
+func (r *Recorder) RPMChanges() []RPMChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RPMChange(nil), r.rpm...)
+}
+
+// Controls returns the pauses, resumes, speed and rate changes and
+// refused controls so far.
 func (r *Recorder) Controls() []Control {
 	r.mu.Lock()
 	defer r.mu.Unlock()

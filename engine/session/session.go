@@ -7,6 +7,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,9 +17,9 @@ import (
 
 	"spillway/engine"
 	"spillway/engine/bedrock"
-	"spillway/engine/emulator"
-	"spillway/engine/fleet"
 	"spillway/engine/record"
+	"spillway/engine/simaws/emulator"
+	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
 )
 
@@ -53,7 +54,10 @@ type Run struct {
 	Engine   *engine.Engine
 	Recorder *record.Recorder
 	Backend  Backend
-	close    func()
+	// FaultOptions are the faults that fit the scenario, for the fault
+	// menu; empty when the backend cannot fail on demand.
+	FaultOptions []scenarios.Fault
+	close        func()
 }
 
 // Close releases the run's backend and the recorder's spooled timeline.
@@ -78,7 +82,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		return nil, err
 	}
 	rec.SetMeta(b.Meta)
-	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client}
+	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm}
 	if faults != nil {
 		opts.Faults = faults
 	}
@@ -88,23 +92,20 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		closeBackend()
 		return nil, err
 	}
-	for id, limit := range rpm {
-		if err := eng.SetRPM(id, limit); err != nil {
-			rec.Close()
-			closeBackend()
-			return nil, err
-		}
-	}
 	eng.Subscribe(rec)
-	return &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, close: closeBackend}, nil
+	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, close: closeBackend}
+	if faults != nil {
+		run.FaultOptions = fleet.FaultOptions(s)
+	}
+	return run, nil
 }
 
 // connect starts the embedded emulator for the sim backend and loads every
 // account's SDK clients. Only the embedded emulator's fleet can be made to
 // fail on demand, so only it comes back as a fault injector.
-func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.Client, Backend, *fleet.Fleet, func(), error) {
+func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.Client, Backend, engine.FaultInjector, func(), error) {
 	closeBackend := func() {}
-	var faults *fleet.Fleet
+	var faults engine.FaultInjector
 	target := bedrock.Target{Endpoint: cfg.Endpoint}
 	if cfg.Backend == "sim" {
 		emu := emulator.New(s, cfg.File.Models, cfg.Seed, time.Now(), emulator.Options{})
@@ -113,7 +114,7 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 			return nil, Backend{}, nil, nil, fmt.Errorf("starting the embedded emulator: %w", err)
 		}
 		closeBackend = func() { emu.Close() }
-		faults = emu.Fleet()
+		faults = &emulatorFaults{client: &emulator.FaultClient{Endpoint: url}, ids: map[int]int{}}
 		target = bedrock.Target{
 			Endpoint: url,
 			Virtual:  true,
@@ -152,4 +153,44 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 		b.Label = b.Badge + " " + b.Detail
 	}
 	return client, b, faults, closeBackend, nil
+}
+
+// emulatorFaults hands a run's faults to its embedded emulator through the
+// emulator's fault API, the road any client's faults take, on the run's
+// simulated time. It keeps the engine's fault ids apart from the
+// emulator's.
+type emulatorFaults struct {
+	client *emulator.FaultClient
+	ids    map[int]int // engine id → emulator id
+}
+
+// faultCallTimeout bounds one call to the fault API, so a wedged emulator
+// cannot stop the run.
+const faultCallTimeout = 5 * time.Second
+
+func (f *emulatorFaults) InjectFault(ctx context.Context, id int, fault scenarios.Fault, from, to time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, faultCallTimeout)
+	defer cancel()
+	remote, err := f.client.Start(ctx, fault, from, to)
+	if err != nil {
+		return fmt.Errorf("the emulator refused fault %s: %w", fault, err)
+	}
+	f.ids[id] = remote
+	return nil
+}
+
+func (f *emulatorFaults) EndFault(ctx context.Context, id int, at time.Time) error {
+	remote, ok := f.ids[id]
+	if !ok {
+		return nil
+	}
+	delete(f.ids, id)
+	ctx, cancel := context.WithTimeout(ctx, faultCallTimeout)
+	defer cancel()
+	err := f.client.Stop(ctx, remote, at)
+	var api *emulator.FaultAPIError
+	if errors.As(err, &api) && api.NotFound() {
+		return nil // its window had already closed on schedule
+	}
+	return err
 }

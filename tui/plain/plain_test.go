@@ -3,7 +3,6 @@ package plain
 import (
 	"bytes"
 	"context"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,11 +10,10 @@ import (
 	"time"
 
 	"spillway/engine"
+	"spillway/engine/enginetest"
 	"spillway/engine/record"
 	"spillway/scenarios"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 type fixedClock struct{ now time.Time }
 
@@ -37,7 +35,7 @@ func TestHeadlessOutputGolden(t *testing.T) {
 	for _, s := range f.Scenarios {
 		t.Run(s.Name, func(t *testing.T) {
 			var out bytes.Buffer
-			sim := engine.NewSimulated(s, f.Models, 42, epoch)
+			sim := enginetest.NewSimulated(s, f.Models, 42, epoch)
 			e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Clock: fixedClock{epoch}, Backend: sim, Logs: sim, Faults: sim})
 			if err != nil {
 				t.Fatal(err)
@@ -49,17 +47,7 @@ func TestHeadlessOutputGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			WriteSummary(&out, s, rec.Summary(), rec.Interrupted())
-			golden := filepath.Join("testdata", s.Name+".golden")
-			if *update {
-				os.WriteFile(golden, out.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./tui/plain -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Fatalf("output differs from %s (go test -update rewrites it after a deliberate change):\n%s", golden, out.String())
-			}
+			enginetest.Golden(t, filepath.Join("testdata", s.Name+".golden"), out.String())
 		})
 	}
 }

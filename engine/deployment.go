@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/engine/health"
+	"spillway/scenarios"
+)
+
+// deployment is a model in an account behind the gateway: its bucket, its
+// health with the gateway, and the sentences events say about it, built
+// when they change rather than per request.
+type deployment struct {
+	spec         scenarios.Deployment
+	account      scenarios.Account
+	id           BucketID
+	rpm          scenarios.RPM
+	bucket       *bucket.Bucket
+	health       health.Policy
+	overMsg      string // why the pick passed it over for budget; rebuilt when rpm changes
+	throttledMsg string
+	skipMsg      string // why the pick passes it over for its health; rebuilt on each transition
+}
+
+// tunable is a tenant or a deployment: something with a bucket whose limit
+// can change during the run.
+type tunable interface {
+	bucketID() BucketID
+	limit() scenarios.RPM
+	setRPM(scenarios.RPM)
+	limiter() *bucket.Bucket
+	fill(start time.Time)
+}
+
+func (d *deployment) bucketID() BucketID      { return d.id }
+func (d *deployment) limit() scenarios.RPM    { return d.rpm }
+func (d *deployment) limiter() *bucket.Bucket { return d.bucket }
+func (d *deployment) fill(start time.Time)    { d.bucket = bucket.New(d.spec.Limiter, d.rpm, start) }
+func (d *deployment) setRPM(rpm scenarios.RPM) {
+	d.rpm = rpm
+	d.overMsg = fmt.Sprintf("deployment %s is at its %s RPM (%s)", d.spec.Name, rpm, d.spec.Limiter)
+}
+
+// skipReason is why a pick at t must pass over d, or "" when d may be
+// picked. It is on the hot path, so it only compares.
+func (d *deployment) skipReason(t time.Time) string {
+	if !d.health.Skips(t) {
+		return ""
+	}
+	if _, ok := d.health.(*health.Cooldown); ok {
+		return SkipCooldown
+	}
+	return SkipCircuitOpen
+}
+
+// weight is the deployment's share in a shuffle: its weight if set, else its
+// rpm, as LiteLLM's simple-shuffle does. An unlimited deployment without a
+// weight counts as 1.
+func (d *deployment) weight() float64 {
+	switch {
+	case d.spec.Weight > 0:
+		return d.spec.Weight
+	case d.rpm.IsUnlimited():
+		return 1
+	}
+	return float64(d.rpm)
+}
+
+// healthPolicy is the scenario's gateway health rule for one deployment.
+func healthPolicy(gw scenarios.Gateway) health.Policy {
+	switch {
+	case gw.AllowedFails > 0:
+		return &health.Cooldown{AllowedFails: gw.AllowedFails, For: gw.Cooldown}
+	case gw.BreakerFailures > 0:
+		return &health.Breaker{Failures: gw.BreakerFailures, OpenFor: gw.BreakerOpenFor}
+	}
+	return health.None{}
+}
+
+// transitioned announces d's health transition tr at at.
+func (d *deployment) transitioned(tl timeline, at time.Time, gw scenarios.Gateway, tr health.Transition) {
+	ev := Event{Kind: HealthChanged, Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Health: string(tr.To)}
+	if !tr.Until.IsZero() {
+		ev.Until = tl.since(tr.Until)
+	}
+	switch tr.To {
+	case health.Healthy:
+		d.skipMsg = ""
+		ev.Message = d.spec.Name + " is healthy again"
+	case health.HalfOpen:
+		d.skipMsg = fmt.Sprintf("deployment %s is half-open: its probe is in flight", d.spec.Name)
+		ev.Message = d.spec.Name + "'s circuit is half-open: the next request probes it"
+	case health.Cooling:
+		d.skipMsg = fmt.Sprintf("%s failed %d times within a minute; skipped for %s", d.spec.Name, tr.Failures, gw.Cooldown)
+		ev.Message = d.skipMsg
+	case health.Open:
+		d.skipMsg = fmt.Sprintf("%s's circuit is open after %d failures in a row; skipped for %s", d.spec.Name, tr.Failures, gw.BreakerOpenFor)
+		ev.Message = d.skipMsg
+	}
+	tl.emit(at, ev)
+}
+
+// deploymentSet is the scenario's deployments and the groups built on
+// them.
+type deploymentSet struct {
+	list   []*deployment
+	byName map[string]*deployment
+}
+
+func newDeployments(s *scenarios.Scenario) deploymentSet {
+	out := deploymentSet{byName: map[string]*deployment{}}
+	for _, d := range s.Deployments {
+		acct, _ := s.Account(d.Account)
+		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name),
+			throttledMsg: d.Name + " throttled the call", health: healthPolicy(s.Gateway)}
+		dep.setRPM(d.RPM)
+		out.list = append(out.list, dep)
+		out.byName[d.Name] = dep
+	}
+	return out
+}
+
+// groups builds the scenario's groups, each with its route strategy.
+func (f deploymentSet) groups(s *scenarios.Scenario) map[string]*group {
+	groups := map[string]*group{}
+	for _, g := range s.Groups {
+		members := make([]*deployment, 0, len(g.Deployments))
+		for _, name := range g.Deployments {
+			members = append(members, f.byName[name])
+		}
+		groups[g.Name] = newGroup(g.Name, g.Strategy, members)
+	}
+	return groups
+}

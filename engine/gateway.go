@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"spillway/scenarios"
+)
+
+// gateway is a request's path through the engine: admit it through its
+// tenant's bucket, route it to a group and a deployment, attempt the call,
+// take the answer, and then retry, fall back, time out or finish. Every
+// step is given the simulated time it happens at, and reports through the
+// timeline.
+type gateway struct {
+	scenario    *scenarios.Scenario
+	rng         *rand.Rand
+	backend     Backend
+	ctx         context.Context
+	timeline    timeline
+	deployments []*deployment
+
+	inflight   map[int]*request
+	replies    chan asyncReply // answers from a network backend, called on goroutines of their own
+	ended      <-chan struct{} // closed when the run is over; late replies are dropped
+	nextID     int
+	finished   int
+	lastFinish time.Time
+	succeeded  map[string]int // account → successful requests
+}
+
+type request struct {
+	id      int
+	tenant  *tenant
+	arrival time.Time
+	pos     int // index into tenant.chain of the group being tried
+	attempt int
+	retries int // retries used in the current group
+	dep     *deployment
+	reply   Reply
+	done    bool // finished: a late reply, retry or deadline is ignored
+}
+
+type asyncReply struct {
+	req   *request
+	reply Reply
+}
+
+func (g *gateway) begin() {
+	g.inflight = map[int]*request{}
+	g.replies = make(chan asyncReply)
+	g.succeeded = map[string]int{}
+	if g.ctx == nil {
+		g.ctx = context.Background()
+	}
+}
+
+// idle reports whether every request that arrived has finished.
+func (g *gateway) idle() bool { return g.finished == g.nextID }
+
+// admit takes a new request from t through t's bucket.
+func (g *gateway) admit(at time.Time, t *tenant) {
+	g.nextID++
+	r := &request{id: g.nextID, tenant: t, arrival: at}
+	if !t.bucket.AllowAt(at) {
+		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, Message: t.overMsg})
+		return
+	}
+	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id})
+	if d := g.scenario.Gateway.Timeout; d > 0 {
+		g.timeline.schedule(item{at: at.Add(d), kind: deadline, req: r})
+	}
+	g.route(at, r)
+}
+
+// route sends r to the first group, from r.pos on, that has a deployment
+// with budget. Deployments at their limit or skipped for their health are
+// passed over, and an exhausted group falls back to the next in the chain.
+func (g *gateway) route(at time.Time, r *request) {
+	chain := r.tenant.chain
+	for ; r.pos < len(chain); r.pos++ {
+		grp := chain[r.pos]
+		for _, d := range grp.members {
+			if tr, changed := d.health.Due(at); changed {
+				d.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+			}
+		}
+		d := grp.pick(at, g.rng)
+		for _, s := range grp.unhealthy {
+			ev := Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: grp.name,
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Reason: s.skipReason(at),
+				Message: s.skipMsg}
+			if _, until := s.health.At(at); !until.IsZero() {
+				ev.Until = g.timeline.since(until)
+			}
+			g.timeline.emit(at, ev)
+		}
+		for _, s := range grp.skipped {
+			g.timeline.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: grp.name,
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id,
+				Reason: SkipBudget, Message: s.overMsg})
+		}
+		if d != nil {
+			g.attempt(at, r, grp, d)
+			return
+		}
+		if r.pos+1 < len(chain) {
+			r.retries = 0
+			g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: chain[r.pos+1].name,
+				Message: grp.exhaustedMsg})
+		}
+	}
+	g.finish(at, r, Event{Kind: RateLimited, Message: "every deployment the request could use is at its RPM limit"})
+}
+
+// attempt calls d for r. An instant backend's answer is scheduled at its
+// simulated latency; a network backend is called on a goroutine of its own
+// and its answer comes back through replies.
+func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
+	r.attempt++
+	r.dep = d
+	d.health.Picked()
+	g.timeline.emit(at, Event{Kind: Attempt, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: grp.name,
+		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name})
+	g.inflight[r.id] = r
+	call := Call{
+		Request:      r.id,
+		Attempt:      r.attempt,
+		Deployment:   d.spec.Name,
+		Account:      d.account.Name,
+		SourceRegion: d.account.Region,
+		ModelID:      d.spec.Model,
+		Operation:    g.scenario.Operation,
+		Prompt:       g.scenario.Prompt,
+		MaxTokens:    g.scenario.MaxTokens,
+	}
+	if g.backend.Instant() {
+		r.reply = g.backend.Invoke(g.ctx, at, call)
+		g.timeline.schedule(item{at: at.Add(r.reply.Latency), kind: answer, req: r})
+		return
+	}
+	ctx, replies, ended := g.ctx, g.replies, g.ended
+	go func() {
+		reply := g.backend.Invoke(ctx, at, call)
+		select {
+		case replies <- asyncReply{r, reply}:
+		case <-ended:
+		}
+	}()
+}
+
+// landed takes a network backend's reply at now.
+func (g *gateway) landed(now time.Time, r asyncReply) {
+	r.req.reply = r.reply
+	r.req.reply.Latency = now.Sub(r.req.arrival)
+	g.answer(now, r.req)
+}
+
+// answer handles the reply to r's current attempt.
+func (g *gateway) answer(at time.Time, r *request) {
+	if r.done {
+		return // the gateway timed it out before the answer came
+	}
+	delete(g.inflight, r.id)
+	d, rep := r.dep, r.reply
+	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
+		Code: rep.Code, Message: rep.Message}
+	class := rep.class()
+	if class == "" {
+		if tr, changed := d.health.Succeeded(at); changed {
+			d.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+		}
+		g.succeeded[d.account.Name]++
+		ev := base
+		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
+		g.finish(at, r, ev)
+		return
+	}
+	if tr, changed := d.health.Failed(at); changed {
+		d.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+	}
+	retry := r.retries < g.scenario.Gateway.Retries && retryable(class)
+	fallBack := !retry && g.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain)
+	if class == scenarios.ClassThrottled || retry || fallBack {
+		// A throttle, or an error the request moves on from, ends the
+		// attempt with its own event before what comes next.
+		ev, why := base, d.throttledMsg
+		ev.Kind = Throttled
+		if class != scenarios.ClassThrottled {
+			ev.Kind, why = Errored, d.spec.Name+" answered "+rep.Code
+		}
+		g.timeline.emit(at, ev)
+		switch {
+		case retry:
+			g.scheduleRetry(at, r, rep)
+			return
+		case fallBack:
+			r.pos++
+			r.retries = 0
+			g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+				Code: rep.Code, Message: why})
+			g.route(at, r)
+			return
+		}
+	}
+	ev := base
+	ev.Kind = Failed
+	g.finish(at, r, ev)
+}
+
+// retryable reports whether the gateway retries an attempt that failed
+// with class: throttles, server errors and timeouts are worth another try;
+// a denied or invalid call is not.
+func retryable(class scenarios.ErrorClass) bool {
+	return class == scenarios.ClassThrottled || class == scenarios.ClassServerError || class == scenarios.ClassTimeout
+}
+
+// scheduleRetry sends r back to its group after an exponential backoff
+// with jitter, and no sooner than the provider's Retry-After.
+func (g *gateway) scheduleRetry(at time.Time, r *request, rep Reply) {
+	gw := g.scenario.Gateway
+	wait := min(gw.MaxBackoff, gw.Backoff<<r.retries)
+	if gw.Jitter > 0 {
+		wait -= time.Duration(gw.Jitter * g.rng.Float64() * float64(wait))
+	}
+	why := ""
+	if rep.RetryAfter > wait {
+		wait, why = rep.RetryAfter, " (the provider's Retry-After)"
+	}
+	r.retries++
+	g.timeline.emit(at, Event{Kind: RetryScheduled, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name,
+		Deployment: r.dep.spec.Name, Until: g.timeline.since(at.Add(wait)), Code: rep.Code,
+		Message: fmt.Sprintf("retry %d of %d in %s%s", r.retries, gw.Retries, wait, why)})
+	g.timeline.schedule(item{at: at.Add(wait), kind: retry, req: r})
+}
+
+// retry tries r's group again once its backoff is over.
+func (g *gateway) retry(at time.Time, r *request) {
+	if !r.done {
+		g.route(at, r)
+	}
+}
+
+// CodeGatewayTimeout is the error code of a request the gateway timed out.
+const CodeGatewayTimeout = "GatewayTimeout"
+
+// timeout fails r if it is still going when its gateway timeout runs out.
+// An attempt in flight is abandoned: its answer, when it comes, is ignored.
+func (g *gateway) timeout(at time.Time, r *request) {
+	if r.done {
+		return
+	}
+	if _, inFlight := g.inflight[r.id]; inFlight && r.dep.health.Probing() {
+		// A probe that never answered has failed.
+		if tr, changed := r.dep.health.Failed(at); changed {
+			r.dep.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+		}
+	}
+	delete(g.inflight, r.id)
+	ev := Event{Kind: Failed, Code: CodeGatewayTimeout, Message: fmt.Sprintf("no answer within the gateway's %s timeout", g.scenario.Gateway.Timeout)}
+	if d := r.dep; d != nil {
+		ev.Deployment, ev.Model, ev.Account = d.spec.Name, d.spec.Model, d.account.Name
+	}
+	g.finish(at, r, ev)
+}
+
+// cancelInFlight ends every request still waiting for an answer, in id
+// order, when the run is interrupted.
+func (g *gateway) cancelInFlight(at time.Time) {
+	ids := make([]int, 0, len(g.inflight))
+	for id := range g.inflight {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		r := g.inflight[id]
+		delete(g.inflight, id)
+		g.finish(at, r, Event{Kind: Cancelled, Deployment: r.dep.spec.Name, Model: r.dep.spec.Model,
+			Account: r.dep.account.Name, Message: "the run was interrupted before the reply arrived"})
+	}
+}
+
+// finish emits r's final event.
+func (g *gateway) finish(at time.Time, r *request, ev Event) {
+	r.done = true
+	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
+	ev.Latency = at.Sub(r.arrival)
+	g.finished++
+	g.lastFinish = at
+	g.timeline.emit(at, ev)
+}

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"container/heap"
+	"time"
+)
+
+// loop is the engine's sense of time and its voice: the schedule of what
+// happens next, the pacer that maps it onto the wall clock, and the
+// subscribers every event goes to. Only the run's goroutine uses it.
+type loop struct {
+	clock Clock
+	pacer pacer
+	start time.Time
+	now   time.Time // simulated time of the latest thing handled
+	queue schedule
+	seq   uint64
+	sinks []Sink
+	over  bool // RunEnded has gone out: nothing follows it
+}
+
+// timeline is what the parts of the engine need of the loop: to schedule
+// work at a simulated time and to report what happened. Tests give the
+// parts a fake one and call them with explicit times.
+type timeline interface {
+	schedule(item)
+	emit(at time.Time, ev Event)
+	since(at time.Time) time.Duration
+}
+
+func (l *loop) begin(start time.Time) {
+	l.start, l.now = start, start
+	l.pacer.wallBase, l.pacer.simBase = start, start
+}
+
+// schedule adds it to the queue; items at the same time go in the order
+// they were scheduled, which keeps runs deterministic.
+func (l *loop) schedule(it item) {
+	l.seq++
+	it.seq = l.seq
+	heap.Push(&l.queue, it)
+}
+
+// next is the earliest item and how long until it is due on the wall
+// clock; ok is false when nothing is scheduled or time stands still.
+func (l *loop) next() (it item, wait time.Duration, ok bool) {
+	if len(l.queue) == 0 || l.pacer.paused {
+		return item{}, 0, false
+	}
+	wait = l.pacer.wait(l.queue[0].at)
+	if wait > 0 {
+		return item{}, wait, true
+	}
+	return heap.Pop(&l.queue).(item), 0, true
+}
+
+// advance moves the loop's time to the simulated time now, for things that
+// happen between scheduled items: a network reply, a control. Time never
+// goes back.
+func (l *loop) advance() time.Time {
+	if now := l.simNow(); now.After(l.now) {
+		l.now = now
+	}
+	return l.now
+}
+
+// simNow is the simulated time that corresponds to the wall clock now;
+// unpaced, it is the latest thing handled.
+func (l *loop) simNow() time.Time {
+	if l.pacer.unpaced() {
+		return l.now
+	}
+	if now := l.pacer.simNow(); now.After(l.now) {
+		return now
+	}
+	return l.now
+}
+
+// rebase anchors the pacer at the simulated time at, then changes it, so
+// that simulated time runs on continuously from there.
+func (l *loop) rebase(at time.Time, change func(*pacer)) {
+	l.pacer.simBase, l.pacer.wallBase = at, l.clock.Now()
+	change(&l.pacer)
+}
+
+func (l *loop) emit(at time.Time, ev Event) {
+	if l.over {
+		return
+	}
+	ev.At = at.Sub(l.start)
+	for _, s := range l.sinks {
+		s.Handle(ev)
+	}
+}
+
+func (l *loop) since(at time.Time) time.Duration { return at.Sub(l.start) }

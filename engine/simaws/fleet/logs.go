@@ -1,0 +1,324 @@
+package fleet
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"spillway/engine/wire"
+	"spillway/scenarios"
+)
+
+// Record is a model invocation log record in Bedrock's schema, as it lands in
+// CloudWatch Logs.
+type Record struct {
+	SchemaType      string    `json:"schemaType"`
+	SchemaVersion   string    `json:"schemaVersion"`
+	Timestamp       time.Time `json:"timestamp"`
+	AccountID       string    `json:"accountId"`
+	Identity        Identity  `json:"identity"`
+	Region          string    `json:"region"`
+	InferenceRegion string    `json:"inferenceRegion"`
+	RequestID       string    `json:"requestId"`
+	Operation       string    `json:"operation"`
+	ModelID         string    `json:"modelId"`
+	Input           Tokens    `json:"input"`
+	Output          Tokens    `json:"output"`
+	ErrorCode       string    `json:"errorCode,omitempty"`
+}
+
+// Identity is the caller of a logged invocation.
+type Identity struct {
+	ARN string `json:"arn"`
+}
+
+// Tokens is the token count of one side of a logged invocation.
+type Tokens struct {
+	InputTokenCount  int `json:"inputTokenCount,omitempty"`
+	OutputTokenCount int `json:"outputTokenCount,omitempty"`
+}
+
+// logStore keeps each account's invocation log group: the scenario's one
+// group per account. Records are stored compactly, because a long run writes
+// hundreds of thousands of them, and expanded to Bedrock's schema only when
+// read.
+type logStore struct {
+	group     string                // the log group name every account logs to
+	accounts  map[string]*recordLog // account name → records, oldest first
+	retention LogRetention
+}
+
+// LogRetention bounds the invocation logs the fleet keeps for each account,
+// as a CloudWatch log group's retention setting does. The zero value keeps
+// every record, which is what one run needs: its Region histogram counts
+// every call since the run began, and the scenario file bounds the run.
+type LogRetention struct {
+	// MaxAge is how long ExpireLogs keeps a record after its call ended.
+	// Zero keeps records of any age.
+	MaxAge time.Duration
+	// MaxRecords keeps at most this many records per account, dropping the
+	// oldest as new ones arrive. Zero keeps any number.
+	MaxRecords int
+}
+
+// SetLogRetention bounds the logs from now on; records already past the
+// bounds go at the next call or ExpireLogs.
+func (f *Fleet) SetLogRetention(r LogRetention) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs.retention = r
+}
+
+// ExpireLogs drops the records received more than MaxAge before now. Age is
+// measured on the emulator's clock (Call.ReceivedAt) rather than on the
+// simulated times of calls, so that one client's calls far in the future
+// can neither age out everyone else's records nor keep them forever.
+func (f *Fleet) ExpireLogs(now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.logs.retention.MaxAge <= 0 {
+		return
+	}
+	cutoff := now.Add(-f.logs.retention.MaxAge).UnixNano()
+	for _, l := range f.logs.accounts {
+		l.expire(cutoff)
+	}
+}
+
+// recordLog is one account's records in call order, in a ring that grows
+// until it holds MaxRecords and then overwrites the oldest. Dropping a
+// record is O(1) and nothing is ever copied except when the ring grows.
+type recordLog struct {
+	ring []stored
+	head int // index of the oldest record
+	n    int // how many records the ring holds
+}
+
+// capacity is how many records the log has room for without growing.
+func (l *recordLog) capacity() int { return len(l.ring) }
+
+func (l *recordLog) oldest() *stored { return &l.ring[l.head] }
+
+func (l *recordLog) dropOldest() {
+	l.ring[l.head] = stored{} // let go of its strings
+	l.head = (l.head + 1) % len(l.ring)
+	l.n--
+}
+
+// push appends r, first dropping the oldest record when the log holds
+// limit records (0: no limit).
+func (l *recordLog) push(r stored, limit int) {
+	for limit > 0 && l.n >= limit {
+		l.dropOldest()
+	}
+	if l.n == len(l.ring) {
+		l.grow(limit)
+	}
+	l.ring[(l.head+l.n)%len(l.ring)] = r
+	l.n++
+}
+
+// grow doubles the ring, to at most limit records when there is one.
+func (l *recordLog) grow(limit int) {
+	size := max(2*len(l.ring), 64)
+	if limit > 0 {
+		size = min(size, limit)
+	}
+	ring := make([]stored, size)
+	l.each(func(i int, r *stored) { ring[i] = *r })
+	l.ring, l.head = ring, 0
+}
+
+// each calls fn with every record, oldest first, and its position.
+func (l *recordLog) each(fn func(int, *stored)) {
+	for i := range l.n {
+		fn(i, &l.ring[(l.head+i)%len(l.ring)])
+	}
+}
+
+// expire drops the records received before cutoff (Unix ns). Records are
+// kept in the order they were received, so the first younger one ends the
+// scan.
+func (l *recordLog) expire(cutoff int64) {
+	for l.n > 0 && l.oldest().receivedAt < cutoff {
+		l.dropOldest()
+	}
+}
+
+type stored struct {
+	at, visibleAt   int64 // unix ns; the ingestion delay hides a record until visibleAt
+	receivedAt      int64 // unix ns on the emulator's clock, for retention
+	accountID       string
+	sourceRegion    string
+	inferenceRegion string
+	requestID       string
+	operation       string
+	modelARN        string // interned
+	identityARN     string // interned
+	inputTokens     int32
+	outputTokens    int32
+}
+
+func (r *stored) record() Record {
+	return Record{
+		SchemaType:      "ModelInvocationLog",
+		SchemaVersion:   "1.0",
+		Timestamp:       time.Unix(0, r.at).UTC(),
+		AccountID:       r.accountID,
+		Identity:        Identity{ARN: r.identityARN},
+		Region:          r.sourceRegion,
+		InferenceRegion: r.inferenceRegion,
+		RequestID:       r.requestID,
+		Operation:       r.operation,
+		ModelID:         r.modelARN,
+		Input:           Tokens{InputTokenCount: int(r.inputTokens)},
+		Output:          Tokens{OutputTokenCount: int(r.outputTokens)},
+	}
+}
+
+func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) stored {
+	modelARN := f.intern(internKey{"model", call.SourceRegion, acct.AccountID, call.ModelID}, func() string {
+		switch {
+		case strings.HasPrefix(call.ModelID, "arn:"):
+			return call.ModelID
+		case scenarios.Geography(call.ModelID) != "":
+			return fmt.Sprintf("arn:aws:bedrock:%s:%s:inference-profile/%s", call.SourceRegion, acct.AccountID, call.ModelID)
+		}
+		return fmt.Sprintf("arn:aws:bedrock:%s::foundation-model/%s", call.SourceRegion, scenarios.BaseModelID(call.ModelID))
+	})
+	identity := f.intern(internKey{"identity", acct.AccountID, "", ""}, func() string {
+		return fmt.Sprintf("arn:aws:sts::%s:assumed-role/spillway/simulated", acct.AccountID)
+	})
+	done := at.Add(r.Latency)
+	received := call.ReceivedAt
+	if received.IsZero() {
+		received = done
+	}
+	return stored{
+		at:              done.UnixNano(),
+		receivedAt:      received.UnixNano(),
+		visibleAt:       done.Add(f.logDelay()).UnixNano(),
+		accountID:       acct.AccountID,
+		sourceRegion:    call.SourceRegion,
+		inferenceRegion: r.Region,
+		requestID:       r.RequestID,
+		operation:       call.Operation,
+		modelARN:        modelARN,
+		identityARN:     identity,
+		inputTokens:     int32(r.InputTokens),
+		outputTokens:    int32(r.OutputTokens),
+	}
+}
+
+func newLogStore(s *scenarios.Scenario) *logStore {
+	ls := &logStore{group: s.Logs.Group, accounts: map[string]*recordLog{}}
+	for _, a := range s.Accounts {
+		ls.accounts[a.Name] = &recordLog{}
+	}
+	return ls
+}
+
+func (ls *logStore) add(account string, r stored) {
+	ls.accounts[account].push(r, ls.retention.MaxRecords)
+}
+
+// Records returns the records of one log group visible at now, in Bedrock's
+// schema.
+func (f *Fleet) Records(account, group string, now time.Time) []Record {
+	var out []Record
+	f.EachRecord(account, group, time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64), now, func(r *Record) {
+		out = append(out, *r)
+	})
+	return out
+}
+
+// EachRecord calls fn with every record of one log group visible at now and
+// stamped within [from, to], in Bedrock's schema. The record passed to fn is
+// reused between calls, so a query over a long run allocates nothing per
+// record; fn must copy what it keeps.
+func (f *Fleet) EachRecord(account, group string, from, to, now time.Time, fn func(*Record)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if group != f.logs.group {
+		return
+	}
+	lo, hi, visible := from.UnixNano(), to.UnixNano(), now.UnixNano()
+	l := f.logs.accounts[account]
+	if l == nil {
+		return
+	}
+	var rec Record
+	l.each(func(_ int, r *stored) {
+		if r.visibleAt <= visible && r.at >= lo && r.at <= hi {
+			rec = r.record()
+			fn(&rec)
+		}
+	})
+}
+
+// Query selects invocation records the way the seed's Logs Insights query
+// does: records whose modelId names one of Models (as an inference profile
+// or a foundation model), timestamped within [From, To].
+type Query struct {
+	Account  string
+	LogGroup string
+	Models   []string
+	From, To time.Time
+}
+
+// RegionCount is one bar of the Region histogram, as the wire carries it.
+type RegionCount = wire.RegionCount
+
+// RegionCounts answers `stats count(*) by inferenceRegion | sort
+// inferenceRegion` for q, seeing only records ingested by now.
+func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	records := f.logs.accounts[q.Account]
+	if records == nil {
+		return nil, &APIError{Code: wire.AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", q.Account)}
+	}
+	if q.LogGroup != f.logs.group {
+		return nil, &APIError{Code: wire.ResourceNotFoundException, Message: fmt.Sprintf(
+			"Log group '%s' does not exist for account %s; enable model invocation logging to that group or set logs.group in the scenario", q.LogGroup, q.Account)}
+	}
+	suffixes := modelSuffixes(q.Models)
+	from, to, visible := q.From.UnixNano(), q.To.UnixNano(), now.UnixNano()
+	counts := map[string]int{}
+	records.each(func(_ int, r *stored) {
+		if r.visibleAt <= visible && r.at >= from && r.at <= to && matchesModel(r.modelARN, suffixes) {
+			counts[r.inferenceRegion]++
+		}
+	})
+	out := make([]RegionCount, 0, len(counts))
+	for region, n := range counts {
+		out = append(out, RegionCount{Region: region, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
+	return out, nil
+}
+
+// modelSuffixes turns model ids into the ARN endings that name them, as the
+// seed's `modelId like /inference-profile\/<id>/` filter does.
+func modelSuffixes(models []string) []string {
+	var out []string
+	for _, m := range models {
+		id := m
+		if i := strings.LastIndexByte(m, '/'); i >= 0 {
+			id = m[i+1:]
+		}
+		out = append(out, "inference-profile/"+id, "foundation-model/"+id)
+	}
+	return out
+}
+
+func matchesModel(arn string, suffixes []string) bool {
+	for _, s := range suffixes {
+		if strings.HasSuffix(arn, s) {
+			return true
+		}
+	}
+	return false
+}

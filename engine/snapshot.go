@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/scenarios"
+)
+
+// Snapshot is the engine's state at one instant, as the loop publishes it
+// for screens and other readers on other goroutines.
+type Snapshot struct {
+	// At is the simulated time since the run started: zero before it, frozen
+	// while paused, and stopped once it has ended.
+	At      time.Duration
+	Started bool
+	Over    bool // the run has ended
+	Paused  bool
+	Speed   float64 // simulated seconds per wall second; +Inf when unpaced
+	// Buckets are every bucket's fill level: tenants first, then
+	// deployments, in scenario order.
+	Buckets []BucketLevel
+}
+
+// Bucket is the level of bucket id, and whether there is one.
+func (s Snapshot) Bucket(id BucketID) (BucketLevel, bool) {
+	for _, b := range s.Buckets {
+		if b.ID == id {
+			return b, true
+		}
+	}
+	return BucketLevel{}, false
+}
+
+// snapshot reads the state on the run's goroutine (or, once the run is
+// over, under the shell's lock).
+func (e *Engine) snapshot() Snapshot {
+	s := Snapshot{Speed: e.loop.pacer.speed, Paused: e.loop.pacer.paused, Over: e.loop.over}
+	now := e.loop.start
+	if !now.IsZero() {
+		s.Started = true
+		if !e.loop.over {
+			now = e.loop.simNow()
+		} else {
+			now = e.loop.now
+		}
+		s.At = now.Sub(e.loop.start)
+	}
+	s.Buckets = e.levels(now)
+	return s
+}
+
+// levels are every bucket's fill level at now.
+func (e *Engine) levels(now time.Time) []BucketLevel {
+	out := make([]BucketLevel, 0, len(e.tunables))
+	for _, t := range e.traffic.tenants {
+		l := levelOf(t.id, t.bucket, t.spec.Limiter, t.rpm, now)
+		if t.spec.Arrival != scenarios.Burst {
+			l.Rate = t.rate
+		}
+		out = append(out, l)
+	}
+	for _, d := range e.gateway.deployments {
+		l := levelOf(d.id, d.bucket, d.spec.Limiter, d.rpm, now)
+		if d.bucket != nil {
+			state, until := d.health.At(now)
+			l.Health = string(state)
+			if !until.IsZero() {
+				l.HealthUntil = until.Sub(e.loop.start)
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func levelOf(id BucketID, b *bucket.Bucket, limiter scenarios.Limiter, rpm scenarios.RPM, now time.Time) BucketLevel {
+	if b == nil { // before Run: full
+		return BucketLevel{ID: id, Level: bucket.Level{Semantic: limiter, RPM: rpm,
+			Available: float64(rpm), Capacity: float64(rpm)}}
+	}
+	return BucketLevel{ID: id, Level: b.LevelAt(now)}
+}
