@@ -103,7 +103,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		// Flags without a command: run the default scenario with them.
 		return runCommand(args, stdout, stderr)
 	}
-	return usagef("unknown command %q; commands are run, list, validate, emulator (see 'spillway --help')", args[0])
+	return usagef("unknown command %q; commands are run, list, validate, emulator, fault (see 'spillway --help')", args[0])
 }
 
 const usage = `Spillway: live resilience experiments on LLM inference with Amazon Bedrock.
