@@ -614,7 +614,7 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Spillway emulator — SIMULATED Amazon Bedrock Runtime, CloudWatch Logs and STS (not AWS)\n")
 	fmt.Fprintf(stdout, "  endpoint   %s\n", endpoint)
 	fmt.Fprintf(stdout, "  accounts   every account of every scenario in %s\n", f.Path)
-	fmt.Fprintf(stdout, "  pace       speed %s (latencies and log delays divided by it), seed %d\n", plain.Speed(x), n)
+	fmt.Fprintf(stdout, "  pace       speed %s (latencies and log delays divided by it), seed %d\n", engine.SpeedText(x), n)
 	fmt.Fprintf(stdout, "  logs       %s\n", logKeeping(logRetention, maxLogRecords))
 	fmt.Fprintf(stdout, "  secret     %s (the same for every account; signatures are not checked)\n\n", emulator.SecretAccessKey)
 	fmt.Fprintf(stdout, "  %-10s %-10s %-20s %-10s %s\n", "account", "profile", "access key id", "id", "region")

@@ -144,11 +144,16 @@ func (s *Shell) hasWork() bool { return s.work.Load() }
 func (s *Shell) take() ([]Intent, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.drainLocked(), s.want.Swap(false)
+}
+
+// drainLocked hands over the pending intents, in order.
+func (s *Shell) drainLocked() []Intent {
 	intents := s.pending
 	s.pending = nil
 	s.taken = s.sent
 	s.work.Store(false)
-	return intents, s.want.Swap(false)
+	return intents
 }
 
 // publish makes snap the state readers see.
@@ -171,11 +176,7 @@ func (s *Shell) publishLocked(snap *Snapshot) {
 func (s *Shell) close(finish func(pending []Intent) Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pending := s.pending
-	s.pending = nil
-	s.taken = s.sent
-	s.work.Store(false)
-	final := finish(pending)
+	final := finish(s.drainLocked())
 	final.Over = true
 	s.over = true
 	s.publishLocked(&final)

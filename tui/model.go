@@ -175,7 +175,7 @@ func confirmed(ev engine.Event) string {
 	case engine.Resumed:
 		return "resumed"
 	case engine.SpeedChanged:
-		return "speed " + speedText(ev.Speed)
+		return "speed " + engine.SpeedText(ev.Speed)
 	case engine.FaultStarted:
 		if ev.Fault.Live {
 			return "started " + ev.Fault.Fault.String()

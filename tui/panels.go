@@ -50,7 +50,7 @@ func (m *Model) header(width int) string {
 	if m.run.Live {
 		style = st.Live
 	}
-	clock := fmt.Sprintf(" · speed %s · %s · seed %d", speedText(m.snap.Speed), seconds(m.now()), m.run.Seed)
+	clock := fmt.Sprintf(" · speed %s · %s · seed %d", engine.SpeedText(m.snap.Speed), seconds(m.now()), m.run.Seed)
 	if m.snap.Paused {
 		clock += " · " + st.Paused.Render(" PAUSED ")
 	}
@@ -76,13 +76,6 @@ func (m *Model) header(width int) string {
 		line2 = st.Error.Render(fit("FAULTS: "+strings.Join(names, " · "), width))
 	}
 	return strings.Join([]string{st.Title.Render(title), line2, line3, fit(counters, width)}, "\n")
-}
-
-func speedText(x float64) string {
-	if math.IsInf(x, 1) {
-		return "max"
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%g×", x), ".0×")
 }
 
 // lanesPanel draws one row per request on a shared time axis, newest at

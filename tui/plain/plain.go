@@ -7,7 +7,6 @@ package plain
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
@@ -59,7 +58,7 @@ func (p *Printer) Handle(ev engine.Event) {
 	case engine.RateChanged:
 		fmt.Fprintf(p.w, "%s Tenant %s now sends %g requests a minute\n", p.stamp(ev.At), ev.Tenant, ev.Rate)
 	case engine.SpeedChanged:
-		fmt.Fprintf(p.w, "%s Speed %s\n", p.stamp(ev.At), Speed(ev.Speed))
+		fmt.Fprintf(p.w, "%s Speed %s\n", p.stamp(ev.At), engine.SpeedText(ev.Speed))
 	case engine.RegionsPolled:
 		p.poll(ev)
 	case engine.RunEnded:
@@ -74,7 +73,7 @@ func (p *Printer) header(info *engine.RunInfo) {
 	s := p.scenario
 	fmt.Fprintf(p.w, "Spillway · %s — %s\n", s.Name, s.Title)
 	fmt.Fprintf(p.w, "  backend  %s\n", p.backend)
-	fmt.Fprintf(p.w, "  run      seed %d · speed %s · %d requests\n", info.Seed, Speed(info.Speed), info.Planned)
+	fmt.Fprintf(p.w, "  run      seed %d · speed %s · %d requests\n", info.Seed, engine.SpeedText(info.Speed), info.Planned)
 	var buckets []string
 	for _, b := range info.Buckets {
 		buckets = append(buckets, fmt.Sprintf("%s %s", b.ID, describeLimit(b.RPM, b.Semantic)))
@@ -94,14 +93,6 @@ func describeLimit(rpm scenarios.RPM, semantic scenarios.Limiter) string {
 		return "unlimited"
 	}
 	return fmt.Sprintf("%s RPM %s", rpm, semantic)
-}
-
-// Speed renders a speed factor for people: "20×", "max".
-func Speed(x float64) string {
-	if math.IsInf(x, 1) {
-		return "max"
-	}
-	return fmt.Sprintf("%g×", x)
 }
 
 func (p *Printer) stamp(at time.Duration) string {

@@ -53,7 +53,8 @@ func TestHeadlessOutputGolden(t *testing.T) {
 }
 
 func TestSpeedLabel(t *testing.T) {
-	if Speed(20) != "20×" || Speed(0.5) != "0.5×" || Speed(math.Inf(1)) != "max" {
-		t.Fatal(Speed(20), Speed(0.5), Speed(math.Inf(1)))
+	speed := engine.SpeedText
+	if speed(20) != "20×" || speed(0.5) != "0.5×" || speed(math.Inf(1)) != "max" {
+		t.Fatal(speed(20), speed(0.5), speed(math.Inf(1)))
 	}
 }
