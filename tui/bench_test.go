@@ -70,7 +70,7 @@ func BenchmarkView160x48With10kRequests(b *testing.B) {
 	s := f.Scenarios[0]
 	start := time.Date(2026, 11, 21, 14, 36, 0, 0, time.UTC)
 	sim := enginetest.NewSimulated(s, f.Models, 42, start)
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Clock: fixedClock(start)})
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Clock: enginetest.NewClock(start)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -43,7 +42,7 @@ func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scena
 	}
 	start := enginetest.Epoch
 	sim := enginetest.NewSimulated(s, f.Models, 42, start)
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Faults: sim, Clock: fixedClock(start)})
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Backend: sim, Logs: sim, Faults: sim, Clock: enginetest.NewClock(start)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +53,6 @@ func recorded(t *testing.T, name string) ([]engine.Event, *engine.Engine, *scena
 	}
 	return events, e, s
 }
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time                         { return time.Time(c) }
-func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // fakeControls serves fixed bucket levels and applies limit intents at
 // once, as the engine would at its next step.

@@ -15,11 +15,6 @@ import (
 	"spillway/scenarios"
 )
 
-type fixedClock struct{ now time.Time }
-
-func (c fixedClock) Now() time.Time                         { return c.now }
-func (c fixedClock) After(d time.Duration) <-chan time.Time { panic("an unpaced run never waits") }
-
 // TestHeadlessOutputGolden compares what a person sees of each built-in
 // scenario, header to summary, with a golden file (go test -update rewrites).
 func TestHeadlessOutputGolden(t *testing.T) {
@@ -36,7 +31,7 @@ func TestHeadlessOutputGolden(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			var out bytes.Buffer
 			sim := enginetest.NewSimulated(s, f.Models, 42, epoch)
-			e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Clock: fixedClock{epoch}, Backend: sim, Logs: sim, Faults: sim})
+			e, err := engine.New(s, engine.Options{Seed: 42, Speed: math.Inf(1), Clock: enginetest.NewClock(epoch), Backend: sim, Logs: sim, Faults: sim})
 			if err != nil {
 				t.Fatal(err)
 			}
