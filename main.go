@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +104,11 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		// Flags without a command: run the default scenario with them.
 		return runCommand(args, stdout, stderr)
 	}
-	return usagef("unknown command %q; commands are run, list, validate, emulator, fault (see 'spillway --help')", args[0])
+	if slices.Contains(args, "--scenarios") || slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--scenarios=") }) || builtinHas(args[0]) {
+		// "spillway NAME": the run command is optional, as the usage says.
+		return runCommand(args, stdout, stderr)
+	}
+	return usagef("unknown command %q; commands are run, list, validate, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
 }
 
 const usage = `Spillway: live resilience experiments on LLM inference with Amazon Bedrock.
@@ -181,6 +186,16 @@ func flagError(err error) error {
 }
 
 // loadScenarios reads --scenarios, or the built-in file.
+// builtinHas reports whether the built-in file has a scenario called name.
+func builtinHas(name string) bool {
+	f, err := scenarios.Parse(builtinName, builtinScenarios)
+	if err != nil {
+		return false
+	}
+	_, err = f.Lookup(name)
+	return err == nil
+}
+
 func loadScenarios(path string) (*scenarios.File, error) {
 	var f *scenarios.File
 	var err error

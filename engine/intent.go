@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"spillway/scenarios"
@@ -135,9 +136,17 @@ func (s ScaleRate) afterEnd() bool   { return false }
 func (s ScaleRate) bucket() BucketID { return s.Bucket }
 func (s ScaleRate) apply(e *Engine, at time.Time) error {
 	t, _ := e.tenantWithRate(s.Bucket)
-	rate := min(scenarios.MaxRate, max(scenarios.MinRate, t.rate*s.Factor))
+	// Rounded to a millionth of a request a minute, so that ten steps up
+	// and ten down come back to where they started and the record reads
+	// 48.4, not 48.400000000000006.
+	rate := math.Round(t.rate*s.Factor*1e6) / 1e6
+	rate = min(scenarios.MaxRate, max(scenarios.MinRate, rate))
 	if rate == t.rate {
-		return fmt.Errorf("%s already sends %g a minute, the limit this way", s.Bucket, rate)
+		limit := "most"
+		if s.Factor < 1 {
+			limit = "fewest"
+		}
+		return fmt.Errorf("%s already sends %s a minute, the %s a tenant may", s.Bucket, RateText(rate), limit)
 	}
 	e.traffic.setRate(&e.loop, at, t, rate)
 	return nil
@@ -208,7 +217,10 @@ func (s StepSpeed) apply(e *Engine, at time.Time) error {
 		return fmt.Errorf("speed max needs simulated time, which this backend does not have")
 	}
 	if next == speed {
-		return fmt.Errorf("speed %s is the limit this way", SpeedText(next))
+		if s.Dir < 0 {
+			return fmt.Errorf("%s is the slowest speed", SpeedText(next))
+		}
+		return fmt.Errorf("%s is the fastest speed", SpeedText(next))
 	}
 	e.setSpeed(at, next)
 	return nil
@@ -236,6 +248,14 @@ func (s SetSpeed) apply(e *Engine, at time.Time) error {
 func (e *Engine) setSpeed(at time.Time, speed float64) {
 	e.loop.rebase(at, func(p *pacer) { p.speed = speed })
 	e.loop.emit(at, Event{Kind: SpeedChanged, Speed: speed})
+}
+
+// RateText writes an arrival rate as people read it: 48.4, 1000000, 0.001.
+func RateText(rate float64) string {
+	if rate >= 10 {
+		rate = math.Round(rate*10) / 10
+	}
+	return strconv.FormatFloat(rate, 'f', -1, 64)
 }
 
 // SpeedText writes a speed as people read it: "20×", or "max".

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"spillway/engine"
 	"spillway/engine/enginetest"
@@ -241,5 +242,40 @@ func TestAFaultFromTheStartIsLoggedBeforeTheAttemptsItAffects(t *testing.T) {
 		if ev.Region == "us-east-1" {
 			t.Fatalf("request %d ran in us-east-1 during its outage", ev.Request)
 		}
+	}
+}
+
+// A rate lowered so far that the tenant's next request would come after
+// its duration stops it; raised again while the duration lasts, it sends
+// again.
+func TestATenantStoppedByALowRateStartsAgainWhenRaised(t *testing.T) {
+	r := enginetest.NewRun(t, builtin(t), "tuning", engine.Options{Seed: 42})
+	var loweredAt, raisedAt time.Duration
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind != engine.Admitted || ev.Tenant != "batch" {
+			return
+		}
+		switch {
+		case loweredAt == 0 && ev.At > time.Minute:
+			loweredAt = ev.At
+			r.Send(t, engine.SetRate{Bucket: "tenant/web", Rate: 0.001})
+		case raisedAt == 0 && loweredAt > 0 && ev.At > loweredAt+time.Minute:
+			raisedAt = ev.At
+			r.Send(t, engine.SetRate{Bucket: "tenant/web", Rate: 40})
+		}
+	}))
+	r.Do(t)
+	var quiet, after int
+	for _, ev := range r.Events.Of(engine.Admitted) {
+		switch {
+		case ev.Tenant != "web":
+		case ev.At > loweredAt && ev.At < raisedAt:
+			quiet++
+		case ev.At >= raisedAt:
+			after++
+		}
+	}
+	if raisedAt == 0 || quiet != 0 || after < 40 {
+		t.Fatalf("web sent %d while at 0.001 a minute and %d after going back to 40 at %v; want none, then about 40 a minute", quiet, after, raisedAt)
 	}
 }

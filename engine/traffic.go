@@ -61,13 +61,12 @@ func (t *tenant) setRPM(rpm scenarios.RPM) {
 func (tr *traffic) begin(tl timeline, start time.Time) {
 	for _, t := range tr.tenants {
 		t.until = start.Add(t.spec.Duration)
-		first := start
-		if t.spec.Arrival == scenarios.Poisson {
-			first = first.Add(t.gap())
-		}
+		first := t.first(start)
 		if t.spec.Arrival == scenarios.Burst || first.Before(t.until) {
 			tr.generating++
 			tl.schedule(item{at: first, kind: arrive, tenant: t})
+		} else {
+			t.done = true
 		}
 	}
 }
@@ -92,26 +91,48 @@ func (tr *traffic) arrive(tl timeline, it item) bool {
 
 // setRate changes t's arrival rate at at. The next arrival is rescheduled
 // at the new rate from the last one, so a rate raised from 1 a minute does
-// not wait out the old gap.
+// not wait out the old gap. A rate so low that the next arrival would come
+// after the tenant's duration stops it; raised again while its duration
+// lasts, it sends again.
 func (tr *traffic) setRate(tl timeline, at time.Time, t *tenant, rate float64) {
 	t.rate = rate
 	tl.emit(at, Event{Kind: RateChanged, Tenant: t.spec.Name, Bucket: t.id, Rate: rate})
-	if t.sent == 0 || t.done {
-		return // the first arrival is still to come, or the last has gone
+	if !at.Before(t.until) {
+		return // its time is over
 	}
 	// Void the scheduled arrival and schedule the next from the last one at
-	// the new rate, unless that is already past: then now.
+	// the new rate (before the first, the first as the new rate places
+	// it), unless that is already past: then now.
 	t.gen++
-	next := t.last.Add(t.gap())
+	var next time.Time
+	if t.sent == 0 {
+		next = t.first(t.until.Add(-t.spec.Duration))
+	} else {
+		next = t.last.Add(t.gap())
+	}
 	if next.Before(at) {
 		next = at
 	}
-	if next.Before(t.until) {
+	switch {
+	case next.Before(t.until):
+		if t.done {
+			t.done = false
+			tr.generating++
+		}
 		tl.schedule(item{at: next, kind: arrive, tenant: t, gen: t.gen})
-	} else {
+	case !t.done:
 		t.done = true
 		tr.generating--
 	}
+}
+
+// first is when the tenant's first request arrives in a run that started
+// at start: at once, or after a Poisson gap.
+func (t *tenant) first(start time.Time) time.Time {
+	if t.spec.Arrival == scenarios.Poisson {
+		return start.Add(t.gap())
+	}
+	return start
 }
 
 // gap is the time to a tenant's next arrival after one at a steady or

@@ -169,7 +169,7 @@ func confirmed(ev engine.Event) string {
 	case engine.RPMChanged:
 		return fmt.Sprintf("%s → %s RPM", ev.Bucket, ev.RPM)
 	case engine.RateChanged:
-		return fmt.Sprintf("%s → %s requests a minute", ev.Bucket, rateText(ev.Rate))
+		return fmt.Sprintf("%s → %s requests a minute", ev.Bucket, engine.RateText(ev.Rate))
 	case engine.Paused:
 		return "paused: nothing is sent and simulated time stands still; space resumes"
 	case engine.Resumed:
@@ -188,11 +188,6 @@ func confirmed(ev engine.Event) string {
 		return ev.Message
 	}
 	return ""
-}
-
-// rateText writes an arrival rate with at most one decimal.
-func rateText(rate float64) string {
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", rate), ".0")
 }
 
 // send hands an intent to the engine; a refusal becomes the notice. A
@@ -272,7 +267,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Export):
 		return m.export()
 	case key.Matches(msg, k.Faults):
-		m.faults.show(m.faultOptions())
+		options := m.faultOptions()
+		if len(options) == 0 {
+			m.notice = "faults need the simulated backend (--backend sim); against a 'spillway emulator', start them with 'spillway fault start'"
+			break
+		}
+		m.faults.show(options)
 	}
 	return nil
 }

@@ -255,7 +255,7 @@ func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.Bucket
 	case key.Matches(msg, k.LowerRPM10):
 		return engine.AdjustRPM{Bucket: b.ID, Delta: -10}, ""
 	case key.Matches(msg, k.RaiseRate, k.LowerRate) && b.Rate == 0:
-		return nil, fmt.Sprintf("%s has no arrival rate to tune; select a tenant with arrival = \"constant\" or \"poisson\"", b.ID)
+		return nil, fmt.Sprintf("%s has no arrival rate to tune; { and } tune constant or Poisson tenants", b.ID)
 	case key.Matches(msg, k.RaiseRate):
 		return engine.ScaleRate{Bucket: b.ID, Factor: rateStep}, ""
 	case key.Matches(msg, k.LowerRate):
@@ -296,7 +296,7 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, heigh
 		}
 		label := string(b.ID)
 		if b.Rate > 0 { // a tenant's arrival rate, tunable with { and }
-			label += " " + rateText(b.Rate) + "/min"
+			label += " " + engine.RateText(b.Rate) + "/min"
 		}
 		name := fit(label, nameW)
 		if i == p.selected {

@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"spillway/engine/wire"
@@ -233,7 +234,7 @@ func slowdown(faults []*injected, account, region, model string) float64 {
 func outageError(region string, regions []string) *APIError {
 	if len(regions) > 1 {
 		return &APIError{Code: wire.ServiceUnavailableException, Message: fmt.Sprintf(
-			"Service unavailable: every Region of the profile is down (%v); simulated Region outage", slices.Clone(regions))}
+			"Service unavailable: every Region of the profile is down (%s); simulated Region outage", strings.Join(regions, ", "))}
 	}
 	return &APIError{Code: wire.ServiceUnavailableException, Message: fmt.Sprintf(
 		"Service unavailable in %s: simulated Region outage", region)}
