@@ -49,7 +49,7 @@ func (d *deployment) skipReason(t time.Time) string {
 	if !d.health.Skips(t) {
 		return ""
 	}
-	if _, ok := d.health.(*health.Cooldown); ok {
+	if state, _ := d.health.At(t); state == health.Cooling {
 		return SkipCooldown
 	}
 	return SkipCircuitOpen
@@ -80,7 +80,7 @@ func healthPolicy(gw scenarios.Gateway) health.Policy {
 }
 
 // transitioned announces d's health transition tr at at.
-func (d *deployment) transitioned(tl timeline, at time.Time, gw scenarios.Gateway, tr health.Transition) {
+func (d *deployment) transitioned(tl timeline, at time.Time, tr health.Transition) {
 	ev := Event{Kind: HealthChanged, Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Health: string(tr.To)}
 	if !tr.Until.IsZero() {
 		ev.Until = tl.since(tr.Until)
@@ -93,10 +93,10 @@ func (d *deployment) transitioned(tl timeline, at time.Time, gw scenarios.Gatewa
 		d.skipMsg = fmt.Sprintf("deployment %s is half-open: its probe is in flight", d.spec.Name)
 		ev.Message = d.spec.Name + "'s circuit is half-open: the next request probes it"
 	case health.Cooling:
-		d.skipMsg = fmt.Sprintf("%s failed %d times within a minute; skipped for %s", d.spec.Name, tr.Failures, gw.Cooldown)
+		d.skipMsg = fmt.Sprintf("%s failed %d times within a minute; skipped for %s", d.spec.Name, tr.Failures, tr.For)
 		ev.Message = d.skipMsg
 	case health.Open:
-		d.skipMsg = fmt.Sprintf("%s's circuit is open after %d failures in a row; skipped for %s", d.spec.Name, tr.Failures, gw.BreakerOpenFor)
+		d.skipMsg = fmt.Sprintf("%s's circuit is open after %d failures in a row; skipped for %s", d.spec.Name, tr.Failures, tr.For)
 		ev.Message = d.skipMsg
 	}
 	tl.emit(at, ev)

@@ -158,8 +158,8 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		// A bug in the engine or a backend must not take the process, and
 		// with it the terminal and the record, down.
 		if p := recover(); p != nil {
-			e.shell.abort()
 			err = fmt.Errorf("the engine stopped on an internal error (%v); this is a bug, please report it", p)
+			e.fail(err)
 		}
 	}()
 	e.ctx = ctx
@@ -184,6 +184,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	// declared at t=0 is in the timeline before the attempts it affects.
 	if err := e.faults.declare(ctx, &e.loop, start); err != nil {
 		e.end(start, true)
+		if ctx.Err() != nil {
+			return nil // stopped while the faults were being declared: an interrupted run
+		}
 		return err
 	}
 	e.traffic.begin(&e.loop, start)
@@ -240,7 +243,7 @@ func (e *Engine) step() bool {
 
 // handle runs one due item in the part it belongs to.
 func (e *Engine) handle(it item) {
-	e.loop.now = it.at
+	e.loop.at(it.at)
 	switch it.kind {
 	case arrive:
 		if e.traffic.arrive(&e.loop, it) {
@@ -304,19 +307,44 @@ func (e *Engine) interrupt() {
 	e.end(at, true)
 }
 
-// end applies the controls still waiting, so none is dropped, hands the
-// shell the final state and emits RunEnded.
+// end finishes the run: the controls still waiting are applied, or refused
+// if they cannot apply after the end, so none is dropped; then RunEnded, and
+// the shell gets the final state. Subscribers are called without the
+// shell's lock, so one may still call Send.
 func (e *Engine) end(at time.Time, interrupted bool) {
-	// All under the shell's lock: a control sent from now on waits for it,
-	// then finds the run over and is applied to the final state directly.
-	e.shell.close(func(pending []Intent) Snapshot {
-		for _, in := range pending {
+	for _, in := range e.shell.beginEnd() {
+		if in.afterEnd() {
 			e.apply(at, in)
+		} else {
+			e.loop.emit(at, Event{Kind: ControlRefused, Message: ErrRunOver.Error(), Bucket: in.bucket()})
 		}
-		e.loop.emit(at, Event{Kind: RunEnded, Interrupted: interrupted})
-		e.loop.over = true
+	}
+	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: interrupted})
+	e.loop.over = true
+	e.shell.close(func(late []Intent) Snapshot {
+		for _, in := range late {
+			in.apply(e, at) // a limit change sent during RunEnded; nothing follows RunEnded
+		}
 		return e.snapshot()
 	})
+}
+
+// fail ends a run that stopped on an internal error: the controls still
+// waiting are refused, and RunEnded says the run was cut short, so that
+// every screen and record stops waiting for it. A subscriber may be what
+// failed, so it is given one chance.
+func (e *Engine) fail(why error) {
+	pending := e.shell.abort(why)
+	if e.loop.over {
+		return
+	}
+	defer func() { recover() }() // a subscriber that panicked may panic again
+	at := e.loop.now
+	for _, in := range pending {
+		e.loop.emit(at, Event{Kind: ControlRefused, Message: why.Error(), Bucket: in.bucket()})
+	}
+	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: true, Message: why.Error()})
+	e.loop.over = true
 }
 
 func (e *Engine) bucketIDs() []BucketID {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"spillway/scenarios"
@@ -66,12 +67,13 @@ func (f *faultTimeline) inEffect(id int) bool {
 	return on
 }
 
-// off ends fault id at at, early or on schedule; a fault already over is
-// left alone.
+// off ends declared fault id on schedule. The backend was given its window
+// when the run started, so it ends there whatever this call says; an error
+// is only noted.
 func (f *faultTimeline) off(ctx context.Context, tl timeline, at time.Time, id int) {
 	info, on := f.inEffectNow[id]
 	if !on {
-		return
+		return // stopped early
 	}
 	delete(f.inEffectNow, id)
 	ev := Event{Kind: FaultEnded, Fault: info}
@@ -79,4 +81,30 @@ func (f *faultTimeline) off(ctx context.Context, tl timeline, at time.Time, id i
 		ev.Message = "the backend did not confirm the end: " + err.Error()
 	}
 	tl.emit(at, ev)
+}
+
+// stop ends fault id at at, before its time. If the backend cannot confirm,
+// the fault stays in effect, so that it can be stopped again.
+func (f *faultTimeline) stop(ctx context.Context, tl timeline, at time.Time, id int) error {
+	info := f.inEffectNow[id]
+	if err := f.injector.EndFault(ctx, id, at); err != nil {
+		return fmt.Errorf("could not stop %s: %w", info.Fault, err)
+	}
+	delete(f.inEffectNow, id)
+	tl.emit(at, Event{Kind: FaultEnded, Fault: info})
+	return nil
+}
+
+// find is the fault in effect that is the same as fault, times aside.
+func (f *faultTimeline) find(fault scenarios.Fault) (int, bool) {
+	fault.At, fault.Duration = 0, 0
+	found := 0
+	for id, info := range f.inEffectNow {
+		same := info.Fault
+		same.At, same.Duration = 0, 0
+		if same == fault && (found == 0 || id < found) {
+			found = id // the oldest, whatever the map's order
+		}
+	}
+	return found, found != 0
 }

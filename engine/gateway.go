@@ -40,6 +40,7 @@ type request struct {
 	attempt int
 	retries int // retries used in the current group
 	dep     *deployment
+	probe   bool // the current attempt is a half-open circuit's probe
 	reply   Reply
 	done    bool // finished: a late reply, retry or deadline is ignored
 }
@@ -85,7 +86,7 @@ func (g *gateway) route(at time.Time, r *request) {
 		grp := chain[r.pos]
 		for _, d := range grp.members {
 			if tr, changed := d.health.Due(at); changed {
-				d.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+				d.transitioned(g.timeline, at, tr)
 			}
 		}
 		d := grp.pick(at, g.rng)
@@ -122,7 +123,7 @@ func (g *gateway) route(at time.Time, r *request) {
 func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 	r.attempt++
 	r.dep = d
-	d.health.Picked()
+	r.probe = d.health.Picked()
 	g.timeline.emit(at, Event{Kind: Attempt, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: grp.name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name})
 	g.inflight[r.id] = r
@@ -144,12 +145,27 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 	}
 	ctx, replies, ended := g.ctx, g.replies, g.ended
 	go func() {
-		reply := g.backend.Invoke(ctx, at, call)
+		reply := invokeSafely(ctx, g.backend, at, call)
 		select {
 		case replies <- asyncReply{r, reply}:
 		case <-ended:
 		}
 	}()
+}
+
+// CodeInternalError is the error code of a call whose backend failed inside
+// Spillway, such as a bug in a client.
+const CodeInternalError = "SpillwayInternalError"
+
+// invokeSafely calls a network backend on its own goroutine, where a panic
+// would take the whole process down: it becomes a failed reply instead.
+func invokeSafely(ctx context.Context, b Backend, at time.Time, call Call) (reply Reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			reply = Reply{Code: CodeInternalError, Message: fmt.Sprintf("the backend failed inside Spillway (%v); this is a bug, please report it", p)}
+		}
+	}()
+	return b.Invoke(ctx, at, call)
 }
 
 // landed takes a network backend's reply at now.
@@ -172,7 +188,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 	class := rep.class()
 	if class == "" {
 		if tr, changed := d.health.Succeeded(at); changed {
-			d.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+			d.transitioned(g.timeline, at, tr)
 		}
 		g.succeeded[d.account.Name]++
 		ev := base
@@ -181,7 +197,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 		return
 	}
 	if tr, changed := d.health.Failed(at); changed {
-		d.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+		d.transitioned(g.timeline, at, tr)
 	}
 	retry := r.retries < g.scenario.Gateway.Retries && retryable(class)
 	fallBack := !retry && g.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain)
@@ -254,10 +270,10 @@ func (g *gateway) timeout(at time.Time, r *request) {
 	if r.done {
 		return
 	}
-	if _, inFlight := g.inflight[r.id]; inFlight && r.dep.health.Probing() {
+	if _, inFlight := g.inflight[r.id]; inFlight && r.probe {
 		// A probe that never answered has failed.
 		if tr, changed := r.dep.health.Failed(at); changed {
-			r.dep.transitioned(g.timeline, at, g.scenario.Gateway, tr)
+			r.dep.transitioned(g.timeline, at, tr)
 		}
 	}
 	delete(g.inflight, r.id)

@@ -170,3 +170,34 @@ func TestACircuitOpensAndTheNextPickAfterItsTimeProbes(t *testing.T) {
 		t.Fatalf("at the probe: %q, probing %v", state, primary.health.Probing())
 	}
 }
+
+// Only the probe's own timeout reopens a half-open circuit: a request sent
+// before the circuit opened that times out meanwhile is not the probe.
+func TestAnOlderRequestTimingOutIsNotTheProbe(t *testing.T) {
+	s := twoGroups(scenarios.Unlimited, scenarios.Gateway{BreakerFailures: 1, BreakerOpenFor: 10 * time.Second, Timeout: 30 * time.Second})
+	s.Tenants[0].Group = "backup" // the chain is spare alone
+	s.Groups[1].Deployments = []string{"primary"}
+	boom := Reply{Code: wire.InternalServerException, Latency: time.Second}
+	g, app, tl := newTestGateway(s, scripted{"primary": {{Latency: 100 * time.Second}, boom, {Latency: 50 * time.Second}}})
+	g.admit(t0, app) // A: answers at 100 s, times out at 30 s
+	g.admit(t0, app) // B: fails at 1 s, opening the circuit until 11 s
+	var a, b item
+	for _, it := range tl.items {
+		switch {
+		case it.kind == answer && it.req.id == 1:
+			a = it
+		case it.kind == answer && it.req.id == 2:
+			b = it
+		}
+	}
+	g.answer(b.at, b.req)
+	g.admit(t0.Add(20*time.Second), app) // C: half-open, and the probe
+	primary := g.deployments[0]
+	if state, _ := primary.health.At(t0.Add(20 * time.Second)); state != "half-open" || !primary.health.Probing() {
+		t.Fatalf("at C: %q, probing %v", state, primary.health.Probing())
+	}
+	g.timeout(t0.Add(30*time.Second), a.req)
+	if state, _ := primary.health.At(t0.Add(30 * time.Second)); state != "half-open" {
+		t.Fatalf("after A timed out: %q; want still half-open, waiting for C's probe", state)
+	}
+}

@@ -76,6 +76,11 @@ type StartFault struct{ Fault scenarios.Fault }
 // StopFault ends fault ID now, whether it was declared or started live.
 type StopFault struct{ ID int }
 
+// ToggleFault stops the fault in effect that is the same as Fault (its kind
+// and scope, whatever its times), or starts Fault when none is. The loop
+// decides which, so two quick presses start and stop, never start twice.
+type ToggleFault struct{ Fault scenarios.Fault }
+
 // SpeedSteps are the speeds StepSpeed moves through.
 var SpeedSteps = []float64{0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, math.Inf(1)}
 
@@ -203,6 +208,9 @@ func (StepSpeed) afterEnd() bool      { return false }
 func (StepSpeed) bucket() BucketID    { return "" }
 func (s StepSpeed) apply(e *Engine, at time.Time) error {
 	speed := e.loop.pacer.speed
+	if s.Dir < 0 && speed <= SpeedSteps[0] {
+		return fmt.Errorf("%s is the slowest speed", SpeedText(speed))
+	}
 	i := 0
 	for i < len(SpeedSteps)-1 && SpeedSteps[i] < speed {
 		i++
@@ -285,8 +293,17 @@ func (s StopFault) apply(e *Engine, at time.Time) error {
 	if !e.faults.inEffect(s.ID) {
 		return fmt.Errorf("fault %d is not in effect", s.ID)
 	}
-	e.faults.off(e.ctx, &e.loop, at, s.ID)
-	return nil
+	return e.faults.stop(e.ctx, &e.loop, at, s.ID)
+}
+
+func (t ToggleFault) check(e *Engine) error { return StartFault(t).check(e) }
+func (ToggleFault) afterEnd() bool          { return false }
+func (ToggleFault) bucket() BucketID        { return "" }
+func (t ToggleFault) apply(e *Engine, at time.Time) error {
+	if id, on := e.faults.find(t.Fault); on {
+		return e.faults.stop(e.ctx, &e.loop, at, id)
+	}
+	return e.faults.startLive(e.ctx, &e.loop, at, t.Fault)
 }
 
 // tunable finds a bucket by id; the map never changes after New, so this

@@ -10,6 +10,7 @@ import (
 
 	"spillway/engine"
 	"spillway/engine/enginetest"
+	"spillway/scenarios"
 )
 
 // Controls are intents the loop applies in order, each to the state it has
@@ -277,5 +278,57 @@ func TestATenantStoppedByALowRateStartsAgainWhenRaised(t *testing.T) {
 	}
 	if raisedAt == 0 || quiet != 0 || after < 40 {
 		t.Fatalf("web sent %d while at 0.001 a minute and %d after going back to 40 at %v; want none, then about 40 a minute", quiet, after, raisedAt)
+	}
+}
+
+// Controls sent as the run ends are applied or refused, never dropped, and
+// a subscriber may send them from RunEnded itself.
+func TestControlsAtTheEndAreAppliedOrRefused(t *testing.T) {
+	r := enginetest.NewRun(t, builtin(t), "fallback", engine.Options{Seed: 42})
+	var atEnd []error
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		switch {
+		case ev.Kind == engine.RegionsPolled && ev.Regions.Final:
+			// The last event before the end: these are still pending when
+			// the loop finishes.
+			r.Send(t, engine.TogglePause{})
+			r.Send(t, engine.AdjustRPM{Bucket: "deployment/primary", Delta: 1})
+		case ev.Kind == engine.RunEnded:
+			atEnd = append(atEnd, r.Engine.Controls().Send(engine.AdjustRPM{Bucket: "deployment/primary", Delta: 1}),
+				r.Engine.Controls().Send(engine.TogglePause{}))
+		}
+	}))
+	r.Do(t)
+	refused := r.Events.Of(engine.ControlRefused)
+	if len(refused) != 1 || refused[0].Message != engine.ErrRunOver.Error() {
+		t.Fatalf("refusals %+v; want the pause, refused because the run ended", refused)
+	}
+	if got := rpmChanges(r, "deployment/primary"); len(got) != 1 || got[0] != 4 {
+		t.Fatalf("RPM changes %v; want the pending + applied, to 4", got)
+	}
+	if len(atEnd) != 2 || atEnd[0] != nil || !errors.Is(atEnd[1], engine.ErrRunOver) {
+		t.Fatalf("sent from RunEnded: %v; want the limit change taken and the pause refused", atEnd)
+	}
+	snap := r.Engine.Controls().Snapshot()
+	if l, _ := snap.Bucket("deployment/primary"); snap.Paused || l.RPM != 5 {
+		t.Fatalf("final state: paused %v, primary at %v RPM; want not paused, 5 RPM", snap.Paused, l.RPM)
+	}
+}
+
+// Two presses of the fault menu's enter in one frame start the fault and
+// stop it again.
+func TestAFaultToggledTwiceQuicklyEndsOff(t *testing.T) {
+	r := enginetest.NewRun(t, builtin(t), "cris", engine.Options{Seed: 42})
+	outage := scenarios.Fault{Kind: scenarios.RegionOutage, Region: "us-east-1"}
+	r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+		if ev.Kind == engine.Admitted && ev.Request == 2 {
+			r.Send(t, engine.ToggleFault{Fault: outage})
+			r.Send(t, engine.ToggleFault{Fault: outage})
+		}
+	}))
+	r.Do(t)
+	started, ended := r.Events.Of(engine.FaultStarted), r.Events.Of(engine.FaultEnded)
+	if len(started) != 1 || len(ended) != 1 || started[0].Fault.ID != ended[0].Fault.ID || started[0].At != ended[0].At {
+		t.Fatalf("started %+v, ended %+v; want one fault on and off at once", started, ended)
 	}
 }

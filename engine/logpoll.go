@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -58,12 +59,24 @@ func (p *logPoller) poll(ctx context.Context, tl timeline, at time.Time, pr prog
 	}
 	inbox, ended := p.inbox, p.ended
 	go func() {
-		polls := p.query(ctx, at)
+		polls := p.querySafely(ctx, at)
 		select {
 		case inbox <- polls:
 		case <-ended:
 		}
 	}()
+}
+
+// querySafely is query on a goroutine of its own, where a panic in the log
+// source would take the whole process down: it becomes a failed poll.
+func (p *logPoller) querySafely(ctx context.Context, at time.Time) (polls []*RegionPoll) {
+	defer func() {
+		if r := recover(); r != nil {
+			polls = []*RegionPoll{{Account: p.scenario.Accounts[0].Name,
+				Error: fmt.Sprintf("the log source failed inside Spillway (%v); this is a bug, please report it", r)}}
+		}
+	}()
+	return p.query(ctx, at)
 }
 
 // query asks the log source for each account's histogram up to at.

@@ -54,6 +54,16 @@ func (l *loop) next() (it item, wait time.Duration, ok bool) {
 	return heap.Pop(&l.queue).(item), 0, true
 }
 
+// at moves the loop's time to that of an item it is about to handle. An
+// item may be due a little before a control the loop has just applied at
+// the wall clock's time; the loop's time stays at the later of the two, so
+// it never goes back.
+func (l *loop) at(t time.Time) {
+	if t.After(l.now) {
+		l.now = t
+	}
+}
+
 // advance moves the loop's time to the simulated time now, for things that
 // happen between scheduled items: a network reply, a control. Time never
 // goes back.

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +28,19 @@ func TestAPanicInTheRunBecomesAnError(t *testing.T) {
 	if snap := shell.Snapshot(); !snap.Over {
 		t.Fatal("the snapshot after a failed run is not over")
 	}
-	if err := shell.Send(engine.TogglePause{}); !errors.Is(err, engine.ErrRunOver) {
-		t.Fatalf("a control after a failed run: %v", err)
+	// Screens and records stop waiting: the run ended, cut short, saying why.
+	ended := r.Events.Of(engine.RunEnded)
+	if len(ended) != 1 || !ended[0].Interrupted || !strings.Contains(ended[0].Message, "internal error") {
+		t.Fatalf("RunEnded after a panic: %+v", ended)
+	}
+	// Every control is refused with the reason, limit changes too: the
+	// engine's state is not to be trusted.
+	for _, in := range []engine.Intent{engine.TogglePause{}, engine.AdjustRPM{Bucket: "deployment/primary", Delta: 1}} {
+		if err := shell.Send(in); err == nil || !strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%T after a failed run: %v", in, err)
+		}
+	}
+	if n := len(r.Events.Of(engine.RPMChanged)); n != 0 {
+		t.Fatalf("%d RPM changes after a failed run", n)
 	}
 }

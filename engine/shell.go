@@ -21,7 +21,9 @@ type Shell struct {
 	shown   uint64 // intents applied in the published snapshot
 	serial  uint64 // snapshots published so far
 	started bool
-	over    bool // the run has ended: intents are applied here, to its final state
+	ending  bool  // the run is ending: only limit changes are still taken
+	over    bool  // the run has ended: intents are applied here, to its final state
+	failed  error // the run stopped on an internal error: every intent is refused with it
 
 	work atomic.Bool   // pending intents or a wanted snapshot, for the loop's cheap check
 	want atomic.Bool   // someone asked for a fresh snapshot
@@ -59,10 +61,13 @@ func (s *Shell) Send(in Intent) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
+	if (s.over || s.ending) && !in.afterEnd() {
+		return ErrRunOver
+	}
 	if s.over {
-		if !in.afterEnd() {
-			return ErrRunOver
-		}
 		if err := in.apply(s.engine, s.engine.loop.now); err != nil {
 			return err
 		}
@@ -171,9 +176,21 @@ func (s *Shell) publishLocked(snap *Snapshot) {
 	s.published = make(chan struct{})
 }
 
-// close ends the run under the lock: finish applies what is still pending
-// and returns the final state. Intents sent afterwards find the run over.
-func (s *Shell) close(finish func(pending []Intent) Snapshot) {
+// beginEnd marks the run as ending and hands the loop what is pending.
+// From now on Send refuses what cannot apply after the end, and keeps limit
+// changes for close; the loop emits its last events without the lock, so a
+// subscriber may still call Send.
+func (s *Shell) beginEnd() []Intent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ending = true
+	return s.drainLocked()
+}
+
+// close ends the run: under the lock, finish applies the limit changes
+// sent while it was ending (no event follows RunEnded) and returns the
+// final state. Intents sent afterwards find the run over.
+func (s *Shell) close(finish func(late []Intent) Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	final := finish(s.drainLocked())
@@ -182,14 +199,17 @@ func (s *Shell) close(finish func(pending []Intent) Snapshot) {
 	s.publishLocked(&final)
 }
 
-// abort ends a run that failed: controls are refused from now on and
-// readers get the last state published, marked over.
-func (s *Shell) abort() {
+// abort ends a run that stopped on an internal error: every intent is
+// refused with why from now on, and those still pending are handed back to
+// be reported. Readers get the last state published, marked over.
+func (s *Shell) abort(why error) []Intent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pending = nil
+	s.failed = why
 	s.over = true
+	pending := s.drainLocked()
 	final := *s.snap.Load()
 	final.Over = true
 	s.publishLocked(&final)
+	return pending
 }

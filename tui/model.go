@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -181,9 +182,13 @@ func confirmed(ev engine.Event) string {
 			return "started " + ev.Fault.Fault.String()
 		}
 	case engine.FaultEnded:
+		notice := "stopped " + ev.Fault.Fault.String()
 		if ev.Message != "" {
-			return "stopped " + ev.Fault.Fault.String() + ": " + ev.Message
+			notice += ": " + ev.Message
 		}
+		return notice
+	case engine.RunEnded:
+		return ev.Message
 	case engine.ControlRefused:
 		return ev.Message
 	}
@@ -233,7 +238,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.picker.Update(msg)
 		if name := m.picker.selected; name != "" {
 			m.picker.selected = ""
-			return m.start(name, nil, name)
+			return m.start(name, false, name)
 		}
 		return nil
 	}
@@ -255,9 +260,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Faster):
 		m.send(engine.StepSpeed{Dir: 1})
 	case key.Matches(msg, k.Rerun):
-		return m.start(m.run.Scenario.Name, m.tunedRPMs(), m.run.Scenario.Name+" again, keeping the tuned RPMs")
+		return m.start(m.run.Scenario.Name, true, m.run.Scenario.Name+" again, keeping the tuned RPMs")
 	case key.Matches(msg, k.Reset):
-		return m.start(m.run.Scenario.Name, nil, m.run.Scenario.Name+" again with the file's RPMs")
+		return m.start(m.run.Scenario.Name, false, m.run.Scenario.Name+" again with the file's RPMs")
 	case key.Matches(msg, k.Pick):
 		if m.session.Runner == nil {
 			m.notice = "switching scenarios is not available here"
@@ -292,30 +297,33 @@ func (m *Model) faultOptions() []scenarios.Fault {
 	return out
 }
 
-// toggleFault stops f if it is in effect, and starts it otherwise.
+// toggleFault asks the engine to stop f if it is in effect and to start it
+// otherwise; the engine decides, so quick presses alternate.
 func (m *Model) toggleFault(f scenarios.Fault) {
-	if id := m.state.faultOn(f); id != 0 {
-		m.notice = "stopping " + f.String()
-		m.send(engine.StopFault{ID: id})
-		return
-	}
-	m.notice = "starting " + f.String()
-	m.send(engine.StartFault{Fault: f})
+	m.notice = "toggling " + f.String() + "…"
+	m.send(engine.ToggleFault{Fault: f})
 }
 
-// tunedRPMs are the current limits of every bucket that has one, for a
-// re-run that keeps what was tuned.
-func (m *Model) tunedRPMs() map[engine.BucketID]scenarios.RPM {
+// tunedRPMs are the limits of every bucket in snap, for a re-run that keeps
+// what was tuned.
+func tunedRPMs(snap engine.Snapshot) map[engine.BucketID]scenarios.RPM {
 	out := map[engine.BucketID]scenarios.RPM{}
-	for _, l := range m.snap.Buckets {
+	for _, l := range snap.Buckets {
 		out[l.ID] = l.RPM
 	}
 	return out
 }
 
+// freshWait bounds how long a start waits for the engine to show the keys
+// pressed before it; an engine that does not answer in time is read as it
+// last published.
+const freshWait = 2 * time.Second
+
 // start asks the runner for a new run in the background; the current run
-// stays on screen until the new one is ready.
-func (m *Model) start(name string, rpm map[engine.BucketID]scenarios.RPM, what string) tea.Cmd {
+// stays on screen until the new one is ready. The new run takes the speed,
+// and with keepTuned the limits, from a snapshot that shows every key
+// pressed before this one, not from the frame on screen.
+func (m *Model) start(name string, keepTuned bool, what string) tea.Cmd {
 	runner := m.session.Runner
 	if runner == nil {
 		m.notice = "re-running is not available here"
@@ -326,9 +334,19 @@ func (m *Model) start(name string, rpm map[engine.BucketID]scenarios.RPM, what s
 		return nil
 	}
 	m.starting, m.notice = what, "starting "+what+"…"
-	speed := m.snap.Speed
+	controls := m.run.Controls
 	return func() tea.Msg {
-		run, err := runner.Start(name, rpm, speed)
+		ctx, cancel := context.WithTimeout(context.Background(), freshWait)
+		defer cancel()
+		snap, err := controls.Fresh(ctx)
+		if err != nil {
+			snap = controls.Snapshot()
+		}
+		var rpm map[engine.BucketID]scenarios.RPM
+		if keepTuned {
+			rpm = tunedRPMs(snap)
+		}
+		run, err := runner.Start(name, rpm, snap.Speed)
 		return startedMsg{run: run, what: what, err: err}
 	}
 }

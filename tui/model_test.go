@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -64,6 +65,8 @@ type fakeControls struct {
 func (f *fakeControls) Snapshot() engine.Snapshot {
 	return engine.Snapshot{Started: true, Speed: 20, Buckets: append([]engine.BucketLevel(nil), f.levels...)}
 }
+
+func (f *fakeControls) Fresh(context.Context) (engine.Snapshot, error) { return f.Snapshot(), nil }
 
 func (f *fakeControls) Send(in engine.Intent) error {
 	adjust, ok := in.(engine.AdjustRPM)

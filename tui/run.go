@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+
 	"spillway/engine"
 	"spillway/scenarios"
 )
@@ -11,6 +13,8 @@ import (
 // intents. The engine's control shell, *engine.Shell, implements it.
 type Controls interface {
 	Snapshot() engine.Snapshot
+	// Fresh waits for a snapshot that shows every intent sent before it.
+	Fresh(context.Context) (engine.Snapshot, error)
 	Send(engine.Intent) error
 }
 

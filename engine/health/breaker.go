@@ -33,12 +33,15 @@ func (b *Breaker) Skips(time.Time) bool {
 }
 
 // Picked makes a half-open circuit's pick its probe.
-func (b *Breaker) Picked() {
-	if b.state == HalfOpen {
+func (b *Breaker) Picked() bool {
+	if b.state == HalfOpen && !b.probing {
 		b.probing = true
+		return true
 	}
+	return false
 }
 
+// Probing reports whether a half-open circuit's probe is in flight.
 func (b *Breaker) Probing() bool { return b.probing }
 
 // Failed opens the circuit on the Failures-th failure in a row, or when
@@ -48,7 +51,7 @@ func (b *Breaker) Failed(at time.Time) (Transition, bool) {
 	if b.state == HalfOpen || b.state == Healthy && b.streak >= b.Failures {
 		b.probing = false
 		b.state, b.until = Open, at.Add(b.OpenFor)
-		return Transition{To: Open, Until: b.until, Failures: b.streak}, true
+		return Transition{To: Open, Until: b.until, Failures: b.streak, For: b.OpenFor}, true
 	}
 	return Transition{}, false
 }
@@ -64,4 +67,5 @@ func (b *Breaker) Succeeded(time.Time) (Transition, bool) {
 	return Transition{To: Healthy}, true
 }
 
+// At is the circuit's state, and when an open one may go half-open.
 func (b *Breaker) At(time.Time) (State, time.Time) { return b.state, b.until }

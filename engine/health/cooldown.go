@@ -17,12 +17,16 @@ type Cooldown struct {
 // failureWindow is how far back failures count, as in LiteLLM.
 const failureWindow = time.Minute
 
+// Due never changes anything: a cooldown ends on its own.
 func (c *Cooldown) Due(time.Time) (Transition, bool) { return Transition{}, false }
 
+// Skips is true while a cooldown lasts.
 func (c *Cooldown) Skips(at time.Time) bool { return at.Before(c.until) }
 
-func (c *Cooldown) Picked() {}
+// Picked is never a probe: cooldown has none.
+func (c *Cooldown) Picked() bool { return false }
 
+// Probing is always false.
 func (c *Cooldown) Probing() bool { return false }
 
 // Failed counts a failure and starts a cooldown on the AllowedFails-th one
@@ -40,11 +44,13 @@ func (c *Cooldown) Failed(at time.Time) (Transition, bool) {
 	}
 	c.fails = c.fails[:0]
 	c.until = at.Add(c.For)
-	return Transition{To: Cooling, Until: c.until, Failures: c.AllowedFails}, true
+	return Transition{To: Cooling, Until: c.until, Failures: c.AllowedFails, For: c.For}, true
 }
 
+// Succeeded changes nothing: only time ends a cooldown.
 func (c *Cooldown) Succeeded(time.Time) (Transition, bool) { return Transition{}, false }
 
+// At is Cooling until the cooldown ends, then Healthy.
 func (c *Cooldown) At(now time.Time) (State, time.Time) {
 	if now.Before(c.until) {
 		return Cooling, c.until

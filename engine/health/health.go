@@ -26,6 +26,8 @@ type Transition struct {
 	// Failures is how many failures caused it: the failures within the
 	// cooldown window, or the breaker's streak.
 	Failures int
+	// For is how long a cooldown or an open circuit lasts.
+	For time.Duration
 }
 
 // Policy is what the gateway asks of a deployment's health. Methods that
@@ -35,8 +37,9 @@ type Policy interface {
 	Due(at time.Time) (Transition, bool)
 	// Skips reports whether a pick at at must pass the deployment over.
 	Skips(at time.Time) bool
-	// Picked notes that the deployment was chosen.
-	Picked()
+	// Picked notes that the deployment was chosen, and reports whether
+	// this pick is a half-open circuit's probe.
+	Picked() bool
 	// Failed counts a provider failure at at.
 	Failed(at time.Time) (Transition, bool)
 	// Succeeded counts a success at at.
@@ -51,10 +54,23 @@ type Policy interface {
 // healthy.
 type None struct{}
 
-func (None) Due(time.Time) (Transition, bool)       { return Transition{}, false }
-func (None) Skips(time.Time) bool                   { return false }
-func (None) Picked()                                {}
-func (None) Failed(time.Time) (Transition, bool)    { return Transition{}, false }
+// Due never changes anything.
+func (None) Due(time.Time) (Transition, bool) { return Transition{}, false }
+
+// Skips is always false.
+func (None) Skips(time.Time) bool { return false }
+
+// Picked is never a probe.
+func (None) Picked() bool { return false }
+
+// Failed changes nothing.
+func (None) Failed(time.Time) (Transition, bool) { return Transition{}, false }
+
+// Succeeded changes nothing.
 func (None) Succeeded(time.Time) (Transition, bool) { return Transition{}, false }
-func (None) Probing() bool                          { return false }
-func (None) At(time.Time) (State, time.Time)        { return Healthy, time.Time{} }
+
+// Probing is always false.
+func (None) Probing() bool { return false }
+
+// At is always healthy.
+func (None) At(time.Time) (State, time.Time) { return Healthy, time.Time{} }

@@ -172,8 +172,12 @@ func (f *emulatorFaults) InjectFault(ctx context.Context, id int, fault scenario
 	ctx, cancel := context.WithTimeout(ctx, faultCallTimeout)
 	defer cancel()
 	remote, err := f.client.Start(ctx, fault, from, to)
-	if err != nil {
+	var refused *emulator.FaultAPIError
+	switch {
+	case errors.As(err, &refused):
 		return fmt.Errorf("the emulator refused fault %s: %w", fault, err)
+	case err != nil:
+		return fmt.Errorf("could not reach the emulator to start fault %s: %w", fault, err)
 	}
 	f.ids[id] = remote
 	return nil
@@ -184,13 +188,13 @@ func (f *emulatorFaults) EndFault(ctx context.Context, id int, at time.Time) err
 	if !ok {
 		return nil
 	}
-	delete(f.ids, id)
 	ctx, cancel := context.WithTimeout(ctx, faultCallTimeout)
 	defer cancel()
 	err := f.client.Stop(ctx, remote, at)
 	var api *emulator.FaultAPIError
-	if errors.As(err, &api) && api.NotFound() {
-		return nil // its window had already closed on schedule
+	if err != nil && !(errors.As(err, &api) && api.NotFound()) { // not found: its window had closed on schedule
+		return err // kept, so that it can be stopped again
 	}
-	return err
+	delete(f.ids, id)
+	return nil
 }

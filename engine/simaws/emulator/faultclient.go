@@ -90,8 +90,11 @@ func (c *FaultClient) Start(ctx context.Context, f scenarios.Fault, from, to tim
 	if err != nil {
 		return 0, fmt.Errorf("fault %s: %w", f, err)
 	}
+	// The request is made at the fault's start, so that an emulator on
+	// simulated time judges what else is in effect then, not at its wall
+	// clock, which a run at any speed above 1 has left behind.
 	var started FaultState
-	if err := c.do(ctx, http.MethodPost, FaultsPath, time.Time{}, b, http.StatusCreated, &started); err != nil {
+	if err := c.do(ctx, http.MethodPost, FaultsPath, from, b, http.StatusCreated, &started); err != nil {
 		return 0, err
 	}
 	return started.ID, nil

@@ -129,7 +129,7 @@ func (s *Server) logsAPI(q *request) {
 	case s.logsCalls <- struct{}{}:
 		defer func() { <-s.logsCalls }()
 	case <-wait.C:
-		writeJSONError(q, jsonProtocol, "ThrottlingException", fmt.Sprintf(
+		writeJSONError(q, jsonProtocol, wire.ThrottlingException, fmt.Sprintf(
 			"Rate exceeded: the emulator serves %d Logs calls at once and they have all been busy for %v; try again shortly",
 			maxConcurrentLogsCalls, s.busyWait))
 		return
