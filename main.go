@@ -638,7 +638,13 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nProfiles for every account are in %s. In another shell:\n\n", dir)
 	fmt.Fprintf(stdout, "  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", creds, conf)
-	fmt.Fprintf(stdout, "  spillway run account-sharding --headless --backend aws --endpoint %s --speed %s\n", endpoint, *speed)
+	runSpeed := *speed
+	if math.IsInf(x, 1) {
+		// A run against an endpoint is paced on the wall clock and cannot
+		// go at max; the fastest it can go matches an emulator at max.
+		runSpeed = strconv.Itoa(maxSpeed)
+	}
+	fmt.Fprintf(stdout, "  spillway run account-sharding --headless --backend aws --endpoint %s --speed %s\n", endpoint, runSpeed)
 	fmt.Fprintf(stdout, "  aws sts get-caller-identity --endpoint-url %s\n", endpoint)
 	fmt.Fprintf(stdout, "  aws bedrock-runtime converse --endpoint-url %s --model-id us.anthropic.claude-sonnet-4-20250514-v1:0 \\\n", endpoint)
 	fmt.Fprintf(stdout, "      --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"hello\"}]}]'\n")
