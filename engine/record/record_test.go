@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +50,27 @@ func TestLatencyPercentilesNearestRank(t *testing.T) {
 	}
 	if (latencyOf(nil) != Latency{}) {
 		t.Fatal("no latencies should give zeros")
+	}
+}
+
+// A request its tenant's bucket refused was never attempted: its record
+// says so with an empty list, not null.
+func TestARefusedRequestExportsNoAttempts(t *testing.T) {
+	rec := New(Meta{})
+	rec.Handle(engine.Event{Kind: engine.RunStarted, Info: &engine.RunInfo{Scenario: "s", Planned: 1}})
+	rec.Handle(engine.Event{Kind: engine.RateLimited, Request: 1, Tenant: "A", Bucket: "tenant/A", Message: "tenant A is over its 3 RPM"})
+	rec.Handle(engine.Event{Kind: engine.RunEnded})
+	var out strings.Builder
+	if err := rec.Encode(&out); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Requests []map[string]json.RawMessage `json:"requests"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Requests) != 1 || string(doc.Requests[0]["attempts"]) != "[]" {
+		t.Fatalf("requests %s; want one with \"attempts\": []", out.String())
 	}
 }
