@@ -970,9 +970,12 @@ func faultCommand(args []string, stdout, stderr io.Writer) error {
 			}
 			f.QuotaRPM = scenarios.RPM(n)
 		}
+		if *quotaRPM != "" && f.QuotaRPM < 1 {
+			return usagef("fault start: --quota-rpm must be a whole number ≥ 1 or unlimited, got %q", *quotaRPM)
+		}
 		if *lasting != "" {
-			if f.Duration, err = time.ParseDuration(*lasting); err != nil {
-				return usagef("fault start: --for must be a duration such as 30s or 5m, got %q", *lasting)
+			if f.Duration, err = time.ParseDuration(*lasting); err != nil || f.Duration <= 0 {
+				return usagef("fault start: --for must be a duration above 0 such as 30s or 5m, got %q", *lasting)
 			}
 		}
 		id, err := client.Start(ctx, f, time.Time{}, time.Time{})
@@ -1048,9 +1051,24 @@ func faultFailure(action, endpoint string, err error) error {
 	case errors.Is(err, emulator.ErrNoEmulator):
 		return fmt.Errorf("fault %s: nothing answered at %s; is 'spillway emulator' running at %s? (%v)", action, endpoint, endpoint, err)
 	case errors.As(err, &apiErr):
-		return fmt.Errorf("fault %s: the emulator at %s refused: %s", action, endpoint, apiErr.Message)
+		return fmt.Errorf("fault %s: the emulator at %s refused: %s", action, endpoint, asFlags(apiErr.Message))
 	}
 	return fmt.Errorf("fault %s: %w", action, err)
+}
+
+// faultFlags are the fault API's keys, which are the scenario file's, as
+// the command line spells them.
+var faultFlags = map[string]string{"kind": "KIND", "region": "--region", "account": "--account", "model": "--model",
+	"rate": "--rate", "factor": "--factor", "error": "--error", "quota_rpm": "--quota-rpm", "duration": "--for"}
+
+// asFlags names the flag a refusal is about, where the emulator names the
+// key: "region: …" becomes "--region: …".
+func asFlags(message string) string {
+	key, rest, found := strings.Cut(message, ": ")
+	if flag, ok := faultFlags[key]; found && ok {
+		return flag + ": " + rest
+	}
+	return message
 }
 
 // printFaults writes the faults as an aligned table. Times are the

@@ -136,9 +136,9 @@ func TestFaultCommandMovesCallsOutOfARegion(t *testing.T) {
 		!strings.Contains(errOut, "'spillway fault list'") {
 		t.Fatalf("stopping it again: exit %d\n%s", status, errOut)
 	}
-	// The emulator's checker speaks through the CLI, naming the key.
+	// The emulator's checker speaks through the CLI, naming the flag.
 	status, _, errOut = spillwayCLI(t, "fault", "start", "throttle", "--rate", "1.5", "--endpoint", endpoint)
-	if status != 1 || !strings.Contains(errOut, "refused: rate: rate is the fraction of calls affected") {
+	if status != 1 || !strings.Contains(errOut, "refused: --rate: rate is the fraction of calls affected") {
 		t.Fatalf("a rate of 1.5: exit %d\n%s", status, errOut)
 	}
 }
@@ -204,7 +204,9 @@ func TestFaultCommandMistakes(t *testing.T) {
 		{[]string{"fault", "start"}, 2, "fault start needs a KIND: one of region-outage, throttle, quota, latency, errors"},
 		{[]string{"fault", "start", "throttle", "--rate", "half"}, 2, `--rate must be a number such as 0.5, got "half"`},
 		{[]string{"fault", "start", "latency", "--factor", "NaN"}, 2, `--factor must be a number such as 3, got "NaN"`},
-		{[]string{"fault", "start", "latency", "--factor", "2", "--for", "soon"}, 2, "--for must be a duration such as 30s"},
+		{[]string{"fault", "start", "latency", "--factor", "2", "--for", "soon"}, 2, "--for must be a duration above 0 such as 30s"},
+		{[]string{"fault", "start", "latency", "--factor", "2", "--for", "-5s"}, 2, "--for must be a duration above 0 such as 30s"},
+		{[]string{"fault", "start", "quota", "--account", "account1", "--quota-rpm", "0"}, 2, `--quota-rpm must be a whole number ≥ 1 or unlimited, got "0"`},
 		{[]string{"fault", "stop"}, 2, "fault stop takes one fault ID"},
 		{[]string{"fault", "stop", "0"}, 2, `"0" is not a fault ID`},
 		{[]string{"fault", "list", "--rate", "0.5", "--region", "us-east-1"}, 2, "--rate, --region go with 'fault start'"},
