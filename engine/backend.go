@@ -31,7 +31,7 @@ type Reply struct {
 	Code         string // AWS error code, such as ThrottlingException; empty on success
 	Message      string // the error message as the provider sent it
 	// Class is set by backends that know more than the code says, such as a
-	// client-side timeout. Empty means Classify(Code).
+	// client-side timeout. Empty means wire.Classify(Code).
 	Class scenarios.ErrorClass
 	// RetryAfter is the provider's Retry-After, when it sent one.
 	RetryAfter time.Duration

@@ -43,7 +43,7 @@ const (
 	ControlRefused             // a control could not be applied; Message says why
 	HealthChanged              // a deployment's health changed: cooldown, circuit open, half-open or healthy again
 	RetryScheduled             // a failed attempt will be retried in its group at Until
-	FaultStarted               // the simulated fleet starts showing a fault
+	FaultStarted               // the backend starts showing a fault
 	FaultEnded                 // a fault is over
 	RegionsPolled              // a Region histogram was read from the invocation logs
 	RunEnded                   // nothing more will happen
