@@ -15,6 +15,7 @@ import (
 
 	"spillway/engine"
 	"spillway/engine/enginetest"
+	"spillway/engine/record"
 	"spillway/scenarios"
 )
 
@@ -260,6 +261,25 @@ func TestOlderLaneSummaryMatchesACount(t *testing.T) {
 			if got != want || inFlight != wantInFlight {
 				t.Fatalf("%d events, lanes before %d: %v and %d in flight, want %v and %d", cut, end, got, inFlight, want, wantInFlight)
 			}
+		}
+	}
+}
+
+// The header's counters use the export's definitions: at the end of a run
+// they equal its summary.
+func TestCountersMatchTheExportedSummary(t *testing.T) {
+	for _, name := range []string{"fallback", "tuning", "throttle-storm", "noisy-neighbour", "quota-isolation"} {
+		events, _, _ := recorded(t, name)
+		s, rec := newRunState(), record.New(record.Meta{})
+		for _, ev := range events {
+			s.apply(ev)
+			rec.Handle(ev)
+		}
+		sum, c := rec.Summary(), s.counts
+		if c.Sent != sum.Requests || c.Succeeded != sum.Succeeded || c.FellBack != sum.FellBack ||
+			c.RateLimited != sum.RateLimited || c.Failed != sum.Failed || c.InFlight != 0 {
+			t.Errorf("%s: on screen %+v; summary: %d requests, %d succeeded, %d fell back, %d rate-limited, %d failed",
+				name, c, sum.Requests, sum.Succeeded, sum.FellBack, sum.RateLimited, sum.Failed)
 		}
 	}
 }

@@ -142,17 +142,18 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.Errored:
 		s.lane(ev.Request).closeOpen(ev.At, Failed)
 	case engine.FellBack:
-		l := s.lane(ev.Request)
-		if !l.fellBack {
-			s.counts.FellBack++
-		}
-		l.fellBack = true
+		s.lane(ev.Request).fellBack = true
 	case engine.Succeeded:
 		l := s.finish(ev, 0)
 		l.Outcome = l.serving()
 		s.outcomes[l.Outcome]++
 		l.closeOpen(ev.At, l.Outcome)
 		s.counts.Succeeded++
+		if ev.Fallback {
+			// As the export counts it: served by a group after the first.
+			// A request that moved on and was then refused did not.
+			s.counts.FellBack++
+		}
 	case engine.RetryScheduled:
 		l := s.lane(ev.Request)
 		l.Segments = append(l.Segments, Segment{Kind: RetryWait, Start: ev.At, End: ev.Until})
