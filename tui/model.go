@@ -181,8 +181,12 @@ func confirmed(ev engine.Event) string {
 		if ev.Fault.Live {
 			return "started " + ev.Fault.Fault.String()
 		}
+		return "the scenario's fault " + ev.Fault.Fault.String() + " began"
 	case engine.FaultEnded:
 		notice := "stopped " + ev.Fault.Fault.String()
+		if !ev.Fault.Live {
+			notice = "the scenario's fault " + ev.Fault.Fault.String() + " ended"
+		}
 		if ev.Message != "" {
 			notice += ": " + ev.Message
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -281,5 +282,19 @@ func TestCountersMatchTheExportedSummary(t *testing.T) {
 			t.Errorf("%s: on screen %+v; summary: %d requests, %d succeeded, %d fell back, %d rate-limited, %d failed",
 				name, c, sum.Requests, sum.Succeeded, sum.FellBack, sum.RateLimited, sum.Failed)
 		}
+	}
+}
+
+// A skip takes no time, yet every one is drawn in its lane, before the
+// attempt that followed it at the same instant.
+func TestSkipsAreDrawnBeforeTheAttemptThatFollowed(t *testing.T) {
+	l := &Lane{Segments: []Segment{
+		{Kind: Cooling, Start: 10 * time.Second, End: 10 * time.Second},
+		{Kind: Skipped, Start: 10 * time.Second, End: 10 * time.Second},
+		{Kind: Fallback, Start: 10 * time.Second, End: 20 * time.Second},
+	}}
+	got := ansi.Strip(bar(l, NewStyles(true), 20*time.Second, 20*time.Second, 20))
+	if want := "          ⊘·▓▓▓▓▓▓▓▓"; got != want {
+		t.Fatalf("lane %q, want %q", got, want)
 	}
 }

@@ -175,7 +175,9 @@ func laneInfo(l *Lane) string {
 }
 
 // bar draws a lane's segments: each column shows the last thing that
-// happened in its slice of time.
+// happened in its slice of time. A skip takes no time, so the attempt that
+// follows it at the same instant would hide it; skips are drawn last, each
+// in a cell of its own from its column on, so every one stays visible.
 func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 	cells := make([]int8, width)
 	for i := range cells {
@@ -183,12 +185,23 @@ func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 	}
 	col := func(d time.Duration) int { return min(width-1, int(float64(d)/float64(axis)*float64(width))) }
 	for _, seg := range l.Segments {
+		if seg.Kind.isSkip() {
+			continue
+		}
 		end := seg.End
 		if seg.Open {
 			end = now
 		}
 		for c := col(seg.Start); c <= col(end); c++ {
 			cells[c] = int8(seg.Kind)
+		}
+	}
+	next := 0 // the first cell a skip may take: skips never cover each other
+	for _, seg := range l.Segments {
+		if seg.Kind.isSkip() {
+			c := min(width-1, max(next, col(seg.Start)))
+			cells[c] = int8(seg.Kind)
+			next = c + 1
 		}
 	}
 	var b strings.Builder

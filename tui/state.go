@@ -27,6 +27,10 @@ const (
 	Cancelled                      // the run stopped first
 )
 
+// isSkip reports whether k marks a deployment the pick passed over: an
+// instant, not a stretch of time.
+func (k SegmentKind) isSkip() bool { return k == Skipped || k == Cooling || k == CircuitOpen }
+
 // Segment is one stretch of a lane, in simulated time since the run began.
 type Segment struct {
 	Kind       SegmentKind
