@@ -43,7 +43,7 @@ func (f *faultMenu) Update(msg tea.KeyPressMsg) {
 
 // View draws the menu; on says which options are in effect.
 func (f *faultMenu) View(on func(scenarios.Fault) bool, st Styles, width, height int) string {
-	lines := []string{st.Bold.Render(fit("Faults · enter starts or stops the highlighted one in the simulated fleet; the run records each change", width))}
+	lines := []string{st.Bold.Render(fit("Faults · enter starts or stops · esc closes · every change is recorded", width))}
 	start, end := listWindow(f.cursor, len(f.options), max(3, height-1))
 	for i := start; i < end; i++ {
 		mark, state := "  ", "[ ]"

@@ -408,6 +408,11 @@ func (m *Model) layout() layout {
 		}
 	}
 	bucketsNeed := len(m.snap.Buckets) + 1
+	if m.faults.open {
+		// The fault menu takes the buckets' place, so the lanes and the
+		// Region histogram stay in view while a fault takes effect.
+		bucketsNeed = max(bucketsNeed, len(m.faults.options)+1)
+	}
 	if m.width >= sideBySideWidth {
 		l.side = true
 		l.sideW = m.width * 9 / 20
@@ -440,14 +445,11 @@ func (m *Model) Screen() string {
 	switch {
 	case m.picker.open:
 		body = m.picker.View(m.styles, m.width, l.bodyH)
-	case m.faults.open:
-		on := func(f scenarios.Fault) bool { return m.state.faultOn(f) != 0 }
-		body = m.faults.View(on, m.styles, m.width, l.bodyH)
 	case l.side:
-		side := m.bucketsView(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
+		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
 		body = besides(m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render("│"), side)
 	default:
-		body = m.lanesView(l.lanesW, l.lanesH) + "\n" + m.bucketsView(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
+		body = m.lanesView(l.lanesW, l.lanesH) + "\n" + m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
 	}
 	return m.header(m.width) + "\n" + body + "\n" + m.footer()
 }
@@ -477,6 +479,16 @@ func besides(left, sep, right string) string {
 
 func (m *Model) lanesView(width, height int) string {
 	return m.lanes.View(m.state, m.now(), m.styles, width, height)
+}
+
+// bucketsOrFaults is the buckets panel, or the fault menu in its place
+// while the menu is open.
+func (m *Model) bucketsOrFaults(width, height int) string {
+	if m.faults.open {
+		on := func(f scenarios.Fault) bool { return m.state.faultOn(f) != 0 }
+		return m.faults.View(on, m.styles, width, height)
+	}
+	return m.bucketsView(width, height)
 }
 
 func (m *Model) bucketsView(width, height int) string {

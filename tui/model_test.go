@@ -298,3 +298,24 @@ func TestSkipsAreDrawnBeforeTheAttemptThatFollowed(t *testing.T) {
 		t.Fatalf("lane %q, want %q", got, want)
 	}
 }
+
+// The fault menu takes the buckets' place: the lanes and the Region
+// histogram stay on screen, so the audience watches a fault take effect.
+func TestTheFaultMenuLeavesLanesAndRegionsInView(t *testing.T) {
+	events, e, s := recorded(t, "region-outage")
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		w, h := size[0], size[1]
+		m := dashboard(t, events, atSpeed20{e.Controls()}, s, w, h)
+		m.run.FaultOptions = []scenarios.Fault{{Kind: scenarios.RegionOutage, Region: "us-east-1"}, {Kind: scenarios.RegionOutage, Region: "us-east-2"}}
+		m.Update(tea.KeyPressMsg{Code: 'f', Text: "f"})
+		screen := m.Screen()
+		checkSize(t, screen, w, h)
+		plain := ansi.Strip(screen)
+		for _, want := range []string{"Faults · enter starts or stops", "region-outage us-east-2", "#", "Regions · from the invocation logs", "us-west-2"} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("%d×%d with the fault menu open lacks %q:\n%s", w, h, want, plain)
+			}
+		}
+		golden(t, fmt.Sprintf("region_outage_faults_%03dx%03d", w, h), screen)
+	}
+}
