@@ -500,6 +500,11 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, Live: next.Backend.Live(),
 			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs, FaultOptions: next.FaultOptions},
 		Export: next.Recorder.WriteFile,
+		Results: func() string {
+			var card strings.Builder
+			plain.WriteSummary(&card, s, next.Recorder.Summary(), next.Recorder.Interrupted())
+			return card.String()
+		},
 	}, nil
 }
 

@@ -453,6 +453,11 @@ func (term *terminal) waitFor(what string, patterns ...string) string {
 func TestDashboardInATerminal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run.json")
 	term := startTerminal(t, 160, 48, "run", "fallback", "--speed", "20", "--json", path)
+	// The run ends within seconds, on its results card: the headless
+	// summary's tables, until a key is pressed.
+	term.waitFor("the results card", `Results · the headless summary.s tables`, `FALLBACK RESULTS`, `Successful:\s+10`,
+		`us-east-\d\s+\|\s+\d+\s+\|\s+[\d.]+%`)
+	term.keys("Escape")
 	term.waitFor("lanes, buckets and the Region histogram filled in",
 		`SIMULATED`,
 		`#10 app\s+·▓+\s+fallback us-[a-z]+-\d [\d.]+s`, // the last lane: primary skipped, served by the fallback

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,10 @@ type Model struct {
 	// other copy of pause, speed, clock or bucket levels.
 	snap     engine.Snapshot
 	starting string // what is being started, while a Start runs
+	// card is the results card, shown once when the run ends until a key
+	// is pressed; cardShown keeps it from coming back.
+	card      string
+	cardShown bool
 
 	lanes   lanesPanel
 	buckets bucketsPanel
@@ -100,6 +105,7 @@ func (m *Model) show(run *Run) {
 	m.state = newRunState()
 	m.lanes = lanesPanel{follow: true}
 	m.faults.open = false
+	m.card, m.cardShown = "", false
 	m.snap = run.Controls.Snapshot()
 	m.buckets.selected = min(m.buckets.selected, len(m.snap.Buckets)-1)
 }
@@ -156,6 +162,9 @@ func (m *Model) Refresh() bool {
 		if notice := confirmed(ev); notice != "" {
 			m.notice = notice
 		}
+	}
+	if m.state.ended && !m.cardShown && m.run.Results != nil {
+		m.card, m.cardShown = m.run.Results(), true
 	}
 	before := m.snap.At
 	m.snap = m.run.Controls.Snapshot()
@@ -226,6 +235,14 @@ func (m *Model) now() time.Duration { return max(m.state.now, m.snap.At) }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
+	if m.card != "" {
+		// Any key closes the results card; esc only closes it, and every
+		// other key also does what it always does.
+		m.card = ""
+		if msg.String() == "esc" {
+			return nil
+		}
+	}
 	if key.Matches(msg, k.Quit) && (!m.picker.open && !m.faults.open || msg.String() == "ctrl+c") {
 		m.Quit = true
 		return tea.Quit
@@ -445,6 +462,8 @@ func (m *Model) Screen() string {
 	switch {
 	case m.picker.open:
 		body = m.picker.View(m.styles, m.width, l.bodyH)
+	case m.card != "":
+		body = m.resultsCard(m.width, l.bodyH)
 	case l.side:
 		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
 		body = besides(m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render("│"), side)
@@ -479,6 +498,26 @@ func besides(left, sep, right string) string {
 
 func (m *Model) lanesView(width, height int) string {
 	return m.lanes.View(m.state, m.now(), m.styles, width, height)
+}
+
+// resultsCard draws the summary the headless output prints, as the run
+// ended, with how to go back to the panels.
+func (m *Model) resultsCard(width, height int) string {
+	var content []string
+	for _, line := range strings.Split(strings.Trim(m.card, "\n"), "\n") {
+		if strings.Trim(line, "=") != "" || line == "" { // the rules under a title add nothing on screen
+			content = append(content, line)
+		}
+	}
+	if len(content) > height-1 {
+		// Short of room, blank lines go before any figure does.
+		content = slices.DeleteFunc(content, func(line string) bool { return line == "" })
+	}
+	lines := []string{m.styles.Bold.Render(fit("Results · the headless summary's tables · any key returns to the panels", width))}
+	for _, line := range content {
+		lines = append(lines, fit(line, width))
+	}
+	return block(lines, width, height)
 }
 
 // bucketsOrFaults is the buckets panel, or the fault menu in its place

@@ -18,6 +18,7 @@ import (
 	"spillway/engine/enginetest"
 	"spillway/engine/record"
 	"spillway/scenarios"
+	"spillway/tui/plain"
 )
 
 // builtinFile is the built-in scenario file.
@@ -317,5 +318,42 @@ func TestTheFaultMenuLeavesLanesAndRegionsInView(t *testing.T) {
 			}
 		}
 		golden(t, fmt.Sprintf("region_outage_faults_%03dx%03d", w, h), screen)
+	}
+}
+
+// When the run ends, its results card shows the headless summary's tables
+// until a key is pressed; the key then does what it always does.
+func TestTheResultsCardShowsOnceAtTheEnd(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	rec := record.New(record.Meta{})
+	for _, ev := range events {
+		rec.Handle(ev)
+	}
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		w, h := size[0], size[1]
+		feed := &Feed{}
+		for _, ev := range events {
+			feed.Handle(ev)
+		}
+		m := New(&Run{Feed: feed, Controls: atSpeed20{e.Controls()}, Options: Options{Scenario: s, Badge: "SIMULATED",
+			Backend: "embedded emulator at http://127.0.0.1:PORT via aws-sdk-go-v2; no AWS calls", Seed: 42, Speed: 20},
+			Results: func() string {
+				var card strings.Builder
+				plain.WriteSummary(&card, s, rec.Summary(), rec.Interrupted())
+				return card.String()
+			}}, Session{})
+		m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+		m.Refresh()
+		screen := m.Screen()
+		checkSize(t, screen, w, h)
+		if plainText := ansi.Strip(screen); !strings.Contains(plainText, "FALLBACK RESULTS") || !strings.Contains(plainText, "Successful:     10") {
+			t.Fatalf("%d×%d at the end: no results card:\n%s", w, h, plainText)
+		}
+		golden(t, fmt.Sprintf("fallback_results_%03dx%03d", w, h), screen)
+		m.Update(tea.KeyPressMsg{Code: 'j', Text: "j"})
+		m.Refresh()
+		if plainText := ansi.Strip(m.Screen()); strings.Contains(plainText, "FALLBACK RESULTS") || !strings.Contains(plainText, "▶ deployment/primary") {
+			t.Fatalf("after j: the card should be gone and j should have moved the selection:\n%s", plainText)
+		}
 	}
 }

@@ -42,6 +42,9 @@ type Run struct {
 	// Export writes the run as recorded so far to path, as JSON. Nil means
 	// this run cannot be exported.
 	Export func(path string) error
+	// Results is the run's summary as the headless output prints it, for
+	// the card shown when the run ends. Nil means no card.
+	Results func() string
 }
 
 // Runner starts runs for the dashboard's re-run (r, R) and scenario picker
