@@ -115,7 +115,7 @@ type Event struct {
 	// Skipped) or when a retry goes (RetryScheduled).
 	Until  time.Duration
 	Health string        // HealthChanged: the new state (Healthy is "healthy" in JSON)
-	RPM    scenarios.RPM // RPMChanged: the new limit
+	RPM    scenarios.RPM // RPMChanged: the new limit; Skipped for budget, and RateLimited at a tenant's bucket: the limit it was at
 	Speed  float64       // SpeedChanged: simulated seconds per wall second; +Inf when unpaced
 	Rate   float64       // RateChanged: the tenant's new arrival rate, per minute
 

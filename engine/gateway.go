@@ -67,7 +67,7 @@ func (g *gateway) admit(at time.Time, t *tenant) {
 	g.nextID++
 	r := &request{id: g.nextID, tenant: t, arrival: at}
 	if !t.bucket.AllowAt(at) {
-		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, Message: t.overMsg})
+		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg})
 		return
 	}
 	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id})
@@ -101,7 +101,7 @@ func (g *gateway) route(at time.Time, r *request) {
 		}
 		for _, s := range grp.skipped {
 			g.timeline.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: grp.name,
-				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id,
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id, RPM: s.rpm,
 				Reason: SkipBudget, Message: s.overMsg})
 		}
 		if d != nil {

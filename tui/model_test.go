@@ -357,3 +357,53 @@ func TestTheResultsCardShowsOnceAtTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// Each lane says in a few words why its request went where it went.
+func TestLanesSayWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		events []engine.Event
+		want   string
+	}{
+		{"tenant bucket", []engine.Event{
+			{Kind: engine.RateLimited, Request: 1, Tenant: "A", Bucket: "tenant/A", RPM: 3}}, "A over 3 RPM"},
+		{"primary at its limit", []engine.Event{
+			{Kind: engine.Admitted, Request: 1, Tenant: "app"},
+			{Kind: engine.Skipped, Request: 1, Deployment: "primary", Reason: engine.SkipBudget, RPM: 3},
+			{Kind: engine.FellBack, Request: 1, Group: "fallback"},
+			{Kind: engine.Attempt, Request: 1, Deployment: "fallback"},
+			{Kind: engine.Succeeded, Request: 1, Deployment: "fallback", Fallback: true}}, "primary at 3 RPM → fallback"},
+		{"throttled twice", []engine.Event{
+			{Kind: engine.Admitted, Request: 1, Tenant: "app"},
+			{Kind: engine.Attempt, Request: 1, Deployment: "primary"},
+			{Kind: engine.Throttled, Request: 1, Deployment: "primary", Code: "ThrottlingException"},
+			{Kind: engine.RetryScheduled, Request: 1},
+			{Kind: engine.Attempt, Request: 1, Deployment: "primary"},
+			{Kind: engine.Throttled, Request: 1, Deployment: "primary", Code: "ThrottlingException"},
+			{Kind: engine.FellBack, Request: 1, Group: "fallback"},
+			{Kind: engine.Attempt, Request: 1, Deployment: "fallback"},
+			{Kind: engine.Succeeded, Request: 1, Deployment: "fallback", Fallback: true}}, "throttled ×2 → fallback"},
+		{"a server error", []engine.Event{
+			{Kind: engine.Admitted, Request: 1, Tenant: "batch"},
+			{Kind: engine.Attempt, Request: 1, Deployment: "primary"},
+			{Kind: engine.Failed, Request: 1, Deployment: "primary", Code: "InternalServerException"}}, "InternalServerException"},
+		{"every group empty", []engine.Event{
+			{Kind: engine.Admitted, Request: 1, Tenant: "app"},
+			{Kind: engine.Skipped, Request: 1, Deployment: "primary", Reason: engine.SkipCooldown},
+			{Kind: engine.FellBack, Request: 1, Group: "fallback"},
+			{Kind: engine.Skipped, Request: 1, Deployment: "fallback", Reason: engine.SkipBudget, RPM: 20},
+			{Kind: engine.RateLimited, Request: 1, Tenant: "app"}}, "no budget: fallback at 20 RPM"},
+		{"the gateway's timeout", []engine.Event{
+			{Kind: engine.Admitted, Request: 1, Tenant: "app"},
+			{Kind: engine.Attempt, Request: 1, Deployment: "primary"},
+			{Kind: engine.Failed, Request: 1, Deployment: "primary", Code: engine.CodeGatewayTimeout}}, "timed out"},
+	} {
+		s := newRunState()
+		for _, ev := range tc.events {
+			s.apply(ev)
+		}
+		if got := s.lanes[0].Why; got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

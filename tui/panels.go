@@ -204,10 +204,37 @@ func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 			next = c + 1
 		}
 	}
+	// The reason is the lane's caption, in the free cells after its last
+	// segment, or before its first when only there is it whole.
+	start, end := 0, width
+	before, after := "", ""
+	if l.Why != "" {
+		first, last := -1, -1
+		for c, k := range cells {
+			if k >= 0 {
+				if first < 0 {
+					first = c
+				}
+				last = c
+			}
+		}
+		need := lipgloss.Width(l.Why)
+		rightRoom, leftRoom := width-last-2, first-1
+		switch {
+		case rightRoom >= need || rightRoom >= leftRoom && rightRoom >= minWhyCells:
+			end, after = last+1, " "+fit(l.Why, rightRoom)
+		case leftRoom >= minWhyCells:
+			text := ansi.Truncate(l.Why, leftRoom, "…")
+			start, before = first, strings.Repeat(" ", first-1-lipgloss.Width(text))+text+" "
+		}
+	}
 	var b strings.Builder
-	for i := 0; i < width; {
+	if before != "" {
+		b.WriteString(st.Dim.Render(before))
+	}
+	for i := start; i < end; {
 		j := i
-		for j < width && cells[j] == cells[i] {
+		for j < end && cells[j] == cells[i] {
 			j++
 		}
 		if cells[i] < 0 {
@@ -218,8 +245,14 @@ func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 		}
 		i = j
 	}
+	if after != "" {
+		b.WriteString(st.Dim.Render(after))
+	}
 	return b.String()
 }
+
+// minWhyCells is the least room worth writing a lane's reason in.
+const minWhyCells = 8
 
 // legend names every segment kind, on as many lines as the width needs.
 func legend(st Styles, width int) []string {

@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"spillway/engine"
+	"spillway/engine/wire"
 	"spillway/scenarios"
 )
 
@@ -49,8 +52,28 @@ type Lane struct {
 	Latency    time.Duration
 	Done       bool
 	Outcome    SegmentKind // once Done: Primary, Fallback, RateLimited, Failed, TimedOut or Cancelled
-	admitted   bool
-	fellBack   bool
+	// Why says in a few words why the request went where it went: "A over
+	// 3 RPM", "primary at 3 RPM → fallback", "throttled ×2 → fallback".
+	Why       string
+	admitted  bool
+	fellBack  bool
+	passed    []string // deployments the pick passed over since the last attempt, and why
+	throttles int      // throttles since the request last moved on
+	lastError string   // the error code of the last failed attempt
+}
+
+// cause is why the request is moving on: what the pick passed over, or
+// what the provider answered.
+func (l *Lane) cause() string {
+	switch {
+	case len(l.passed) > 0:
+		return strings.Join(l.passed, ", ")
+	case l.throttles > 1:
+		return fmt.Sprintf("throttled ×%d", l.throttles)
+	case l.throttles == 1:
+		return "throttled"
+	}
+	return l.lastError
 }
 
 // Counters are the header's live totals.
@@ -119,6 +142,14 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.RateLimited:
 		l := s.lane(ev.Request)
 		l.Tenant, l.Done, l.Latency, l.Outcome = ev.Tenant, true, ev.Latency, RateLimited
+		switch {
+		case strings.HasPrefix(string(ev.Bucket), engine.TenantBucket):
+			l.Why = fmt.Sprintf("%s over %s RPM", ev.Tenant, ev.RPM)
+		case len(l.passed) > 0:
+			l.Why = "no budget: " + l.cause()
+		default:
+			l.Why = "no budget in any group"
+		}
 		s.outcomes[RateLimited]++
 		if l.admitted {
 			s.counts.InFlight-- // no group had budget
@@ -133,26 +164,41 @@ func (s *runState) apply(ev engine.Event) {
 		switch ev.Reason {
 		case engine.SkipCooldown:
 			kind = Cooling
+			l.passed = append(l.passed, ev.Deployment+" cooling down")
 		case engine.SkipCircuitOpen:
 			kind = CircuitOpen
+			l.passed = append(l.passed, ev.Deployment+" circuit open")
+		default:
+			l.passed = append(l.passed, fmt.Sprintf("%s at %s RPM", ev.Deployment, ev.RPM))
 		}
 		l.Segments = append(l.Segments, Segment{Kind: kind, Start: ev.At, End: ev.At})
 	case engine.Attempt:
 		l := s.lane(ev.Request)
 		l.Deployment, l.Model = ev.Deployment, ev.Model
+		l.passed = l.passed[:0]
 		l.Segments = append(l.Segments, Segment{Kind: l.serving(), Start: ev.At, End: ev.At, Open: true})
 	case engine.Throttled:
-		s.lane(ev.Request).closeOpen(ev.At, Throttled)
+		l := s.lane(ev.Request)
+		l.throttles++
+		l.closeOpen(ev.At, Throttled)
 	case engine.Errored:
-		s.lane(ev.Request).closeOpen(ev.At, Failed)
+		l := s.lane(ev.Request)
+		l.lastError = ev.Code
+		l.closeOpen(ev.At, Failed)
 	case engine.FellBack:
-		s.lane(ev.Request).fellBack = true
+		l := s.lane(ev.Request)
+		l.fellBack = true
+		l.Why = l.cause() + " → " + ev.Group
+		l.passed, l.throttles, l.lastError = l.passed[:0], 0, ""
 	case engine.Succeeded:
 		l := s.finish(ev, 0)
 		l.Outcome = l.serving()
 		s.outcomes[l.Outcome]++
 		l.closeOpen(ev.At, l.Outcome)
 		s.counts.Succeeded++
+		if l.throttles > 0 {
+			l.Why = strings.TrimPrefix(l.Why+", then "+l.cause()+", retried", ", then ")
+		}
 		if ev.Fallback {
 			// As the export counts it: served by a group after the first.
 			// A request that moved on and was then refused did not.
@@ -166,8 +212,20 @@ func (s *runState) apply(ev engine.Event) {
 		if ev.Code == engine.CodeGatewayTimeout {
 			kind = TimedOut
 		}
-		s.finish(ev, kind).closeOpen(ev.At, kind)
+		l := s.finish(ev, kind)
+		l.closeOpen(ev.At, kind)
 		s.counts.Failed++
+		why := ev.Code
+		switch {
+		case kind == TimedOut:
+			why = "timed out"
+		case l.throttles > 0 && ev.Code == wire.ThrottlingException:
+			why = l.cause() // the last throttle, with nowhere left to go
+		}
+		if l.Why != "" {
+			why = l.Why + ", then " + why
+		}
+		l.Why = why
 	case engine.Cancelled:
 		s.finish(ev, Cancelled).closeOpen(ev.At, Cancelled)
 	case engine.RegionsPolled:
