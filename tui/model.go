@@ -531,7 +531,7 @@ func (m *Model) bucketsOrFaults(width, height int) string {
 }
 
 func (m *Model) bucketsView(width, height int) string {
-	return m.buckets.View(m.snap.Buckets, m.styles, width, height)
+	return m.buckets.View(m.snap.Buckets, m.snap.At, m.styles, width, height)
 }
 
 // footerHeight is one line of short help, or the tallest column of the

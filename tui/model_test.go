@@ -407,3 +407,14 @@ func TestLanesSayWhy(t *testing.T) {
 		}
 	}
 }
+
+// A cooldown shows the time it has left, not the moment it ends.
+func TestACooldownShowsTheTimeLeft(t *testing.T) {
+	var p bucketsPanel
+	levels := []engine.BucketLevel{{ID: "deployment/primary", Health: engine.Cooling, HealthUntil: 30 * time.Second}}
+	levels[0].RPM, levels[0].Capacity, levels[0].Semantic = 3, 3, scenarios.FixedWindow
+	view := ansi.Strip(p.View(levels, 20*time.Second, NewStyles(true), 100, 3))
+	if !strings.Contains(view, "cooldown 10.0s left") {
+		t.Fatalf("buckets:\n%s", view)
+	}
+}

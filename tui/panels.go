@@ -174,35 +174,32 @@ func laneInfo(l *Lane) string {
 	return info
 }
 
-// bar draws a lane's segments: each column shows the last thing that
-// happened in its slice of time. A skip takes no time, so the attempt that
-// follows it at the same instant would hide it; skips are drawn last, each
-// in a cell of its own from its column on, so every one stays visible.
+// bar draws a lane's segments on the time axis. Every segment keeps at
+// least one cell of its own, in order: a skip takes no time and a throttle
+// very little, and the attempt that follows at the same instant would
+// otherwise hide them. A lane may run a cell or two right of its time for
+// it; what happened stays visible.
 func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 	cells := make([]int8, width)
 	for i := range cells {
 		cells[i] = -1
 	}
 	col := func(d time.Duration) int { return min(width-1, int(float64(d)/float64(axis)*float64(width))) }
+	next := 0 // the first cell the next segment may take
 	for _, seg := range l.Segments {
-		if seg.Kind.isSkip() {
-			continue
-		}
 		end := seg.End
 		if seg.Open {
 			end = now
 		}
-		for c := col(seg.Start); c <= col(end); c++ {
-			cells[c] = int8(seg.Kind)
-		}
-	}
-	next := 0 // the first cell a skip may take: skips never cover each other
-	for _, seg := range l.Segments {
+		first := min(width-1, max(next, col(seg.Start)))
+		last := max(first, col(end))
 		if seg.Kind.isSkip() {
-			c := min(width-1, max(next, col(seg.Start)))
-			cells[c] = int8(seg.Kind)
-			next = c + 1
+			last = first
 		}
+		for c := first; c <= last; c++ {
+			cells[c] = int8(seg.Kind)
+		}
+		next = last + 1
 	}
 	// The reason is the lane's caption, in the free cells after its last
 	// segment, or before its first when only there is it whole.
@@ -315,7 +312,7 @@ func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.Bucket
 const rateStep = 1.1
 
 // View draws the gauges, the selected one highlighted.
-func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, height int) string {
+func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st Styles, width, height int) string {
 	lines := []string{st.Bold.Render(fit("Buckets · fill or health · available/capacity · RPM · limiter · admitted/rejected", width))}
 	const restW = 41 // " 18.0/25      25 fixed-window ok 7 rej 0"
 	nameW := min(22, max(14, width-2-1-8-restW))
@@ -331,8 +328,8 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, st Styles, width, heigh
 			// Health replaces the gauge: a deployment in cooldown or with
 			// an open circuit is not picked, whatever its fill.
 			state := b.Health
-			if b.HealthUntil > 0 {
-				state += "→" + seconds(b.HealthUntil)
+			if left := b.HealthUntil - now; b.HealthUntil > 0 && left > 0 {
+				state += " " + seconds(left) + " left"
 			}
 			gauge = st.Warn.Render(fit(state, gaugeW))
 		}
