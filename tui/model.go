@@ -409,9 +409,13 @@ const sideBySideWidth = 140
 
 // layout is where each panel goes for the current size.
 type layout struct {
-	bodyH, lanesW, lanesH, sideW, bucketsH, regionsH int
-	side                                             bool // buckets and regions beside the lanes
+	bodyH, lanesW, lanesH, sideW, bucketsH, regionsH, tickerH int
+	side                                                      bool // buckets and regions beside the lanes
 }
+
+// tickerMost is the most lines the ticker takes from the room the Region
+// histogram does not need.
+const tickerMost = 12
 
 func (m *Model) layout() layout {
 	footerH := m.footerHeight()
@@ -436,6 +440,10 @@ func (m *Model) layout() layout {
 		l.lanesW, l.lanesH = m.width-l.sideW-1, l.bodyH
 		l.bucketsH = min(bucketsNeed, l.bodyH/2)
 		l.regionsH = l.bodyH - l.bucketsH
+		if spare := l.regionsH - regionsNeed; spare >= 4 {
+			l.tickerH = min(spare, tickerMost)
+			l.regionsH -= l.tickerH
+		}
 		return l
 	}
 	l.lanesW, l.sideW = m.width, m.width
@@ -466,6 +474,9 @@ func (m *Model) Screen() string {
 		body = m.resultsCard(m.width, l.bodyH)
 	case l.side:
 		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
+		if l.tickerH > 0 {
+			side += "\n" + m.tickerView(l.sideW, l.tickerH)
+		}
 		body = besides(m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render("│"), side)
 	default:
 		body = m.lanesView(l.lanesW, l.lanesH) + "\n" + m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
@@ -498,6 +509,17 @@ func besides(left, sep, right string) string {
 
 func (m *Model) lanesView(width, height int) string {
 	return m.lanes.View(m.state, m.now(), m.styles, width, height)
+}
+
+// tickerView draws the latest decisions in words, newest at the bottom, for
+// a presenter to read out.
+func (m *Model) tickerView(width, height int) string {
+	lines := []string{m.styles.Bold.Render(fit("Latest decisions", width))}
+	recent := m.state.ticker[max(0, len(m.state.ticker)-(height-1)):]
+	for _, line := range recent {
+		lines = append(lines, fit(line, width))
+	}
+	return block(lines, width, height)
 }
 
 // resultsCard draws the summary the headless output prints, as the run

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -416,5 +417,23 @@ func TestACooldownShowsTheTimeLeft(t *testing.T) {
 	view := ansi.Strip(p.View(levels, 20*time.Second, NewStyles(true), 100, 3))
 	if !strings.Contains(view, "cooldown 10.0s left") {
 		t.Fatalf("buckets:\n%s", view)
+	}
+}
+
+// The ticker tells the latest decisions in words, with their times.
+func TestTheTickerTellsTheDecisions(t *testing.T) {
+	events, _, _ := recorded(t, "fallback")
+	s := newRunState()
+	for _, ev := range events {
+		s.apply(ev)
+	}
+	if len(s.ticker) != 7 || !regexp.MustCompile(`^\s+[\d.]+s #4 primary at 3 RPM → fallback$`).MatchString(s.ticker[0]) {
+		t.Fatalf("ticker %q; want the seven fallbacks, the first #4's", s.ticker)
+	}
+	for i := range tickerLines + 5 {
+		s.tick(time.Duration(i)*time.Second, "x")
+	}
+	if len(s.ticker) != tickerLines {
+		t.Fatalf("ticker holds %d lines, want at most %d", len(s.ticker), tickerLines)
 	}
 }

@@ -95,6 +95,21 @@ type runState struct {
 	outcomes    [Cancelled + 1]int  // finished lanes by Outcome, for summarising the older ones
 	faults      []*engine.FaultInfo // in effect now, in the order they started
 	faultAt     map[int]time.Duration
+	// ticker is the latest decisions in words, oldest first, at most
+	// tickerLines of them.
+	ticker []string
+}
+
+// tickerLines is how many decisions the ticker keeps; it shows as many as
+// fit.
+const tickerLines = 32
+
+// tick notes a decision for the ticker.
+func (s *runState) tick(at time.Duration, text string) {
+	if len(s.ticker) == tickerLines {
+		s.ticker = append(s.ticker[:0], s.ticker[1:]...)
+	}
+	s.ticker = append(s.ticker, fmt.Sprintf("%7s %s", seconds(at), text))
 }
 
 func newRunState() *runState {
@@ -150,6 +165,7 @@ func (s *runState) apply(ev engine.Event) {
 		default:
 			l.Why = "no budget in any group"
 		}
+		s.tick(ev.At, fmt.Sprintf("#%d refused: %s", ev.Request, l.Why))
 		s.outcomes[RateLimited]++
 		if l.admitted {
 			s.counts.InFlight-- // no group had budget
@@ -190,6 +206,7 @@ func (s *runState) apply(ev engine.Event) {
 		l.fellBack = true
 		l.Why = l.cause() + " → " + ev.Group
 		l.passed, l.throttles, l.lastError = l.passed[:0], 0, ""
+		s.tick(ev.At, fmt.Sprintf("#%d %s", ev.Request, l.Why))
 	case engine.Succeeded:
 		l := s.finish(ev, 0)
 		l.Outcome = l.serving()
@@ -226,6 +243,7 @@ func (s *runState) apply(ev engine.Event) {
 			why = l.Why + ", then " + why
 		}
 		l.Why = why
+		s.tick(ev.At, fmt.Sprintf("#%d failed: %s", ev.Request, why))
 	case engine.Cancelled:
 		s.finish(ev, Cancelled).closeOpen(ev.At, Cancelled)
 	case engine.RegionsPolled:
@@ -236,8 +254,18 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.FaultStarted:
 		s.faults = append(s.faults, ev.Fault)
 		s.faultAt[ev.Fault.ID] = ev.At
+		s.tick(ev.At, "fault on: "+ev.Fault.Fault.String())
 	case engine.FaultEnded:
 		s.faults = slices.DeleteFunc(s.faults, func(f *engine.FaultInfo) bool { return f.ID == ev.Fault.ID })
+		s.tick(ev.At, "fault off: "+ev.Fault.Fault.String())
+	case engine.HealthChanged:
+		s.tick(ev.At, ev.Message)
+	case engine.RPMChanged:
+		s.tick(ev.At, fmt.Sprintf("%s → %s RPM", ev.Bucket, ev.RPM))
+	case engine.RateChanged:
+		s.tick(ev.At, fmt.Sprintf("%s → %s a minute", ev.Bucket, engine.RateText(ev.Rate)))
+	case engine.ControlRefused:
+		s.tick(ev.At, "refused: "+ev.Message)
 	case engine.RunEnded:
 		s.ended, s.interrupted = true, ev.Interrupted
 	}
