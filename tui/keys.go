@@ -9,7 +9,7 @@ type KeyMap struct {
 	RaiseRate, LowerRate                                 key.Binding
 	PageUp, PageDown, Live                               key.Binding
 	Pause, Slower, Faster                                key.Binding
-	Rerun, Reset, Pick, Export, Faults                   key.Binding
+	Rerun, Reset, Pick, Export, Faults, Figures          key.Binding
 	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
 	Help, Quit                                           key.Binding
 }
@@ -36,6 +36,7 @@ func DefaultKeyMap() KeyMap {
 		Pick:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "scenarios")),
 		Export:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
 		Faults:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "faults")),
+		Figures:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "live figures/gauges")),
 		Choose:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run it")),
 		Close:       key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),
 		CloseFaults: key.NewBinding(key.WithKeys("esc", "f", "q"), key.WithHelp("esc", "back")),
@@ -64,7 +65,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate},
-		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live},
+		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.Figures},
 		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Export, k.Help, k.Quit},
 	}
 }

@@ -71,6 +71,9 @@ type Model struct {
 	// is pressed; cardShown keeps it from coming back.
 	card      string
 	cardShown bool
+	// figuresInPlace shows the live figures in the buckets' place, where
+	// the screen has no room for both.
+	figuresInPlace bool
 
 	lanes   lanesPanel
 	buckets bucketsPanel
@@ -292,6 +295,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.picker.show(m.session.Runner.Scenarios(), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
+	case key.Matches(msg, k.Figures):
+		if m.layout().figuresH > 0 {
+			m.notice = "the live figures are below the buckets at this size"
+			break
+		}
+		m.figuresInPlace = !m.figuresInPlace
 	case key.Matches(msg, k.Faults):
 		options := m.faultOptions()
 		if len(options) == 0 {
@@ -409,8 +418,8 @@ const sideBySideWidth = 140
 
 // layout is where each panel goes for the current size.
 type layout struct {
-	bodyH, lanesW, lanesH, sideW, bucketsH, regionsH, tickerH int
-	side                                                      bool // buckets and regions beside the lanes
+	bodyH, lanesW, lanesH, sideW, bucketsH, figuresH, regionsH, tickerH int
+	side                                                                bool // buckets and regions beside the lanes
 }
 
 // tickerMost is the most lines the ticker takes from the room the Region
@@ -440,6 +449,10 @@ func (m *Model) layout() layout {
 		l.lanesW, l.lanesH = m.width-l.sideW-1, l.bodyH
 		l.bucketsH = min(bucketsNeed, l.bodyH/2)
 		l.regionsH = l.bodyH - l.bucketsH
+		if figuresNeed := len(m.snap.Buckets) + 2; l.regionsH-figuresNeed >= regionsNeed {
+			l.figuresH = figuresNeed
+			l.regionsH -= figuresNeed
+		}
 		if spare := l.regionsH - regionsNeed; spare >= 4 {
 			l.tickerH = min(spare, tickerMost)
 			l.regionsH -= l.tickerH
@@ -473,7 +486,11 @@ func (m *Model) Screen() string {
 	case m.card != "":
 		body = m.resultsCard(m.width, l.bodyH)
 	case l.side:
-		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
+		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n"
+		if l.figuresH > 0 {
+			side += m.figuresView(l.sideW, l.figuresH) + "\n"
+		}
+		side += m.regions(l.sideW, l.regionsH)
 		if l.tickerH > 0 {
 			side += "\n" + m.tickerView(l.sideW, l.tickerH)
 		}
@@ -543,13 +560,21 @@ func (m *Model) resultsCard(width, height int) string {
 }
 
 // bucketsOrFaults is the buckets panel, or the fault menu in its place
-// while the menu is open.
+// while the menu is open, or the live figures where they have no panel of
+// their own and v asked for them.
 func (m *Model) bucketsOrFaults(width, height int) string {
-	if m.faults.open {
+	switch {
+	case m.faults.open:
 		on := func(f scenarios.Fault) bool { return m.state.faultOn(f) != 0 }
 		return m.faults.View(on, m.styles, width, height)
+	case m.figuresInPlace && m.layout().figuresH == 0:
+		return m.figuresView(width, height)
 	}
 	return m.bucketsView(width, height)
+}
+
+func (m *Model) figuresView(width, height int) string {
+	return figuresView(&m.state.figs, m.snap.Buckets, m.now(), m.styles, width, height)
 }
 
 func (m *Model) bucketsView(width, height int) string {

@@ -98,6 +98,7 @@ type runState struct {
 	// ticker is the latest decisions in words, oldest first, at most
 	// tickerLines of them.
 	ticker []string
+	figs   figuresOf // live figures per tenant and deployment
 }
 
 // tickerLines is how many decisions the ticker keeps; it shows as many as
@@ -146,6 +147,7 @@ func (s *runState) apply(ev engine.Event) {
 	if ev.At > s.now {
 		s.now = ev.At
 	}
+	s.figs.apply(ev)
 	switch ev.Kind {
 	case engine.RunStarted:
 		s.info = ev.Info
