@@ -227,7 +227,7 @@ func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 	}
 	var b strings.Builder
 	if before != "" {
-		b.WriteString(st.Dim.Render(before))
+		b.WriteString(st.dimPaint.on(before))
 	}
 	for i := start; i < end; {
 		j := i
@@ -238,12 +238,12 @@ func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
 			b.WriteString(strings.Repeat(" ", j-i))
 		} else {
 			k := SegmentKind(cells[i])
-			b.WriteString(st.Segment[k].Render(strings.Repeat(glyphs[k], j-i)))
+			b.WriteString(st.segmentPaint[k].on(strings.Repeat(glyphs[k], j-i)))
 		}
 		i = j
 	}
 	if after != "" {
-		b.WriteString(st.Dim.Render(after))
+		b.WriteString(st.dimPaint.on(after))
 	}
 	return b.String()
 }

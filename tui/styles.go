@@ -2,6 +2,7 @@ package tui
 
 import (
 	"image/color"
+	"strings"
 
 	"charm.land/lipgloss/v2"
 )
@@ -15,7 +16,26 @@ type Styles struct {
 	Simulated, Live, Paused                 lipgloss.Style
 	Segment                                 [Cancelled + 1]lipgloss.Style
 	GaugeFull, GaugeEmpty, Bar              lipgloss.Style
+
+	// Lanes are drawn for every visible request every frame, so their
+	// styles are applied as ready-made escape sequences instead of
+	// through Render, which measures every grapheme it is given.
+	segmentPaint [Cancelled + 1]paint
+	dimPaint     paint
 }
+
+// paint is a style as the escape sequences around its text.
+type paint struct{ open, close string }
+
+func paintOf(s lipgloss.Style) paint {
+	const marker = "X"
+	r := s.Render(marker)
+	i := strings.Index(r, marker)
+	return paint{r[:i], r[i+len(marker):]}
+}
+
+// on applies the paint to plain text of one line.
+func (p paint) on(text string) string { return p.open + text + p.close }
 
 // glyphs draw each segment kind, so the kinds differ even without colour.
 var glyphs = [Cancelled + 1]string{
@@ -81,5 +101,9 @@ func NewStyles(dark bool) Styles {
 		TimedOut:    fg(c("#b00020", "#ff6b6b")),
 		Cancelled:   fg(c("#6b6b6b", "#8a8a8a")),
 	}
+	for k, style := range s.Segment {
+		s.segmentPaint[k] = paintOf(style)
+	}
+	s.dimPaint = paintOf(s.Dim)
 	return s
 }
