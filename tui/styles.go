@@ -49,7 +49,7 @@ var glyphs = [Cancelled + 1]string{
 	RateLimited: "×",
 	RetryWait:   "~",
 	Failed:      "!",
-	TimedOut:    "⧗",
+	TimedOut:    "⊗",
 	Cancelled:   "-",
 }
 
@@ -75,7 +75,7 @@ func NewStyles(dark bool) Styles {
 	fg := func(col color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(col) }
 	s := Styles{
 		Title:      lipgloss.NewStyle().Bold(true),
-		Dim:        fg(c("#6b6b6b", "#8a8a8a")),
+		Dim:        fg(c("#5a5a5a", "#a8a8a8")),
 		Bold:       lipgloss.NewStyle().Bold(true),
 		Selected:   lipgloss.NewStyle().Bold(true).Reverse(true),
 		Error:      fg(c("#b00020", "#ff6b6b")).Bold(true),
@@ -84,7 +84,9 @@ func NewStyles(dark bool) Styles {
 		Live:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#ffffff")).Background(c("#c00000", "#d03030")),
 		Paused:     lipgloss.NewStyle().Bold(true).Reverse(true),
 		GaugeFull:  fg(c("#1a7f37", "#3fb950")),
-		GaugeEmpty: fg(c("#c8c8c8", "#3a3a3a")),
+		// The empty part of a gauge must read on a projector: a bucket at
+		// 0.0/3 is not a blank.
+		GaugeEmpty: fg(c("#a0a0a0", "#6a6a6a")),
 		Bar:        fg(c("#0969da", "#58a6ff")),
 	}
 	s.Segment = [Cancelled + 1]lipgloss.Style{
