@@ -74,16 +74,16 @@ func NewStyles(dark bool) Styles {
 	c := func(light, darkHex string) color.Color { return ld(lipgloss.Color(light), lipgloss.Color(darkHex)) }
 	fg := func(col color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(col) }
 	s := Styles{
-		Title:      lipgloss.NewStyle().Bold(true),
-		Dim:        fg(c("#5a5a5a", "#a8a8a8")),
-		Bold:       lipgloss.NewStyle().Bold(true),
-		Selected:   lipgloss.NewStyle().Bold(true).Reverse(true),
-		Error:      fg(c("#b00020", "#ff6b6b")).Bold(true),
-		Warn:       fg(c("#8a5a00", "#ffb454")),
-		Simulated:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#000000")).Background(c("#f0c000", "#f0c000")),
-		Live:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#ffffff")).Background(c("#c00000", "#d03030")),
-		Paused:     lipgloss.NewStyle().Bold(true).Reverse(true),
-		GaugeFull:  fg(c("#1a7f37", "#3fb950")),
+		Title:     lipgloss.NewStyle().Bold(true),
+		Dim:       fg(c("#5a5a5a", "#a8a8a8")),
+		Bold:      lipgloss.NewStyle().Bold(true),
+		Selected:  lipgloss.NewStyle().Bold(true).Reverse(true),
+		Error:     fg(c("#b00020", "#ff6b6b")).Bold(true),
+		Warn:      fg(c("#8a5a00", "#ffb454")),
+		Simulated: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#000000")).Background(c("#f0c000", "#f0c000")),
+		Live:      lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#ffffff")).Background(c("#c00000", "#d03030")),
+		Paused:    lipgloss.NewStyle().Bold(true).Reverse(true),
+		GaugeFull: fg(c("#1a7f37", "#3fb950")),
 		// The empty part of a gauge must read on a projector: a bucket at
 		// 0.0/3 is not a blank.
 		GaugeEmpty: fg(c("#a0a0a0", "#6a6a6a")),
