@@ -9,7 +9,7 @@ type KeyMap struct {
 	RaiseRate, LowerRate                                 key.Binding
 	PageUp, PageDown, Live                               key.Binding
 	Pause, Slower, Faster                                key.Binding
-	Rerun, Reset, Pick, Export, Faults, Figures          key.Binding
+	Rerun, Reset, Pick, Export, Faults, Figures, Inspect key.Binding
 	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
 	Help, Quit                                           key.Binding
 }
@@ -37,6 +37,7 @@ func DefaultKeyMap() KeyMap {
 		Export:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
 		Faults:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "faults")),
 		Figures:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "live figures/gauges")),
+		Inspect:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "inspect a request")),
 		Choose:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run it")),
 		Close:       key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),
 		CloseFaults: key.NewBinding(key.WithKeys("esc", "f", "q"), key.WithHelp("esc", "back")),
@@ -66,7 +67,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate},
 		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.Figures},
-		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Export, k.Help, k.Quit},
+		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Help, k.Quit},
 	}
 }
 
@@ -81,4 +82,11 @@ func (k KeyMap) faultHelp() []key.Binding {
 	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose"))
 	toggle := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start/stop"))
 	return []key.Binding{move, toggle, k.CloseFaults}
+}
+
+// inspectorHelp is the footer while a request is inspected.
+func (k KeyMap) inspectorHelp() []key.Binding {
+	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "another request"))
+	back := key.NewBinding(key.WithKeys("esc", "i"), key.WithHelp("esc", "back"))
+	return []key.Binding{move, back, k.Quit}
 }

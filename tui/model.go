@@ -74,6 +74,9 @@ type Model struct {
 	// figuresInPlace shows the live figures in the buckets' place, where
 	// the screen has no room for both.
 	figuresInPlace bool
+	// inspecting is the id of the request the inspector shows; 0 when it
+	// is closed.
+	inspecting int
 
 	lanes   lanesPanel
 	buckets bucketsPanel
@@ -108,7 +111,7 @@ func (m *Model) show(run *Run) {
 	m.state = newRunState()
 	m.lanes = lanesPanel{follow: true}
 	m.faults.open = false
-	m.card, m.cardShown = "", false
+	m.card, m.cardShown, m.inspecting = "", false, 0
 	m.snap = run.Controls.Snapshot()
 	m.buckets.selected = min(m.buckets.selected, len(m.snap.Buckets)-1)
 }
@@ -250,6 +253,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.Quit = true
 		return tea.Quit
 	}
+	if m.inspecting != 0 {
+		switch {
+		case key.Matches(msg, k.Up):
+			m.inspecting = max(1, m.inspecting-1)
+		case key.Matches(msg, k.Down):
+			m.inspecting = min(len(m.state.lanes), m.inspecting+1)
+		case msg.String() == "esc" || key.Matches(msg, k.Inspect):
+			m.inspecting = 0
+		}
+		return nil
+	}
 	if m.faults.open {
 		m.faults.Update(msg)
 		if f := m.faults.chosen; f != nil {
@@ -295,6 +309,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.picker.show(m.session.Runner.Scenarios(), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
+	case key.Matches(msg, k.Inspect):
+		if len(m.state.lanes) == 0 {
+			m.notice = "no request to inspect yet"
+			break
+		}
+		m.inspecting = m.inspectFrom()
 	case key.Matches(msg, k.Figures):
 		if m.layout().figuresH > 0 {
 			m.notice = "the live figures are below the buckets at this size"
@@ -485,6 +505,8 @@ func (m *Model) Screen() string {
 		body = m.picker.View(m.styles, m.width, l.bodyH)
 	case m.card != "":
 		body = m.resultsCard(m.width, l.bodyH)
+	case m.inspecting != 0:
+		body = inspectorView(&m.state.lanes[m.inspecting-1], m.now(), m.styles, m.width, l.bodyH)
 	case l.side:
 		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n"
 		if l.figuresH > 0 {
@@ -526,6 +548,18 @@ func besides(left, sep, right string) string {
 
 func (m *Model) lanesView(width, height int) string {
 	return m.lanes.View(m.state, m.now(), m.styles, width, height)
+}
+
+// inspectFrom is the request the inspector opens on: the newest that moved
+// on from its first choice (fell back, was refused or failed), so the
+// interesting one is a key away, else the newest.
+func (m *Model) inspectFrom() int {
+	for i := len(m.state.lanes) - 1; i >= 0; i-- {
+		if m.state.lanes[i].Why != "" {
+			return i + 1
+		}
+	}
+	return len(m.state.lanes)
 }
 
 // tickerView draws the latest decisions in words, newest at the bottom, for
@@ -601,6 +635,8 @@ func (m *Model) footer() string {
 	}
 	bindings := m.keys.ShortHelp()
 	switch {
+	case m.inspecting != 0:
+		bindings = m.keys.inspectorHelp()
 	case m.picker.open:
 		bindings = m.keys.pickerHelp()
 	case m.faults.open:

@@ -437,3 +437,33 @@ func TestTheTickerTellsTheDecisions(t *testing.T) {
 		t.Fatalf("ticker holds %d lines, want at most %d", len(s.ticker), tickerLines)
 	}
 }
+
+// i opens the inspector on the newest request that moved on: every
+// deployment it tried or passed over, why, and how it ended; ↑ and ↓ go to
+// other requests, esc back.
+func TestTheInspectorDescribesAFellBackRequest(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		w, h := size[0], size[1]
+		m := dashboard(t, events, atSpeed20{e.Controls()}, s, w, h)
+		m.Update(tea.KeyPressMsg{Code: 'i', Text: "i"})
+		screen := m.Screen()
+		checkSize(t, screen, w, h)
+		plain := ansi.Strip(screen)
+		for _, want := range []string{"Request #10 · tenant app", "succeeded on fallback", "Why: primary at 3 RPM → fallback",
+			"primary     skipped", "fallback    succeeded  us-east-1"} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("%d×%d inspector lacks %q:\n%s", w, h, want, plain)
+			}
+		}
+		golden(t, fmt.Sprintf("fallback_inspector_%03dx%03d", w, h), screen)
+		m.Update(tea.KeyPressMsg{Code: tea.KeyUp})
+		if plain := ansi.Strip(m.Screen()); !strings.Contains(plain, "Request #9 ·") {
+			t.Fatalf("after ↑: not on #9:\n%s", plain)
+		}
+		m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+		if plain := ansi.Strip(m.Screen()); strings.Contains(plain, "Request #9 ·") || !strings.Contains(plain, "Buckets") {
+			t.Fatalf("after esc: the inspector is still open:\n%s", plain)
+		}
+	}
+}

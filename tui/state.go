@@ -54,12 +54,37 @@ type Lane struct {
 	Outcome    SegmentKind // once Done: Primary, Fallback, RateLimited, Failed, TimedOut or Cancelled
 	// Why says in a few words why the request went where it went: "A over
 	// 3 RPM", "primary at 3 RPM → fallback", "throttled ×2 → fallback".
-	Why       string
+	Why string
+	// Steps are every deployment the request tried or passed over, in
+	// order, for the inspector.
+	Steps     []Step
+	Arrived   time.Duration
 	admitted  bool
 	fellBack  bool
 	passed    []string // deployments the pick passed over since the last attempt, and why
 	throttles int      // throttles since the request last moved on
 	lastError string   // the error code of the last failed attempt
+}
+
+// Step is one deployment a request tried or passed over.
+type Step struct {
+	At, End    time.Duration
+	Group      string
+	Deployment string
+	Outcome    string // skipped, cooling down, circuit open, in flight, succeeded, throttled, failed, timed out, cancelled
+	Region     string
+	Code       string
+	Message    string
+}
+
+// endStep closes the request's attempt in flight with outcome.
+func (l *Lane) endStep(ev engine.Event, outcome string) {
+	for i := len(l.Steps) - 1; i >= 0; i-- {
+		if st := &l.Steps[i]; st.Outcome == "in flight" {
+			st.End, st.Outcome, st.Region, st.Code, st.Message = ev.At, outcome, ev.Region, ev.Code, ev.Message
+			return
+		}
+	}
 }
 
 // cause is why the request is moving on: what the pick passed over, or
@@ -153,7 +178,7 @@ func (s *runState) apply(ev engine.Event) {
 		s.info = ev.Info
 	case engine.Admitted:
 		l := s.lane(ev.Request)
-		l.Tenant, l.admitted = ev.Tenant, true
+		l.Tenant, l.admitted, l.Arrived = ev.Tenant, true, ev.At
 		s.counts.Sent++
 		s.counts.InFlight++
 	case engine.RateLimited:
@@ -168,6 +193,9 @@ func (s *runState) apply(ev engine.Event) {
 			l.Why = "no budget in any group"
 		}
 		s.tick(ev.At, fmt.Sprintf("#%d refused: %s", ev.Request, l.Why))
+		if !l.admitted {
+			l.Arrived = ev.At
+		}
 		s.outcomes[RateLimited]++
 		if l.admitted {
 			s.counts.InFlight-- // no group had budget
@@ -189,20 +217,25 @@ func (s *runState) apply(ev engine.Event) {
 		default:
 			l.passed = append(l.passed, fmt.Sprintf("%s at %s RPM", ev.Deployment, ev.RPM))
 		}
+		outcome := map[SegmentKind]string{Skipped: "skipped", Cooling: "cooling down", CircuitOpen: "circuit open"}[kind]
+		l.Steps = append(l.Steps, Step{At: ev.At, End: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: outcome, Message: ev.Message})
 		l.Segments = append(l.Segments, Segment{Kind: kind, Start: ev.At, End: ev.At})
 	case engine.Attempt:
 		l := s.lane(ev.Request)
 		l.Deployment, l.Model = ev.Deployment, ev.Model
 		l.passed = l.passed[:0]
+		l.Steps = append(l.Steps, Step{At: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: "in flight"})
 		l.Segments = append(l.Segments, Segment{Kind: l.serving(), Start: ev.At, End: ev.At, Open: true})
 	case engine.Throttled:
 		l := s.lane(ev.Request)
 		l.throttles++
 		l.closeOpen(ev.At, Throttled)
+		l.endStep(ev, "throttled")
 	case engine.Errored:
 		l := s.lane(ev.Request)
 		l.lastError = ev.Code
 		l.closeOpen(ev.At, Failed)
+		l.endStep(ev, "failed")
 	case engine.FellBack:
 		l := s.lane(ev.Request)
 		l.fellBack = true
@@ -214,6 +247,7 @@ func (s *runState) apply(ev engine.Event) {
 		l.Outcome = l.serving()
 		s.outcomes[l.Outcome]++
 		l.closeOpen(ev.At, l.Outcome)
+		l.endStep(ev, "succeeded")
 		s.counts.Succeeded++
 		if l.throttles > 0 {
 			l.Why = strings.TrimPrefix(l.Why+", then "+l.cause()+", retried", ", then ")
@@ -233,6 +267,7 @@ func (s *runState) apply(ev engine.Event) {
 		}
 		l := s.finish(ev, kind)
 		l.closeOpen(ev.At, kind)
+		l.endStep(ev, map[SegmentKind]string{Failed: "failed", TimedOut: "timed out"}[kind])
 		s.counts.Failed++
 		why := ev.Code
 		switch {
@@ -247,7 +282,9 @@ func (s *runState) apply(ev engine.Event) {
 		l.Why = why
 		s.tick(ev.At, fmt.Sprintf("#%d failed: %s", ev.Request, why))
 	case engine.Cancelled:
-		s.finish(ev, Cancelled).closeOpen(ev.At, Cancelled)
+		l := s.finish(ev, Cancelled)
+		l.closeOpen(ev.At, Cancelled)
+		l.endStep(ev, "cancelled")
 	case engine.RegionsPolled:
 		if _, seen := s.polls[ev.Account]; !seen {
 			s.accounts = append(s.accounts, ev.Account)
