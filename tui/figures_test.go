@@ -87,3 +87,47 @@ func TestVShowsTheLiveFiguresAt80x24(t *testing.T) {
 	}
 	golden(t, "tuning_figures_080x024", screen)
 }
+
+// The trends cover the run so far with as many seconds a cell as it takes,
+// and mark a fault over the seconds it lasted.
+func TestTrendsCoverTheRunAndMarkTheFault(t *testing.T) {
+	events, _, _ := recorded(t, "region-outage")
+	s := newRunState()
+	for _, ev := range events {
+		s.apply(ev)
+	}
+	view := ansi.Strip(trendsView(s, s.now, NewStyles(true), 72, trendsNeed))
+	lines := strings.Split(view, "\n")
+	if !strings.HasPrefix(lines[0], "Trends · 0s to 201s · 4s a cell") {
+		t.Fatalf("window: %q", lines[0])
+	}
+	marks := []rune(lines[len(lines)-1])
+	band := strings.Count(string(marks), "▀")
+	// The outage runs from 60 s to 120 s: 15 or 16 cells of 4 s.
+	if band < 15 || band > 17 || marks[12+60/4] != '▀' || marks[12+30/4] == '▀' {
+		t.Fatalf("fault band %q", string(marks))
+	}
+	ok := 0
+	for i := range trendSeconds {
+		ok += s.trends.bins[i].ok
+	}
+	if ok != 90 {
+		t.Fatalf("%d successes in the trend bins, want the run's 90", ok)
+	}
+}
+
+// On a narrow screen v cycles the buckets' place through the live figures
+// and the trends.
+func TestVCyclesFiguresAndTrendsAt80x24(t *testing.T) {
+	events, e, s := recorded(t, "region-outage")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 80, 24)
+	for _, want := range []string{"Live figures", "Trends ·", "Buckets ·"} {
+		m.Update(tea.KeyPressMsg{Code: 'v', Text: "v"})
+		if plain := ansi.Strip(m.Screen()); !strings.Contains(plain, want) {
+			t.Fatalf("v should show %q:\n%s", want, plain)
+		}
+		if want == "Trends ·" {
+			golden(t, "region_outage_trends_080x024", m.Screen())
+		}
+	}
+}

@@ -23,7 +23,7 @@ func TestEveryGlyphRendersInDejaVuSansMono(t *testing.T) {
 		t.Fatal(err)
 	}
 	drawn := glyphs[:]
-	drawn = append(drawn, "▶", "▲", "→", "…", "∞", "│", "█", "░", "–", "×", "≥")
+	drawn = append(drawn, "▶", "▲", "→", "…", "∞", "│", "█", "░", "–", "×", "≥", "▀", string(sparks))
 	var buf sfnt.Buffer
 	for _, g := range drawn {
 		for _, r := range g {

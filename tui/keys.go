@@ -36,7 +36,7 @@ func DefaultKeyMap() KeyMap {
 		Pick:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "scenarios")),
 		Export:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
 		Faults:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "faults")),
-		Figures:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "live figures/gauges")),
+		Figures:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "figures, trends, gauges")),
 		Inspect:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "inspect a request")),
 		Choose:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run it")),
 		Close:       key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),

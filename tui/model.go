@@ -71,9 +71,9 @@ type Model struct {
 	// is pressed; cardShown keeps it from coming back.
 	card      string
 	cardShown bool
-	// figuresInPlace shows the live figures in the buckets' place, where
-	// the screen has no room for both.
-	figuresInPlace bool
+	// inPlace is what v shows in the buckets' place, where the screen has
+	// no room for every panel: the buckets, the live figures or the trends.
+	inPlace int
 	// inspecting is the id of the request the inspector shows; 0 when it
 	// is closed.
 	inspecting int
@@ -316,11 +316,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.inspecting = m.inspectFrom()
 	case key.Matches(msg, k.Figures):
-		if m.layout().figuresH > 0 {
-			m.notice = "the live figures are below the buckets at this size"
+		if l := m.layout(); l.side {
+			m.notice = "at this width every panel has a place of its own; v is for narrower screens"
 			break
 		}
-		m.figuresInPlace = !m.figuresInPlace
+		m.inPlace = (m.inPlace + 1) % inPlaceCount
 	case key.Matches(msg, k.Faults):
 		options := m.faultOptions()
 		if len(options) == 0 {
@@ -438,9 +438,13 @@ const sideBySideWidth = 140
 
 // layout is where each panel goes for the current size.
 type layout struct {
-	bodyH, lanesW, lanesH, sideW, bucketsH, figuresH, regionsH, tickerH int
-	side                                                                bool // buckets and regions beside the lanes
+	bodyH, lanesW, lanesH, sideW, bucketsH, figuresH, regionsH, trendsH, tickerH int
+	side                                                                         bool // buckets and regions beside the lanes
 }
+
+// trendsNeed is the trend panel's height: a title, eight series and the
+// marks.
+const trendsNeed = 10
 
 // tickerMost is the most lines the ticker takes from the room the Region
 // histogram does not need.
@@ -473,6 +477,10 @@ func (m *Model) layout() layout {
 			l.figuresH = figuresNeed
 			l.regionsH -= figuresNeed
 		}
+		if spare := l.regionsH - regionsNeed; spare >= trendsNeed+4 {
+			l.trendsH = trendsNeed
+			l.regionsH -= trendsNeed
+		}
 		if spare := l.regionsH - regionsNeed; spare >= 4 {
 			l.tickerH = min(spare, tickerMost)
 			l.regionsH -= l.tickerH
@@ -481,6 +489,15 @@ func (m *Model) layout() layout {
 	}
 	l.lanesW, l.sideW = m.width, m.width
 	l.bucketsH = min(bucketsNeed, l.bodyH/3)
+	switch {
+	case m.faults.open:
+	case m.inPlace == inPlaceFigures:
+		// What v shows takes the room it needs, up to half the body; the
+		// lanes give it up.
+		l.bucketsH = min(len(m.snap.Buckets)+2, l.bodyH/2)
+	case m.inPlace == inPlaceTrends:
+		l.bucketsH = min(trendsNeed, l.bodyH/2)
+	}
 	l.regionsH = min(regionsNeed, l.bodyH/3)
 	l.lanesH = l.bodyH - l.bucketsH - l.regionsH
 	return l
@@ -513,6 +530,9 @@ func (m *Model) Screen() string {
 			side += m.figuresView(l.sideW, l.figuresH) + "\n"
 		}
 		side += m.regions(l.sideW, l.regionsH)
+		if l.trendsH > 0 {
+			side += "\n" + m.trendsView(l.sideW, l.trendsH)
+		}
 		if l.tickerH > 0 {
 			side += "\n" + m.tickerView(l.sideW, l.tickerH)
 		}
@@ -601,10 +621,24 @@ func (m *Model) bucketsOrFaults(width, height int) string {
 	case m.faults.open:
 		on := func(f scenarios.Fault) bool { return m.state.faultOn(f) != 0 }
 		return m.faults.View(on, m.styles, width, height)
-	case m.figuresInPlace && m.layout().figuresH == 0:
+	case m.inPlace == inPlaceFigures:
 		return m.figuresView(width, height)
+	case m.inPlace == inPlaceTrends:
+		return m.trendsView(width, height)
 	}
 	return m.bucketsView(width, height)
+}
+
+// What v cycles the buckets' place through on a narrow screen.
+const (
+	inPlaceBuckets = iota
+	inPlaceFigures
+	inPlaceTrends
+	inPlaceCount
+)
+
+func (m *Model) trendsView(width, height int) string {
+	return trendsView(m.state, m.now(), m.styles, width, height)
 }
 
 func (m *Model) figuresView(width, height int) string {

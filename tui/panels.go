@@ -24,6 +24,16 @@ func fit(s string, width int) string {
 	return s + strings.Repeat(" ", width-lipgloss.Width(s))
 }
 
+// blockOfFull is block for lines already exactly width cells wide, as fit
+// makes them: it pads only the missing lines, so a panel drawn every frame
+// is not measured twice.
+func blockOfFull(lines []string, width, height int) string {
+	for len(lines) < height {
+		lines = append(lines, strings.Repeat(" ", width))
+	}
+	return strings.Join(lines[:height], "\n")
+}
+
 // block pads or cuts lines to exactly height lines.
 func block(lines []string, width, height int) string {
 	for len(lines) < height {
@@ -119,9 +129,10 @@ func (p *lanesPanel) scroll(by, total, rows int) {
 // not grow with the run.
 func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, height int) string {
 	axis := max(now, time.Second)
-	lines := append([]string{
-		st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(axis)), width)),
-	}, legend(st, width)...)
+	lines := []string{st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(axis)), width))}
+	for _, line := range legend(st, width) {
+		lines = append(lines, fit(line, width))
+	}
 	rows := height - len(lines)
 	all := s.lanes
 	end := len(all)
@@ -143,7 +154,7 @@ func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, heig
 		label := fit(fmt.Sprintf("#%d %s", l.ID, l.Tenant), labelW)
 		lines = append(lines, label+bar(l, st, now, axis, barW)+"  "+fit(laneInfo(l), infoW))
 	}
-	return block(lines, width, height)
+	return blockOfFull(lines, width, height)
 }
 
 // olderSummary is one line for the lanes above the visible ones.

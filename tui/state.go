@@ -122,8 +122,10 @@ type runState struct {
 	faultAt     map[int]time.Duration
 	// ticker is the latest decisions in words, oldest first, at most
 	// tickerLines of them.
-	ticker []string
-	figs   figuresOf // live figures per tenant and deployment
+	ticker   []string
+	figs     figuresOf // live figures per tenant and deployment
+	trends   *trends   // per simulated second, for the trend panel
+	faultEnd map[int]time.Duration
 }
 
 // tickerLines is how many decisions the ticker keeps; it shows as many as
@@ -139,7 +141,8 @@ func (s *runState) tick(at time.Duration, text string) {
 }
 
 func newRunState() *runState {
-	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{}}
+	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{},
+		faultEnd: map[int]time.Duration{}, trends: &trends{}}
 }
 
 func (s *runState) lane(id int) *Lane {
@@ -173,6 +176,7 @@ func (s *runState) apply(ev engine.Event) {
 		s.now = ev.At
 	}
 	s.figs.apply(ev)
+	s.trend(ev)
 	switch ev.Kind {
 	case engine.RunStarted:
 		s.info = ev.Info
@@ -297,6 +301,7 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.FaultEnded:
 		s.faults = slices.DeleteFunc(s.faults, func(f *engine.FaultInfo) bool { return f.ID == ev.Fault.ID })
 		s.tick(ev.At, "fault off: "+ev.Fault.Fault.String())
+		s.faultEnd[ev.Fault.ID] = ev.At
 	case engine.HealthChanged:
 		s.tick(ev.At, ev.Message)
 	case engine.RPMChanged:
@@ -307,6 +312,35 @@ func (s *runState) apply(ev engine.Event) {
 		s.tick(ev.At, "refused: "+ev.Message)
 	case engine.RunEnded:
 		s.ended, s.interrupted = true, ev.Interrupted
+	}
+}
+
+// maxTrendChanges is how many limit and rate changes the trend panel
+// marks: the latest, more than an hour of key presses.
+const maxTrendChanges = 1000
+
+// trend counts ev in its second, for the trend panel.
+func (s *runState) trend(ev engine.Event) {
+	switch ev.Kind {
+	case engine.Succeeded:
+		b := s.trends.bin(ev.At)
+		if ev.Fallback {
+			b.fellBack++
+		} else {
+			b.ok++
+		}
+		b.latency.add(ev.Latency)
+	case engine.RateLimited:
+		s.trends.bin(ev.At).refused++
+	case engine.Throttled:
+		s.trends.bin(ev.At).throttled++
+	case engine.Failed:
+		s.trends.bin(ev.At).failed++
+	case engine.RPMChanged, engine.RateChanged:
+		if len(s.trends.changes) == maxTrendChanges {
+			s.trends.changes = append(s.trends.changes[:0], s.trends.changes[1:]...)
+		}
+		s.trends.changes = append(s.trends.changes, ev.At)
 	}
 }
 
