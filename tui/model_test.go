@@ -374,6 +374,11 @@ func TestLanesSayWhy(t *testing.T) {
 			{Kind: engine.FellBack, Request: 1, Group: "fallback"},
 			{Kind: engine.Attempt, Request: 1, Deployment: "fallback"},
 			{Kind: engine.Succeeded, Request: 1, Deployment: "fallback", Fallback: true}}, "primary at 3 RPM → fallback"},
+		{"a whole group at its limits", []engine.Event{
+			{Kind: engine.Admitted, Request: 1, Tenant: "web"},
+			{Kind: engine.Skipped, Request: 1, Group: "primaries", Deployment: "primary-a", Reason: engine.SkipBudget, RPM: 15},
+			{Kind: engine.Skipped, Request: 1, Group: "primaries", Deployment: "primary-b", Reason: engine.SkipBudget, RPM: 15},
+			{Kind: engine.FellBack, Request: 1, Group: "overflow"}}, "primaries all at their RPM → overflow"},
 		{"throttled twice", []engine.Event{
 			{Kind: engine.Admitted, Request: 1, Tenant: "app"},
 			{Kind: engine.Attempt, Request: 1, Deployment: "primary"},

@@ -62,6 +62,7 @@ type Lane struct {
 	admitted  bool
 	fellBack  bool
 	passed    []string // deployments the pick passed over since the last attempt, and why
+	passedAll string   // the group whose every deployment passed was at its limit, if so
 	throttles int      // throttles since the request last moved on
 	lastError string   // the error code of the last failed attempt
 }
@@ -91,6 +92,8 @@ func (l *Lane) endStep(ev engine.Event, outcome string) {
 // what the provider answered.
 func (l *Lane) cause() string {
 	switch {
+	case len(l.passed) > 1 && l.passedAll != "":
+		return l.passedAll + " all at their RPM" // short enough to read beside a lane
 	case len(l.passed) > 0:
 		return strings.Join(l.passed, ", ")
 	case l.throttles > 1:
@@ -219,7 +222,15 @@ func (s *runState) apply(ev engine.Event) {
 			kind = CircuitOpen
 			l.passed = append(l.passed, ev.Deployment+" circuit open")
 		default:
+			if len(l.passed) == 0 || l.passedAll == ev.Group {
+				l.passedAll = ev.Group
+			} else {
+				l.passedAll = ""
+			}
 			l.passed = append(l.passed, fmt.Sprintf("%s at %s RPM", ev.Deployment, ev.RPM))
+		}
+		if ev.Reason != engine.SkipBudget {
+			l.passedAll = ""
 		}
 		outcome := map[SegmentKind]string{Skipped: "skipped", Cooling: "cooling down", CircuitOpen: "circuit open"}[kind]
 		l.Steps = append(l.Steps, Step{At: ev.At, End: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: outcome, Message: ev.Message})
@@ -227,7 +238,7 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.Attempt:
 		l := s.lane(ev.Request)
 		l.Deployment, l.Model = ev.Deployment, ev.Model
-		l.passed = l.passed[:0]
+		l.passed, l.passedAll = l.passed[:0], ""
 		l.Steps = append(l.Steps, Step{At: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: "in flight"})
 		l.Segments = append(l.Segments, Segment{Kind: l.serving(), Start: ev.At, End: ev.At, Open: true})
 	case engine.Throttled:
@@ -244,7 +255,7 @@ func (s *runState) apply(ev engine.Event) {
 		l := s.lane(ev.Request)
 		l.fellBack = true
 		l.Why = l.cause() + " → " + ev.Group
-		l.passed, l.throttles, l.lastError = l.passed[:0], 0, ""
+		l.passed, l.passedAll, l.throttles, l.lastError = l.passed[:0], "", 0, ""
 		s.tick(ev.At, fmt.Sprintf("#%d %s", ev.Request, l.Why))
 	case engine.Succeeded:
 		l := s.finish(ev, 0)

@@ -186,7 +186,7 @@ func trendsView(s *runState, now time.Duration, st Styles, width, height int) st
 			marks[c] = '│'
 		}
 	}
-	lines = append(lines, fmt.Sprintf("%-*s %s", labelW, "faults ▀ │", string(marks)))
+	lines = append(lines, fmt.Sprintf("%-*s %s", labelW, "faults, RPM", string(marks)))
 	for i := 1; i < len(lines); i++ {
 		lines[i] = padCells(lines[i], width)
 	}
