@@ -461,8 +461,8 @@ func TestDashboardInATerminal(t *testing.T) {
 	term.waitFor("lanes, buckets and the Region histogram filled in",
 		`SIMULATED`,
 		`#10 app\s+·▓+ primary at 3 RPM → fallback\s+fallback us-[a-z]+-\d [\d.]+s`, // the last lane: primary skipped, served by the fallback, and why
-		`deployment/primary\s+\S+ 0\.0/3\s+3 fixed-window ok 3 rej 7`,
-		`deployment/fallback\s+\S+ [\d.]+/25\s+25 fixed-window ok 7 rej 0`,
+		`deployment/primary\s+\S+ 0\.0/3\s+3 fixed-window ok 3 skip 7`,
+		`deployment/fallback\s+\S+ [\d.]+/25\s+25 fixed-window ok 7 skip 0`,
 		`polled at [\d.]+s · complete`,
 		`us-east-\d\s+█+\s+\d+\s+[\d.]+%`,
 	)

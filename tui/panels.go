@@ -324,7 +324,7 @@ const rateStep = 1.1
 
 // View draws the gauges, the selected one highlighted.
 func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st Styles, width, height int) string {
-	lines := []string{st.Bold.Render(fit("Buckets · fill or health · available/capacity · RPM · limiter · admitted/rejected", width))}
+	lines := []string{st.Bold.Render(fit("Buckets · fill or health · left/capacity · RPM · limiter · ok/refused or skipped", width))}
 	const restW = 41 // " 18.0/25      25 fixed-window ok 7 rej 0"
 	nameW := min(22, max(14, width-2-1-8-restW))
 	gaugeW := max(4, min(20, width-2-nameW-1-restW))
@@ -356,7 +356,13 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 		if i == p.selected {
 			name = st.Selected.Render(name)
 		}
-		rest := fmt.Sprintf(" %-9s %5s %-12s ok %d rej %d", capacity, rpm, b.Semantic, b.Admitted, b.Rejected)
+		// A tenant's bucket refuses requests; a deployment's is passed over
+		// by the pick, which is a skip, not a refusal.
+		refusals := "rej"
+		if strings.HasPrefix(string(b.ID), engine.DeploymentBucket) {
+			refusals = "skip"
+		}
+		rest := fmt.Sprintf(" %-9s %5s %-12s ok %d %s %d", capacity, rpm, b.Semantic, b.Admitted, refusals, b.Rejected)
 
 		lines = append(lines, mark+name+" "+gauge+fit(rest, max(0, width-2-nameW-1-gaugeW)))
 	}
