@@ -505,7 +505,11 @@ func (m *Model) layout() layout {
 
 func (m *Model) laneRows() int {
 	l := m.layout()
-	return max(1, l.lanesH-1-len(legend(m.styles, l.lanesW)))
+	key := len(legend(m.styles, l.lanesW))
+	if l.lanesH-1-key < minLaneRows {
+		key = 0 // the panel drops its legend for lanes
+	}
+	return max(1, l.lanesH-1-key)
 }
 
 // Screen is the whole dashboard as text, with styles; View wraps it.

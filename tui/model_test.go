@@ -472,3 +472,19 @@ func TestTheInspectorDescribesAFellBackRequest(t *testing.T) {
 		}
 	}
 }
+
+// At the smallest size the dashboard accepts, the lanes still show the
+// newest request, and never a range that ends before it starts.
+func TestTheSmallestWindowShowsTheNewestLane(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, minWidth, minHeight)
+	screen := m.Screen()
+	checkSize(t, screen, minWidth, minHeight)
+	plain := ansi.Strip(screen)
+	if m := regexp.MustCompile(`Requests (\d+)–(\d+) of 10`).FindStringSubmatch(plain); m != nil && m[1] > m[2] && len(m[1]) == len(m[2]) {
+		t.Fatalf("lane range %s–%s:\n%s", m[1], m[2], plain)
+	}
+	if !strings.Contains(plain, "#10 app") {
+		t.Fatalf("the newest lane is not on screen at %d×%d:\n%s", minWidth, minHeight, plain)
+	}
+}

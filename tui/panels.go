@@ -130,17 +130,23 @@ func (p *lanesPanel) scroll(by, total, rows int) {
 func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, height int) string {
 	axis := max(now, time.Second)
 	lines := []string{st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(axis)), width))}
-	for _, line := range legend(st, width) {
+	key := legend(st, width)
+	if height-1-len(key) < minLaneRows {
+		// A small window keeps lanes before the legend; the glyphs also
+		// differ by shape, and the README lists them.
+		key = nil
+	}
+	for _, line := range key {
 		lines = append(lines, fit(line, width))
 	}
-	rows := height - len(lines)
+	rows := max(1, height-len(lines))
 	all := s.lanes
 	end := len(all)
 	if !p.follow {
 		end = min(len(all), max(rows, p.scrollEnd))
 	}
 	start := max(0, end-rows)
-	if start > 0 {
+	if start > 0 && rows > 1 {
 		// Thousands of lanes: the older ones become one line of totals.
 		start = max(0, end-(rows-1))
 		lines[0] = st.Bold.Render(fit(fmt.Sprintf("Requests %d–%d of %d · time axis 0–%s simulated", start+1, end, len(all), seconds(axis)), width))
@@ -156,6 +162,9 @@ func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, heig
 	}
 	return blockOfFull(lines, width, height)
 }
+
+// minLaneRows is the fewest lane rows the panel gives up its legend for.
+const minLaneRows = 3
 
 // olderSummary is one line for the lanes above the visible ones.
 func olderSummary(s *runState, start int) string {
