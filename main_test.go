@@ -502,7 +502,7 @@ func TestRegionOutageFromTheFaultMenuInATerminal(t *testing.T) {
 	term.waitFor("the fault menu", `Faults · enter starts or stops`, `region-outage us-east-2`)
 	term.keys("Down", "Enter", "Escape") // the second entry: us-east-2
 	term.waitFor("the outage in the header and the histogram",
-		`FAULTS: region-outage us-east-2 \(since [\d.]+s\)`, `us-east-2\s+█*\s+\d+\s+[\d.]+% DOWN`)
+		`FAULTS: region-outage us-east-2 \(since [\d.]+s\)`, `us-east-2\s+█*\s+\d+\s+[\d.]+%\s+\d+ DOWN`)
 	// Calls placed before the outage still reach the logs for up to 22.5
 	// simulated seconds (about 1 s here); after that us-east-2 stands still
 	// while the other Regions keep counting.

@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"spillway/engine"
 	"spillway/engine/record"
 )
 
@@ -130,4 +133,79 @@ func TestVCyclesFiguresAndTrendsAt80x24(t *testing.T) {
 			golden(t, "region_outage_trends_080x024", m.Screen())
 		}
 	}
+}
+
+// The Region histogram gives the last minute beside the run so far; while
+// a fault is on its bars follow the last minute, where an outage shows at
+// once, and a Region with no calls shows as 0.
+func TestRegionsDuringAndAfterAnOutage(t *testing.T) {
+	events, e, s := recorded(t, "region-outage")
+	during := 0
+	for i, ev := range events {
+		if ev.Kind == engine.RegionsPolled && ev.At >= 115*time.Second {
+			during = i + 1
+			break
+		}
+	}
+	for _, cut := range []struct {
+		name   string
+		events []engine.Event
+	}{{"during", events[:during]}, {"after", events}} {
+		for _, size := range [][2]int{{80, 24}, {160, 48}} {
+			w, h := size[0], size[1]
+			feed := &Feed{}
+			for _, ev := range cut.events {
+				feed.Handle(ev)
+			}
+			m := New(&Run{Feed: feed, Controls: atSpeed20{e.Controls()}, Options: Options{Scenario: s, Badge: "SIMULATED",
+				Backend: "embedded emulator at http://127.0.0.1:PORT via aws-sdk-go-v2; no AWS calls", Seed: 42, Speed: 20,
+				Regions: []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2"}}}, Session{})
+			m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+			m.Refresh()
+			m.card = "" // the results card would cover the panels after the run
+			view := ansi.Strip(m.regions(72, 12))
+			if !regexp.MustCompile(`us-west-1\s+0\s+0\.0%\s+0`).MatchString(view) {
+				t.Errorf("%s: us-west-1, which had no calls, is not shown with 0:\n%s", cut.name, view)
+			}
+			if cut.name == "during" {
+				// Calls placed before the outage still reach the logs for a
+				// while; the Region that is down has the fewest all the same.
+				recent := s2i(regexp.MustCompile(`(us-[a-z]+-\d)\s+█*\s+\d+\s+[\d.]+%\s+(\d+)`).FindAllStringSubmatch(view, -1))
+				if !strings.Contains(view, "bars: last 60s, a fault is on") || !strings.Contains(view, "DOWN") ||
+					recent["us-east-2"] >= recent["us-east-1"] || recent["us-east-2"] >= recent["us-west-2"] {
+					t.Errorf("during the outage: us-east-2 should have the fewest calls in the last minute, and DOWN (%v):\n%s", recent, view)
+				}
+			} else if !strings.Contains(view, "bars: since start") {
+				t.Errorf("after the outage the bars go back to the whole run:\n%s", view)
+			}
+			screen := m.Screen()
+			checkSize(t, screen, w, h)
+			golden(t, fmt.Sprintf("region_outage_%s_%03dx%03d", cut.name, w, h), screen)
+		}
+	}
+}
+
+// The recent window is the latest counts less those of the newest poll a
+// window older.
+func TestRecentRegionCounts(t *testing.T) {
+	s := newRunState()
+	for i := range 10 {
+		s.apply(engine.Event{Kind: engine.RegionsPolled, At: time.Duration(i*10) * time.Second, Account: "a",
+			Regions: &engine.RegionPoll{Account: "a", Counts: []engine.RegionCount{{Region: "r", Count: i * 5}}}})
+	}
+	// Latest at 90 s with 45; the newest poll 60 s older is at 30 s, with 15.
+	if got := s.recent("a", time.Minute)["r"]; got != 30 {
+		t.Fatalf("last minute: %d, want 30", got)
+	}
+}
+
+// s2i maps the first submatch of each match to the second, as a number.
+func s2i(matches [][]string) map[string]int {
+	out := map[string]int{}
+	for _, m := range matches {
+		n := 0
+		fmt.Sscan(m[2], &n)
+		out[m[1]] = n
+	}
+	return out
 }

@@ -456,7 +456,13 @@ func (m *Model) layout() layout {
 	regionsNeed := 2
 	for _, name := range m.state.accounts {
 		p := m.state.polls[name]
-		regionsNeed += 1 + max(1, len(p.Counts))
+		rows := len(p.Counts)
+		for _, region := range m.run.Regions {
+			if !slices.ContainsFunc(p.Counts, func(c engine.RegionCount) bool { return c.Region == region }) {
+				rows++ // shown with 0
+			}
+		}
+		regionsNeed += 2 + max(1, rows)
 		if p.Error != "" {
 			regionsNeed++
 		}

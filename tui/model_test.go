@@ -313,7 +313,7 @@ func TestTheFaultMenuLeavesLanesAndRegionsInView(t *testing.T) {
 		screen := m.Screen()
 		checkSize(t, screen, w, h)
 		plain := ansi.Strip(screen)
-		for _, want := range []string{"Faults · enter starts or stops", "region-outage us-east-2", "#", "Regions · from the invocation logs", "us-west-2"} {
+		for _, want := range []string{"Faults · enter starts or stops", "region-outage us-east-2", "#", "Regions · invocation logs", "us-west-2"} {
 			if !strings.Contains(plain, want) {
 				t.Errorf("%d×%d with the fault menu open lacks %q:\n%s", w, h, want, plain)
 			}

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -381,7 +382,15 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 // regions draws each account's Region histogram from the latest poll.
 func (m *Model) regions(width, height int) string {
 	st := m.styles
-	lines := []string{st.Bold.Render(fit("Regions · from the invocation logs (CloudWatch Logs Insights)", width))}
+	// While a fault is on, the bars show the last minute, where an outage
+	// shows at once; otherwise the run since its start. Both numbers are
+	// always there.
+	recentBars := len(m.state.faults) > 0
+	scope := "bars: since start"
+	if recentBars {
+		scope = fmt.Sprintf("bars: last %.0fs, a fault is on", recentWindow.Seconds())
+	}
+	lines := []string{st.Bold.Render(fit("Regions · invocation logs · "+scope, width))}
 	if len(m.state.accounts) == 0 {
 		lines = append(lines, st.Dim.Render(fit("Waiting for logs… no poll yet", width)))
 	}
@@ -405,20 +414,44 @@ func (m *Model) regions(width, height int) string {
 			lines = append(lines, st.Dim.Render(fit("  Waiting for logs…", width)))
 			continue
 		}
-		barW := max(4, width-40)
+		recent := m.state.recent(name, recentWindow)
+		recentTotal := 0
+		for _, n := range recent {
+			recentTotal += n
+		}
+		since := map[string]int{}
 		for _, c := range p.Counts {
-			share := float64(c.Count) / float64(total)
-			n := int(math.Round(share * float64(barW)))
+			since[c.Region] = c.Count
+		}
+		regions := slices.Clone(m.run.Regions)
+		for _, c := range p.Counts {
+			if !slices.Contains(regions, c.Region) {
+				regions = append(regions, c.Region)
+			}
+		}
+		slices.Sort(regions)
+		barW := max(4, width-49)
+		lines = append(lines, st.Dim.Render(fit(fmt.Sprintf("  %-14s %s %5s %6s %8s", "", strings.Repeat(" ", barW), "calls", "share", fmt.Sprintf("last %.0fs", recentWindow.Seconds())), width)))
+		for _, region := range regions {
+			share := float64(since[region]) / float64(max(1, total))
+			barShare := share
+			if recentBars {
+				barShare = float64(recent[region]) / float64(max(1, recentTotal))
+			}
+			n := int(math.Round(barShare * float64(barW)))
 			down := "      "
-			if m.state.regionDown(c.Region) {
+			if m.state.regionDown(region) {
 				down = st.Error.Render(" DOWN ")
 			}
-			lines = append(lines, fmt.Sprintf("  %-14s %s%s %5d %5.1f%%", fit(c.Region, 14),
-				st.Bar.Render(strings.Repeat("█", n)), strings.Repeat(" ", barW-n), c.Count, share*100)+down)
+			lines = append(lines, fmt.Sprintf("  %-14s %s%s %5d %5.1f%% %8d", fit(region, 14),
+				st.Bar.Render(strings.Repeat("█", n)), strings.Repeat(" ", barW-n), since[region], share*100, recent[region])+down)
 		}
 	}
 	return block(lines, width, height)
 }
+
+// recentWindow is the Region histogram's recent window.
+const recentWindow = time.Minute
 
 // maskedIDs are the masked account ids by account name: the backend's
 // resolved ids where it has them, the scenario's otherwise.

@@ -32,6 +32,10 @@ type Options struct {
 	// FaultOptions are the faults the fault menu offers besides the
 	// scenario's own; empty when the backend cannot fail on demand.
 	FaultOptions []scenarios.Fault
+	// Regions are the Regions the scenario's calls can run in, so the
+	// histogram shows a Region with no calls as 0 rather than leaving it
+	// out. Empty shows only the Regions the logs name.
+	Regions []string
 }
 
 // Run is one run on screen: its events, its controls, and how to save it.

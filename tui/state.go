@@ -129,6 +129,42 @@ type runState struct {
 	figs     figuresOf // live figures per tenant and deployment
 	trends   *trends   // per simulated second, for the trend panel
 	faultEnd map[int]time.Duration
+	// history is each account's latest polls, oldest first, for the
+	// Region counts of a recent window.
+	history map[string][]pollAt
+}
+
+// pollAt is one Region histogram and when it was read.
+type pollAt struct {
+	at     time.Duration
+	counts map[string]int
+}
+
+// pollHistory is how many polls an account keeps: a poll comes at most
+// once a simulated second, so this reaches back over any recent window.
+const pollHistory = 128
+
+// recent is how many calls each Region of account served in the window
+// up to its latest poll: the latest counts less those of the newest poll at
+// least window older, or all of them early in the run.
+func (s *runState) recent(account string, window time.Duration) map[string]int {
+	h := s.history[account]
+	if len(h) == 0 {
+		return nil
+	}
+	latest := h[len(h)-1]
+	var base map[string]int
+	for i := len(h) - 2; i >= 0; i-- {
+		if latest.at-h[i].at >= window {
+			base = h[i].counts
+			break
+		}
+	}
+	out := map[string]int{}
+	for region, n := range latest.counts {
+		out[region] = n - base[region]
+	}
+	return out
 }
 
 // tickerLines is how many decisions the ticker keeps; it shows as many as
@@ -145,7 +181,7 @@ func (s *runState) tick(at time.Duration, text string) {
 
 func newRunState() *runState {
 	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{},
-		faultEnd: map[int]time.Duration{}, trends: &trends{}}
+		faultEnd: map[int]time.Duration{}, trends: &trends{}, history: map[string][]pollAt{}}
 }
 
 func (s *runState) lane(id int) *Lane {
@@ -305,6 +341,15 @@ func (s *runState) apply(ev engine.Event) {
 			s.accounts = append(s.accounts, ev.Account)
 		}
 		s.polls[ev.Account], s.pollAt[ev.Account] = ev.Regions, ev.At
+		counts := map[string]int{}
+		for _, c := range ev.Regions.Counts {
+			counts[c.Region] = c.Count
+		}
+		h := append(s.history[ev.Account], pollAt{at: ev.At, counts: counts})
+		if len(h) > pollHistory {
+			h = h[len(h)-pollHistory:]
+		}
+		s.history[ev.Account] = h
 	case engine.FaultStarted:
 		s.faults = append(s.faults, ev.Fault)
 		s.faultAt[ev.Fault.ID] = ev.At

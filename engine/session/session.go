@@ -57,7 +57,10 @@ type Run struct {
 	// FaultOptions are the faults that fit the scenario, for the fault
 	// menu; empty when the backend cannot fail on demand.
 	FaultOptions []scenarios.Fault
-	close        func()
+	// Regions are the Regions the scenario's calls can run in, by the
+	// geography of its inference profiles, on any backend.
+	Regions []string
+	close   func()
 }
 
 // Close releases the run's backend and the recorder's spooled timeline.
@@ -93,7 +96,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		return nil, err
 	}
 	eng.Subscribe(rec)
-	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, close: closeBackend}
+	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, Regions: fleet.Regions(s), close: closeBackend}
 	if faults != nil {
 		run.FaultOptions = fleet.FaultOptions(s)
 	}
