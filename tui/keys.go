@@ -6,6 +6,7 @@ import "charm.land/bubbles/v2/key"
 // the help can never disagree with the keys.
 type KeyMap struct {
 	Up, Down, RaiseRPM, LowerRPM, RaiseRPM10, LowerRPM10 key.Binding
+	TypeRPM                                              key.Binding
 	RaiseRate, LowerRate                                 key.Binding
 	PageUp, PageDown, Live                               key.Binding
 	Pause, Slower, Faster                                key.Binding
@@ -19,7 +20,8 @@ func DefaultKeyMap() KeyMap {
 	return KeyMap{
 		Up:          key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "select bucket")),
 		Down:        key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "select bucket")),
-		RaiseRPM:    key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "RPM +1")),
+		RaiseRPM:    key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "RPM +1")),
+		TypeRPM:     key.NewBinding(key.WithKeys("="), key.WithHelp("=", "type an RPM")),
 		LowerRPM:    key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "RPM −1")),
 		RaiseRPM10:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "RPM +10")),
 		LowerRPM10:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "RPM −10")),
@@ -65,7 +67,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is what ? shows.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate},
+		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.TypeRPM, k.RaiseRate, k.LowerRate},
 		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.Figures},
 		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Help, k.Quit},
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,10 @@ type Model struct {
 	// inspecting is the id of the request the inspector shows; 0 when it
 	// is closed.
 	inspecting int
+	// typing is the RPM being typed after =, for the bucket typingFor;
+	// typingFor is empty when nothing is being typed.
+	typing    string
+	typingFor engine.BucketID
 
 	lanes   lanesPanel
 	buckets bucketsPanel
@@ -227,10 +232,15 @@ func (m *Model) send(in engine.Intent) {
 	default:
 		if snap := m.run.Controls.Snapshot(); snap.Over {
 			m.snap = snap
-			if adjust, ok := in.(engine.AdjustRPM); ok {
-				if l, found := snap.Bucket(adjust.Bucket); found {
-					m.notice = fmt.Sprintf("%s → %s RPM for the next run; r re-runs with it", l.ID, l.RPM)
-				}
+			var id engine.BucketID
+			switch in := in.(type) {
+			case engine.AdjustRPM:
+				id = in.Bucket
+			case engine.SetRPM:
+				id = in.Bucket
+			}
+			if l, found := snap.Bucket(id); found {
+				m.notice = fmt.Sprintf("%s → %s RPM for the next run; r re-runs with it", l.ID, l.RPM)
 			}
 		}
 	}
@@ -248,6 +258,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if msg.String() == "esc" {
 			return nil
 		}
+	}
+	if m.typingFor != "" && msg.String() != "ctrl+c" {
+		m.typeRPM(msg)
+		return nil
 	}
 	if key.Matches(msg, k.Quit) && (!m.picker.open && !m.faults.open || msg.String() == "ctrl+c") {
 		m.Quit = true
@@ -309,6 +323,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.picker.show(m.session.Runner.Scenarios(), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
+	case key.Matches(msg, k.TypeRPM):
+		if sel := m.buckets.selected; sel >= 0 && sel < len(m.snap.Buckets) {
+			m.typingFor, m.typing = m.snap.Buckets[sel].ID, ""
+		}
 	case key.Matches(msg, k.Inspect):
 		if len(m.state.lanes) == 0 {
 			m.notice = "no request to inspect yet"
@@ -580,6 +598,28 @@ func (m *Model) lanesView(width, height int) string {
 	return m.lanes.View(m.state, m.now(), m.styles, width, height)
 }
 
+// typeRPM takes one key of an RPM typed after =: digits build it, enter
+// sets it, backspace takes a digit back, esc gives up.
+func (m *Model) typeRPM(msg tea.KeyPressMsg) {
+	switch s := msg.String(); {
+	case s == "esc":
+		m.typingFor, m.notice = "", "no change"
+	case s == "backspace":
+		m.typing = m.typing[:max(0, len(m.typing)-1)]
+	case s == "enter":
+		id := m.typingFor
+		m.typingFor = ""
+		rpm, err := strconv.Atoi(m.typing)
+		if err != nil || rpm < 1 {
+			m.notice = fmt.Sprintf("%q is not an RPM; type a whole number from 1", m.typing)
+			return
+		}
+		m.send(engine.SetRPM{Bucket: id, RPM: scenarios.RPM(rpm)})
+	case len(s) == 1 && s[0] >= '0' && s[0] <= '9' && len(m.typing) < 9:
+		m.typing += s
+	}
+}
+
 // inspectFrom is the request the inspector opens on: the newest that moved
 // on from its first choice (fell back, was refused or failed), so the
 // interesting one is a key away, else the newest.
@@ -685,6 +725,10 @@ func (m *Model) footer() string {
 		bindings = m.keys.pickerHelp()
 	case m.faults.open:
 		bindings = m.keys.faultHelp()
+	}
+	if m.typingFor != "" {
+		prompt := fmt.Sprintf("RPM for %s: %s▏ enter sets it · esc gives up", m.typingFor, m.typing)
+		return block([]string{m.styles.Warn.Render(fit(prompt, m.width))}, m.width, 1)
 	}
 	// The notice comes first and may take two thirds of the line: it is
 	// what just happened, such as where an export went.

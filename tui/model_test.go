@@ -488,3 +488,41 @@ func TestTheSmallestWindowShowsTheNewestLane(t *testing.T) {
 		t.Fatalf("the newest lane is not on screen at %d×%d:\n%s", minWidth, minHeight, plain)
 	}
 }
+
+// = then a number sets the selected bucket's RPM to it; esc gives up, and
+// what is not a number is refused with a notice.
+func TestTypingAnRPM(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, e.Controls(), s, 160, 48)
+	m.card = ""
+	press := func(keys ...string) {
+		for _, k := range keys {
+			code := []rune(k)[0]
+			switch k {
+			case "enter":
+				code = tea.KeyEnter
+			case "esc":
+				code = tea.KeyEscape
+			case "down":
+				code = tea.KeyDown
+			}
+			m.Update(tea.KeyPressMsg{Code: code, Text: map[bool]string{true: k, false: ""}[len([]rune(k)) == 1]})
+		}
+	}
+	press("down", "=", "2", "5")
+	if footer := ansi.Strip(m.footer()); !strings.Contains(footer, "RPM for deployment/primary: 25") {
+		t.Fatalf("while typing, the footer reads %q", footer)
+	}
+	press("enter")
+	if l, _ := m.run.Controls.Snapshot().Bucket("deployment/primary"); l.RPM != 25 || !strings.Contains(m.notice, "deployment/primary → 25 RPM") {
+		t.Fatalf("after = 25 enter: RPM %v, notice %q", l.RPM, m.notice)
+	}
+	press("=", "7", "esc")
+	if l, _ := m.run.Controls.Snapshot().Bucket("deployment/primary"); l.RPM != 25 {
+		t.Fatalf("esc changed the RPM to %v", l.RPM)
+	}
+	press("=", "0", "enter")
+	if l, _ := m.run.Controls.Snapshot().Bucket("deployment/primary"); l.RPM != 25 || !strings.Contains(m.notice, "is not an RPM") {
+		t.Fatalf("= 0: RPM %v, notice %q", l.RPM, m.notice)
+	}
+}
