@@ -116,7 +116,7 @@ func (m *Model) show(run *Run) {
 	m.state = newRunState()
 	m.lanes = lanesPanel{follow: true}
 	m.faults.open = false
-	m.card, m.cardShown, m.inspecting = "", false, 0
+	m.card, m.cardShown, m.inspecting, m.typingFor = "", false, 0, ""
 	m.snap = run.Controls.Snapshot()
 	m.buckets.selected = min(m.buckets.selected, len(m.snap.Buckets)-1)
 }
