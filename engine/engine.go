@@ -106,16 +106,6 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	for _, t := range e.traffic.tenants {
 		e.tunables[t.id] = t
 	}
-	for id, rpm := range opts.RPM {
-		u, ok := e.tunables[id]
-		if !ok {
-			return nil, fmt.Errorf("no bucket %q; buckets are %v", id, e.bucketIDs())
-		}
-		if err := checkRPM(rpm); err != nil {
-			return nil, err
-		}
-		u.setRPM(rpm)
-	}
 	e.gateway = gateway{
 		scenario:    s,
 		rng:         rand.New(rand.NewPCG(opts.Seed, 0x5b111a4)),
@@ -123,6 +113,14 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		timeline:    &e.loop,
 		deployments: deployments.list,
 		ended:       e.ended,
+	}
+	// Starting limits are checked as a live change is, now that every
+	// bucket is known, so a wrong id lists them all.
+	for id, rpm := range opts.RPM {
+		if err := (SetRPM{Bucket: id, RPM: rpm}).check(e); err != nil {
+			return nil, err
+		}
+		e.tunables[id].setRPM(rpm)
 	}
 	e.logs = logPoller{source: opts.Logs, scenario: s, deployments: deployments.list, ended: e.ended}
 	e.faults = faultTimeline{injector: opts.Faults, declared: s.Faults}

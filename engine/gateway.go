@@ -84,9 +84,13 @@ func (g *gateway) route(at time.Time, r *request) {
 	chain := r.tenant.chain
 	for ; r.pos < len(chain); r.pos++ {
 		grp := chain[r.pos]
-		for _, d := range grp.members {
-			if tr, changed := d.health.Due(at); changed {
-				d.transitioned(g.timeline, at, tr)
+		if g.scenario.Gateway.BreakerFailures > 0 {
+			// Only a breaker has a state that falls due: open circuits go
+			// half-open before the pick, so it may send the probe.
+			for _, d := range grp.members {
+				if tr, changed := d.health.Due(at); changed {
+					d.transitioned(g.timeline, at, tr)
+				}
 			}
 		}
 		d := grp.pick(at, g.rng)

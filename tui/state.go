@@ -78,6 +78,11 @@ type Step struct {
 	Message    string
 }
 
+// stepOutcomes word the segment kinds a step can end as, for the
+// inspector; a table, so the event path allocates nothing to say it.
+var stepOutcomes = [Cancelled + 1]string{Skipped: "skipped", Cooling: "cooling down", CircuitOpen: "circuit open",
+	Failed: "failed", TimedOut: "timed out"}
+
 // endStep closes the request's attempt in flight with outcome.
 func (l *Lane) endStep(ev engine.Event, outcome string) {
 	for i := len(l.Steps) - 1; i >= 0; i-- {
@@ -268,8 +273,7 @@ func (s *runState) apply(ev engine.Event) {
 		if ev.Reason != engine.SkipBudget {
 			l.passedAll = ""
 		}
-		outcome := map[SegmentKind]string{Skipped: "skipped", Cooling: "cooling down", CircuitOpen: "circuit open"}[kind]
-		l.Steps = append(l.Steps, Step{At: ev.At, End: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: outcome, Message: ev.Message})
+		l.Steps = append(l.Steps, Step{At: ev.At, End: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: stepOutcomes[kind], Message: ev.Message})
 		l.Segments = append(l.Segments, Segment{Kind: kind, Start: ev.At, End: ev.At})
 	case engine.Attempt:
 		l := s.lane(ev.Request)
@@ -318,7 +322,7 @@ func (s *runState) apply(ev engine.Event) {
 		}
 		l := s.finish(ev, kind)
 		l.closeOpen(ev.At, kind)
-		l.endStep(ev, map[SegmentKind]string{Failed: "failed", TimedOut: "timed out"}[kind])
+		l.endStep(ev, stepOutcomes[kind])
 		s.counts.Failed++
 		why := ev.Code
 		switch {
