@@ -497,7 +497,7 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 	return &tui.Run{
 		Feed:     feed,
 		Controls: next.Engine.Controls(),
-		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, Live: next.Backend.Live(),
+		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, BackendBrief: next.Backend.Brief, Live: next.Backend.Live(),
 			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs, FaultOptions: next.FaultOptions, Regions: next.Regions},
 		Export: next.Recorder.WriteFile,
 		Results: func() string {

@@ -151,10 +151,10 @@ func keyText(c rune) string {
 func TestFlowTuneAnRPMAndSeeTheGaugeChange(t *testing.T) {
 	f := startFlow(t, "fallback", 1, Session{})
 	f.key(tea.KeyDown, '+')
-	gauge := regexp.MustCompile(`▶ deployment/primary\s+\S+ [\d.]+/4\s+4 fixed-window`)
+	gauge := regexp.MustCompile(`▶ deployment/primary\s+\S+\s+[\d.]+/4\s+4 fixed`)
 	f.waitFor("the primary's gauge at 4 RPM", gauge.MatchString)
 	f.key(']')
-	f.waitFor("the primary's gauge at 14 RPM", regexp.MustCompile(`deployment/primary\s+\S+ [\d.]+/14\s+14 fixed-window`).MatchString)
+	f.waitFor("the primary's gauge at 14 RPM", regexp.MustCompile(`deployment/primary\s+\S+\s+[\d.]+/14\s+14 fixed`).MatchString)
 }
 
 var elapsedRE = regexp.MustCompile(`speed \S+ · ([\d.]+)s · seed`)
@@ -252,10 +252,10 @@ func TestFlowToggleARegionOutageFromTheFaultMenu(t *testing.T) {
 
 func TestFlowChangeATenantsRateLive(t *testing.T) {
 	f := startFlow(t, "tuning", 1, Session{})
-	f.waitFor("web's rate", func(s string) bool { return strings.Contains(s, "tenant/web 40/min") })
+	f.waitFor("web's rate", func(s string) bool { return regexp.MustCompile(`tenant/web\s+40/min`).MatchString(s) })
 	f.key('}') // tenant/web is selected first
 	f.waitFor("web at 44 a minute", func(s string) bool {
-		return strings.Contains(s, "tenant/web → 44 requests a minute") && strings.Contains(s, "tenant/web 44/min")
+		return strings.Contains(s, "tenant/web → 44 requests a minute") && regexp.MustCompile(`tenant/web\s+44/min`).MatchString(s)
 	})
 	f.key(tea.KeyDown, tea.KeyDown, '}') // deployment/primary-a has no rate
 	f.waitFor("the hint for a deployment", func(s string) bool { return strings.Contains(s, "has no arrival rate to tune") })

@@ -33,7 +33,7 @@ func inspectorView(l *Lane, now time.Duration, st Styles, width, height int) str
 		took := ""
 		switch {
 		case s.Outcome == "in flight":
-			took = seconds(now-s.At) + "…"
+			took = seconds(now-s.At) + " so far"
 		case s.End > s.At:
 			took = seconds(s.End - s.At)
 		}

@@ -8,7 +8,7 @@ type KeyMap struct {
 	Up, Down, RaiseRPM, LowerRPM, RaiseRPM10, LowerRPM10 key.Binding
 	TypeRPM                                              key.Binding
 	RaiseRate, LowerRate                                 key.Binding
-	PageUp, PageDown, Live                               key.Binding
+	PageUp, PageDown, Live, ZoomIn, ZoomOut, Maximise    key.Binding
 	Pause, Slower, Faster                                key.Binding
 	Rerun, Reset, Pick, Export, Faults, Figures, Inspect key.Binding
 	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
@@ -30,6 +30,9 @@ func DefaultKeyMap() KeyMap {
 		PageUp:      key.NewBinding(key.WithKeys("pgup"), key.WithHelp("PgUp", "older lanes")),
 		PageDown:    key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("PgDn", "newer lanes")),
 		Live:        key.NewBinding(key.WithKeys("end"), key.WithHelp("End", "follow live")),
+		ZoomIn:      key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "shorter time axis")),
+		ZoomOut:     key.NewBinding(key.WithKeys("Z"), key.WithHelp("Z", "longer time axis")),
+		Maximise:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "maximise a panel")),
 		Pause:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause")),
 		Slower:      key.NewBinding(key.WithKeys("<", ","), key.WithHelp("<", "slower")),
 		Faster:      key.NewBinding(key.WithKeys(">", "."), key.WithHelp(">", "faster")),
@@ -68,7 +71,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.TypeRPM, k.RaiseRate, k.LowerRate},
-		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.Figures},
+		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.ZoomIn, k.ZoomOut, k.Figures, k.Maximise},
 		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Help, k.Quit},
 	}
 }

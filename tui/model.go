@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +74,8 @@ type Model struct {
 	// inPlace is what v shows in the buckets' place, where the screen has
 	// no room for every panel: the buckets, the live figures or the trends.
 	inPlace int
+	// maximised is the panel m gave the whole body, or noPanel.
+	maximised panel
 	// inspecting is the id of the request the inspector shows; 0 when it
 	// is closed.
 	inspecting int
@@ -101,9 +102,9 @@ type Model struct {
 func New(run *Run, session Session) *Model {
 	keys := DefaultKeyMap()
 	m := &Model{
-		session: session, width: 80, height: 24,
+		session: session, width: 80, height: 24, maximised: noPanel,
 		styles: NewStyles(true), keys: keys, help: help.New(),
-		picker: picker{keys: keys}, faults: faultMenu{keys: keys},
+		picker: picker{keys: keys}, faults: faultMenu{keys: keys}, lanes: lanesPanel{zoom: autoWindow},
 	}
 	m.show(run)
 	return m
@@ -114,7 +115,7 @@ func (m *Model) show(run *Run) {
 	m.run = run
 	m.masked = maskedIDs(run.Scenario, run.AccountIDs)
 	m.state = newRunState()
-	m.lanes = lanesPanel{follow: true}
+	m.lanes = lanesPanel{follow: true, zoom: m.lanes.zoom}
 	m.faults.open = false
 	m.card, m.cardShown, m.inspecting, m.typingFor = "", false, 0, ""
 	m.snap = run.Controls.Snapshot()
@@ -297,8 +298,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Help):
 		m.showHelp = !m.showHelp
-	case key.Matches(msg, k.PageUp, k.PageDown, k.Live):
-		m.lanes.key(msg, k, len(m.state.lanes), m.laneRows())
+	case key.Matches(msg, k.PageUp, k.PageDown, k.Live, k.ZoomIn, k.ZoomOut):
+		if notice := m.lanes.key(msg, k, len(m.state.lanes), m.laneRows()); notice != "" {
+			m.notice = notice
+		}
 	case key.Matches(msg, k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate):
 		if in, notice := m.buckets.key(msg, k, m.snap.Buckets); in != nil {
 			m.send(in)
@@ -334,11 +337,20 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.inspecting = m.inspectFrom()
 	case key.Matches(msg, k.Figures):
-		if l := m.layout(); l.side {
-			m.notice = "at this width every panel has a place of its own; v is for narrower screens"
+		if l := m.layout(); l.has(panelFigures) && l.has(panelTrends) {
+			m.notice = "at this size every panel has a place of its own; v is for smaller windows"
 			break
 		}
 		m.inPlace = (m.inPlace + 1) % inPlaceCount
+	case key.Matches(msg, k.Maximise):
+		m.maximised++
+		if m.maximised == panelCount {
+			m.maximised, m.notice = noPanel, "every panel again"
+			break
+		}
+		m.notice = panelNames[m.maximised] + " maximised; m for the next panel, esc for all of them"
+	case msg.String() == "esc" && m.maximised != noPanel:
+		m.maximised, m.notice = noPanel, "every panel again"
 	case key.Matches(msg, k.Faults):
 		options := m.faultOptions()
 		if len(options) == 0 {
@@ -346,6 +358,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			break
 		}
 		m.faults.show(options)
+		m.maximised = noPanel // the menu opens beside the lanes
 	}
 	return nil
 }
@@ -450,92 +463,6 @@ func defaultExportPath(scenario string, now time.Time) string {
 	return name
 }
 
-// sideBySideWidth is the narrowest terminal that puts buckets and regions
-// beside the lanes; below it they stack, so gauges keep their full width.
-const sideBySideWidth = 140
-
-// layout is where each panel goes for the current size.
-type layout struct {
-	bodyH, lanesW, lanesH, sideW, bucketsH, figuresH, regionsH, trendsH, tickerH int
-	side                                                                         bool // buckets and regions beside the lanes
-}
-
-// trendsNeed is the trend panel's height: a title, eight series and the
-// marks.
-const trendsNeed = 10
-
-// tickerMost is the most lines the ticker takes from the room the Region
-// histogram does not need.
-const tickerMost = 12
-
-func (m *Model) layout() layout {
-	footerH := m.footerHeight()
-	l := layout{bodyH: m.height - 4 - footerH}
-	regionsNeed := 2
-	for _, name := range m.state.accounts {
-		p := m.state.polls[name]
-		rows := len(p.Counts)
-		for _, region := range m.run.Regions {
-			if !slices.ContainsFunc(p.Counts, func(c engine.RegionCount) bool { return c.Region == region }) {
-				rows++ // shown with 0
-			}
-		}
-		regionsNeed += 2 + max(1, rows)
-		if p.Error != "" {
-			regionsNeed++
-		}
-	}
-	bucketsNeed := len(m.snap.Buckets) + 1
-	if m.faults.open {
-		// The fault menu takes the buckets' place, so the lanes and the
-		// Region histogram stay in view while a fault takes effect.
-		bucketsNeed = max(bucketsNeed, len(m.faults.options)+1)
-	}
-	if m.width >= sideBySideWidth {
-		l.side = true
-		l.sideW = m.width * 9 / 20
-		l.lanesW, l.lanesH = m.width-l.sideW-1, l.bodyH
-		l.bucketsH = min(bucketsNeed, l.bodyH/2)
-		l.regionsH = l.bodyH - l.bucketsH
-		if figuresNeed := len(m.snap.Buckets) + 2; l.regionsH-figuresNeed >= regionsNeed {
-			l.figuresH = figuresNeed
-			l.regionsH -= figuresNeed
-		}
-		if spare := l.regionsH - regionsNeed; spare >= trendsNeed+4 {
-			l.trendsH = trendsNeed
-			l.regionsH -= trendsNeed
-		}
-		if spare := l.regionsH - regionsNeed; spare >= 4 {
-			l.tickerH = min(spare, tickerMost)
-			l.regionsH -= l.tickerH
-		}
-		return l
-	}
-	l.lanesW, l.sideW = m.width, m.width
-	l.bucketsH = min(bucketsNeed, l.bodyH/3)
-	switch {
-	case m.faults.open:
-	case m.inPlace == inPlaceFigures:
-		// What v shows takes the room it needs, up to half the body; the
-		// lanes give it up.
-		l.bucketsH = min(len(m.snap.Buckets)+2, l.bodyH/2)
-	case m.inPlace == inPlaceTrends:
-		l.bucketsH = min(trendsNeed, l.bodyH/2)
-	}
-	l.regionsH = min(regionsNeed, l.bodyH/3)
-	l.lanesH = l.bodyH - l.bucketsH - l.regionsH
-	return l
-}
-
-func (m *Model) laneRows() int {
-	l := m.layout()
-	key := len(legend(m.styles, l.lanesW))
-	if l.lanesH-1-key < minLaneRows {
-		key = 0 // the panel drops its legend for lanes
-	}
-	return max(1, l.lanesH-1-key)
-}
-
 // Screen is the whole dashboard as text, with styles; View wraps it.
 func (m *Model) Screen() string {
 	if m.width < minWidth || m.height < minHeight {
@@ -552,21 +479,8 @@ func (m *Model) Screen() string {
 		body = m.resultsCard(m.width, l.bodyH)
 	case m.inspecting != 0:
 		body = inspectorView(&m.state.lanes[m.inspecting-1], m.now(), m.styles, m.width, l.bodyH)
-	case l.side:
-		side := m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n"
-		if l.figuresH > 0 {
-			side += m.figuresView(l.sideW, l.figuresH) + "\n"
-		}
-		side += m.regions(l.sideW, l.regionsH)
-		if l.trendsH > 0 {
-			side += "\n" + m.trendsView(l.sideW, l.trendsH)
-		}
-		if l.tickerH > 0 {
-			side += "\n" + m.tickerView(l.sideW, l.tickerH)
-		}
-		body = besides(m.lanesView(l.lanesW, l.lanesH), m.styles.Dim.Render("│"), side)
 	default:
-		body = m.lanesView(l.lanesW, l.lanesH) + "\n" + m.bucketsOrFaults(l.sideW, l.bucketsH) + "\n" + m.regions(l.sideW, l.regionsH)
+		body = m.body(l)
 	}
 	return m.header(m.width) + "\n" + body + "\n" + m.footer()
 }
@@ -643,50 +557,6 @@ func (m *Model) tickerView(width, height int) string {
 	return block(lines, width, height)
 }
 
-// resultsCard draws the summary the headless output prints, as the run
-// ended, with how to go back to the panels.
-func (m *Model) resultsCard(width, height int) string {
-	var content []string
-	for _, line := range strings.Split(strings.Trim(m.card, "\n"), "\n") {
-		if strings.Trim(line, "=") != "" || line == "" { // the rules under a title add nothing on screen
-			content = append(content, line)
-		}
-	}
-	if len(content) > height-1 {
-		// Short of room, blank lines go before any figure does.
-		content = slices.DeleteFunc(content, func(line string) bool { return line == "" })
-	}
-	lines := []string{m.styles.Bold.Render(fit("Results · the headless summary's tables · any key returns to the panels", width))}
-	for _, line := range content {
-		lines = append(lines, fit(line, width))
-	}
-	return block(lines, width, height)
-}
-
-// bucketsOrFaults is the buckets panel, or the fault menu in its place
-// while the menu is open, or the live figures where they have no panel of
-// their own and v asked for them.
-func (m *Model) bucketsOrFaults(width, height int) string {
-	switch {
-	case m.faults.open:
-		on := func(f scenarios.Fault) bool { return m.state.faultOn(f) != 0 }
-		return m.faults.View(on, m.styles, width, height)
-	case m.inPlace == inPlaceFigures:
-		return m.figuresView(width, height)
-	case m.inPlace == inPlaceTrends:
-		return m.trendsView(width, height)
-	}
-	return m.bucketsView(width, height)
-}
-
-// What v cycles the buckets' place through on a narrow screen.
-const (
-	inPlaceBuckets = iota
-	inPlaceFigures
-	inPlaceTrends
-	inPlaceCount
-)
-
 func (m *Model) trendsView(width, height int) string {
 	return trendsView(m.state, m.now(), m.styles, width, height)
 }
@@ -736,11 +606,17 @@ func (m *Model) footer() string {
 	if m.notice != "" {
 		noticeW = min(lipgloss.Width(m.notice), m.width*2/3)
 	}
-	// bubbles' help can overrun its width when even "…" does not fit, so
-	// the line is cut here as well.
+	// Whole keys go from the end until the rest fits; ? lists them all.
 	helpW := max(0, m.width-noticeW-2)
-	m.help.SetWidth(helpW)
-	line := ansi.Truncate(m.help.ShortHelpView(bindings), helpW, "…")
+	m.help.SetWidth(0)
+	line := m.help.ShortHelpView(bindings)
+	for len(bindings) > 1 && ansi.StringWidth(line) > helpW {
+		bindings = bindings[:len(bindings)-1]
+		line = m.help.ShortHelpView(bindings)
+	}
+	if ansi.StringWidth(line) > helpW {
+		line = ""
+	}
 	if m.notice != "" {
 		line = m.styles.Warn.Render(fit(m.notice, noticeW)) + "  " + line
 	}

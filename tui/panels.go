@@ -16,15 +16,6 @@ import (
 	"spillway/scenarios"
 )
 
-// fit cuts plain text to width cells, marking the cut with …, and pads it.
-func fit(s string, width int) string {
-	if width <= 0 {
-		return ""
-	}
-	s = ansi.Truncate(s, width, "…")
-	return s + strings.Repeat(" ", width-lipgloss.Width(s))
-}
-
 // blockOfFull is block for lines already exactly width cells wide, as fit
 // makes them: it pads only the missing lines, so a panel drawn every frame
 // is not measured twice.
@@ -51,12 +42,32 @@ func block(lines []string, width, height int) string {
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
-// header draws the title, the backend, the clock and the counters.
+// header draws the title, the backend, the clock and the counters. A
+// tall window also gets the scenario's description; any fault in effect
+// takes its place, or the title's on a short window, since it is what the
+// audience must not miss.
 func (m *Model) header(width int) string {
 	s, st := m.run.Scenario, m.styles
-	title := fit(fmt.Sprintf("Spillway · %s — %s", s.Name, s.Title), width)
-	desc := strings.Join(strings.Fields(s.Description), " ")
-	badge, rest := m.run.Badge, m.run.Backend
+	title := st.Title.Render(fit(fmt.Sprintf("Spillway · %s — %s", s.Name, s.Title), width))
+	var faults string
+	if len(m.state.faults) > 0 {
+		var names []string
+		for _, f := range m.state.faults {
+			names = append(names, fmt.Sprintf("%s (since %s)", f.Fault, seconds(m.state.faultAt[f.ID])))
+		}
+		faults = "FAULTS: " + strings.Join(names, " · ")
+	}
+	lines := []string{title}
+	switch {
+	case m.headerHeight() == 4 && faults != "":
+		lines = append(lines, st.Error.Render(fit(faults, width)))
+	case m.headerHeight() == 4:
+		lines = append(lines, st.Dim.Render(fit(strings.Join(strings.Fields(s.Description), " "), width)))
+	case faults != "":
+		// The window's title names the scenario; the line is the fault's.
+		lines[0] = st.Error.Render(fit(faults, width))
+	}
+	badge := m.run.Badge
 	style := st.Simulated
 	if m.run.Live {
 		style = st.Live
@@ -66,226 +77,72 @@ func (m *Model) header(width int) string {
 		clock += " · " + st.Paused.Render(" PAUSED ")
 	}
 	backendW := width - lipgloss.Width(badge) - 3 - lipgloss.Width(clock)
-	line3 := style.Render(" "+badge+" ") + " " + fit(rest, max(0, backendW)) + clock
+	rest := m.run.Backend
+	if ansi.StringWidth(rest) > backendW && m.run.BackendBrief != "" {
+		rest = m.run.BackendBrief
+	}
+	rest = strings.TrimRight(fit(rest, max(0, backendW)), " ")
+	lines = append(lines, block([]string{style.Render(" "+badge+" ") + " " + rest + clock}, width, 1))
+	return strings.Join(append(lines, fit(m.counters(width), width)), "\n")
+}
+
+// tallHeader is the least height that gives the header its description
+// line; below it, lanes need the room more.
+const tallHeader = 30
+
+// headerHeight is 4 lines on a tall window, 3 otherwise.
+func (m *Model) headerHeight() int {
+	if m.height >= tallHeader {
+		return 4
+	}
+	return 3
+}
+
+// counters is the header's totals line: with short labels, and then
+// without counters that are still zero, when the width is short. A total
+// is never cut.
+func (m *Model) counters(width int) string {
 	c := m.state.counts
-	counters := fmt.Sprintf("sent %d · in flight %d · succeeded %d · fell back %d · rate-limited %d · failed %d",
-		c.Sent, c.InFlight, c.Succeeded, c.FellBack, c.RateLimited, c.Failed)
+	done := ""
 	if m.state.ended {
-		counters += " · done"
+		done = "done"
 		if m.state.interrupted {
-			counters += " (interrupted)"
+			done = "done (interrupted)"
 		}
 	}
-	line2 := st.Dim.Render(fit(desc, width))
-	if len(m.state.faults) > 0 {
-		// An active fault replaces the description: it is what the
-		// audience must not miss.
-		var names []string
-		for _, f := range m.state.faults {
-			names = append(names, fmt.Sprintf("%s (since %s)", f.Fault, seconds(m.state.faultAt[f.ID])))
-		}
-		line2 = st.Error.Render(fit("FAULTS: "+strings.Join(names, " · "), width))
+	type counter struct {
+		long, short string
+		n           int
 	}
-	return strings.Join([]string{st.Title.Render(title), line2, line3, fit(counters, width)}, "\n")
-}
-
-// lanesPanel draws one row per request on a shared time axis, newest at
-// the bottom unless the user scrolled back. It owns that scrolling.
-type lanesPanel struct {
-	follow    bool
-	scrollEnd int // last visible lane when not following
-}
-
-// key scrolls by a page, or goes back to following the newest lanes.
-func (p *lanesPanel) key(msg tea.KeyPressMsg, k KeyMap, total, rows int) {
-	switch {
-	case key.Matches(msg, k.PageUp):
-		p.scroll(-rows, total, rows)
-	case key.Matches(msg, k.PageDown):
-		p.scroll(rows, total, rows)
-	case key.Matches(msg, k.Live):
-		p.follow = true
-	}
-}
-
-// wheel scrolls by three lanes a notch.
-func (p *lanesPanel) wheel(msg tea.MouseWheelMsg, total, rows int) {
-	switch msg.Button {
-	case tea.MouseWheelUp:
-		p.scroll(-3, total, rows)
-	case tea.MouseWheelDown:
-		p.scroll(3, total, rows)
-	}
-}
-
-func (p *lanesPanel) scroll(by, total, rows int) {
-	if p.follow {
-		p.scrollEnd = total
-	}
-	p.scrollEnd = min(total, max(rows, p.scrollEnd+by))
-	p.follow = p.scrollEnd >= total && by > 0
-}
-
-// View draws the lanes. Only visible lanes are formatted, so its cost does
-// not grow with the run.
-func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, height int) string {
-	axis := max(now, time.Second)
-	lines := []string{st.Bold.Render(fit(fmt.Sprintf("Requests · time axis 0–%s simulated", seconds(axis)), width))}
-	key := legend(st, width)
-	if height-1-len(key) < minLaneRows {
-		// A small window keeps lanes before the legend; the glyphs also
-		// differ by shape, and the README lists them.
-		key = nil
-	}
-	for _, line := range key {
-		lines = append(lines, fit(line, width))
-	}
-	rows := max(1, height-len(lines))
-	all := s.lanes
-	end := len(all)
-	if !p.follow {
-		end = min(len(all), max(rows, p.scrollEnd))
-	}
-	start := max(0, end-rows)
-	if start > 0 && rows > 1 {
-		// Thousands of lanes: the older ones become one line of totals.
-		start = max(0, end-(rows-1))
-		lines[0] = st.Bold.Render(fit(fmt.Sprintf("Requests %d–%d of %d · time axis 0–%s simulated", start+1, end, len(all), seconds(axis)), width))
-		lines = append(lines, st.Dim.Render(fit(olderSummary(s, start), width)))
-	}
-	infoW := min(40, max(26, width/3))
-	labelW := 12
-	barW := max(4, width-labelW-infoW-2)
-	for i := start; i < end; i++ {
-		l := &all[i]
-		label := fit(fmt.Sprintf("#%d %s", l.ID, l.Tenant), labelW)
-		lines = append(lines, label+bar(l, st, now, axis, barW)+"  "+fit(laneInfo(l), infoW))
-	}
-	return blockOfFull(lines, width, height)
-}
-
-// minLaneRows is the fewest lane rows the panel gives up its legend for.
-const minLaneRows = 3
-
-// olderSummary is one line for the lanes above the visible ones.
-func olderSummary(s *runState, start int) string {
-	o, inFlight := s.summarise(start)
-	line := fmt.Sprintf("▲ %d earlier: %d primary · %d fallback · %d rate-limited · %d failed",
-		start, o[Primary], o[Fallback], o[RateLimited], o[Failed]+o[TimedOut])
-	if o[Cancelled] > 0 {
-		line += fmt.Sprintf(" · %d cancelled", o[Cancelled])
-	}
-	if inFlight > 0 {
-		line += fmt.Sprintf(" · %d in flight", inFlight)
-	}
-	return line
-}
-
-func laneInfo(l *Lane) string {
-	if l.Deployment == "" {
-		return ""
-	}
-	info := l.Deployment
-	if l.Region != "" {
-		info += " " + l.Region
-	}
-	if l.Done {
-		info += " " + seconds(l.Latency)
-	}
-	return info
-}
-
-// bar draws a lane's segments on the time axis. Every segment keeps at
-// least one cell of its own, in order: a skip takes no time and a throttle
-// very little, and the attempt that follows at the same instant would
-// otherwise hide them. A lane may run a cell or two right of its time for
-// it; what happened stays visible.
-func bar(l *Lane, st Styles, now, axis time.Duration, width int) string {
-	cells := make([]int8, width)
-	for i := range cells {
-		cells[i] = -1
-	}
-	col := func(d time.Duration) int { return min(width-1, int(float64(d)/float64(axis)*float64(width))) }
-	next := 0 // the first cell the next segment may take
-	for _, seg := range l.Segments {
-		end := seg.End
-		if seg.Open {
-			end = now
-		}
-		first := min(width-1, max(next, col(seg.Start)))
-		last := max(first, col(end))
-		if seg.Kind.isSkip() {
-			last = first
-		}
-		for c := first; c <= last; c++ {
-			cells[c] = int8(seg.Kind)
-		}
-		next = last + 1
-	}
-	// The reason is the lane's caption, in the free cells after its last
-	// segment, or before its first when only there is it whole.
-	start, end := 0, width
-	before, after := "", ""
-	if l.Why != "" {
-		first, last := -1, -1
-		for c, k := range cells {
-			if k >= 0 {
-				if first < 0 {
-					first = c
-				}
-				last = c
+	all := []counter{{"sent", "sent", c.Sent}, {"in flight", "in fl.", c.InFlight}, {"succeeded", "ok", c.Succeeded},
+		{"fell back", "fell back", c.FellBack}, {"rate-limited", "rate-ltd", c.RateLimited}, {"failed", "failed", c.Failed}}
+	line := func(short, dropZeros bool) string {
+		parts := make([]string, 0, len(all)+1)
+		for i, k := range all {
+			if dropZeros && k.n == 0 && i > 0 {
+				continue
 			}
+			label := k.long
+			if short {
+				label = k.short
+			}
+			parts = append(parts, fmt.Sprintf("%s %d", label, k.n))
 		}
-		need := lipgloss.Width(l.Why)
-		rightRoom, leftRoom := width-last-2, first-1
-		switch {
-		case rightRoom >= need || rightRoom >= leftRoom && rightRoom >= minWhyCells:
-			end, after = last+1, " "+fit(l.Why, rightRoom)
-		case leftRoom >= minWhyCells:
-			text := ansi.Truncate(l.Why, leftRoom, "…")
-			start, before = first, strings.Repeat(" ", first-1-lipgloss.Width(text))+text+" "
+		if done != "" {
+			parts = append(parts, done)
+		}
+		return strings.Join(parts, " · ")
+	}
+	// In flight goes first when it is zero: "done" says as much.
+	if c.InFlight == 0 && (m.state.ended || c.Sent == 0) {
+		all = slices.Delete(all, 1, 2)
+	}
+	for _, try := range [][2]bool{{false, false}, {true, false}, {false, true}} {
+		if l := line(try[0], try[1]); ansi.StringWidth(l) <= width {
+			return l
 		}
 	}
-	var b strings.Builder
-	if before != "" {
-		b.WriteString(st.dimPaint.on(before))
-	}
-	for i := start; i < end; {
-		j := i
-		for j < end && cells[j] == cells[i] {
-			j++
-		}
-		if cells[i] < 0 {
-			b.WriteString(strings.Repeat(" ", j-i))
-		} else {
-			k := SegmentKind(cells[i])
-			b.WriteString(st.segmentPaint[k].on(strings.Repeat(glyphs[k], j-i)))
-		}
-		i = j
-	}
-	if after != "" {
-		b.WriteString(st.dimPaint.on(after))
-	}
-	return b.String()
-}
-
-// minWhyCells is the least room worth writing a lane's reason in.
-const minWhyCells = 8
-
-// legend names every segment kind, on as many lines as the width needs.
-func legend(st Styles, width int) []string {
-	var lines []string
-	var line string
-	used := 0
-	for k := Primary; k <= Cancelled; k++ {
-		w := lipgloss.Width(glyphs[k]+" "+kindNames[k]) + 1
-		if used > 0 && used+w > width {
-			lines, line, used = append(lines, line), "", 0
-		}
-		line += st.Segment[k].Render(glyphs[k]) + " " + kindNames[k] + " "
-		used += w
-	}
-	return append(lines, line)
+	return line(true, true)
 }
 
 // bucketsPanel draws a gauge for every tenant and deployment bucket. It
@@ -332,12 +189,85 @@ func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.Bucket
 // it by.
 const rateStep = 1.1
 
-// View draws the gauges, the selected one highlighted.
+// View draws the gauges, the selected one highlighted: a row per bucket
+// of name, fill (or health), budget left of its capacity, RPM, limiter,
+// when a fixed window resets, and what it let through and refused or
+// skipped. Where the width is short, labels shorten and then whole
+// columns go; a number or a name is never cut.
 func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st Styles, width, height int) string {
-	lines := []string{st.Bold.Render(fit("Buckets · fill or health · left/capacity · RPM · limiter · ok/refused or skipped", width))}
-	const restW = 41 // " 18.0/25      25 fixed-window ok 7 rej 0"
-	nameW := min(22, max(14, width-2-1-8-restW))
-	gaugeW := max(4, min(20, width-2-nameW-1-restW))
+	const (
+		colName = iota
+		colRate
+		colLeft
+		colRPM
+		colLimiter
+		colWindow
+		colOK
+		colRefused
+		colCount
+	)
+	t := newTable(colCount, len(levels))
+	health := make([]string, len(levels))
+	healthW := 0
+	for i, b := range levels {
+		name := string(b.ID)
+		t.set(colName, i, name, strings.Replace(name, engine.DeploymentBucket, "dep/", 1))
+		if b.Rate > 0 { // a tenant's arrival rate, tunable with { and }
+			t.set(colRate, i, engine.RateText(b.Rate)+"/min", "")
+		}
+		capacity, rpm := "∞", "∞"
+		if !b.RPM.IsUnlimited() {
+			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()
+		}
+		t.set(colLeft, i, capacity, "")
+		t.set(colRPM, i, rpm, "")
+		t.set(colLimiter, i, string(b.Semantic), strings.SplitN(string(b.Semantic), "-", 2)[0])
+		if b.Semantic == scenarios.FixedWindow && !b.RPM.IsUnlimited() {
+			// A full gauge right after a reset is the new window, not a
+			// bucket that was never used; say so.
+			if ago := fixedWindow - b.WindowResetsIn; ago < justReset && now >= fixedWindow {
+				t.set(colWindow, i, "reset "+seconds(ago)+" ago", "new window")
+			} else {
+				t.set(colWindow, i, "resets in "+seconds(b.WindowResetsIn), "↻ "+seconds(b.WindowResetsIn))
+			}
+		}
+		t.set(colOK, i, fmt.Sprintf("ok %d", b.Admitted), "")
+		// A tenant's bucket refuses requests; a deployment's is passed over
+		// by the pick, which is a skip, not a refusal.
+		refusals := "rej"
+		if strings.HasPrefix(string(b.ID), engine.DeploymentBucket) {
+			refusals = "skip"
+		}
+		t.set(colRefused, i, fmt.Sprintf("%s %d", refusals, b.Rejected), "")
+		if b.Health != engine.Healthy {
+			// Health replaces the gauge: a deployment in cooldown or with
+			// an open circuit is not picked, whatever its fill.
+			health[i] = b.Health
+			if left := b.HealthUntil - now; b.HealthUntil > 0 && left > 0 {
+				health[i] += " " + seconds(left) + " left"
+			}
+			healthW = max(healthW, ansi.StringWidth(health[i]))
+		}
+	}
+	t.right[colLeft], t.right[colRPM] = true, true
+	// The gauge takes what the columns leave, from a few cells up to 20.
+	const gaugeLeast, gaugeMost = 6, 20
+	gaugeLeast2 := max(gaugeLeast, healthW)
+	room := func() int { return width - 2 - t.width() - 1 }
+	for _, step := range []func(){
+		func() { t.shorten(colLimiter) }, func() { t.shorten(colWindow) }, func() { t.shorten(colName) },
+		func() { t.drop(colLimiter) }, func() { t.drop(colRate) }, func() { t.drop(colWindow) },
+		func() { t.drop(colLeft) }, func() { gaugeLeast2 = gaugeLeast },
+	} {
+		if room() >= gaugeLeast2 {
+			break
+		}
+		step()
+	}
+	gaugeW := min(gaugeMost, max(gaugeLeast, room()))
+	title := joinFitting(width, " · ", part{text: "Buckets", rank: 2}, part{text: "fill or health", rank: 1}, part{text: "left/capacity", rank: 0}, part{text: "RPM", rank: 0},
+		part{text: "limiter", rank: 0}, part{text: "ok and refused or skipped", rank: 0})
+	lines := []string{st.Bold.Render(fit(title, width))}
 	for i, b := range levels {
 		mark := "  "
 		if i == p.selected {
@@ -345,75 +275,89 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 		}
 		full := int(math.Round(b.Fill() * float64(gaugeW)))
 		gauge := st.GaugeFull.Render(strings.Repeat("█", full)) + st.GaugeEmpty.Render(strings.Repeat("░", gaugeW-full))
-		if b.Health != engine.Healthy {
-			// Health replaces the gauge: a deployment in cooldown or with
-			// an open circuit is not picked, whatever its fill.
-			state := b.Health
-			if left := b.HealthUntil - now; b.HealthUntil > 0 && left > 0 {
-				state += " " + seconds(left) + " left"
-			}
-			gauge = st.Warn.Render(fit(state, gaugeW))
+		if health[i] != "" {
+			gauge = st.Warn.Render(fit(health[i], gaugeW))
 		}
-		capacity, rpm := "∞", "∞"
-		if !b.RPM.IsUnlimited() {
-			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()
-		}
-		label := string(b.ID)
-		if b.Rate > 0 { // a tenant's arrival rate, tunable with { and }
-			label += " " + engine.RateText(b.Rate) + "/min"
-		}
-		name := fit(label, nameW)
+		name := t.row(i, colName, colRate+1)
 		if i == p.selected {
 			name = st.Selected.Render(name)
 		}
-		// A tenant's bucket refuses requests; a deployment's is passed over
-		// by the pick, which is a skip, not a refusal.
-		refusals := "rej"
-		if strings.HasPrefix(string(b.ID), engine.DeploymentBucket) {
-			refusals = "skip"
-		}
-		rest := fmt.Sprintf(" %-9s %5s %-12s ok %d %s %d", capacity, rpm, b.Semantic, b.Admitted, refusals, b.Rejected)
-
-		lines = append(lines, mark+name+" "+gauge+fit(rest, max(0, width-2-nameW-1-gaugeW)))
+		lines = append(lines, block([]string{mark + name + " " + gauge + " " + t.row(i, colLeft, colCount)}, width, 1))
 	}
 	return block(lines, width, height)
 }
 
-// regions draws each account's Region histogram from the latest poll.
+// fixedWindow is a fixed-window bucket's window: a minute, as RPM says.
+const fixedWindow = time.Minute
+
+// justReset is how long after a fixed window resets the panel says so.
+const justReset = 5 * time.Second
+
+// regions draws each account's Region histogram from the latest poll: a
+// line for the account, with the columns' names at its right, and a line
+// for every Region the run's profiles reach, 0 where it had no calls.
 func (m *Model) regions(width, height int) string {
 	st := m.styles
 	// While a fault is on, the bars show the last minute, where an outage
 	// shows at once; otherwise the run since its start. Both numbers are
 	// always there.
 	recentBars := len(m.state.faults) > 0
-	scope := "bars: since start"
+	scope := part{text: "bars: whole run", rank: 3}
 	if recentBars {
-		scope = fmt.Sprintf("bars: last %.0fs, a fault is on", recentWindow.Seconds())
+		scope = part{text: "bars: last " + durationText(recentWindow), rank: 3}
 	}
-	lines := []string{st.Bold.Render(fit("Regions · invocation logs · "+scope, width))}
-	if len(m.state.accounts) == 0 {
-		lines = append(lines, st.Dim.Render(fit("Waiting for logs… no poll yet", width)))
-	}
+	regionW := 0
 	for _, name := range m.state.accounts {
+		for _, region := range m.regionsOf(m.state.polls[name]) {
+			regionW = max(regionW, len(region))
+		}
+	}
+	// Each Region's outages: DOWN while one is on, and when it was down
+	// after, so an outage that is over still shows.
+	marks := map[string]string{}
+	markW := 0
+	for id, began := range m.state.faultAt {
+		f := m.state.faultOf[id]
+		if f.Kind != scenarios.RegionOutage {
+			continue
+		}
+		mark := "DOWN since " + durationText(began)
+		if ended, over := m.state.faultEnd[id]; over {
+			mark = "down " + durationText(began) + "–" + durationText(ended)
+		}
+		if marks[f.Region] == "" || strings.HasPrefix(mark, "DOWN") {
+			marks[f.Region] = mark
+		}
+		markW = max(markW, ansi.StringWidth(marks[f.Region])+1)
+	}
+	columns := fmt.Sprintf(" %6s %6s %8s%*s", "calls", "share", "last "+durationText(recentWindow), markW, "")
+	barW := max(4, width-2-regionW-1-ansi.StringWidth(columns))
+	var lines []string
+	if len(m.state.accounts) == 0 {
+		lines = append(lines, st.Bold.Render(fit("Regions · waiting for the first poll of the invocation logs", width)))
+	}
+	for i, name := range m.state.accounts {
 		p := m.state.polls[name]
-		head := fmt.Sprintf("%s %s · polled at %s", name, m.masked[name], seconds(m.state.pollAt[name]))
+		status := ""
 		switch {
 		case p.Unaccounted > 0 && p.TimedOut:
-			head += fmt.Sprintf(" · gave up: %d never appeared", p.Unaccounted)
+			status = fmt.Sprintf("gave up: %d never appeared", p.Unaccounted)
 		case p.Unaccounted > 0:
-			head += fmt.Sprintf(" · %d not in the logs yet", p.Unaccounted)
+			status = fmt.Sprintf("%d not in the logs yet", p.Unaccounted)
 		case p.Final:
-			head += " · complete"
+			status = "complete"
 		}
-		lines = append(lines, fit(head, width))
+		title := ""
+		if i == 0 {
+			title = "Regions"
+		}
+		head := joinFitting(width-ansi.StringWidth(columns)-1, " · ", part{text: title, rank: 4}, part{text: name, rank: 4},
+			part{text: m.masked[name], rank: 2, glue: true}, part{text: "polled " + seconds(m.state.pollAt[name]), rank: 1}, part{text: status, rank: 0}, scope)
+		lines = append(lines, st.Bold.Render(fit(head, width-ansi.StringWidth(columns)))+st.Dim.Render(columns))
 		if p.Error != "" {
 			lines = append(lines, st.Error.Render(fit("  "+p.Error, width)))
 		}
 		total := p.Total()
-		if total == 0 && p.Error == "" {
-			lines = append(lines, st.Dim.Render(fit("  Waiting for logs…", width)))
-			continue
-		}
 		recent := m.state.recent(name, recentWindow)
 		recentTotal := 0
 		for _, n := range recent {
@@ -423,31 +367,61 @@ func (m *Model) regions(width, height int) string {
 		for _, c := range p.Counts {
 			since[c.Region] = c.Count
 		}
-		regions := slices.Clone(m.run.Regions)
-		for _, c := range p.Counts {
-			if !slices.Contains(regions, c.Region) {
-				regions = append(regions, c.Region)
-			}
+		if len(m.regionsOf(p)) == 0 {
+			lines = append(lines, st.Dim.Render(fit("  no calls in the logs yet", width)))
 		}
-		slices.Sort(regions)
-		barW := max(4, width-49)
-		lines = append(lines, st.Dim.Render(fit(fmt.Sprintf("  %-14s %s %5s %6s %8s", "", strings.Repeat(" ", barW), "calls", "share", fmt.Sprintf("last %.0fs", recentWindow.Seconds())), width)))
-		for _, region := range regions {
+		for _, region := range m.regionsOf(p) {
 			share := float64(since[region]) / float64(max(1, total))
 			barShare := share
 			if recentBars {
 				barShare = float64(recent[region]) / float64(max(1, recentTotal))
 			}
 			n := int(math.Round(barShare * float64(barW)))
-			down := "      "
-			if m.state.regionDown(region) {
-				down = st.Error.Render(" DOWN ")
+			down := strings.Repeat(" ", markW)
+			switch mark := marks[region]; {
+			case strings.HasPrefix(mark, "DOWN"):
+				down = st.Error.Render(fit(" "+mark, markW))
+			case mark != "":
+				down = st.Warn.Render(fit(" "+mark, markW))
 			}
-			lines = append(lines, fmt.Sprintf("  %-14s %s%s %5d %5.1f%% %8d", fit(region, 14),
+			lines = append(lines, fmt.Sprintf("  %-*s %s%s %6d %5.1f%% %8d", regionW, region,
 				st.Bar.Render(strings.Repeat("█", n)), strings.Repeat(" ", barW-n), since[region], share*100, recent[region])+down)
 		}
 	}
 	return block(lines, width, height)
+}
+
+// regionsOf is every Region of the run's profiles and any other that p
+// counted, in order.
+func (m *Model) regionsOf(p *engine.RegionPoll) []string {
+	regions := slices.Clone(m.run.Regions)
+	for _, c := range p.Counts {
+		if !slices.Contains(regions, c.Region) {
+			regions = append(regions, c.Region)
+		}
+	}
+	slices.Sort(regions)
+	return regions
+}
+
+// regionsNeed is the Region histogram's height for the whole run: a line
+// per account and one per Region it may reach, known from the start, so
+// the panel does not grow as polls arrive and push lanes off the screen.
+func (m *Model) regionsNeed() int {
+	need := 0
+	accounts := max(1, len(m.run.Scenario.Accounts))
+	for i := range accounts {
+		rows := len(m.run.Regions)
+		if i < len(m.state.accounts) {
+			p := m.state.polls[m.state.accounts[i]]
+			rows = len(m.regionsOf(p))
+			if p.Error != "" {
+				rows++
+			}
+		}
+		need += 1 + max(1, rows)
+	}
+	return need
 }
 
 // recentWindow is the Region histogram's recent window.

@@ -23,9 +23,12 @@ type Options struct {
 	Scenario *scenarios.Scenario
 	Badge    string // SIMULATED, EMULATED ENDPOINT or LIVE AWS: what nobody may miss
 	Backend  string // the rest of the backend's header line
-	Live     bool   // real AWS: the badge is drawn in the alarm colour
-	Seed     uint64
-	Speed    float64
+	// BackendBrief is Backend in a few words, for a header too narrow for
+	// it whole.
+	BackendBrief string
+	Live         bool // real AWS: the badge is drawn in the alarm colour
+	Seed         uint64
+	Speed        float64
 	// AccountIDs are the account ids the backend resolved, by account name;
 	// the scenario's own ids are used for the rest.
 	AccountIDs map[string]string

@@ -126,8 +126,10 @@ type runState struct {
 	ended       bool
 	interrupted bool
 	outcomes    [Cancelled + 1]int  // finished lanes by Outcome, for summarising the older ones
+	seen        [Cancelled + 1]bool // segment kinds drawn so far, for the legend
 	faults      []*engine.FaultInfo // in effect now, in the order they started
 	faultAt     map[int]time.Duration
+	faultOf     map[int]scenarios.Fault // every fault of the run by id, over or not
 	// ticker is the latest decisions in words, oldest first, at most
 	// tickerLines of them.
 	ticker   []string
@@ -185,7 +187,7 @@ func (s *runState) tick(at time.Duration, text string) {
 }
 
 func newRunState() *runState {
-	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{},
+	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{}, faultOf: map[int]scenarios.Fault{},
 		faultEnd: map[int]time.Duration{}, trends: &trends{}, history: map[string][]pollAt{}}
 }
 
@@ -221,6 +223,7 @@ func (s *runState) apply(ev engine.Event) {
 	}
 	s.figs.apply(ev)
 	s.trend(ev)
+	defer s.see(ev)
 	switch ev.Kind {
 	case engine.RunStarted:
 		s.info = ev.Info
@@ -357,6 +360,7 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.FaultStarted:
 		s.faults = append(s.faults, ev.Fault)
 		s.faultAt[ev.Fault.ID] = ev.At
+		s.faultOf[ev.Fault.ID] = ev.Fault.Fault
 		s.tick(ev.At, "fault on: "+ev.Fault.Fault.String())
 	case engine.FaultEnded:
 		s.faults = slices.DeleteFunc(s.faults, func(f *engine.FaultInfo) bool { return f.ID == ev.Fault.ID })
@@ -372,6 +376,17 @@ func (s *runState) apply(ev engine.Event) {
 		s.tick(ev.At, "refused: "+ev.Message)
 	case engine.RunEnded:
 		s.ended, s.interrupted = true, ev.Interrupted
+	}
+}
+
+// see notes the kind of the segment ev left last in its lane, for the
+// legend: every event adds or changes at most that one.
+func (s *runState) see(ev engine.Event) {
+	if ev.Request < 1 || ev.Request > len(s.lanes) {
+		return
+	}
+	if segs := s.lanes[ev.Request-1].Segments; len(segs) > 0 {
+		s.seen[segs[len(segs)-1].Kind] = true
 	}
 }
 
@@ -429,16 +444,6 @@ func (s *runState) faultOn(f scenarios.Fault) int {
 		}
 	}
 	return 0
-}
-
-// regionDown reports whether an outage of region is in effect.
-func (s *runState) regionDown(region string) bool {
-	for _, on := range s.faults {
-		if on.Fault.Kind == scenarios.RegionOutage && on.Fault.Region == region {
-			return true
-		}
-	}
-	return false
 }
 
 // summarise counts the outcomes of lanes[:end]: from the lanes themselves

@@ -20,8 +20,8 @@ type Styles struct {
 	// Lanes are drawn for every visible request every frame, so their
 	// styles are applied as ready-made escape sequences instead of
 	// through Render, which measures every grapheme it is given.
-	segmentPaint [Cancelled + 1]paint
-	dimPaint     paint
+	segmentPaint                               [Cancelled + 1]paint
+	dimPaint, boldPaint, errorPaint, warnPaint paint
 }
 
 // paint is a style as the escape sequences around its text.
@@ -106,6 +106,6 @@ func NewStyles(dark bool) Styles {
 	for k, style := range s.Segment {
 		s.segmentPaint[k] = paintOf(style)
 	}
-	s.dimPaint = paintOf(s.Dim)
+	s.dimPaint, s.boldPaint, s.errorPaint, s.warnPaint = paintOf(s.Dim), paintOf(s.Bold), paintOf(s.Error), paintOf(s.Warn)
 	return s
 }

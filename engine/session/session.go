@@ -39,6 +39,7 @@ type Config struct {
 type Backend struct {
 	Badge  string // SIMULATED, EMULATED ENDPOINT or LIVE AWS: what nobody may miss
 	Detail string // the rest of the header line
+	Brief  string // Detail in a few words, for a narrow header
 	Label  string // badge and detail as one line
 	Meta   record.Meta
 	// AccountIDs are the account ids the backend resolved, by account name.
@@ -143,12 +144,15 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 	switch {
 	case cfg.Backend == "sim":
 		b.Badge, b.Detail = "SIMULATED", "embedded emulator at "+target.Endpoint+" via aws-sdk-go-v2; no AWS calls, no credentials"
+		b.Brief = "embedded emulator, no AWS calls"
 		b.Meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
 	case cfg.Endpoint != "":
 		b.Badge, b.Detail = "EMULATED ENDPOINT", cfg.Endpoint+" via aws-sdk-go-v2, not AWS — accounts "+strings.Join(accounts, ", ")
+		b.Brief = cfg.Endpoint
 		b.Meta = record.Meta{Backend: "endpoint", Endpoint: cfg.Endpoint}
 	default:
 		b.Badge, b.Detail = "LIVE AWS", "Amazon Bedrock and CloudWatch Logs; accounts "+strings.Join(accounts, ", ")
+		b.Brief = "Amazon Bedrock"
 		b.Meta = record.Meta{Backend: "aws"}
 	}
 	b.Label = b.Badge + " — " + b.Detail
