@@ -146,6 +146,8 @@ Run flags:
                       profile (scenario key account.profile); this costs money
   --endpoint URL      with --backend aws: send every AWS call to URL instead, such as
                       a 'spillway emulator'
+  --high-contrast     start the dashboard in its high-contrast theme, for a projector
+                      (c switches it)
 
 Examples:
   spillway                                     the dashboard on the default scenario, in real
@@ -274,6 +276,8 @@ type runOptions struct {
 	backend  string // "sim" or "aws"
 	endpoint string
 	headless bool
+	// highContrast starts the dashboard in its high-contrast theme.
+	highContrast bool
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
@@ -285,6 +289,7 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	file := fs.String("scenarios", "", "scenario file")
 	backend := fs.String("backend", "sim", "sim or aws")
 	endpoint := fs.String("endpoint", "", "AWS endpoint URL")
+	highContrast := fs.Bool("high-contrast", false, "start the dashboard in its high-contrast theme")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return runOptions{}, flagError(err)
@@ -310,7 +315,7 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usageError{err}
 	}
 	o.jsonPath = *jsonPath
-	o.backend, o.endpoint, o.headless = *backend, *endpoint, *headless
+	o.backend, o.endpoint, o.headless, o.highContrast = *backend, *endpoint, *headless, *highContrast
 	switch {
 	case o.backend != "sim" && o.backend != "aws":
 		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
@@ -433,7 +438,7 @@ func dashboard(signals *stopSignals, cfg session.Config, o runOptions) (*session
 	if err != nil {
 		return nil, err
 	}
-	model := tui.New(first, tui.Session{Runner: runs, ExportPath: o.jsonPath})
+	model := tui.New(first, tui.Session{Runner: runs, ExportPath: o.jsonPath, HighContrast: o.highContrast})
 	// Signals have one owner, signals: with two, Bubble Tea's handler
 	// could block on telling a program that had already stopped.
 	program := tea.NewProgram(model, tea.WithoutSignalHandler())

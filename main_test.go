@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -456,18 +457,18 @@ func TestDashboardInATerminal(t *testing.T) {
 	// The run ends within seconds, on its results card: the headless
 	// summary's tables, until a key is pressed.
 	term.waitFor("the results card", `Results · the headless summary.s tables`, `FALLBACK RESULTS`, `Successful:\s+10`,
-		`us-east-\d\s+\|\s+\d+\s+\|\s+[\d.]+%`)
+		`us-east-\d\s+\d+\s+[\d.]+%`)
 	term.keys("Escape")
 	term.waitFor("lanes, buckets and the Region histogram filled in",
 		`SIMULATED`,
 		`#10 app\s+·▓+ primary at 3 RPM → fallback\s+fallback us-[a-z]+-\d [\d.]+s`, // the last lane: primary skipped, served by the fallback, and why
-		`deployment/primary\s+\S+ 0\.0/3\s+3 fixed-window ok 3 skip 7`,
-		`deployment/fallback\s+\S+ [\d.]+/25\s+25 fixed-window ok 7 skip 0`,
-		`polled at [\d.]+s · complete`,
+		`deployment/primary\s+\S+\s+0\.0/3\s+3 fixed\S* .*ok 3\s+skip 7`,
+		`deployment/fallback\s+\S+\s+[\d.]+/25\s+25 fixed\S* .*ok 7\s+skip 0`,
+		`Regions · default …\d{4}`,
 		`us-east-\d\s+█+\s+\d+\s+[\d.]+%`,
 	)
 	term.keys("j", "+") // select deployment/primary, raise it by one
-	term.waitFor("the primary at 4 RPM", `▶ deployment/primary\s+\S+ [\d.]+/4\s+4 fixed-window`, `deployment/primary → 4 RPM`)
+	term.waitFor("the primary at 4 RPM", `▶ deployment/primary\s+\S+\s+[\d.]+/4\s+4 fixed`, `deployment/primary → 4 RPM`)
 	term.keys("q")
 	term.waitFor("the summary after quitting", `Run recorded to `+regexp.QuoteMeta(path))
 	var doc struct {
@@ -502,7 +503,7 @@ func TestRegionOutageFromTheFaultMenuInATerminal(t *testing.T) {
 	term.waitFor("the fault menu", `Faults · enter starts or stops`, `region-outage us-east-2`)
 	term.keys("Down", "Enter", "Escape") // the second entry: us-east-2
 	term.waitFor("the outage in the header and the histogram",
-		`FAULTS: region-outage us-east-2 \(since [\d.]+s\)`, `us-east-2\s+█*\s+\d+\s+[\d.]+%\s+\d+ DOWN`)
+		`FAULTS: region-outage us-east-2 \(since [\d.]+s\)`, `us-east-2\s+█*\s+\d+\s+[\d.]+%\s+\d+ DOWN since`)
 	// Calls placed before the outage still reach the logs for up to 22.5
 	// simulated seconds (about 1 s here); after that us-east-2 stands still
 	// while the other Regions keep counting.
@@ -519,4 +520,70 @@ func TestRegionOutageFromTheFaultMenuInATerminal(t *testing.T) {
 	}
 	term.keys("q")
 	term.waitFor("the summary after quitting", `TUNING RESULTS \(INTERRUPTED\)`)
+}
+
+// headerCount reads one of the header's totals, by its long or short label.
+func headerCount(t *testing.T, screen string, labels string) int {
+	t.Helper()
+	re := `(?m)^sent .*?(?:` + labels + `) (\d+)`
+	if labels == "sent" {
+		re = `(?m)^sent (\d+)`
+	}
+	m := regexp.MustCompile(re).FindStringSubmatch(screen)
+	if m == nil {
+		if labels == "sent" {
+			t.Fatalf("no totals line on screen:\n%s", screen)
+		}
+		return 0 // a total still at zero may be left out on a narrow screen
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// Mid-run, at the smallest common size and at a presenter's, the real
+// binary shows why a request was refused, the trends with their window,
+// live success rates per tenant, and its lanes while the fault menu is
+// open; at the end its totals are the export's.
+func TestDashboardMidRunInATerminal(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "run.json")
+			term := startTerminal(t, size[0], size[1], "run", "noisy-neighbour", "--speed", "10", "--json", path)
+			term.waitFor("the reason on a rate-limited lane", `(?m)^#\d+ A .*A over 30 RPM`)
+			if size[0] < 120 {
+				term.keys("v") // the live figures take the buckets' place
+			}
+			term.waitFor("live success rates per tenant", `Live figures`, `tenant/A\s+\d+\.\d%`, `tenant/B\s+\d+\.\d%`, `tenant/C\s+\d+\.\d%`)
+			if size[0] < 120 {
+				term.keys("v") // then the trends
+			}
+			term.waitFor("the trends with their window", `Trends · \d+s to \d+s · \d+s a cell`, `(?m)^(.*│)?ok\s+[▁-█]{10}`)
+			term.keys("f")
+			term.waitFor("lanes beside the fault menu", `Faults · enter starts or stops`, `(?m)^#\d+ [ABC] `, `Requests `)
+			term.keys("Escape")
+			screen := term.waitFor("the end of the run", `(?m)^sent \d+ .*· done`)
+			term.keys("q")
+			term.waitFor("the record", `Run recorded to `+regexp.QuoteMeta(path))
+			var doc struct {
+				Summary struct {
+					Requests, Succeeded, Failed int
+					RateLimited                 int `json:"rate_limited"`
+					FellBack                    int `json:"fell_back"`
+				} `json:"summary"`
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			sum := doc.Summary
+			got := [5]int{headerCount(t, screen, "sent"), headerCount(t, screen, "succeeded|ok"), headerCount(t, screen, "fell back"),
+				headerCount(t, screen, "rate-limited|rate-ltd"), headerCount(t, screen, "failed")}
+			if want := [5]int{sum.Requests, sum.Succeeded, sum.FellBack, sum.RateLimited, sum.Failed}; got != want || sum.Requests == 0 {
+				t.Fatalf("on screen sent/succeeded/fell back/rate-limited/failed %v, the export's summary %v:\n%s", got, want, screen)
+			}
+		})
+	}
 }

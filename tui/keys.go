@@ -12,7 +12,7 @@ type KeyMap struct {
 	Pause, Slower, Faster                                key.Binding
 	Rerun, Reset, Pick, Export, Faults, Figures, Inspect key.Binding
 	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
-	Help, Quit                                           key.Binding
+	Help, Quit, Contrast                                 key.Binding
 }
 
 // DefaultKeyMap is the dashboard's keymap.
@@ -47,6 +47,7 @@ func DefaultKeyMap() KeyMap {
 		Close:       key.NewBinding(key.WithKeys("esc", "s", "q"), key.WithHelp("esc", "back")),
 		CloseFaults: key.NewBinding(key.WithKeys("esc", "f", "q"), key.WithHelp("esc", "back")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Contrast:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "high contrast")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
@@ -72,7 +73,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.TypeRPM, k.RaiseRate, k.LowerRate},
 		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.ZoomIn, k.ZoomOut, k.Figures, k.Maximise},
-		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Help, k.Quit},
+		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Contrast, k.Help, k.Quit},
 	}
 }
 

@@ -91,6 +91,8 @@ type Model struct {
 
 	width, height int
 	styles        Styles
+	dark          bool // the terminal's background, as it reported it
+	highContrast  bool
 	keys          KeyMap
 	help          help.Model
 	showHelp      bool
@@ -102,12 +104,30 @@ type Model struct {
 func New(run *Run, session Session) *Model {
 	keys := DefaultKeyMap()
 	m := &Model{
-		session: session, width: 80, height: 24, maximised: noPanel,
-		styles: NewStyles(true), keys: keys, help: help.New(),
+		session: session, width: 80, height: 24, maximised: noPanel, dark: true, highContrast: session.HighContrast,
+		keys: keys, help: help.New(),
 		picker: picker{keys: keys}, faults: faultMenu{keys: keys}, lanes: lanesPanel{zoom: autoWindow},
 	}
+	m.restyle()
 	m.show(run)
 	return m
+}
+
+// restyle builds the styles for the background and the theme.
+func (m *Model) restyle() {
+	if m.highContrast {
+		m.styles = NewHighContrastStyles(m.dark)
+	} else {
+		m.styles = NewStyles(m.dark)
+	}
+	m.help.Styles = help.DefaultStyles(m.dark)
+	if m.highContrast {
+		// The help's keys and descriptions are dim by default; a
+		// projector needs them plain.
+		m.help.Styles.ShortKey, m.help.Styles.ShortDesc = m.styles.Bold, m.styles.Dim
+		m.help.Styles.FullKey, m.help.Styles.FullDesc = m.styles.Bold, m.styles.Dim
+		m.help.Styles.ShortSeparator, m.help.Styles.FullSeparator = m.styles.Dim, m.styles.Dim
+	}
 }
 
 // show puts run on screen with a fresh state; the selected bucket stays.
@@ -137,8 +157,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 	case tea.BackgroundColorMsg:
-		m.styles = NewStyles(msg.IsDark())
-		m.help.Styles = help.DefaultStyles(msg.IsDark())
+		m.dark = msg.IsDark()
+		m.restyle()
 	case tea.MouseWheelMsg:
 		m.lanes.wheel(msg, len(m.state.lanes), m.laneRows())
 	case startedMsg:
@@ -342,6 +362,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			break
 		}
 		m.inPlace = (m.inPlace + 1) % inPlaceCount
+	case key.Matches(msg, k.Contrast):
+		m.highContrast = !m.highContrast
+		m.restyle()
+		m.notice = "high-contrast theme off"
+		if m.highContrast {
+			m.notice = "high-contrast theme on; c turns it off"
+		}
 	case key.Matches(msg, k.Maximise):
 		m.maximised++
 		if m.maximised == panelCount {

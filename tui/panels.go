@@ -228,7 +228,7 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 			if ago := fixedWindow - b.WindowResetsIn; ago < justReset && now >= fixedWindow {
 				t.set(colWindow, i, "reset "+seconds(ago)+" ago", "new window")
 			} else {
-				t.set(colWindow, i, "resets in "+seconds(b.WindowResetsIn), "↻ "+seconds(b.WindowResetsIn))
+				t.set(colWindow, i, "resets in "+seconds(b.WindowResetsIn), "↻ in "+seconds(b.WindowResetsIn))
 			}
 		}
 		t.set(colOK, i, fmt.Sprintf("ok %d", b.Admitted), "")
@@ -290,8 +290,10 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 // fixedWindow is a fixed-window bucket's window: a minute, as RPM says.
 const fixedWindow = time.Minute
 
-// justReset is how long after a fixed window resets the panel says so.
-const justReset = 5 * time.Second
+// justReset is how long after a fixed window resets the panel says so: a
+// third of the window, so a run that ends soon after still explains its
+// full gauge.
+const justReset = 20 * time.Second
 
 // regions draws each account's Region histogram from the latest poll: a
 // line for the account, with the columns' names at its right, and a line

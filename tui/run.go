@@ -68,4 +68,7 @@ type Session struct {
 	// ExportPath is where e writes (--json); empty means a new file named
 	// for the scenario and the time in the working directory.
 	ExportPath string
+	// HighContrast starts the dashboard in its high-contrast theme, for a
+	// projector; c switches it.
+	HighContrast bool
 }

@@ -73,6 +73,31 @@ func NewStyles(dark bool) Styles {
 	ld := lipgloss.LightDark(dark)
 	c := func(light, darkHex string) color.Color { return ld(lipgloss.Color(light), lipgloss.Color(darkHex)) }
 	fg := func(col color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(col) }
+	return newStyles(c, fg)
+}
+
+// NewHighContrastStyles builds the styles for a projector or a washed-out
+// screen: full-strength colours, nothing dim, everything bold, and the
+// empty part of a gauge as plain as its text.
+func NewHighContrastStyles(dark bool) Styles {
+	ld := lipgloss.LightDark(dark)
+	strong := map[string][2]string{ // the normal theme's colour → light, dark
+		"#5a5a5a": {"#000000", "#ffffff"}, "#6b6b6b": {"#000000", "#ffffff"}, "#a0a0a0": {"#404040", "#c0c0c0"},
+		"#1a7f37": {"#006000", "#00ff5f"}, "#0969da": {"#0000d0", "#00d7ff"}, "#8a5a00": {"#805000", "#ffff00"},
+		"#bc4c00": {"#b04000", "#ff8700"}, "#8250df": {"#7000c0", "#ff5fff"}, "#b00020": {"#c00000", "#ff3030"},
+	}
+	c := func(light, _ string) color.Color {
+		pair, ok := strong[light]
+		if !ok {
+			pair = [2]string{light, light}
+		}
+		return ld(lipgloss.Color(pair[0]), lipgloss.Color(pair[1]))
+	}
+	fg := func(col color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(col).Bold(true) }
+	return newStyles(c, fg)
+}
+
+func newStyles(c func(light, dark string) color.Color, fg func(color.Color) lipgloss.Style) Styles {
 	s := Styles{
 		Title:     lipgloss.NewStyle().Bold(true),
 		Dim:       fg(c("#5a5a5a", "#a8a8a8")),

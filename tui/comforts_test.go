@@ -1,0 +1,176 @@
+package tui
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+func press(m *Model, keys ...string) {
+	for _, k := range keys {
+		switch k {
+		case "esc":
+			m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+		case "end":
+			m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
+		default:
+			r := []rune(k)[0]
+			m.Update(tea.KeyPressMsg{Code: r, Text: k})
+		}
+	}
+}
+
+// The lanes' axis slides with the run: it spans a minute or more, picked
+// to hold the lanes in view; z and Z zoom it by steps, past the longest to
+// the whole run, and End fits it to the lanes again. The panel says which.
+func TestTheLanesTimeAxisSlidesAndZooms(t *testing.T) {
+	events, ctl := recordedUntil(t, "region-outage", 150*time.Second)
+	s, _ := builtinFile(t).Lookup("region-outage")
+	m := dashboard(t, events, ctl, s, 120, 36)
+	title := func() string { return strings.SplitN(ansi.Strip(m.lanesView(m.layout().lanesW, m.layout().lanesH)), "\n", 2)[0] }
+	if got := title(); !strings.HasSuffix(strings.TrimSpace(got), "last 1m") || !strings.Contains(got, "1m30s") || strings.Contains(got, " 0s ") {
+		t.Fatalf("at 150 s the axis should show the last minute, from 90 s: %q", got)
+	}
+	press(m, "z")
+	if got := title(); !strings.HasSuffix(strings.TrimSpace(got), "last 30s") || !strings.Contains(m.notice, "last 30s") {
+		t.Fatalf("after z: %q, notice %q", got, m.notice)
+	}
+	press(m, "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z")
+	if got := title(); !strings.HasSuffix(strings.TrimSpace(got), "whole run") || !strings.Contains(got, " 0s ") {
+		t.Fatalf("after Z to the end the axis should run from 0: %q", got)
+	}
+	// The whole run shows the outage, from 60 s to 120 s, as a band.
+	if strings.Count(title(), "━") < 10 {
+		t.Fatalf("no fault band on the whole run's axis: %q", title())
+	}
+	press(m, "end")
+	if got := title(); !strings.HasSuffix(strings.TrimSpace(got), "last 1m") && !strings.HasSuffix(strings.TrimSpace(got), "last 2m") {
+		t.Fatalf("after End the window should fit the lanes in view again: %q", got)
+	}
+}
+
+// A bar keeps its width as the run goes on: the same request is drawn as
+// wide at 100 s as at 60 s, where an axis from 0 to now would halve it.
+func TestABarKeepsItsWidthAsTheRunGoesOn(t *testing.T) {
+	s, _ := builtinFile(t).Lookup("region-outage")
+	width := func(until time.Duration) int {
+		events, ctl := recordedUntil(t, "region-outage", until)
+		m := dashboard(t, events, ctl, s, 120, 36)
+		m.lanes.follow, m.lanes.scrollEnd = false, 28 // keep #28 in view
+		for _, line := range strings.Split(ansi.Strip(m.lanesView(120, 30)), "\n") {
+			if strings.HasPrefix(line, "#20 ") {
+				return strings.Count(line, "█")
+			}
+		}
+		t.Fatalf("#20 is not in view at %s", until)
+		return 0
+	}
+	if at60, at100 := width(60*time.Second), width(100*time.Second); at60 != at100 || at60 == 0 {
+		t.Fatalf("#20 is %d cells at 60 s and %d at 100 s; it should keep its width", at60, at100)
+	}
+}
+
+// m gives one panel the whole body, the next one on each press, and esc
+// gives every panel its place back.
+func TestMMaximisesOnePanelAtATime(t *testing.T) {
+	events, e, s := recorded(t, "throttle-storm")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 80, 24)
+	m.card = ""
+	press(m, "m")
+	plain := ansi.Strip(m.Screen())
+	if strings.Contains(plain, "Buckets ·") || strings.Count(plain, "\n#") < 15 || !strings.Contains(m.notice, "lanes maximised") {
+		t.Fatalf("m should give the lanes the whole body:\n%s", plain)
+	}
+	press(m, "m", "m")
+	plain = ansi.Strip(m.Screen())
+	if !strings.Contains(plain, "Live figures") || strings.Contains(plain, "Requests ") || strings.Contains(plain, "Buckets ·") {
+		t.Fatalf("the third m should show the live figures alone:\n%s", plain)
+	}
+	press(m, "m", "m")
+	if plain = ansi.Strip(m.Screen()); !strings.Contains(plain, "Trends ·") || !strings.Contains(plain, "▀") {
+		t.Fatalf("the fifth m should show the trends alone, with the storm's band:\n%s", plain)
+	}
+	checkSize(t, m.Screen(), 80, 24)
+	press(m, "esc")
+	plain = ansi.Strip(m.Screen())
+	if !strings.Contains(plain, "Requests ") || !strings.Contains(plain, "Buckets ·") || !strings.Contains(plain, "Regions ·") {
+		t.Fatalf("esc should bring every panel back:\n%s", plain)
+	}
+}
+
+// c switches to the high-contrast theme and back: nothing dim is left in
+// it, and the text on screen stays the same.
+func TestCSwitchesTheHighContrastTheme(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 120, 36)
+	m.card = ""
+	before := m.Screen()
+	press(m, "c")
+	after := m.Screen()
+	if !strings.Contains(m.notice, "high-contrast theme on") {
+		t.Fatalf("notice %q", m.notice)
+	}
+	if m.styles.Dim.GetForeground() == NewStyles(true).Dim.GetForeground() || !m.styles.Dim.GetBold() {
+		t.Fatalf("the high-contrast theme keeps the normal dim style")
+	}
+	if before == after {
+		t.Fatal("c changed nothing on screen")
+	}
+	stripNotice := func(s string) string { return strings.Join(strings.Split(ansi.Strip(s), "\n")[:35], "\n") }
+	if stripNotice(before) != stripNotice(after) {
+		t.Fatal("the theme changed the text, not only its colours")
+	}
+	press(m, "c")
+	if m.styles.Dim.GetForeground() != NewStyles(true).Dim.GetForeground() {
+		t.Fatal("a second c should bring the normal theme back")
+	}
+}
+
+// The legend names only the outcomes this run has drawn.
+func TestTheLegendNamesOnlyWhatOccurred(t *testing.T) {
+	for _, c := range []struct {
+		scenario   string
+		has, hasNo []string
+	}{
+		{"fallback", []string{"primary", "fallback", "skipped"}, []string{"throttled", "cooldown", "rate-limited", "failed"}},
+		{"throttle-storm", []string{"primary", "fallback", "cooldown", "throttled"}, []string{"rate-limited", "failed"}},
+	} {
+		events, e, s := recorded(t, c.scenario)
+		m := dashboard(t, events, atSpeed20{e.Controls()}, s, 160, 48)
+		key := strings.Join(legend(m.styles, &m.state.seen, 200), " ")
+		for _, want := range c.has {
+			if !strings.Contains(key, want) {
+				t.Errorf("%s: the legend lacks %q: %q", c.scenario, want, ansi.Strip(key))
+			}
+		}
+		for _, not := range c.hasNo {
+			if strings.Contains(key, not) {
+				t.Errorf("%s: the legend names %q, which never happened: %q", c.scenario, not, ansi.Strip(key))
+			}
+		}
+	}
+}
+
+// A fixed window says when it resets, and a full gauge right after a reset
+// says that is the new window.
+func TestAFixedWindowSaysWhenItResets(t *testing.T) {
+	s, _ := builtinFile(t).Lookup("noisy-neighbour")
+	for _, c := range []struct {
+		at   time.Duration
+		want *regexp.Regexp
+	}{
+		{90 * time.Second, regexp.MustCompile(`tenant/A .* 0\.0/30\s+30 fixed-window resets in 30\.0s ok \d+\s+rej \d+`)},
+		// The run's last request is at 120 s, right as the window resets.
+		{121 * time.Second, regexp.MustCompile(`tenant/A .*████ 30\.0/30\s+30 fixed-window reset 0\.0s ago ok \d+\s+rej 180`)},
+	} {
+		events, ctl := recordedUntil(t, "noisy-neighbour", c.at)
+		m := dashboard(t, events, ctl, s, 120, 36)
+		if b := ansi.Strip(m.bucketsView(120, 6)); !c.want.MatchString(b) {
+			t.Errorf("at %s: %s not in\n%s", c.at, c.want, b)
+		}
+	}
+}
