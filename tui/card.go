@@ -14,21 +14,28 @@ import (
 // for the width: closer columns first, then whole columns left out from
 // the right, named under the table, so no figure is cut.
 func (m *Model) resultsCard(width, height int) string {
-	var content []string
+	var content []cardLine
 	for _, line := range reflowTables(strings.Split(strings.Trim(m.card, "\n"), "\n"), width) {
-		if strings.Trim(line, "=") != "" || line == "" { // the rules under a title add nothing on screen
+		if strings.Trim(line.text, "=") != "" || line.text == "" { // the rules under a title add nothing on screen
 			content = append(content, line)
 		}
 	}
 	if len(content) > height-1 {
 		// Short of room, blank lines go before any figure does.
-		content = slices.DeleteFunc(content, func(line string) bool { return line == "" })
+		content = slices.DeleteFunc(content, func(line cardLine) bool { return line.text == "" })
 	}
 	title := joinFitting(width, " · ", part{text: "Results", rank: 2}, part{text: "the headless summary's tables", rank: 0},
 		part{text: "any key returns to the panels", rank: 1})
 	lines := []string{m.styles.Bold.Render(fit(title, width))}
-	for _, line := range content {
-		lines = append(lines, fit(line, width))
+	for i, line := range content {
+		text := fit(line.text, width)
+		switch {
+		case i == 0 || strings.HasSuffix(line.text, ":"):
+			text = m.styles.Bold.Render(text) // the card's title and its sections' names
+		case line.head:
+			text = m.styles.Dim.Render(text)
+		}
+		lines = append(lines, text)
 	}
 	return block(lines, width, height)
 }
@@ -36,13 +43,19 @@ func (m *Model) resultsCard(width, height int) string {
 // tableRule is the line under a summary table's header: dashes and bars.
 var tableRule = regexp.MustCompile(`^-+(\|-+)+$`)
 
+// cardLine is a line of the results card; head marks a table's header.
+type cardLine struct {
+	text string
+	head bool
+}
+
 // reflowTables lays out every "a | b | c" table in lines to fit width,
 // dropping the rule under its header, which the alignment makes plain.
-func reflowTables(lines []string, width int) []string {
-	var out []string
+func reflowTables(lines []string, width int) []cardLine {
+	var out []cardLine
 	for i := 0; i < len(lines); i++ {
 		if i+1 >= len(lines) || !strings.Contains(lines[i], " | ") || !tableRule.MatchString(lines[i+1]) {
-			out = append(out, lines[i])
+			out = append(out, cardLine{text: lines[i]})
 			continue
 		}
 		rows := [][]string{cells(lines[i])}
@@ -50,7 +63,9 @@ func reflowTables(lines []string, width int) []string {
 		for ; j < len(lines) && strings.Contains(lines[j], " | "); j++ {
 			rows = append(rows, cells(lines[j]))
 		}
-		out = append(out, layoutTable(rows, width)...)
+		for k, text := range layoutTable(rows, width) {
+			out = append(out, cardLine{text: text, head: k == 0})
+		}
 		i = j - 1
 	}
 	return out

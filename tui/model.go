@@ -120,14 +120,13 @@ func (m *Model) restyle() {
 	} else {
 		m.styles = NewStyles(m.dark)
 	}
+	// The help's own styles are too dim to read across a room: keys are
+	// bold, what they do takes the dashboard's dim, which is made to read.
 	m.help.Styles = help.DefaultStyles(m.dark)
-	if m.highContrast {
-		// The help's keys and descriptions are dim by default; a
-		// projector needs them plain.
-		m.help.Styles.ShortKey, m.help.Styles.ShortDesc = m.styles.Bold, m.styles.Dim
-		m.help.Styles.FullKey, m.help.Styles.FullDesc = m.styles.Bold, m.styles.Dim
-		m.help.Styles.ShortSeparator, m.help.Styles.FullSeparator = m.styles.Dim, m.styles.Dim
-	}
+	m.help.Styles.ShortKey, m.help.Styles.ShortDesc = m.styles.Bold, m.styles.Dim
+	m.help.Styles.FullKey, m.help.Styles.FullDesc = m.styles.Bold, m.styles.Dim
+	m.help.Styles.ShortSeparator, m.help.Styles.FullSeparator = m.styles.Dim, m.styles.Dim
+	m.help.Styles.Ellipsis = m.styles.Dim
 }
 
 // show puts run on screen with a fresh state; the selected bucket stays.

@@ -137,7 +137,10 @@ func trendsView(s *runState, now time.Duration, st Styles, width, height int) st
 		from := start + int64(i)*per
 		bins[i] = s.trends.window(from, from+per)
 	}
-	series := func(label string, value func(b *trendBin) (float64, bool), format func(float64) string) {
+	// Each row's chart takes its outcome's colour, as in the lanes.
+	var paints []paint
+	series := func(label string, colour paint, value func(b *trendBin) (float64, bool), format func(float64) string) {
+		paints = append(paints, colour)
 		values := make([]float64, cells)
 		latest := "–"
 		for i := range bins {
@@ -154,17 +157,17 @@ func trendsView(s *runState, now time.Duration, st Styles, width, height int) st
 		return func(b *trendBin) (float64, bool) { return float64(f(b)), true }
 	}
 	whole := func(v float64) string { return fmt.Sprintf("%.0f", v) }
-	series("ok", count(func(b *trendBin) int { return b.ok }), whole)
-	series("fell back", count(func(b *trendBin) int { return b.fellBack }), whole)
-	series("refused", count(func(b *trendBin) int { return b.refused }), whole)
-	series("throttled", count(func(b *trendBin) int { return b.throttled }), whole)
-	series("failed", count(func(b *trendBin) int { return b.failed }), whole)
-	series("success %", func(b *trendBin) (float64, bool) {
+	series("ok", st.segmentPaint[Primary], count(func(b *trendBin) int { return b.ok }), whole)
+	series("fell back", st.segmentPaint[Fallback], count(func(b *trendBin) int { return b.fellBack }), whole)
+	series("refused", st.segmentPaint[RateLimited], count(func(b *trendBin) int { return b.refused }), whole)
+	series("throttled", st.segmentPaint[Throttled], count(func(b *trendBin) int { return b.throttled }), whole)
+	series("failed", st.segmentPaint[Failed], count(func(b *trendBin) int { return b.failed }), whole)
+	series("success %", st.segmentPaint[Primary], func(b *trendBin) (float64, bool) {
 		done := b.ok + b.fellBack + b.refused + b.failed
 		return 100 * float64(b.ok+b.fellBack) / float64(max(1, done)), done > 0
 	}, func(v float64) string { return fmt.Sprintf("%.0f%%", v) })
 	for _, q := range []float64{0.5, 0.95} {
-		series(fmt.Sprintf("p%.0f", q*100), func(b *trendBin) (float64, bool) {
+		series(fmt.Sprintf("p%.0f", q*100), st.boldPaint, func(b *trendBin) (float64, bool) {
 			d, ok := b.latency.quantile(q)
 			return d.Seconds(), ok
 		}, func(v float64) string { return fmt.Sprintf("%.1fs", v) })
@@ -187,8 +190,11 @@ func trendsView(s *runState, now time.Duration, st Styles, width, height int) st
 		}
 	}
 	lines = append(lines, fmt.Sprintf("%-*s %s", labelW, "faults, RPM", string(marks)))
+	paints = append(paints, st.errorPaint)
 	for i := 1; i < len(lines); i++ {
-		lines[i] = padCells(lines[i], width)
+		runes := []rune(padCells(lines[i], width))
+		from, to := min(len(runes), labelW+1), min(len(runes), labelW+1+cells)
+		lines[i] = string(runes[:from]) + paints[i-1].on(string(runes[from:to])) + string(runes[to:])
 	}
 	return blockOfFull(lines, width, height)
 }
