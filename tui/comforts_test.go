@@ -31,7 +31,9 @@ func TestTheLanesTimeAxisSlidesAndZooms(t *testing.T) {
 	events, ctl := recordedUntil(t, "region-outage", 150*time.Second)
 	s, _ := builtinFile(t).Lookup("region-outage")
 	m := dashboard(t, events, ctl, s, 120, 36)
-	title := func() string { return strings.SplitN(ansi.Strip(m.lanesView(m.layout().lanesW, m.layout().lanesH)), "\n", 2)[0] }
+	title := func() string {
+		return strings.SplitN(ansi.Strip(m.lanesView(m.layout().lanesW, m.layout().lanesH)), "\n", 2)[0]
+	}
 	if got := title(); !strings.HasSuffix(strings.TrimSpace(got), "last 1m") || !strings.Contains(got, "1m30s") || strings.Contains(got, " 0s ") {
 		t.Fatalf("at 150 s the axis should show the last minute, from 90 s: %q", got)
 	}
