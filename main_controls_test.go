@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -35,13 +33,7 @@ func TestQuickKeyPressesAreNeverLostInATerminal(t *testing.T) {
 			Rate float64 `json:"rate"`
 		} `json:"controls"`
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, path, &doc)
 	if n := len(doc.RPMChanges); n != 10 || doc.RPMChanges[0].RPM != 16 || doc.RPMChanges[n-1].RPM != 25 ||
 		doc.RPMChanges[n-1].Bucket != "deployment/primary-a" {
 		t.Fatalf("rpm_changes %+v; want ten steps from 16 to 25 on primary-a", doc.RPMChanges)

@@ -522,6 +522,18 @@ func TestRegionOutageFromTheFaultMenuInATerminal(t *testing.T) {
 	term.waitFor("the summary after quitting", `TUNING RESULTS \(INTERRUPTED\)`)
 }
 
+// readJSON reads the JSON file at path into doc.
+func readJSON(t *testing.T, path string, doc any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
 // headerCount reads one of the header's totals, by its long or short label.
 func headerCount(t *testing.T, screen string, labels string) int {
 	t.Helper()
@@ -571,13 +583,7 @@ func TestDashboardMidRunInATerminal(t *testing.T) {
 					FellBack                    int `json:"fell_back"`
 				} `json:"summary"`
 			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(data, &doc); err != nil {
-				t.Fatal(err)
-			}
+			readJSON(t, path, &doc)
 			sum := doc.Summary
 			got := [5]int{headerCount(t, screen, "sent"), headerCount(t, screen, "succeeded|ok"), headerCount(t, screen, "fell back"),
 				headerCount(t, screen, "rate-limited|rate-ltd"), headerCount(t, screen, "failed")}
