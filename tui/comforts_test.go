@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -174,5 +176,32 @@ func TestAFixedWindowSaysWhenItResets(t *testing.T) {
 		if b := ansi.Strip(m.bucketsView(120, 6)); !c.want.MatchString(b) {
 			t.Errorf("at %s: %s not in\n%s", c.at, c.want, b)
 		}
+	}
+}
+
+// An export's path is shown whole, even where it is longer than a line:
+// the notice takes the lines it needs.
+func TestTheExportPathIsShownWhole(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	dir := filepath.Join(t.TempDir(), "a-directory-with-a-long-name", "and-another-one-below-it")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "spillway-fallback-20261201-120000.json")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 80, 24)
+	m.card = ""
+	m.session.ExportPath = path
+	m.run.Export = func(p string) error { return os.WriteFile(p, []byte("{}"), 0o644) }
+	cmd := m.key(tea.KeyPressMsg{Code: 'e', Text: "e"})
+	m.Update(cmd())
+	screen := m.Screen()
+	checkSize(t, screen, 80, 24)
+	lines := strings.Split(ansi.Strip(screen), "\n")
+	var footer strings.Builder
+	for _, line := range lines[len(lines)-m.footerHeight():] {
+		footer.WriteString(strings.TrimRight(line, " "))
+	}
+	if len(path) <= 80 || !strings.Contains(footer.String(), "exported 10 requests to "+path) {
+		t.Fatalf("the path %q is not whole in the footer:\n%s", path, strings.Join(lines, "\n"))
 	}
 }

@@ -97,6 +97,9 @@ type Model struct {
 	help          help.Model
 	showHelp      bool
 	notice        string
+	// noticePath is a path the notice must show whole, however long: the
+	// footer gives such a notice its lines.
+	noticePath string
 	Quit          bool // the user asked to quit
 }
 
@@ -473,7 +476,7 @@ func (m *Model) export() tea.Cmd {
 		path = abs
 	}
 	requests, inProgress := len(m.state.lanes), !m.state.ended
-	m.notice = "exporting to " + path + "…"
+	m.notice, m.noticePath = "exporting to "+path, path
 	return func() tea.Msg {
 		return exportedMsg{path: path, requests: requests, inProgress: inProgress, err: write(path)}
 	}
@@ -598,6 +601,9 @@ func (m *Model) bucketsView(width, height int) string {
 // footerHeight is one line of short help, or the tallest column of the
 // full help while ? shows it.
 func (m *Model) footerHeight() int {
+	if lines := m.wholeNotice(); lines != nil {
+		return len(lines)
+	}
 	if !m.showHelp || m.picker.open || m.faults.open {
 		return 1
 	}
@@ -608,7 +614,26 @@ func (m *Model) footerHeight() int {
 	return rows
 }
 
+// wholeNotice is the notice broken into lines when it holds a path that
+// must show whole and one line is too short for it; nil otherwise.
+func (m *Model) wholeNotice() []string {
+	if m.noticePath == "" || !strings.Contains(m.notice, m.noticePath) || ansi.StringWidth(m.notice) <= m.width*2/3 {
+		return nil
+	}
+	lines := strings.Split(ansi.Wrap(m.notice, m.width, "/"), "\n")
+	return lines[:min(len(lines), maxNoticeLines)]
+}
+
+// maxNoticeLines bounds how much of the screen a notice may take.
+const maxNoticeLines = 3
+
 func (m *Model) footer() string {
+	if lines := m.wholeNotice(); lines != nil {
+		for i, line := range lines {
+			lines[i] = m.styles.Warn.Render(line)
+		}
+		return block(lines, m.width, len(lines))
+	}
 	if m.showHelp && !m.picker.open && !m.faults.open {
 		m.help.SetWidth(m.width)
 		return block(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n"), m.width, m.footerHeight())
