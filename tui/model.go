@@ -100,7 +100,7 @@ type Model struct {
 	// noticePath is a path the notice must show whole, however long: the
 	// footer gives such a notice its lines.
 	noticePath string
-	Quit          bool // the user asked to quit
+	Quit       bool // the user asked to quit
 }
 
 // New builds the dashboard on a running run.
