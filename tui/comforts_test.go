@@ -10,6 +10,9 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"spillway/engine"
+	"spillway/scenarios"
 )
 
 func press(m *Model, keys ...string) {
@@ -204,4 +207,105 @@ func TestTheExportPathIsShownWhole(t *testing.T) {
 	if len(path) <= 80 || !strings.Contains(footer.String(), "exported 10 requests to "+path) {
 		t.Fatalf("the path %q is not whole in the footer:\n%s", path, strings.Join(lines, "\n"))
 	}
+}
+
+// Where the figures have a place of their own but the trends have none, v
+// shows the trends in the buckets' place, never a panel twice; on a window
+// where both have places it gives the buckets back.
+func TestVNeverShowsAPanelTwice(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 160, 30)
+	m.card = ""
+	if l := m.layout(); !l.has(panelFigures) || l.has(panelTrends) {
+		t.Fatalf("at 160×30 the figures should have a place and the trends none: %+v", l)
+	}
+	press(m, "v")
+	plain := ansi.Strip(m.Screen())
+	if strings.Count(plain, "Live figures") != 1 || !strings.Contains(plain, "Trends ·") {
+		t.Fatalf("v at 160×30 should show the trends once, beside the figures:\n%s", plain)
+	}
+	checkSize(t, m.Screen(), 160, 30)
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	press(m, "v")
+	plain = ansi.Strip(m.Screen())
+	if !strings.Contains(plain, "Buckets ·") || strings.Count(plain, "Trends ·") != 1 || !strings.Contains(m.notice, "every panel has a place") {
+		t.Fatalf("v where every panel has a place should bring the buckets back:\n%s", plain)
+	}
+}
+
+// A Region that went down twice shows its latest outage, the same on
+// every frame.
+func TestARegionShowsItsLatestOutage(t *testing.T) {
+	events, e, s := recorded(t, "region-outage")
+	outage := scenarios.Fault{Kind: scenarios.RegionOutage, Region: "us-east-2"}
+	end := events[len(events)-1].At
+	var extra []engine.Event
+	for id, span := range [][2]time.Duration{{150 * time.Second, 160 * time.Second}, {170 * time.Second, 180 * time.Second}} {
+		info := &engine.FaultInfo{ID: 100 + id, Fault: outage}
+		extra = append(extra, engine.Event{Kind: engine.FaultStarted, At: span[0], Fault: info}, engine.Event{Kind: engine.FaultEnded, At: span[1], Fault: info})
+	}
+	all := append(append([]engine.Event(nil), events[:len(events)-1]...), extra...)
+	all = append(all, events[len(events)-1])
+	if end < 180*time.Second {
+		t.Fatalf("the run ends at %s, before the outages added", end)
+	}
+	m := dashboard(t, all, atSpeed20{e.Controls()}, s, 80, 24)
+	first := ansi.Strip(m.regions(80, 5))
+	if !strings.Contains(first, "down 2m50s–3m") {
+		t.Fatalf("us-east-2 should show its latest outage:\n%s", first)
+	}
+	for range 20 {
+		if again := ansi.Strip(m.regions(80, 5)); again != first {
+			t.Fatalf("the histogram changed between frames:\n%s\nthen\n%s", first, again)
+		}
+	}
+}
+
+// The header never runs past the window, even at the smallest size with
+// the longest badge and a pause.
+func TestTheHeaderFitsTheSmallestWindow(t *testing.T) {
+	events, e, s := recorded(t, "region-outage")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 60, 16)
+	m.card = ""
+	m.run.Badge, m.snap.Paused = "EMULATED ENDPOINT", true
+	header := m.header(60)
+	checkSize(t, header, 60, 3)
+	if plain := ansi.Strip(header); !strings.Contains(plain, "200.0s") || !strings.Contains(plain, "PAUSED") {
+		t.Fatalf("the clock and PAUSED must stay:\n%s", plain)
+	}
+}
+
+// Typing an RPM shows its prompt even while an export's path is on show.
+func TestThePromptComesBeforeALongNotice(t *testing.T) {
+	events, e, s := recorded(t, "fallback")
+	m := dashboard(t, events, atSpeed20{e.Controls()}, s, 80, 24)
+	m.card = ""
+	m.noticePath = "/a/very/long/path/that/does/not/fit/in/two/thirds/of/a/line/spillway-fallback.json"
+	m.notice = "exported 10 requests to " + m.noticePath
+	if m.footerHeight() < 2 {
+		t.Fatal("the long notice should take two lines")
+	}
+	press(m, "=", "7")
+	if footer := ansi.Strip(m.footer()); !strings.Contains(footer, "RPM for tenant/app: 7") || m.footerHeight() != 1 {
+		t.Fatalf("the prompt is hidden: %q", footer)
+	}
+}
+
+// Z steps up from the window the axis picks by itself, a minute at least,
+// even before the lanes were first drawn.
+func TestZoomStepsFromTheAutomaticWindow(t *testing.T) {
+	m := New(&Run{Feed: &Feed{}, Controls: &fakeControls{}, Options: testOptions(builtinScenario(t, "fallback"))}, Session{})
+	press(m, "Z")
+	if !strings.Contains(m.notice, "last 2m") {
+		t.Fatalf("Z before any frame: %q, want the last 2m", m.notice)
+	}
+}
+
+func builtinScenario(t *testing.T, name string) *scenarios.Scenario {
+	t.Helper()
+	s, err := builtinFile(t).Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -8,8 +8,9 @@ import (
 
 // fit pads plain text to width cells, or shortens it to whole words
 // followed by " …", so a cut never splits a number or a name: "primary at
-// 3 RPM → fallback" in 20 cells is "primary at 3 RPM …". Only a first word
-// longer than the width is cut inside, as the last resort.
+// 3 RPM → fallback" in 20 cells is "primary at 3 RPM …". Only where no
+// whole word fits (a first word longer than the width, or a width under 3
+// cells) is the text cut inside a word, as the last resort.
 func fit(s string, width int) string {
 	if width <= 0 {
 		return ""

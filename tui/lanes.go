@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +59,9 @@ func (p *lanesPanel) window(earliest, latest time.Duration) (span time.Duration,
 func (p *lanesPanel) zoomBy(steps int) string {
 	from := p.zoom
 	if from == autoWindow {
-		from = p.auto
+		// From the window on screen; never shorter than the least it
+		// picks, even before the lanes were first drawn.
+		from = max(p.auto, leastAutoWindow)
 	}
 	p.zoom = min(len(timeWindows), max(0, from+steps))
 	if p.zoom < len(timeWindows) {
@@ -216,7 +219,7 @@ func laneColumns(visible []Lane, width int) (labelW, infoW int, info func(*Lane)
 		func(l *Lane) string { return laneInfo(l, false, false) },
 	}
 	for _, kind := range kinds {
-		need := len("10000–10000 of 10000") // the caption above the column
+		need := ansi.StringWidth("10000–10000 of 10000") // the caption above the column
 		for i := range visible {
 			need = max(need, ansi.StringWidth(kind(&visible[i])))
 		}
@@ -269,11 +272,6 @@ func (a axis) col(d time.Duration) int {
 		return -1
 	}
 	return min(a.cells-1, int(float64(d-a.from)/float64(a.to-a.from)*float64(a.cells)))
-}
-
-// at is the time at the left edge of cell c.
-func (a axis) at(c int) time.Duration {
-	return a.from + time.Duration(float64(a.to-a.from)*float64(c)/float64(a.cells))
 }
 
 // clippedGlyph starts a lane some of whose segments lie before the axis.
@@ -410,8 +408,8 @@ func ruler(s *runState, ax axis, now time.Duration, st Styles) string {
 	for t := (ax.from + step - 1) / step * step; t <= ax.to; t += step {
 		c := ax.col(t)
 		label := []rune(durationText(t))
-		if c < 0 || c+len(label) > ax.cells {
-			continue
+		if c < 0 || c+len(label) > ax.cells || slices.Contains(kind[c:c+len(label)], change) {
+			continue // a label never hides where a limit changed
 		}
 		copy(text[c:], label)
 	}

@@ -56,19 +56,6 @@ func (l layout) has(p panel) bool {
 	return false
 }
 
-// height is the rows p gets, 0 when it has no place.
-func (l layout) height(p panel) int {
-	if p == panelLanes {
-		return l.lanesH
-	}
-	for _, s := range l.stack {
-		if s.panel == p {
-			return s.height
-		}
-	}
-	return 0
-}
-
 // trendsNeed is the trend panel's height: a title, eight series and the
 // marks.
 const trendsNeed = 10
@@ -77,7 +64,12 @@ const trendsNeed = 10
 // it gives the live figures or the trends a place of their own.
 const lanesLeast = 16
 
-func (m *Model) layout() layout {
+func (m *Model) layout() layout { return m.layoutFor(m.inPlace) }
+
+// layoutFor is the layout with inPlace (what v chose) in the buckets'
+// place; that panel then has no place of its own, so it is never drawn
+// twice.
+func (m *Model) layoutFor(inPlace int) layout {
 	l := layout{bodyH: m.height - m.headerHeight() - m.footerHeight()}
 	switch m.maximised {
 	case noPanel:
@@ -96,18 +88,29 @@ func (m *Model) layout() layout {
 		bucketsNeed = max(bucketsNeed, len(m.faults.options)+1)
 	}
 	figuresNeed := len(m.snap.Buckets) + 2
+	inBuckets := func(most int) int {
+		switch {
+		case m.faults.open:
+		case inPlace == inPlaceFigures:
+			// What v shows takes the room it needs, up to most.
+			return min(figuresNeed, most)
+		case inPlace == inPlaceTrends:
+			return min(trendsNeed, most)
+		}
+		return min(bucketsNeed, most)
+	}
 	if m.width >= sideBySideWidth {
 		l.side = true
 		l.stackW = m.width * 9 / 20
 		l.lanesW, l.lanesH = m.width-l.stackW-1, l.bodyH
-		buckets := min(bucketsNeed, l.bodyH/2)
+		buckets := inBuckets(l.bodyH / 2)
 		left := l.bodyH - buckets // for the Region histogram, less what the others take
 		figures, trends, ticker := 0, 0, 0
-		if left-figuresNeed >= regionsNeed {
+		if inPlace != inPlaceFigures && left-figuresNeed >= regionsNeed {
 			figures = figuresNeed
 			left -= figures
 		}
-		if left-regionsNeed >= trendsNeed+4 {
+		if inPlace != inPlaceTrends && left-regionsNeed >= trendsNeed+4 {
 			trends = trendsNeed
 			left -= trends
 		}
@@ -121,25 +124,19 @@ func (m *Model) layout() layout {
 	}
 	l.lanesW, l.stackW = m.width, m.width
 	buckets := min(bucketsNeed, l.bodyH/3)
-	switch {
-	case m.faults.open:
-	case m.inPlace == inPlaceFigures:
-		// What v shows takes the room it needs, up to half the body; the
-		// lanes give it up.
-		buckets = min(figuresNeed, l.bodyH/2)
-	case m.inPlace == inPlaceTrends:
-		buckets = min(trendsNeed, l.bodyH/2)
+	if inPlace != inPlaceBuckets && !m.faults.open {
+		buckets = inBuckets(l.bodyH / 2) // the lanes give up the room
 	}
 	regions := min(regionsNeed, l.bodyH*2/5)
 	l.lanesH = l.bodyH - buckets - regions
 	l.stack = []slot{{panelBuckets, buckets}}
 	// A tall window gives the live figures and then the trends their own
 	// places, under the buckets, while the lanes keep enough rows.
-	if m.inPlace != inPlaceFigures && l.lanesH-figuresNeed >= lanesLeast {
+	if inPlace != inPlaceFigures && l.lanesH-figuresNeed >= lanesLeast {
 		l.stack = append(l.stack, slot{panelFigures, figuresNeed})
 		l.lanesH -= figuresNeed
 	}
-	if m.inPlace != inPlaceTrends && l.lanesH-trendsNeed >= lanesLeast {
+	if inPlace != inPlaceTrends && l.lanesH-trendsNeed >= lanesLeast {
 		l.stack = append(l.stack, slot{panelTrends, trendsNeed})
 		l.lanesH -= trendsNeed
 	}

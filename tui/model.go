@@ -97,8 +97,8 @@ type Model struct {
 	help          help.Model
 	showHelp      bool
 	notice        string
-	// noticePath is a path the notice must show whole, however long: the
-	// footer gives such a notice its lines.
+	// noticePath is a path the notice must show whole: the footer gives
+	// such a notice up to maxNoticeLines lines.
 	noticePath string
 	Quit       bool // the user asked to quit
 }
@@ -132,7 +132,8 @@ func (m *Model) restyle() {
 	m.help.Styles.Ellipsis = m.styles.Dim
 }
 
-// show puts run on screen with a fresh state; the selected bucket stays.
+// show puts run on screen with a fresh state; the selected bucket, the
+// lanes' zoom and the panel choices stay, as the user set them.
 func (m *Model) show(run *Run) {
 	m.run = run
 	m.masked = maskedIDs(run.Scenario, run.AccountIDs)
@@ -359,11 +360,19 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.inspecting = m.inspectFrom()
 	case key.Matches(msg, k.Figures):
-		if l := m.layout(); l.has(panelFigures) && l.has(panelTrends) {
+		// v cycles through the buckets and whichever of the figures and
+		// the trends have no place of their own at this size.
+		own := m.layoutFor(inPlaceBuckets)
+		placed := [inPlaceCount]bool{inPlaceFigures: own.has(panelFigures), inPlaceTrends: own.has(panelTrends)}
+		if placed[inPlaceFigures] && placed[inPlaceTrends] {
+			m.inPlace = inPlaceBuckets
 			m.notice = "at this size every panel has a place of its own; v is for smaller windows"
 			break
 		}
 		m.inPlace = (m.inPlace + 1) % inPlaceCount
+		for placed[m.inPlace] {
+			m.inPlace = (m.inPlace + 1) % inPlaceCount
+		}
 	case key.Matches(msg, k.Contrast):
 		m.highContrast = !m.highContrast
 		m.restyle()
@@ -617,6 +626,9 @@ func (m *Model) footerHeight() int {
 // wholeNotice is the notice broken into lines when it holds a path that
 // must show whole and one line is too short for it; nil otherwise.
 func (m *Model) wholeNotice() []string {
+	if m.typingFor != "" || m.showHelp || m.picker.open || m.faults.open || m.inspecting != 0 {
+		return nil // the footer those need comes first
+	}
 	if m.noticePath == "" || !strings.Contains(m.notice, m.noticePath) || ansi.StringWidth(m.notice) <= m.width*2/3 {
 		return nil
 	}

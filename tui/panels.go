@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -72,19 +73,30 @@ func (m *Model) header(width int) string {
 	if m.run.Live {
 		style = st.Live
 	}
-	clock := fmt.Sprintf(" · speed %s · %s · seed %d", engine.SpeedText(m.snap.Speed), seconds(m.now()), m.run.Seed)
+	// The clock comes before the backend's words: the badge says what
+	// the backend is, and a narrow window leaves out the seed first.
+	paused := ""
 	if m.snap.Paused {
-		clock += " · " + st.Paused.Render(" PAUSED ")
+		paused = st.Paused.Render(" PAUSED ")
 	}
-	backendW := width - lipgloss.Width(badge) - 3 - lipgloss.Width(clock)
+	badgeW := lipgloss.Width(badge) + 2
+	clock := joinFitting(width-badgeW-1, " · ", part{text: "speed " + engine.SpeedText(m.snap.Speed), rank: 1},
+		part{text: seconds(m.now()), rank: 2}, part{text: fmt.Sprintf("seed %d", m.run.Seed), rank: 0}, part{text: paused, rank: 2})
+	backendW := width - badgeW - 1 - 3 - lipgloss.Width(clock)
 	rest := m.run.Backend
 	if ansi.StringWidth(rest) > backendW && m.run.BackendBrief != "" {
 		rest = m.run.BackendBrief
 	}
-	rest = strings.TrimRight(fit(rest, max(0, backendW)), " ")
-	lines = append(lines, block([]string{style.Render(" "+badge+" ") + " " + rest + clock}, width, 1))
+	line := style.Render(" "+badge+" ") + " " + clock
+	if backendW >= minBackendCells {
+		line = style.Render(" "+badge+" ") + " " + strings.TrimRight(fit(rest, backendW), " ") + " · " + clock
+	}
+	lines = append(lines, block([]string{line}, width, 1))
 	return strings.Join(append(lines, fit(m.counters(width), width)), "\n")
 }
+
+// minBackendCells is the least room worth giving the backend's words.
+const minBackendCells = 8
 
 // tallHeader is the least height that gives the header its description
 // line; below it, lanes need the room more.
@@ -318,8 +330,10 @@ func (m *Model) regions(width, height int) string {
 	// after, so an outage that is over still shows.
 	marks := map[string]string{}
 	markW := 0
-	for id, began := range m.state.faultAt {
-		f := m.state.faultOf[id]
+	// In the order they started, so the latest outage of a Region is the
+	// one it shows, the same on every frame.
+	for _, id := range slices.Sorted(maps.Keys(m.state.faultAt)) {
+		began, f := m.state.faultAt[id], m.state.faultOf[id]
 		if f.Kind != scenarios.RegionOutage {
 			continue
 		}
@@ -327,10 +341,10 @@ func (m *Model) regions(width, height int) string {
 		if ended, over := m.state.faultEnd[id]; over {
 			mark = "down " + durationText(began) + "–" + durationText(ended)
 		}
-		if marks[f.Region] == "" || strings.HasPrefix(mark, "DOWN") {
+		if !strings.HasPrefix(marks[f.Region], "DOWN") {
 			marks[f.Region] = mark
 		}
-		markW = max(markW, ansi.StringWidth(marks[f.Region])+1)
+		markW = max(markW, ansi.StringWidth(mark)+1)
 	}
 	columns := fmt.Sprintf(" %6s %6s %8s%*s", "calls", "share", "last "+durationText(recentWindow), markW, "")
 	barW := max(4, width-2-regionW-1-ansi.StringWidth(columns))
