@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -31,6 +32,7 @@ import (
 	"spillway/engine"
 	"spillway/engine/record"
 	"spillway/engine/session"
+	"spillway/engine/simaws/catalog"
 	"spillway/engine/simaws/emulator"
 	"spillway/scenarios"
 	"spillway/tui"
@@ -89,6 +91,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return listCommand(args[1:], stdout, stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
+	case "models":
+		return modelsCommand(args[1:], stdout, stderr)
 	case "emulator":
 		return emulatorCommand(args[1:], stdout, stderr)
 	case "fault":
@@ -108,7 +112,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		// "spillway NAME": the run command is optional, as the usage says.
 		return runCommand(args, stdout, stderr)
 	}
-	return usagef("unknown command %q; commands are run, list, validate, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
+	return usagef("unknown command %q; commands are run, list, validate, models, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
 }
 
 const usage = `Spillway: live resilience experiments on LLM inference with Amazon Bedrock.
@@ -117,6 +121,8 @@ Usage:
   spillway [run] [NAME] [flags]   run a scenario (default: the file's default, "fallback")
   spillway list [--scenarios FILE]
   spillway validate [FILE]        check a scenario file (default: the built-in one)
+  spillway models                 the Bedrock models the emulator serves without a scenario
+                                  naming them: ids, profiles, on-demand Regions, limits
   spillway emulator [--addr 127.0.0.1:4599] [--scenarios FILE] [--speed X]
                     [--log-retention 24h] [--max-log-records 200000]
                                   serve the simulated Bedrock, CloudWatch Logs and STS
@@ -238,6 +244,40 @@ func listCommand(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s %-*s  %s\n", mark, width, s.Name, s.Title)
 	}
 	fmt.Fprintf(stdout, "\n* default. Run one with: spillway run NAME\n")
+	return nil
+}
+
+// modelsCommand lists the model catalog the simulated fleet serves beside
+// the scenario's own models.
+func modelsCommand(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("models", stderr)
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(rest) > 0 {
+		return usagef("models takes no arguments, got %q", rest)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "MODEL\tNAME\tPROFILES\tMAX OUTPUT\tBURNDOWN\tON DEMAND IN")
+	for _, m := range catalog.BuiltIn().Models() {
+		onDemand := "no"
+		switch {
+		case len(m.InRegion) > 0:
+			onDemand = strings.Join(m.InRegion, " ")
+		case m.OnDemand:
+			onDemand = "any Region"
+		}
+		var geos []string
+		for geo := range m.Profiles {
+			geos = append(geos, geo+".")
+		}
+		slices.Sort(geos)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%g×\t%s\n", m.ID, m.Name, strings.Join(geos, " "), m.MaxOutputTokens, m.Burndown, onDemand)
+	}
+	w.Flush()
+	fmt.Fprintln(stdout, "\nThe embedded emulator and 'spillway emulator' serve these by foundation id where on demand, by profile id")
+	fmt.Fprintln(stdout, "(us.…, global.…) and by ARN; a scenario's [[model]] entries come first. Sources: engine/simaws/catalog/models.toml.")
 	return nil
 }
 

@@ -593,3 +593,21 @@ func TestDashboardMidRunInATerminal(t *testing.T) {
 		})
 	}
 }
+
+// spillway models lists the catalog: today's models with their profiles,
+// output limit, burndown and where they are served on demand.
+func TestModelsListsTheCatalog(t *testing.T) {
+	status, out, _ := spillway("models")
+	if status != 0 {
+		t.Fatalf("status %d", status)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^anthropic\.claude-sonnet-4-6\s+Claude Sonnet 4\.6\s+au\. eu\. global\. jp\. us\.\s+64000\s+5×\s+eu-west-2$`),
+		regexp.MustCompile(`(?m)^anthropic\.claude-opus-4-6-v1\s+Claude Opus 4\.6\s+.*us\.\s+128000\s+5×\s+no$`),
+		regexp.MustCompile(`(?m)^amazon\.nova-micro-v1:0\s+Nova Micro\s+eu\. us\.\s+\d+\s+1×\s+any Region$`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("no line matching %s in:\n%s", want, out)
+		}
+	}
+}

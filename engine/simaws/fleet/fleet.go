@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"spillway/engine/bucket"
+	"spillway/engine/simaws/catalog"
 	"spillway/engine/wire"
 	"spillway/scenarios"
 )
@@ -166,12 +167,24 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		r.Latency = f.errorLatency()
 		return r
 	}
+	maxTokens := MaxOutputTokens
 	if !f.known[scenarios.BaseModelID(call.ModelID)] {
-		r.Err = &APIError{Code: wire.ValidationException, Message: "The provided model identifier is invalid."}
-		r.Latency = f.errorLatency()
-		return r
+		// Not the scenario's: the catalog's current Bedrock models, as
+		// Bedrock serves them.
+		m, by, _, ok := catalog.BuiltIn().Resolve(call.ModelID)
+		switch {
+		case !ok:
+			r.Err = &APIError{Code: wire.ValidationException, Message: "The provided model identifier is invalid."}
+		case by == catalog.ByFoundationID && !m.OnDemandIn(call.SourceRegion):
+			r.Err = &APIError{Code: wire.ValidationException, Message: catalog.OnDemandRefusal(call.ModelID)}
+		}
+		if r.Err != nil {
+			r.Latency = f.errorLatency()
+			return r
+		}
+		maxTokens = m.MaxOutputTokens
 	}
-	if err := checkMaxTokens(call.MaxTokens); err != nil {
+	if err := checkMaxTokens(call.MaxTokens, maxTokens); err != nil {
 		r.Err = err
 		r.Latency = f.errorLatency()
 		return r
@@ -207,17 +220,16 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	return r
 }
 
-// checkMaxTokens refuses maxTokens outside 1…MaxOutputTokens as Bedrock
-// words it.
-func checkMaxTokens(n int) *APIError {
+// checkMaxTokens refuses maxTokens outside 1…limit as Bedrock words it.
+func checkMaxTokens(n, limit int) *APIError {
 	switch {
 	case n < 1:
 		return &APIError{Code: wire.ValidationException, Message: fmt.Sprintf(
 			"The maximum tokens you requested (%d) is below the minimum of 1.", n)}
-	case n > MaxOutputTokens:
+	case n > limit:
 		return &APIError{Code: wire.ValidationException, Message: fmt.Sprintf(
 			"The maximum tokens you requested exceeds the model limit of %d. Try again with a maximum tokens value of at most %d.",
-			MaxOutputTokens, MaxOutputTokens)}
+			limit, limit)}
 	}
 	return nil
 }

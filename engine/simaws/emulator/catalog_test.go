@@ -1,0 +1,107 @@
+package emulator_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/smithy-go"
+
+	"spillway/engine/simaws/catalog"
+	"spillway/engine/simaws/emulator"
+	"spillway/scenarios"
+)
+
+// Every catalog model answers Converse through the Go SDK without the
+// scenario naming it: by each of its profile ids and their ARNs, called
+// from a Region of the profile, landing in one of the profile's Regions;
+// and by its foundation id and ARN where the documentation serves it on
+// demand, with Bedrock's own refusal where it does not.
+func TestEveryCatalogModelAnswersThroughTheSDK(t *testing.T) {
+	world := &scenarios.Scenario{Name: "catalog",
+		Accounts: []scenarios.Account{{Name: "acct", Profile: "acct", Region: "us-east-1", AccountID: "111122223333", QuotaRPM: 10000}},
+		Logs:     scenarios.Logs{Group: "BedrockModelInvocation", Delay: time.Second}}
+	emu := emulator.New(world, nil, 1, epoch, emulator.Options{Clock: emulator.NewManualClock(epoch).Now})
+	url, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	client := func(region string) *bedrockruntime.Client {
+		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
+		return bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+			o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(url), aws.NopRetryer{}, []string{"sigv4"}
+		})
+	}
+	calls := 0
+	converse := func(region, model string) error {
+		calls++
+		_, err := client(region).Converse(context.Background(), converseInput(model))
+		return err
+	}
+	landed := func() string {
+		records := emu.Fleet().Records("acct", "BedrockModelInvocation", epoch.Add(time.Hour))
+		if len(records) != calls {
+			return fmt.Sprintf("(%d records for %d calls)", len(records), calls)
+		}
+		return records[len(records)-1].Region
+	}
+	models := catalog.BuiltIn().Models()
+	if len(models) < 10 {
+		t.Fatalf("%d catalog models", len(models))
+	}
+	for _, m := range models {
+		for _, id := range m.ProfileIDs() {
+			geo, _, _ := strings.Cut(id, ".")
+			regions := m.Profiles[geo]
+			from := regions[0]
+			for _, name := range []string{id, "arn:aws:bedrock:" + from + ":111122223333:inference-profile/" + id} {
+				if err := converse(from, name); err != nil {
+					t.Errorf("%s from %s: %v", name, from, err)
+					calls--
+					continue
+				}
+				if region := landed(); !slices.Contains(regions, region) {
+					t.Errorf("%s from %s landed in %s, outside the profile's Regions %v", name, from, region, regions)
+				}
+			}
+		}
+		onDemand := ""
+		for _, r := range append(slices.Clone(m.InRegion), "us-east-1") {
+			if m.OnDemandIn(r) {
+				onDemand = r
+				break
+			}
+		}
+		for _, name := range []string{m.ID, "arn:aws:bedrock:us-east-1::foundation-model/" + m.ID} {
+			if onDemand != "" {
+				if err := converse(onDemand, name); err != nil {
+					t.Errorf("%s on demand in %s: %v", name, onDemand, err)
+					calls--
+				} else if region := landed(); region != onDemand {
+					t.Errorf("%s on demand in %s ran in %s", name, onDemand, region)
+				}
+				continue
+			}
+			err := converse("us-east-1", name)
+			calls--
+			var api smithy.APIError
+			if !errors.As(err, &api) || api.ErrorCode() != "ValidationException" || !strings.Contains(api.ErrorMessage(), "with on-demand throughput isn’t supported") {
+				t.Errorf("%s on demand: %v, want Bedrock's on-demand refusal", name, err)
+			}
+		}
+	}
+	// An id that is in no catalog is still an invalid model identifier.
+	err = converse("us-east-1", "us.anthropic.claude-sonnet-9")
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorMessage() != "The provided model identifier is invalid." {
+		t.Fatalf("unknown model: %v", err)
+	}
+}
