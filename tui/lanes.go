@@ -377,11 +377,8 @@ func ruler(s *runState, ax axis, now time.Duration, st Styles) string {
 		change
 	)
 	kind := make([]uint8, ax.cells)
-	for id, began := range s.faultAt {
-		ended, over := s.faultEnd[id]
-		if !over {
-			ended = now
-		}
+	for i := range s.spans {
+		began, ended := s.spans[i].from, s.spans[i].until(now)
 		if ended < ax.from || began > ax.to {
 			continue
 		}

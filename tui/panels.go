@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -54,7 +53,11 @@ func (m *Model) header(width int) string {
 	if len(m.state.faults) > 0 {
 		var names []string
 		for _, f := range m.state.faults {
-			names = append(names, fmt.Sprintf("%s (since %s)", f.Fault, seconds(m.state.faultAt[f.ID])))
+			since := time.Duration(0)
+			if span := m.state.span(f.ID); span != nil {
+				since = span.from
+			}
+			names = append(names, fmt.Sprintf("%s (since %s)", f.Fault, seconds(since)))
 		}
 		faults = "FAULTS: " + strings.Join(names, " · ")
 	}
@@ -332,14 +335,14 @@ func (m *Model) regions(width, height int) string {
 	markW := 0
 	// In the order they started, so the latest outage of a Region is the
 	// one it shows, the same on every frame.
-	for _, id := range slices.Sorted(maps.Keys(m.state.faultAt)) {
-		began, f := m.state.faultAt[id], m.state.faultOf[id]
+	for _, span := range m.state.spans {
+		f := span.fault
 		if f.Kind != scenarios.RegionOutage {
 			continue
 		}
-		mark := "DOWN since " + durationText(began)
-		if ended, over := m.state.faultEnd[id]; over {
-			mark = "down " + durationText(began) + "–" + durationText(ended)
+		mark := "DOWN since " + durationText(span.from)
+		if span.over {
+			mark = "down " + durationText(span.from) + "–" + durationText(span.to)
 		}
 		if !strings.HasPrefix(marks[f.Region], "DOWN") {
 			marks[f.Region] = mark

@@ -128,14 +128,15 @@ type runState struct {
 	outcomes    [Cancelled + 1]int  // finished lanes by Outcome, for summarising the older ones
 	seen        [Cancelled + 1]bool // segment kinds drawn so far, for the legend
 	faults      []*engine.FaultInfo // in effect now, in the order they started
-	faultAt     map[int]time.Duration
-	faultOf     map[int]scenarios.Fault // every fault of the run by id, over or not
+	// spans are every fault of the run, over or not, in the order they
+	// started: the header's "since", the bands on the time axes and the
+	// Region histogram's outage marks all read them.
+	spans []faultSpan
 	// ticker is the latest decisions in words, oldest first, at most
 	// tickerLines of them.
-	ticker   []string
-	figs     figuresOf // live figures per tenant and deployment
-	trends   *trends   // per simulated second, for the trend panel
-	faultEnd map[int]time.Duration
+	ticker []string
+	figs   figuresOf // live figures per tenant and deployment
+	trends *trends   // per simulated second, for the trend panel
 	// history is each account's latest polls, oldest first, for the
 	// Region counts of a recent window.
 	history map[string][]pollAt
@@ -187,8 +188,8 @@ func (s *runState) tick(at time.Duration, text string) {
 }
 
 func newRunState() *runState {
-	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{}, faultAt: map[int]time.Duration{}, faultOf: map[int]scenarios.Fault{},
-		faultEnd: map[int]time.Duration{}, trends: &trends{}, history: map[string][]pollAt{}}
+	return &runState{polls: map[string]*engine.RegionPoll{}, pollAt: map[string]time.Duration{},
+		trends: &trends{}, history: map[string][]pollAt{}}
 }
 
 func (s *runState) lane(id int) *Lane {
@@ -359,13 +360,14 @@ func (s *runState) apply(ev engine.Event) {
 		s.history[ev.Account] = h
 	case engine.FaultStarted:
 		s.faults = append(s.faults, ev.Fault)
-		s.faultAt[ev.Fault.ID] = ev.At
-		s.faultOf[ev.Fault.ID] = ev.Fault.Fault
+		s.spans = append(s.spans, faultSpan{id: ev.Fault.ID, fault: ev.Fault.Fault, from: ev.At})
 		s.tick(ev.At, "fault on: "+ev.Fault.Fault.String())
 	case engine.FaultEnded:
 		s.faults = slices.DeleteFunc(s.faults, func(f *engine.FaultInfo) bool { return f.ID == ev.Fault.ID })
 		s.tick(ev.At, "fault off: "+ev.Fault.Fault.String())
-		s.faultEnd[ev.Fault.ID] = ev.At
+		if span := s.span(ev.Fault.ID); span != nil {
+			span.to, span.over = ev.At, true
+		}
 	case engine.HealthChanged:
 		s.tick(ev.At, ev.Message)
 	case engine.RPMChanged:
@@ -433,6 +435,32 @@ func (s *runState) finish(ev engine.Event, outcome SegmentKind) *Lane {
 	}
 	s.counts.InFlight--
 	return l
+}
+
+// faultSpan is when one fault was in effect.
+type faultSpan struct {
+	id       int
+	fault    scenarios.Fault
+	from, to time.Duration
+	over     bool // to is set; until then the fault lasts to now
+}
+
+// until is when the fault ended, or now while it lasts.
+func (f *faultSpan) until(now time.Duration) time.Duration {
+	if f.over {
+		return f.to
+	}
+	return now
+}
+
+// span is the fault with id, or nil.
+func (s *runState) span(id int) *faultSpan {
+	for i := len(s.spans) - 1; i >= 0; i-- {
+		if s.spans[i].id == id {
+			return &s.spans[i]
+		}
+	}
+	return nil
 }
 
 // faultOn returns the id of the fault in effect that is f, whatever its

@@ -175,11 +175,8 @@ func trendsView(s *runState, now time.Duration, st Styles, width, height int) st
 	// Faults as bands, limit and rate changes as ticks, on the same axis.
 	marks := []rune(strings.Repeat(" ", cells))
 	cell := func(at time.Duration) int { return int((int64(at/time.Second) - start) / per) }
-	for id, from := range s.faultAt {
-		to := now
-		if until, ended := s.faultEnd[id]; ended {
-			to = until
-		}
+	for i := range s.spans {
+		from, to := s.spans[i].from, s.spans[i].until(now)
 		for c := max(0, cell(from)); c < cells && c <= cell(to); c++ {
 			marks[c] = '▀'
 		}

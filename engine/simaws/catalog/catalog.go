@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/BurntSushi/toml"
+
+	"spillway/scenarios"
 )
 
 //go:embed models.toml
@@ -153,31 +155,22 @@ const (
 // (us.anthropic…), or by a foundation-model or inference-profile ARN. by
 // says which; geo is the profile's prefix.
 func (c *Catalog) Resolve(modelID string) (m Model, by, geo string, ok bool) {
-	id := modelID
-	if strings.HasPrefix(id, "arn:") {
-		parts := strings.SplitN(id, ":", 6)
-		if len(parts) < 6 {
-			return Model{}, "", "", false
-		}
-		kind, rest, found := strings.Cut(parts[5], "/")
-		if !found || kind != "foundation-model" && kind != "inference-profile" {
-			return Model{}, "", "", false
-		}
-		id = rest
+	if strings.HasPrefix(modelID, "arn:") && !strings.Contains(modelID, ":foundation-model/") &&
+		!strings.Contains(modelID, ":inference-profile/") {
+		return Model{}, "", "", false // an application profile names no model in its id
 	}
-	if m, found := c.models[id]; found {
+	m, found := c.models[scenarios.BaseModelID(modelID)]
+	geo = scenarios.Geography(modelID)
+	switch {
+	case !found:
+		return Model{}, "", "", false
+	case geo == "":
 		return m, ByFoundationID, "", true
 	}
-	geo, base, found := strings.Cut(id, ".")
-	if !found {
+	if _, has := m.Profiles[geo]; !has {
 		return Model{}, "", "", false
 	}
-	if m, found := c.models[base]; found {
-		if _, has := m.Profiles[geo]; has {
-			return m, ByProfile, geo, true
-		}
-	}
-	return Model{}, "", "", false
+	return m, ByProfile, geo, true
 }
 
 // OnDemandRefusal is Bedrock's answer to a foundation id called on demand
