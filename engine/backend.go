@@ -18,7 +18,10 @@ type Call struct {
 	ModelID      string
 	Operation    string
 	Prompt       string
-	MaxTokens    int
+	// InputTokens is the request's input as the gateway counted it; a
+	// backend sends a prompt of that many tokens (scenarios.PromptOfTokens).
+	InputTokens int
+	MaxTokens   int
 }
 
 // Reply is a backend's answer. Code is empty on success.

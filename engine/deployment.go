@@ -18,6 +18,7 @@ type deployment struct {
 	id           BucketID
 	rpm          scenarios.RPM
 	bucket       *bucket.Bucket
+	tokens       *tokenLimit // its TPM limit; nil when it has none
 	health       health.Policy
 	overMsg      string // why the pick passed it over for budget; rebuilt when rpm changes
 	throttledMsg string
@@ -56,16 +57,59 @@ func (d *deployment) skipReason(t time.Time) string {
 }
 
 // weight is the deployment's share in a shuffle: its weight if set, else its
-// rpm, as LiteLLM's simple-shuffle does. An unlimited deployment without a
-// weight counts as 1.
+// rpm, else its tpm, as LiteLLM's simple-shuffle does. A deployment with
+// neither limit nor weight counts as 1.
 func (d *deployment) weight() float64 {
 	switch {
 	case d.spec.Weight > 0:
 		return d.spec.Weight
-	case d.rpm.IsUnlimited():
-		return 1
+	case !d.rpm.IsUnlimited():
+		return float64(d.rpm)
+	case d.tokens != nil:
+		return float64(d.tokens.tpm)
 	}
-	return float64(d.rpm)
+	return 1
+}
+
+// hasBudget reports whether d's RPM and TPM limits both have room at t for
+// a request needing n, without taking anything.
+func (d *deployment) hasBudget(t time.Time, n tokens) bool {
+	return d.bucket.HasBudgetAt(t) && (d.tokens == nil || d.tokens.has(t, n))
+}
+
+// take admits a request needing n at t if both limits have room, taking a
+// request and the request's tokens; otherwise it counts the refusal on the
+// limit that ran out.
+func (d *deployment) take(t time.Time, n tokens) bool {
+	if d.tokens == nil {
+		return d.bucket.AllowAt(t)
+	}
+	if !d.bucket.HasBudgetAt(t) {
+		d.bucket.RejectAt(t)
+		return false
+	}
+	if !d.tokens.take(t, n) {
+		return false
+	}
+	return d.bucket.AllowAt(t)
+}
+
+// reject counts a pre-call check's refusal at t on the limit that ran out.
+func (d *deployment) reject(t time.Time) {
+	if d.tokens != nil && d.bucket.HasBudgetAt(t) {
+		d.tokens.bucket.RejectAt(t)
+		return
+	}
+	d.bucket.RejectAt(t)
+}
+
+// short is the limit a pick found without room at t: the bucket, its
+// limit and why, for the Skipped event.
+func (d *deployment) short(t time.Time) (BucketID, scenarios.RPM, string) {
+	if d.tokens != nil && d.bucket.HasBudgetAt(t) {
+		return d.tokens.id, d.tokens.tpm, d.tokens.overMsg
+	}
+	return d.id, d.rpm, d.overMsg
 }
 
 // healthPolicy is the scenario's gateway health rule for one deployment.
@@ -115,6 +159,7 @@ func newDeployments(s *scenarios.Scenario) deploymentSet {
 		acct, _ := s.Account(d.Account)
 		dep := &deployment{spec: d, account: acct, id: BucketID(DeploymentBucket + d.Name),
 			throttledMsg: d.Name + " throttled the call", health: healthPolicy(s.Gateway)}
+		dep.tokens = newTokenLimit(dep.id, "deployment "+d.Name, d.TPM, d.Limiter, d.Counting)
 		dep.setRPM(d.RPM)
 		out.list = append(out.list, dep)
 		out.byName[d.Name] = dep

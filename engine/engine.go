@@ -101,10 +101,16 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	deployments := newDeployments(s)
 	for _, d := range deployments.list {
 		e.tunables[d.id] = d
+		if d.tokens != nil {
+			e.tunables[d.tokens.id] = d.tokens
+		}
 	}
 	e.traffic = newTraffic(s, opts.Seed, deployments.groups(s))
 	for _, t := range e.traffic.tenants {
 		e.tunables[t.id] = t
+		if t.tokens != nil {
+			e.tunables[t.tokens.id] = t.tokens
+		}
 	}
 	e.gateway = gateway{
 		scenario:    s,
@@ -347,11 +353,8 @@ func (e *Engine) fail(why error) {
 
 func (e *Engine) bucketIDs() []BucketID {
 	ids := make([]BucketID, 0, len(e.tunables))
-	for _, t := range e.traffic.tenants {
-		ids = append(ids, t.id)
-	}
-	for _, d := range e.gateway.deployments {
-		ids = append(ids, d.id)
+	for _, l := range e.levels(e.loop.now) {
+		ids = append(ids, l.ID)
 	}
 	return ids
 }

@@ -102,6 +102,11 @@ type Event struct {
 	Account    string
 	Region     string // where the call ran, when the backend knows it
 
+	// Tokens: Admitted and Attempt carry the request's input (as counted)
+	// and max_tokens; an attempt's answer (Succeeded, Throttled, Errored,
+	// Failed) carries the input and output tokens the provider reported.
+	InputTokens, OutputTokens, MaxTokens int
+
 	Latency  time.Duration // final events: simulated time since the request arrived
 	Fallback bool          // Succeeded: served by a group after the first
 	Code     string        // error code, such as ThrottlingException
@@ -197,6 +202,8 @@ type BucketLevel struct {
 	// Rate is, for a tenant with constant or Poisson arrivals, its
 	// arrival rate per minute; zero for a burst.
 	Rate float64
+	// Counting is how a TPM bucket counts tokens; "" for an RPM bucket.
+	Counting scenarios.Counting
 }
 
 // A Sink receives every event of a run, in order, on the engine's goroutine.

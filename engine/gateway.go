@@ -23,26 +23,40 @@ type gateway struct {
 	timeline    timeline
 	deployments []*deployment
 
-	inflight   map[int]*request
-	replies    chan asyncReply // answers from a network backend, called on goroutines of their own
-	ended      <-chan struct{} // closed when the run is over; late replies are dropped
-	nextID     int
-	finished   int
-	lastFinish time.Time
-	succeeded  map[string]int // account → successful requests
+	inflight    map[int]*request
+	replies     chan asyncReply // answers from a network backend, called on goroutines of their own
+	ended       <-chan struct{} // closed when the run is over; late replies are dropped
+	nextID      int
+	finished    int
+	lastFinish  time.Time
+	succeeded   map[string]int // account → successful requests
+	noBudgetMsg string         // why a request no deployment had room for was refused
 }
 
 type request struct {
-	id      int
-	tenant  *tenant
-	arrival time.Time
-	pos     int // index into tenant.chain of the group being tried
-	attempt int
-	retries int // retries used in the current group
-	dep     *deployment
-	probe   bool // the current attempt is a half-open circuit's probe
-	reply   Reply
-	done    bool // finished: a late reply, retry or deadline is ignored
+	id        int
+	tenant    *tenant
+	arrival   time.Time
+	need      tokens // its input, and input + max_tokens
+	maxTokens int
+	admitted  bool // through its tenant's buckets, whose tokens it settles when it ends
+	pos       int  // index into tenant.chain of the group being tried
+	attempt   int
+	retries   int // retries used in the current group
+	dep       *deployment
+	picked    time.Time // when dep was picked, and its TPM limit counted the attempt
+	probe     bool      // the current attempt is a half-open circuit's probe
+	reply     Reply
+	done      bool // finished: a late reply, retry or deadline is ignored
+}
+
+// used is what an answered call really took of a TPM limit: its input and
+// output tokens; 0 for a call that failed.
+func (r *request) used() int {
+	if r.reply.Code != "" || r.reply.Class != "" {
+		return 0
+	}
+	return r.reply.InputTokens + r.reply.OutputTokens
 }
 
 type asyncReply struct {
@@ -51,6 +65,12 @@ type asyncReply struct {
 }
 
 func (g *gateway) begin() {
+	g.noBudgetMsg = "every deployment the request could use is at its RPM limit"
+	for _, d := range g.deployments {
+		if d.tokens != nil {
+			g.noBudgetMsg = "every deployment the request could use is at its RPM or TPM limit"
+		}
+	}
 	g.inflight = map[int]*request{}
 	g.replies = make(chan asyncReply)
 	g.succeeded = map[string]int{}
@@ -62,15 +82,33 @@ func (g *gateway) begin() {
 // idle reports whether every request that arrived has finished.
 func (g *gateway) idle() bool { return g.finished == g.nextID }
 
-// admit takes a new request from t through t's bucket.
+// admit takes a new request from t through t's buckets: its RPM limit and,
+// if it has one, its TPM limit. It must pass both; the one that refuses is
+// named, and the other is not charged.
 func (g *gateway) admit(at time.Time, t *tenant) {
 	g.nextID++
-	r := &request{id: g.nextID, tenant: t, arrival: at}
-	if !t.bucket.AllowAt(at) {
-		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg})
+	input := t.asks.draw()
+	r := &request{id: g.nextID, tenant: t, arrival: at, maxTokens: t.asks.maxTokens,
+		need: tokens{input: float64(input), reserve: float64(input + t.asks.maxTokens)}}
+	switch {
+	case t.tokens == nil:
+		if !t.bucket.AllowAt(at) {
+			g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens})
+			return
+		}
+	case !t.bucket.HasBudgetAt(at):
+		t.bucket.RejectAt(at)
+		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens})
 		return
+	case !t.tokens.take(at, r.need):
+		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.tokens.id, RPM: t.tokens.tpm, Message: t.tokens.overMsg, InputTokens: input, MaxTokens: r.maxTokens})
+		return
+	default:
+		t.bucket.AllowAt(at)
 	}
-	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id})
+	r.admitted = true
+	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id,
+		InputTokens: input, MaxTokens: r.maxTokens})
 	if d := g.scenario.Gateway.Timeout; d > 0 {
 		g.timeline.schedule(item{at: at.Add(d), kind: deadline, req: r})
 	}
@@ -93,7 +131,7 @@ func (g *gateway) route(at time.Time, r *request) {
 				}
 			}
 		}
-		d := grp.pick(at, g.rng)
+		d := grp.pick(at, g.rng, r.need)
 		for _, s := range grp.unhealthy {
 			ev := Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: grp.name,
 				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Reason: s.skipReason(at),
@@ -104,9 +142,10 @@ func (g *gateway) route(at time.Time, r *request) {
 			g.timeline.emit(at, ev)
 		}
 		for _, s := range grp.skipped {
+			id, limit, why := s.short(at)
 			g.timeline.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: grp.name,
-				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: s.id, RPM: s.rpm,
-				Reason: SkipBudget, Message: s.overMsg})
+				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: id, RPM: limit,
+				Reason: SkipBudget, Message: why})
 		}
 		if d != nil {
 			g.attempt(at, r, grp, d)
@@ -118,7 +157,7 @@ func (g *gateway) route(at time.Time, r *request) {
 				Message: grp.exhaustedMsg})
 		}
 	}
-	g.finish(at, r, Event{Kind: RateLimited, Message: "every deployment the request could use is at its RPM limit"})
+	g.finish(at, r, Event{Kind: RateLimited, Message: g.noBudgetMsg})
 }
 
 // attempt calls d for r. An instant backend's answer is scheduled at its
@@ -127,9 +166,11 @@ func (g *gateway) route(at time.Time, r *request) {
 func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 	r.attempt++
 	r.dep = d
+	r.picked = at
 	r.probe = d.health.Picked()
 	g.timeline.emit(at, Event{Kind: Attempt, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: grp.name,
-		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name})
+		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name,
+		InputTokens: int(r.need.input), MaxTokens: r.maxTokens})
 	g.inflight[r.id] = r
 	call := Call{
 		Request:      r.id,
@@ -140,7 +181,8 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		ModelID:      d.spec.Model,
 		Operation:    g.scenario.Operation,
 		Prompt:       g.scenario.Prompt,
-		MaxTokens:    g.scenario.MaxTokens,
+		InputTokens:  int(r.need.input),
+		MaxTokens:    r.maxTokens,
 	}
 	if g.backend.Instant() {
 		r.reply = g.backend.Invoke(g.ctx, at, call)
@@ -186,9 +228,12 @@ func (g *gateway) answer(at time.Time, r *request) {
 	}
 	delete(g.inflight, r.id)
 	d, rep := r.dep, r.reply
+	if d.tokens != nil {
+		d.tokens.settle(at, r.picked, r.need, r.used())
+	}
 	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
-		Code: rep.Code, Message: rep.Message}
+		Code: rep.Code, Message: rep.Message, InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens}
 	class := rep.class()
 	if class == "" {
 		if tr, changed := d.health.Succeeded(at); changed {
@@ -274,11 +319,15 @@ func (g *gateway) timeout(at time.Time, r *request) {
 	if r.done {
 		return
 	}
-	if _, inFlight := g.inflight[r.id]; inFlight && r.probe {
+	_, inFlight := g.inflight[r.id]
+	if inFlight && r.probe {
 		// A probe that never answered has failed.
 		if tr, changed := r.dep.health.Failed(at); changed {
 			r.dep.transitioned(g.timeline, at, tr)
 		}
+	}
+	if inFlight {
+		r.abandon(at)
 	}
 	delete(g.inflight, r.id)
 	ev := Event{Kind: Failed, Code: CodeGatewayTimeout, Message: fmt.Sprintf("no answer within the gateway's %s timeout", g.scenario.Gateway.Timeout)}
@@ -299,14 +348,31 @@ func (g *gateway) cancelInFlight(at time.Time) {
 	for _, id := range ids {
 		r := g.inflight[id]
 		delete(g.inflight, id)
+		r.abandon(at)
 		g.finish(at, r, Event{Kind: Cancelled, Deployment: r.dep.spec.Name, Model: r.dep.spec.Model,
 			Account: r.dep.account.Name, Message: "the run was interrupted before the reply arrived"})
 	}
 }
 
-// finish emits r's final event.
+// abandon settles the attempt in flight that will never be answered: it
+// used nothing the gateway will hear of.
+func (r *request) abandon(at time.Time) {
+	if r.dep.tokens != nil {
+		r.dep.tokens.settle(at, r.picked, r.need, 0)
+	}
+}
+
+// finish emits r's final event, and settles what its tenant's TPM limit
+// counted for it.
 func (g *gateway) finish(at time.Time, r *request, ev Event) {
 	r.done = true
+	if t := r.tenant; r.admitted && t.tokens != nil {
+		used := 0
+		if ev.Kind == Succeeded {
+			used = r.used()
+		}
+		t.tokens.settle(at, r.arrival, r.need, used)
+	}
 	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
 	ev.Latency = at.Sub(r.arrival)
 	g.finished++

@@ -95,7 +95,7 @@ func (a AdjustRPM) apply(e *Engine, at time.Time) error {
 	}
 	next := max(1, rpm+scenarios.RPM(a.Delta))
 	if next == rpm {
-		return fmt.Errorf("%s is at %s RPM, the lowest limit", a.Bucket, rpm)
+		return fmt.Errorf("%s is at %s %s, the lowest limit", a.Bucket, rpm, a.Bucket.PerMinute())
 	}
 	e.retune(at, u, next)
 	return nil

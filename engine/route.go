@@ -11,8 +11,9 @@ import (
 // check, it passes over deployments whose health says skip (left in
 // g.unhealthy) and those at their limit (left in g.skipped) before
 // choosing; it takes the chosen one's token, or returns nil when none has
-// budget. It runs once per request on the hot path, so it allocates nothing.
-type strategy func(g *group, t time.Time, rng *rand.Rand) *deployment
+// budget for a request needing n. It runs once per request on the hot path,
+// so it allocates nothing.
+type strategy func(g *group, t time.Time, rng *rand.Rand, n tokens) *deployment
 
 // strategies are the route strategies a group may name.
 var strategies = map[scenarios.Strategy]strategy{
@@ -38,12 +39,15 @@ func newGroup(name string, s scenarios.Strategy, members []*deployment) *group {
 		exhaustedMsg: "no deployment in group " + name + " has budget"}
 }
 
-// pick chooses a deployment with budget at t by the group's strategy.
-func (g *group) pick(t time.Time, rng *rand.Rand) *deployment { return g.choose(g, t, rng) }
+// pick chooses a deployment with budget at t for a request needing n, by
+// the group's strategy.
+func (g *group) pick(t time.Time, rng *rand.Rand, n tokens) *deployment {
+	return g.choose(g, t, rng, n)
+}
 
 // roundRobin takes the members in turn, starting after the last one
 // picked, and moves on past any without budget.
-func roundRobin(g *group, t time.Time, _ *rand.Rand) *deployment {
+func roundRobin(g *group, t time.Time, _ *rand.Rand, need tokens) *deployment {
 	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
 	n := len(g.members)
 	for k := 0; k < n; k++ {
@@ -53,7 +57,7 @@ func roundRobin(g *group, t time.Time, _ *rand.Rand) *deployment {
 			g.unhealthy = append(g.unhealthy, d)
 			continue
 		}
-		if d.bucket.AllowAt(t) {
+		if d.take(t, need) {
 			g.next = (i + 1) % n
 			return d
 		}
@@ -64,8 +68,9 @@ func roundRobin(g *group, t time.Time, _ *rand.Rand) *deployment {
 }
 
 // weightedShuffle is LiteLLM's simple-shuffle: a random pick among the
-// members with budget, each weighted by its weight or its rpm.
-func weightedShuffle(g *group, t time.Time, rng *rand.Rand) *deployment {
+// members with budget, each weighted by its weight, else its rpm, else its
+// tpm.
+func weightedShuffle(g *group, t time.Time, rng *rand.Rand, n tokens) *deployment {
 	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
 	var total float64
 	for _, d := range g.members {
@@ -73,10 +78,10 @@ func weightedShuffle(g *group, t time.Time, rng *rand.Rand) *deployment {
 			g.unhealthy = append(g.unhealthy, d)
 			continue
 		}
-		if d.bucket.HasBudgetAt(t) {
+		if d.hasBudget(t, n) {
 			total += d.weight()
 		} else {
-			d.bucket.RejectAt(t)
+			d.reject(t)
 			g.skipped = append(g.skipped, d)
 		}
 	}
@@ -86,7 +91,7 @@ func weightedShuffle(g *group, t time.Time, rng *rand.Rand) *deployment {
 	x := rng.Float64() * total
 	var chosen *deployment
 	for _, d := range g.members {
-		if d.skipReason(t) != "" || !d.bucket.HasBudgetAt(t) {
+		if d.skipReason(t) != "" || !d.hasBudget(t, n) {
 			continue
 		}
 		chosen = d
@@ -95,6 +100,6 @@ func weightedShuffle(g *group, t time.Time, rng *rand.Rand) *deployment {
 		}
 		x -= d.weight()
 	}
-	chosen.bucket.AllowAt(t)
+	chosen.take(t, n)
 	return chosen
 }

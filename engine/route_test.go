@@ -38,7 +38,7 @@ func BenchmarkRoutingDecision(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				t = t.Add(10 * time.Microsecond)
-				if !tenantBucket.AllowAt(t) || g.pick(t, rng) == nil {
+				if !tenantBucket.AllowAt(t) || g.pick(t, rng, tokens{}) == nil {
 					b.Fatal("decision refused")
 				}
 			}
@@ -56,7 +56,7 @@ func TestRoundRobinSkipsEmptyDeployments(t *testing.T) {
 	g := newGroup("g", scenarios.RoundRobin, members)
 	var got string
 	for range 6 {
-		got += g.pick(epoch, nil).spec.Name
+		got += g.pick(epoch, nil, tokens{}).spec.Name
 	}
 	// a is full after one request, so its turns pass to the next in line.
 	if got != "abcbcb" {

@@ -18,7 +18,8 @@ type Snapshot struct {
 	Paused  bool
 	Speed   float64 // simulated seconds per wall second; +Inf when unpaced
 	// Buckets are every bucket's fill level: tenants first, then
-	// deployments, in scenario order.
+	// deployments, in scenario order, each TPM bucket right after its RPM
+	// bucket.
 	Buckets []BucketLevel
 }
 
@@ -54,14 +55,17 @@ func (e *Engine) snapshot() Snapshot {
 func (e *Engine) levels(now time.Time) []BucketLevel {
 	out := make([]BucketLevel, 0, len(e.tunables))
 	for _, t := range e.traffic.tenants {
-		l := levelOf(t.id, t.bucket, t.spec.Limiter, t.rpm, now)
+		l := levelOf(t.id, t.bucket, bucket.Requests, t.spec.Limiter, t.rpm, now)
 		if t.spec.Arrival != scenarios.Burst {
 			l.Rate = t.rate
 		}
 		out = append(out, l)
+		if t.tokens != nil {
+			out = append(out, t.tokens.level(now))
+		}
 	}
 	for _, d := range e.gateway.deployments {
-		l := levelOf(d.id, d.bucket, d.spec.Limiter, d.rpm, now)
+		l := levelOf(d.id, d.bucket, bucket.Requests, d.spec.Limiter, d.rpm, now)
 		if d.bucket != nil {
 			state, until := d.health.At(now)
 			l.Health = string(state)
@@ -70,13 +74,22 @@ func (e *Engine) levels(now time.Time) []BucketLevel {
 			}
 		}
 		out = append(out, l)
+		if d.tokens != nil {
+			out = append(out, d.tokens.level(now))
+		}
 	}
 	return out
 }
 
-func levelOf(id BucketID, b *bucket.Bucket, limiter scenarios.Limiter, rpm scenarios.RPM, now time.Time) BucketLevel {
+func (l *tokenLimit) level(now time.Time) BucketLevel {
+	lv := levelOf(l.id, l.bucket, bucket.Tokens, l.semantic, l.tpm, now)
+	lv.Counting = l.counting
+	return lv
+}
+
+func levelOf(id BucketID, b *bucket.Bucket, unit bucket.Unit, limiter scenarios.Limiter, rpm scenarios.RPM, now time.Time) BucketLevel {
 	if b == nil { // before Run: full
-		return BucketLevel{ID: id, Level: bucket.Level{Semantic: limiter, RPM: rpm,
+		return BucketLevel{ID: id, Level: bucket.Level{Semantic: limiter, Unit: unit, RPM: rpm,
 			Available: float64(rpm), Capacity: float64(rpm)}}
 	}
 	return BucketLevel{ID: id, Level: b.LevelAt(now)}

@@ -29,6 +29,8 @@ type tenant struct {
 	rpm     scenarios.RPM
 	overMsg string // why a request was refused; rebuilt when rpm changes, not per request
 	bucket  *bucket.Bucket
+	tokens  *tokenLimit // its TPM limit; nil when it has none
+	asks    requestTokens
 	chain   []*group
 	sent    int
 }
@@ -37,7 +39,9 @@ func newTraffic(s *scenarios.Scenario, seed uint64, groups map[string]*group) tr
 	var tr traffic
 	for i, t := range s.Tenants {
 		tn := &tenant{spec: t, id: BucketID(TenantBucket + t.Name), rate: t.Rate,
-			gaps: rand.New(rand.NewPCG(seed, 0xa771+uint64(i)))}
+			gaps: rand.New(rand.NewPCG(seed, 0xa771+uint64(i))),
+			asks: newRequestTokens(s, t, rand.New(rand.NewPCG(seed, 0x70ce5+uint64(i))))}
+		tn.tokens = newTokenLimit(tn.id, "tenant "+t.Name, t.TPM, t.Limiter, t.Counting)
 		tn.setRPM(t.RPM)
 		for _, name := range s.Chain(t.Group) {
 			tn.chain = append(tn.chain, groups[name])

@@ -147,7 +147,9 @@ type rawScenario struct {
 	Operation   string          `toml:"operation"`
 	Prompt      string          `toml:"prompt"`
 	MaxTokens   any             `toml:"max_tokens"`
+	InputTokens any             `toml:"input_tokens"`
 	Limiter     string          `toml:"limiter"`
+	TPMCounting string          `toml:"tpm_counting"`
 	Account     []rawAccount    `toml:"account"`
 	Deployment  []rawDeployment `toml:"deployment"`
 	Group       []rawGroup      `toml:"group"`
@@ -185,16 +187,20 @@ type rawAccount struct {
 	Regions        []string       `toml:"regions"`
 	QuotaRPM       any            `toml:"quota_rpm"`
 	RegionQuotaRPM map[string]any `toml:"region_quota_rpm"`
+	QuotaTPM       any            `toml:"quota_tpm"`
+	RegionQuotaTPM map[string]any `toml:"region_quota_tpm"`
 	DeniedModels   []string       `toml:"denied_models"`
 }
 
 type rawDeployment struct {
-	Name    string `toml:"name"`
-	Model   string `toml:"model"`
-	Account string `toml:"account"`
-	RPM     any    `toml:"rpm"`
-	Weight  any    `toml:"weight"`
-	Limiter string `toml:"limiter"`
+	Name        string `toml:"name"`
+	Model       string `toml:"model"`
+	Account     string `toml:"account"`
+	RPM         any    `toml:"rpm"`
+	TPM         any    `toml:"tpm"`
+	Weight      any    `toml:"weight"`
+	Limiter     string `toml:"limiter"`
+	TPMCounting string `toml:"tpm_counting"`
 }
 
 type rawGroup struct {
@@ -205,21 +211,30 @@ type rawGroup struct {
 }
 
 type rawTenant struct {
-	Name     string `toml:"name"`
-	RPM      any    `toml:"rpm"`
-	Limiter  string `toml:"limiter"`
-	Requests any    `toml:"requests"`
-	Stagger  any    `toml:"stagger"`
-	Group    string `toml:"group"`
-	Arrival  string `toml:"arrival"`
-	Rate     any    `toml:"rate"`
-	Duration any    `toml:"duration"`
+	Name        string `toml:"name"`
+	RPM         any    `toml:"rpm"`
+	TPM         any    `toml:"tpm"`
+	TPMCounting string `toml:"tpm_counting"`
+	MaxTokens   any    `toml:"max_tokens"`
+	InputTokens any    `toml:"input_tokens"`
+	Limiter     string `toml:"limiter"`
+	Requests    any    `toml:"requests"`
+	Stagger     any    `toml:"stagger"`
+	Group       string `toml:"group"`
+	Arrival     string `toml:"arrival"`
+	Rate        any    `toml:"rate"`
+	Duration    any    `toml:"duration"`
 }
 
 type rawModel struct {
-	ID         string `toml:"id"`
-	LatencyP50 any    `toml:"latency_p50"`
-	LatencyP95 any    `toml:"latency_p95"`
+	ID              string `toml:"id"`
+	LatencyP50      any    `toml:"latency_p50"`
+	LatencyP95      any    `toml:"latency_p95"`
+	TTFT            any    `toml:"ttft"`
+	TokensPerSecond any    `toml:"tokens_per_second"`
+	OutputTokens    any    `toml:"output_tokens"`
+	Burndown        any    `toml:"burndown"`
+	MaxOutputTokens any    `toml:"max_output_tokens"`
 }
 
 type rawGateway struct {
@@ -286,6 +301,7 @@ func (c *checker) fail(path, format string, args ...any) {
 // as the locator stores them. Places are indexed once, so that a file of
 // many unknown keys costs time in proportion to its size.
 func (c *checker) unknownKeys(keys []toml.Key) {
+	keys = slices.DeleteFunc(slices.Clone(keys), tokenCountKey)
 	if len(keys) == 0 {
 		return
 	}
@@ -305,6 +321,20 @@ func (c *checker) unknownKeys(keys []toml.Key) {
 			return &Error{File: c.file, Key: want, Msg: "unknown key (see the README's scenario reference)"}
 		})
 	}
+}
+
+// tokenCountKey reports whether k is inside a token count's table, such as
+// input_tokens = { median = 800, p95 = 2400 }: the decoder keeps those as
+// a map for tokenCount to check, and lists their keys as undecoded.
+func tokenCountKey(k toml.Key) bool {
+	if len(k) < 2 {
+		return false
+	}
+	switch k[len(k)-2] {
+	case "input_tokens", "output_tokens":
+		return true
+	}
+	return false
 }
 
 func (c *checker) build(raw *rawFile) *File {
@@ -342,8 +372,10 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		Description: strings.TrimSpace(r.Description),
 		Operation:   r.Operation,
 		Prompt:      r.Prompt,
-		MaxTokens:   c.wholeNumber(path+".max_tokens", r.MaxTokens, DefaultMaxTokens, 1, 1_000_000),
+		MaxTokens:   c.wholeNumber(path+".max_tokens", r.MaxTokens, DefaultMaxTokens, 1, MaxTokenCount),
+		InputTokens: c.tokenCount(path+".input_tokens", r.InputTokens),
 		Limiter:     c.limiter(path+".limiter", r.Limiter, TokenBucket),
+		Counting:    c.counting(path+".tpm_counting", r.TPMCounting, Reserve),
 	}
 	if s.Name == "" {
 		c.fail(path, "scenario has no name; add name = \"…\"")
@@ -380,7 +412,7 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	deployments := map[string]bool{}
 	for i, rd := range r.Deployment {
 		p := fmt.Sprintf("%s.deployment[%d]", path, i)
-		d := c.deployment(p, rd, s.Limiter)
+		d := c.deployment(p, rd, s.Limiter, s.Counting)
 		if deployments[d.Name] {
 			c.fail(p+".name", "deployment %q is defined twice; deployment names must be unique", d.Name)
 		}
@@ -673,10 +705,17 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 	for i, rt := range r.Tenant {
 		p := fmt.Sprintf("%s.tenant[%d]", path, i)
 		t := Tenant{
-			Name:    rt.Name,
-			RPM:     c.rpm(p+".rpm", rt.RPM),
-			Limiter: c.limiter(p+".limiter", rt.Limiter, s.Limiter),
-			Group:   rt.Group,
+			Name:        rt.Name,
+			RPM:         c.rpm(p+".rpm", rt.RPM),
+			TPM:         c.tpm(p+".tpm", rt.TPM),
+			Limiter:     c.limiter(p+".limiter", rt.Limiter, s.Limiter),
+			Counting:    c.counting(p+".tpm_counting", rt.TPMCounting, s.Counting),
+			Group:       rt.Group,
+			MaxTokens:   c.wholeNumber(p+".max_tokens", rt.MaxTokens, s.MaxTokens, 1, MaxTokenCount),
+			InputTokens: c.tokenCount(p+".input_tokens", rt.InputTokens),
+		}
+		if !t.InputTokens.IsSet() {
+			t.InputTokens = s.InputTokens
 		}
 		c.arrival(p, rt, &t)
 		if t.Name == "" {
@@ -788,6 +827,13 @@ func (c *checker) account(path string, r rawAccount) Account {
 		}
 		a.RegionQuotaRPM[region] = c.rpm(path+".region_quota_rpm", r.RegionQuotaRPM[region])
 	}
+	a.QuotaTPM = c.tpm(path+".quota_tpm", r.QuotaTPM)
+	for _, region := range slices.Sorted(maps.Keys(r.RegionQuotaTPM)) {
+		if a.RegionQuotaTPM == nil {
+			a.RegionQuotaTPM = map[string]RPM{}
+		}
+		a.RegionQuotaTPM[region] = c.tpm(path+".region_quota_tpm", r.RegionQuotaTPM[region])
+	}
 	return a
 }
 
@@ -799,13 +845,15 @@ func simulatedAccountID(name string) string {
 	return fmt.Sprintf("%012d", h.Sum64()%1_000_000_000_000)
 }
 
-func (c *checker) deployment(path string, r rawDeployment, limiter Limiter) Deployment {
+func (c *checker) deployment(path string, r rawDeployment, limiter Limiter, counting Counting) Deployment {
 	d := Deployment{
-		Name:    r.Name,
-		Model:   strings.TrimSpace(r.Model),
-		Account: r.Account,
-		RPM:     c.rpm(path+".rpm", r.RPM),
-		Limiter: c.limiter(path+".limiter", r.Limiter, limiter),
+		Name:     r.Name,
+		Model:    strings.TrimSpace(r.Model),
+		Account:  r.Account,
+		RPM:      c.rpm(path+".rpm", r.RPM),
+		TPM:      c.tpm(path+".tpm", r.TPM),
+		Limiter:  c.limiter(path+".limiter", r.Limiter, limiter),
+		Counting: c.counting(path+".tpm_counting", r.TPMCounting, counting),
 	}
 	if d.Name == "" {
 		c.fail(path, "deployment has no name; add name = \"…\"")
@@ -828,6 +876,25 @@ func (c *checker) model(path string, r rawModel) Model {
 		ID:         r.ID,
 		LatencyP50: c.duration(path+".latency_p50", r.LatencyP50, 0, 0, MaxLatency),
 		LatencyP95: c.duration(path+".latency_p95", r.LatencyP95, 0, 0, MaxLatency),
+		ModelSpeed: ModelSpeed{
+			TTFT:            c.duration(path+".ttft", r.TTFT, 0, 0, MaxLatency),
+			OutputTokens:    c.tokenCount(path+".output_tokens", r.OutputTokens),
+			MaxOutputTokens: c.wholeNumber(path+".max_output_tokens", r.MaxOutputTokens, 0, 1, MaxTokenCount),
+		},
+	}
+	if r.TokensPerSecond != nil {
+		n, ok := numberIn(r.TokensPerSecond, 0.1, 1_000_000)
+		if !ok {
+			c.fail(path+".tokens_per_second", "%v is not a speed; give output tokens per second from 0.1 to 1000000, such as 60", r.TokensPerSecond)
+		}
+		m.TokensPerSecond = n
+	}
+	if r.Burndown != nil {
+		n, ok := numberIn(r.Burndown, 1, MaxBurndown)
+		if !ok {
+			c.fail(path+".burndown", "%v is not a burndown; give how many quota tokens one output token counts for, from 1 to %d (Bedrock's Claude 4 models: 5)", r.Burndown, MaxBurndown)
+		}
+		m.Burndown = n
 	}
 	if m.ID == "" {
 		c.fail(path+".id", "model has an empty id")
@@ -839,6 +906,83 @@ func (c *checker) model(path string, r rawModel) Model {
 		c.fail(path+".latency_p95", "latency_p95 (%s) is below latency_p50 (%s); p95 must be at least the median", m.LatencyP95, m.LatencyP50)
 	}
 	return m
+}
+
+// tpm accepts what rpm does, and nothing: a token limit is optional.
+func (c *checker) tpm(path string, v any) RPM {
+	if v == nil {
+		return Unlimited
+	}
+	const hint = `use a whole number of tokens per minute ≥ 1, such as 100000, or "unlimited"`
+	if s, ok := v.(string); ok {
+		if s == "unlimited" {
+			return Unlimited
+		}
+		c.fail(path, "%q is not a tpm; %s", s, hint)
+		return Unlimited
+	}
+	n, ok := numberIn(v, 1, math.MaxInt32)
+	if !ok || n != math.Trunc(n) {
+		c.fail(path, "%v is not a valid tpm; %s", v, hint)
+		return Unlimited
+	}
+	return RPM(n)
+}
+
+// counting accepts "reserve" or "after-success"; absent, it is def.
+func (c *checker) counting(path, v string, def Counting) Counting {
+	switch Counting(v) {
+	case "":
+		return def
+	case Reserve, AfterSuccess:
+		return Counting(v)
+	}
+	c.fail(path, "%q is not a way to count tokens; use %q (input + max_tokens at admission, settled on the answer) or %q (the answer's tokens after success, as LiteLLM does)",
+		v, Reserve, AfterSuccess)
+	return def
+}
+
+// tokenCount accepts a whole number of tokens, or a table { median = N,
+// p95 = M } for a log-normal spread; absent, the zero TokenCount.
+func (c *checker) tokenCount(path string, v any) TokenCount {
+	const hint = "give a whole number of tokens such as 1000, or { median = 800, p95 = 2400 }"
+	whole := func(v any) (int, bool) {
+		n, ok := numberIn(v, 1, MaxTokenCount)
+		return int(n), ok && n == math.Trunc(n)
+	}
+	switch x := v.(type) {
+	case nil:
+		return TokenCount{}
+	case map[string]any:
+		var tc TokenCount
+		for k := range x {
+			if k != "median" && k != "p95" {
+				c.fail(path, "unknown key %q in a token count; %s", k, hint)
+				return TokenCount{}
+			}
+		}
+		median, ok1 := whole(x["median"])
+		p95, ok2 := whole(x["p95"])
+		if x["p95"] == nil {
+			p95, ok2 = median, true
+		}
+		if !ok1 || !ok2 {
+			c.fail(path, "median and p95 must be whole numbers from 1 to %d; %s", MaxTokenCount, hint)
+			return TokenCount{}
+		}
+		if p95 < median {
+			c.fail(path, "p95 (%d) is below the median (%d); p95 must be at least the median", p95, median)
+			return TokenCount{}
+		}
+		tc.Median, tc.P95 = median, p95
+		return tc
+	}
+	n, ok := whole(v)
+	if !ok {
+		c.fail(path, "%v is not a token count from 1 to %d; %s", v, MaxTokenCount, hint)
+		return TokenCount{}
+	}
+	return TokenCount{Median: n, P95: n}
 }
 
 // rpm accepts a whole number ≥ 1 or the string "unlimited". Nothing else:

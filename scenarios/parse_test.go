@@ -176,7 +176,7 @@ func TestBuiltinScenarios(t *testing.T) {
 	if f.Default != "fallback" {
 		t.Errorf("Default = %q, want fallback", f.Default)
 	}
-	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "noisy-neighbour", "throttle-storm", "tuning"}
+	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "noisy-neighbour", "throttle-storm", "tuning", "token-quota", "tpm-fallback"}
 	if got := f.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
@@ -462,6 +462,30 @@ func TestValidationErrors(t *testing.T) {
 			line: 30, col: 3, key: "scenario.tenant.rpm", msg: "rpm is required"},
 		{name: "account quota rpm", edits: []string{"  name = \"acc\"\n", "  name = \"acc\"\n  quota_rpm = -5\n"},
 			line: 10, col: 3, key: "scenario.account.quota_rpm", msg: "-5 is not a valid rpm"},
+
+		// tokens
+		{name: "tpm zero", edits: []string{"  rpm = 3\n", "  rpm = 3\n  tpm = 0\n"},
+			line: 15, col: 3, key: "scenario.deployment.tpm", msg: "0 is not a valid tpm"},
+		{name: "tpm word", edits: []string{"  rpm = 3\n", "  rpm = 3\n  tpm = \"lots\"\n"},
+			line: 15, col: 3, key: "scenario.deployment.tpm", msg: `"lots" is not a tpm`},
+		{name: "tpm counting unknown", edits: []string{"  rpm = 3\n", "  rpm = 3\n  tpm_counting = \"later\"\n"},
+			line: 15, col: 3, key: "scenario.deployment.tpm_counting", msg: `"later" is not a way to count tokens; use "reserve"`},
+		{name: "tenant tpm fraction", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  tpm = 10.5\n"},
+			line: 33, col: 3, key: "scenario.tenant.tpm", msg: "10.5 is not a valid tpm"},
+		{name: "tenant max_tokens zero", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  max_tokens = 0\n"},
+			line: 33, col: 3, key: "scenario.tenant.max_tokens", msg: "0 is out of range; use a whole number from 1 to 1000000"},
+		{name: "input tokens word", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  input_tokens = \"many\"\n"},
+			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: "many is not a token count from 1 to 1000000"},
+		{name: "input tokens spread upside down", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  input_tokens = { median = 800, p95 = 400 }\n"},
+			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: "p95 (400) is below the median (800)"},
+		{name: "input tokens spread unknown key", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  input_tokens = { mean = 800 }\n"},
+			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: `unknown key "mean" in a token count`},
+		{name: "account quota tpm", edits: []string{"  name = \"acc\"\n", "  name = \"acc\"\n  quota_tpm = -5\n"},
+			line: 10, col: 3, key: "scenario.account.quota_tpm", msg: "-5 is not a valid tpm"},
+		{name: "model burndown", extra: "\n  [[scenario.model]]\n  id = \"anthropic.x\"\n  burndown = 0.5\n",
+			line: 38, col: 3, key: "scenario.model.burndown", msg: "0.5 is not a burndown"},
+		{name: "model speed", extra: "\n  [[scenario.model]]\n  id = \"anthropic.x\"\n  tokens_per_second = 0\n",
+			line: 38, col: 3, key: "scenario.model.tokens_per_second", msg: "0 is not a speed"},
 
 		// references and routing
 		{name: "fallback target missing", edits: []string{`fallbacks = ["spare"]`, `fallbacks = ["sapre"]`},
@@ -768,4 +792,64 @@ func TestFallbackOnAndDeniedModels(t *testing.T) {
 	es := parseErrs(t, doc(t, "title = \"Minimal\"\n", "title = \"Minimal\"\nfallback_on = [\"throtled\"]\n"))
 	e := findErr(t, es, "scenario.fallback_on", `unknown error class "throtled"; use any of: throttled, server-error`)
 	checkErr(t, e, 6, 1)
+}
+
+func TestTokenKeys(t *testing.T) {
+	src := doc(t,
+		"title = \"Minimal\"\n", "title = \"Minimal\"\ninput_tokens = { median = 800, p95 = 2400 }\nmax_tokens = 512\ntpm_counting = \"after-success\"\n",
+		"  rpm = 3\n", "  rpm = 3\n  tpm = 20000\n  tpm_counting = \"reserve\"\n",
+		"  name = \"acc\"\n", "  name = \"acc\"\n  quota_tpm = 100000\n  region_quota_tpm = { \"us-east-2\" = 5000 }\n",
+	) + "\n  [[scenario.tenant]]\n  name = \"big\"\n  rpm = 1\n  requests = 1\n  tpm = 9000\n  max_tokens = 8192\n  input_tokens = 1000\n" +
+		"\n  [[scenario.model]]\n  id = \"anthropic.x\"\n  ttft = \"800ms\"\n  tokens_per_second = 75\n  output_tokens = { median = 300 }\n  burndown = 5\n  max_output_tokens = 4096\n"
+	f, err := Parse("t.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Scenarios[0]
+	if s.InputTokens != (TokenCount{800, 2400}) || s.MaxTokens != 512 || s.Counting != AfterSuccess {
+		t.Errorf("scenario tokens: input %v, max %d, counting %s", s.InputTokens, s.MaxTokens, s.Counting)
+	}
+	if d := s.Deployments[0]; d.TPM != 20000 || d.Counting != Reserve {
+		t.Errorf("deployment with tpm: %+v", d)
+	}
+	if d := s.Deployments[1]; !d.TPM.IsUnlimited() || d.Counting != AfterSuccess {
+		t.Errorf("deployment without tpm: %+v; want unlimited, the scenario's counting", d)
+	}
+	a := s.Accounts[0]
+	if a.TokenQuota("us-east-1") != 100000 || a.TokenQuota("us-east-2") != 5000 {
+		t.Errorf("account token quotas: %+v", a)
+	}
+	app, big := s.Tenants[0], s.Tenants[1]
+	if !app.TPM.IsUnlimited() || app.MaxTokens != 512 || app.InputTokens != s.InputTokens {
+		t.Errorf("tenant inheriting: %+v", app)
+	}
+	if big.TPM != 9000 || big.MaxTokens != 8192 || big.InputTokens != (TokenCount{1000, 1000}) {
+		t.Errorf("tenant with its own: %+v", big)
+	}
+	m := s.Models[0]
+	if m.TTFT != 800*time.Millisecond || m.TokensPerSecond != 75 || m.OutputTokens != (TokenCount{300, 300}) || m.Burndown != 5 || m.MaxOutputTokens != 4096 {
+		t.Errorf("model: %+v", m)
+	}
+}
+
+func TestTokenCountDraws(t *testing.T) {
+	c := TokenCount{Median: 800, P95: 2400}
+	if got := c.At(0.5); got != 800 {
+		t.Errorf("median draw %d, want 800", got)
+	}
+	if got := c.At(0.95); got < 2390 || got > 2410 {
+		t.Errorf("p95 draw %d, want 2400", got)
+	}
+	if got := c.At(0); got < 1 {
+		t.Errorf("lowest draw %d, want at least 1", got)
+	}
+	if got := (TokenCount{Median: 300, P95: 300}).At(0.99); got != 300 {
+		t.Errorf("fixed count drew %d", got)
+	}
+	for _, n := range []int{13, 100, 1000, 12345} {
+		p := PromptOfTokens(DefaultPrompt, n)
+		if got := PromptTokens(p); got != max(n, PromptTokens(DefaultPrompt)) {
+			t.Errorf("PromptOfTokens(%d) estimates %d", n, got)
+		}
+	}
 }

@@ -15,12 +15,22 @@ import (
 	"time"
 )
 
-// RPM is a requests-per-minute limit. Unlimited is +Inf, so that comparisons
-// and arithmetic need no special case.
+// RPM is a per-minute limit: of requests (rpm), or of tokens (tpm, with the
+// same rules). Unlimited is +Inf, so that comparisons and arithmetic need no
+// special case.
 type RPM float64
 
 // Unlimited is the RPM of a bucket that never runs dry.
 var Unlimited = RPM(math.Inf(1))
+
+// OrUnlimited is r, or Unlimited for the zero value: an optional limit
+// (tpm, quota_tpm) that was never set.
+func (r RPM) OrUnlimited() RPM {
+	if r <= 0 {
+		return Unlimited
+	}
+	return r
+}
 
 // IsUnlimited reports whether r never limits.
 func (r RPM) IsUnlimited() bool { return math.IsInf(float64(r), 1) }
@@ -103,7 +113,11 @@ type Scenario struct {
 	Operation   string // OpConverse or OpInvokeModel
 	Prompt      string
 	MaxTokens   int
-	Limiter     Limiter // default semantic for buckets that do not choose
+	// InputTokens is each request's input, when given; otherwise the
+	// prompt's estimate (PromptTokens).
+	InputTokens TokenCount
+	Limiter     Limiter  // default semantic for buckets that do not choose
+	Counting    Counting // default TPM counting for buckets that do not choose
 
 	Accounts    []Account
 	Deployments []Deployment
@@ -160,6 +174,10 @@ type Account struct {
 	// QuotaRPM is the simulated Bedrock service quota per Region and model.
 	QuotaRPM       RPM
 	RegionQuotaRPM map[string]RPM // per-Region overrides of QuotaRPM
+	// QuotaTPM is the simulated Bedrock token quota per Region and model,
+	// input and output together; unlimited unless set.
+	QuotaTPM       RPM
+	RegionQuotaTPM map[string]RPM // per-Region overrides of QuotaTPM
 	// DeniedModels are models this account has not enabled: the simulated
 	// fleet answers AccessDeniedException, as Bedrock does before someone
 	// requests model access in the console.
@@ -174,14 +192,26 @@ func (a Account) Quota(region string) RPM {
 	return a.QuotaRPM
 }
 
+// TokenQuota is the simulated token quota of this account in region. An
+// account that sets none has no token quota.
+func (a Account) TokenQuota(region string) RPM {
+	if q, ok := a.RegionQuotaTPM[region]; ok {
+		return q.OrUnlimited()
+	}
+	return a.QuotaTPM.OrUnlimited()
+}
+
 // Deployment is a model in an account behind a gateway bucket.
 type Deployment struct {
 	Name    string
 	Model   string // cross-Region profile id, foundation model id or ARN
 	Account string
 	RPM     RPM
+	TPM     RPM     // unlimited unless set
 	Weight  float64 // shuffle weight; 0 means "use rpm"
 	Limiter Limiter
+	// Counting is how the TPM limit counts tokens.
+	Counting Counting
 }
 
 // Group is a set of interchangeable deployments (LiteLLM's model group) with
@@ -195,10 +225,16 @@ type Group struct {
 
 // Tenant is a consumer with its own bucket and its own load.
 type Tenant struct {
-	Name    string
-	RPM     RPM
-	Limiter Limiter
-	Group   string // where its requests enter
+	Name     string
+	RPM      RPM
+	TPM      RPM // unlimited unless set
+	Limiter  Limiter
+	Counting Counting
+	Group    string // where its requests enter
+	// MaxTokens and InputTokens are each request's, when the tenant sets
+	// them; otherwise the scenario's.
+	MaxTokens   int
+	InputTokens TokenCount
 
 	Arrival Arrival
 	// Burst: Requests requests, Stagger apart (0 sends them all at once).
@@ -247,11 +283,15 @@ func ConstantArrivals(rate float64, d time.Duration) int {
 	return int((d-1)/gap) + 1
 }
 
-// Model holds the simulated latency of one model.
+// Model holds the simulated latency of one model: a latency drawn from its
+// median and 95th percentile, or, when those are not given, time to first
+// token plus output tokens at its speed. Figures it leaves out come from
+// the model catalog.
 type Model struct {
 	ID         string
 	LatencyP50 time.Duration
 	LatencyP95 time.Duration
+	ModelSpeed
 }
 
 // Logs configures the model invocation log and how the Region histogram is

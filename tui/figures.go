@@ -18,6 +18,7 @@ type figures struct {
 	refused, throttled, failed             int
 	latency                                latencies
 	lastMinute                             minuteCount // requests or attempts, for the rate it achieves
+	tokens                                 minuteCount // input and output tokens of answered calls, for the TPM it achieves
 	countsRefusalsAsRequests, isDeployment bool
 }
 
@@ -81,13 +82,16 @@ type minuteCount struct {
 	second [60]int64 // which second each slot holds
 }
 
-func (w *minuteCount) add(at time.Duration) {
+func (w *minuteCount) add(at time.Duration) { w.addN(at, 1) }
+
+// addN counts n at once, such as an answer's tokens.
+func (w *minuteCount) addN(at time.Duration, n int) {
 	s := int64(at / time.Second)
 	i := s % 60
 	if w.second[i] != s {
 		w.second[i], w.counts[i] = s, 0
 	}
-	w.counts[i]++
+	w.counts[i] += n
 }
 
 // total is the count over the minute up to now.
@@ -165,6 +169,7 @@ func (f *figuresOf) apply(ev engine.Event) {
 		for _, fig := range []*figures{f.tenant(ev.Tenant), f.deployment(ev.Deployment)} {
 			fig.succeeded++
 			fig.latency.add(ev.Latency)
+			fig.tokens.addN(ev.At, ev.InputTokens+ev.OutputTokens)
 		}
 	case engine.Failed:
 		f.tenant(ev.Tenant).failed++
@@ -205,10 +210,14 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 			if fig.isDeployment {
 				refused = "–" // a deployment refuses nothing: the pick passes it over
 			}
-			rows = append(rows, []string{string(fig.bucket), ok, per, p(0.5), p(0.95), p(0.99), refused, fmt.Sprint(fig.throttled), fmt.Sprint(fig.failed)})
+			tpm := tokenCount(fig.tokens.total(now))
+			if l := limit[fig.bucket+engine.TPMSuffix]; l != "" && l != "unlimited" {
+				tpm += "/" + l
+			}
+			rows = append(rows, []string{string(fig.bucket), ok, per, tpm, p(0.5), p(0.95), p(0.99), refused, fmt.Sprint(fig.throttled), fmt.Sprint(fig.failed)})
 		}
 	}
-	heads := []string{"", "ok", "/min", "p50", "p95", "p99", "refused", "thrott.", "failed"}
+	heads := []string{"", "ok", "/min", "tok/min", "p50", "p95", "p99", "refused", "thrott.", "failed"}
 	widths := make([]int, len(heads))
 	for c, h := range heads {
 		widths[c] = len([]rune(h))
@@ -217,7 +226,7 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 		}
 	}
 	// Columns in the order they go when the width is short.
-	keep := []bool{true, true, true, true, true, true, true, true, true}
+	keep := []bool{true, true, true, true, true, true, true, true, true, true}
 	total := func() int {
 		n := 0
 		for c, w := range widths {
@@ -227,7 +236,7 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 		}
 		return n
 	}
-	for _, drop := range []int{5, 4, 6, 7} { // p99, p95, refused, throttled
+	for _, drop := range []int{3, 6, 5, 7, 8} { // tok/min, p99, p95, refused, throttled
 		if total() <= width {
 			break
 		}
@@ -247,8 +256,12 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 		}
 		return fit(strings.TrimRight(b.String(), " "), width)
 	}
+	title := "Live figures · ok % · requests in the last minute / limit · latency"
+	if keep[3] {
+		title = "Live figures · ok % · requests and tokens in the last minute / limit · latency"
+	}
 	lines := []string{
-		st.Bold.Render(fit("Live figures · ok % · requests in the last minute / limit · latency", width)),
+		st.Bold.Render(fit(title, width)),
 		st.Dim.Render(line(heads)),
 	}
 	for _, r := range rows {

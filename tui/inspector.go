@@ -27,6 +27,13 @@ func inspectorView(l *Lane, now time.Duration, st Styles, width, height int) str
 	if l.Why != "" {
 		lines = append(lines, fit("Why: "+l.Why, width))
 	}
+	if l.InputTokens > 0 {
+		tokens := fmt.Sprintf("Tokens: %d in · max_tokens %d, so a reservation of %d", l.InputTokens, l.MaxTokens, l.InputTokens+l.MaxTokens)
+		if l.OutputTokens > 0 {
+			tokens += fmt.Sprintf(" · %d out", l.OutputTokens)
+		}
+		lines = append(lines, fit(tokens, width))
+	}
 	lines = append(lines, "")
 	rows := [][]string{{"at", "group", "deployment", "outcome", "region", "took", "error and message"}}
 	for _, s := range l.Steps {

@@ -165,7 +165,7 @@ func (p *lanesPanel) View(s *runState, now time.Duration, st Styles, width, heig
 	}
 	ax := axis{from: from, to: to}
 
-	labelW, infoW, infoOf := laneColumns(visible, width)
+	labelW, infoW, infoOf := laneColumns(visible, width, s.tokensMatter)
 	ax.cells = max(4, width-labelW-infoW-2)
 	lines := make([]string, 0, height)
 	caption := []part{{text: fmt.Sprintf("%d of %d", len(all), len(all)), rank: 2}, {text: "whole run", rank: 1}}
@@ -205,8 +205,9 @@ func (l *Lane) last(now time.Duration) time.Duration {
 // laneColumns sizes the label and info columns for the visible lanes and
 // says what the info column holds: the deployment, its Region and the
 // latency when they fit, fewer of them when not, so the bar keeps a third
-// of the width and nothing in the column is cut.
-func laneColumns(visible []Lane, width int) (labelW, infoW int, info func(*Lane) string) {
+// of the width and nothing in the column is cut. Where tokens matter to the
+// run, the request's tokens come first of all.
+func laneColumns(visible []Lane, width int, tokens bool) (labelW, infoW int, info func(*Lane) string) {
 	labelW = len("Requests") + 1
 	for i := range visible {
 		labelW = max(labelW, ansi.StringWidth(fmt.Sprintf("#%d %s", visible[i].ID, visible[i].Tenant))+1)
@@ -217,6 +218,14 @@ func laneColumns(visible []Lane, width int) (labelW, infoW int, info func(*Lane)
 		func(l *Lane) string { return laneInfo(l, true, true) },
 		func(l *Lane) string { return laneInfo(l, false, true) },
 		func(l *Lane) string { return laneInfo(l, false, false) },
+	}
+	if tokens {
+		kinds = []func(*Lane) string{
+			func(l *Lane) string { return laneInfo(l, true, true) + laneTokens(l) },
+			func(l *Lane) string { return laneInfo(l, false, true) + laneTokens(l) },
+			func(l *Lane) string { return laneInfo(l, false, false) + laneTokens(l) },
+			func(l *Lane) string { return laneInfo(l, false, false) },
+		}
 	}
 	for _, kind := range kinds {
 		need := ansi.StringWidth("10000–10000 of 10000") // the caption above the column
@@ -233,7 +242,7 @@ func laneColumns(visible []Lane, width int) (labelW, infoW int, info func(*Lane)
 // laneInfo is the lane's tail: where it was served and how long it took.
 func laneInfo(l *Lane, region, latency bool) string {
 	if l.Deployment == "" {
-		return ""
+		return "" // refused before any deployment; tokens, if shown, stand alone
 	}
 	info := l.Deployment
 	if region && l.Region != "" {
@@ -243,6 +252,34 @@ func laneInfo(l *Lane, region, latency bool) string {
 		info += " " + seconds(l.Latency)
 	}
 	return info
+}
+
+// laneTokens is the lane's tokens for its tail: input → output once
+// answered, input + max_tokens (what a reservation takes) before.
+func laneTokens(l *Lane) string {
+	switch {
+	case l.InputTokens == 0:
+		return ""
+	case l.OutputTokens > 0:
+		return " " + tokenCount(l.InputTokens) + "→" + tokenCount(l.OutputTokens) + " tok"
+	}
+	// Before an answer, or without one: input + max_tokens, what Bedrock
+	// and a gateway counting by reservation hold for the call.
+	return " " + tokenCount(l.InputTokens) + "+" + tokenCount(l.MaxTokens) + " tok"
+}
+
+// tokenCount writes a count of tokens in at most five cells: 812, 9192,
+// 12.5k, 128k, 1.2M.
+func tokenCount(n int) string {
+	switch {
+	case n < 10_000:
+		return fmt.Sprint(n)
+	case n < 100_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	case n < 1_000_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1fM", float64(n)/1e6)
 }
 
 // olderSummary is one line for the lanes above the visible ones.

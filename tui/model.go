@@ -264,7 +264,7 @@ func (m *Model) send(in engine.Intent) {
 				id = in.Bucket
 			}
 			if l, found := snap.Bucket(id); found {
-				m.notice = fmt.Sprintf("%s → %s RPM for the next run; r re-runs with it", l.ID, l.RPM)
+				m.notice = fmt.Sprintf("%s → %s %s for the next run; r re-runs with it", l.ID, l.RPM, l.ID.PerMinute())
 			}
 		}
 	}

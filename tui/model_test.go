@@ -389,7 +389,7 @@ func TestLanesSayWhy(t *testing.T) {
 			{Kind: engine.Admitted, Request: 1, Tenant: "web"},
 			{Kind: engine.Skipped, Request: 1, Group: "primaries", Deployment: "primary-a", Reason: engine.SkipBudget, RPM: 15},
 			{Kind: engine.Skipped, Request: 1, Group: "primaries", Deployment: "primary-b", Reason: engine.SkipBudget, RPM: 15},
-			{Kind: engine.FellBack, Request: 1, Group: "overflow"}}, "primaries all at their RPM → overflow"},
+			{Kind: engine.FellBack, Request: 1, Group: "overflow"}}, "primaries all at their limit → overflow"},
 		{"throttled twice", []engine.Event{
 			{Kind: engine.Admitted, Request: 1, Tenant: "app"},
 			{Kind: engine.Attempt, Request: 1, Deployment: "primary"},

@@ -181,15 +181,21 @@ func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.Bucket
 		return nil, ""
 	}
 	b := levels[p.selected]
+	// A TPM limit is thousands of tokens: the same keys step it by a
+	// thousand, and ten thousand.
+	step := 1
+	if b.ID.Tokens() {
+		step = tpmStep
+	}
 	switch {
 	case key.Matches(msg, k.RaiseRPM):
-		return engine.AdjustRPM{Bucket: b.ID, Delta: 1}, ""
+		return engine.AdjustRPM{Bucket: b.ID, Delta: step}, ""
 	case key.Matches(msg, k.LowerRPM):
-		return engine.AdjustRPM{Bucket: b.ID, Delta: -1}, ""
+		return engine.AdjustRPM{Bucket: b.ID, Delta: -step}, ""
 	case key.Matches(msg, k.RaiseRPM10):
-		return engine.AdjustRPM{Bucket: b.ID, Delta: 10}, ""
+		return engine.AdjustRPM{Bucket: b.ID, Delta: 10 * step}, ""
 	case key.Matches(msg, k.LowerRPM10):
-		return engine.AdjustRPM{Bucket: b.ID, Delta: -10}, ""
+		return engine.AdjustRPM{Bucket: b.ID, Delta: -10 * step}, ""
 	case key.Matches(msg, k.RaiseRate, k.LowerRate) && b.Rate == 0:
 		return nil, fmt.Sprintf("%s has no arrival rate to tune; { and } tune constant or Poisson tenants", b.ID)
 	case key.Matches(msg, k.RaiseRate):
@@ -199,6 +205,29 @@ func (p *bucketsPanel) key(msg tea.KeyPressMsg, k KeyMap, levels []engine.Bucket
 	}
 	return nil, ""
 }
+
+// tokensLeft is a TPM bucket's tokens left of its capacity, in thousands
+// where the capacity is: "1.9k/20k". A settlement can leave it below zero.
+func tokensLeft(available, capacity float64) string {
+	if capacity < 10_000 {
+		return fmt.Sprintf("%.0f/%.0f", available, capacity)
+	}
+	return fmt.Sprintf("%.1fk/%.0fk", available/1e3, capacity/1e3)
+}
+
+// limitsHead names the limit column: RPM, or RPM and TPM when a bucket
+// counts tokens.
+func limitsHead(levels []engine.BucketLevel) string {
+	for _, l := range levels {
+		if l.ID.Tokens() {
+			return "RPM and TPM"
+		}
+	}
+	return "RPM"
+}
+
+// tpmStep is what + and - move a TPM limit by.
+const tpmStep = 1000
 
 // rateStep is what } multiplies a tenant's arrival rate by, and { divides
 // it by.
@@ -231,7 +260,13 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 			t.set(colRate, i, engine.RateText(b.Rate)+"/min", "")
 		}
 		capacity, rpm := "∞", "∞"
-		if !b.RPM.IsUnlimited() {
+		switch {
+		case b.RPM.IsUnlimited():
+		case b.ID.Tokens():
+			// How a TPM bucket counts sits with its limit, which never
+			// leaves the table: engineers ask which they are looking at.
+			capacity, rpm = tokensLeft(b.Available, b.Capacity), b.RPM.String()+" ("+string(b.Counting)+")"
+		default:
 			capacity, rpm = fmt.Sprintf("%.1f/%.0f", b.Available, b.Capacity), b.RPM.String()
 		}
 		t.set(colLeft, i, capacity, "")
@@ -280,7 +315,7 @@ func (p *bucketsPanel) View(levels []engine.BucketLevel, now time.Duration, st S
 		step()
 	}
 	gaugeW := min(gaugeMost, max(gaugeLeast, room()))
-	title := joinFitting(width, " · ", part{text: "Buckets", rank: 2}, part{text: "fill or health", rank: 1}, part{text: "left/capacity", rank: 0}, part{text: "RPM", rank: 0},
+	title := joinFitting(width, " · ", part{text: "Buckets", rank: 2}, part{text: "fill or health", rank: 1}, part{text: "left/capacity", rank: 0}, part{text: limitsHead(levels), rank: 0},
 		part{text: "limiter", rank: 0}, part{text: "ok and refused or skipped", rank: 0})
 	lines := []string{st.Bold.Render(fit(title, width))}
 	for i, b := range levels {

@@ -125,6 +125,22 @@ func TestGoldenScreens(t *testing.T) {
 			}},
 		{name: "fallback_inspector", scenario: "fallback", keys: "i",
 			check: contains("Request #10 · tenant app", "Why: primary at 3 RPM → fallback", "skipped", "succeeded")},
+		{name: "tpm_fallback_mid", scenario: "tpm-fallback", until: 100 * time.Second,
+			check: func(t *testing.T, plain string, w, h int) {
+				// The TPM gauge beside the RPM gauge, named by how it counts;
+				// lanes say the primary was out of tokens, and what each took.
+				if !regexp.MustCompile(`primary at 20000 (TPM|…)`).MatchString(plain) {
+					t.Errorf("%d×%d: no lane says the primary was at its TPM:\n%s", w, h, plain)
+				}
+				if strings.Contains(plain, "Buckets") && !regexp.MustCompile(`primary/tpm .* 20000 \(reserve\)`).MatchString(plain) {
+					t.Errorf("%d×%d: the TPM bucket does not show its limit and how it counts:\n%s", w, h, plain)
+				}
+				if !regexp.MustCompile(`1500→\d+ tok`).MatchString(plain) {
+					t.Errorf("%d×%d: no lane shows its tokens:\n%s", w, h, plain)
+				}
+			}},
+		{name: "token_quota_end", scenario: "token-quota", keys: "i",
+			check: contains("throttled on tokens", "Tokens: 1000 in · max_tokens")},
 	} {
 		events, ctl := recordedUntil(t, sc.scenario, sc.until)
 		s, err := builtinFile(t).Lookup(sc.scenario)

@@ -55,6 +55,9 @@ type Lane struct {
 	// Why says in a few words why the request went where it went: "A over
 	// 3 RPM", "primary at 3 RPM → fallback", "throttled ×2 → fallback".
 	Why string
+	// Tokens: the request's input and max_tokens, and the answer's output
+	// once it succeeded.
+	InputTokens, MaxTokens, OutputTokens int
 	// Steps are every deployment the request tried or passed over, in
 	// order, for the inspector.
 	Steps     []Step
@@ -64,7 +67,15 @@ type Lane struct {
 	passed    []string // deployments the pick passed over since the last attempt, and why
 	passedAll string   // the group whose every deployment passed was at its limit, if so
 	throttles int      // throttles since the request last moved on
+	onTokens  bool     // the last throttle was Bedrock's token quota
 	lastError string   // the error code of the last failed attempt
+}
+
+// throttledOn notes a throttle, and whether its message says it was
+// tokens rather than requests.
+func (l *Lane) throttledOn(ev engine.Event) {
+	l.throttles++
+	l.onTokens = strings.Contains(ev.Message, "tokens")
 }
 
 // Step is one deployment a request tried or passed over.
@@ -98,11 +109,15 @@ func (l *Lane) endStep(ev engine.Event, outcome string) {
 func (l *Lane) cause() string {
 	switch {
 	case len(l.passed) > 1 && l.passedAll != "":
-		return l.passedAll + " all at their RPM" // short enough to read beside a lane
+		return l.passedAll + " all at their limit" // short enough to read beside a lane
 	case len(l.passed) > 0:
 		return strings.Join(l.passed, ", ")
+	case l.throttles > 1 && l.onTokens:
+		return fmt.Sprintf("throttled on tokens ×%d", l.throttles)
 	case l.throttles > 1:
 		return fmt.Sprintf("throttled ×%d", l.throttles)
+	case l.throttles == 1 && l.onTokens:
+		return "throttled on tokens"
 	case l.throttles == 1:
 		return "throttled"
 	}
@@ -127,7 +142,10 @@ type runState struct {
 	interrupted bool
 	outcomes    [Cancelled + 1]int  // finished lanes by Outcome, for summarising the older ones
 	seen        [Cancelled + 1]bool // segment kinds drawn so far, for the legend
-	faults      []*engine.FaultInfo // in effect now, in the order they started
+	// tokensMatter: the run limits tokens (a TPM bucket) or was throttled
+	// on them, so lanes show each request's tokens.
+	tokensMatter bool
+	faults       []*engine.FaultInfo // in effect now, in the order they started
 	// spans are every fault of the run, over or not, in the order they
 	// started: the header's "since", the bands on the time axes and the
 	// Region histogram's outage marks all read them.
@@ -228,17 +246,24 @@ func (s *runState) apply(ev engine.Event) {
 	switch ev.Kind {
 	case engine.RunStarted:
 		s.info = ev.Info
+		for _, b := range ev.Info.Buckets {
+			s.tokensMatter = s.tokensMatter || b.ID.Tokens()
+		}
 	case engine.Admitted:
 		l := s.lane(ev.Request)
 		l.Tenant, l.admitted, l.Arrived = ev.Tenant, true, ev.At
+		l.InputTokens, l.MaxTokens = ev.InputTokens, ev.MaxTokens
 		s.counts.Sent++
 		s.counts.InFlight++
 	case engine.RateLimited:
 		l := s.lane(ev.Request)
 		l.Tenant, l.Done, l.Latency, l.Outcome = ev.Tenant, true, ev.Latency, RateLimited
+		if ev.InputTokens > 0 {
+			l.InputTokens, l.MaxTokens = ev.InputTokens, ev.MaxTokens
+		}
 		switch {
 		case strings.HasPrefix(string(ev.Bucket), engine.TenantBucket):
-			l.Why = fmt.Sprintf("%s over %s RPM", ev.Tenant, ev.RPM)
+			l.Why = fmt.Sprintf("%s over %s %s", ev.Tenant, ev.RPM, ev.Bucket.PerMinute())
 		case len(l.passed) > 0:
 			l.Why = "no budget: " + l.cause()
 		default:
@@ -272,7 +297,7 @@ func (s *runState) apply(ev engine.Event) {
 			} else {
 				l.passedAll = ""
 			}
-			l.passed = append(l.passed, fmt.Sprintf("%s at %s RPM", ev.Deployment, ev.RPM))
+			l.passed = append(l.passed, fmt.Sprintf("%s at %s %s", ev.Deployment, ev.RPM, ev.Bucket.PerMinute()))
 		}
 		if ev.Reason != engine.SkipBudget {
 			l.passedAll = ""
@@ -287,7 +312,8 @@ func (s *runState) apply(ev engine.Event) {
 		l.Segments = append(l.Segments, Segment{Kind: l.serving(), Start: ev.At, End: ev.At, Open: true})
 	case engine.Throttled:
 		l := s.lane(ev.Request)
-		l.throttles++
+		l.throttledOn(ev)
+		s.tokensMatter = s.tokensMatter || l.onTokens
 		l.closeOpen(ev.At, Throttled)
 		l.endStep(ev, "throttled")
 	case engine.Errored:
@@ -303,6 +329,7 @@ func (s *runState) apply(ev engine.Event) {
 		s.tick(ev.At, fmt.Sprintf("#%d %s", ev.Request, l.Why))
 	case engine.Succeeded:
 		l := s.finish(ev, 0)
+		l.OutputTokens = ev.OutputTokens
 		l.Outcome = l.serving()
 		s.outcomes[l.Outcome]++
 		l.closeOpen(ev.At, l.Outcome)
@@ -334,6 +361,9 @@ func (s *runState) apply(ev engine.Event) {
 			why = "timed out"
 		case l.throttles > 0 && ev.Code == wire.ThrottlingException:
 			why = l.cause() // the last throttle, with nowhere left to go
+		case ev.Code == wire.ThrottlingException && strings.Contains(ev.Message, "tokens"):
+			why = "throttled on tokens"
+			s.tokensMatter = true
 		}
 		if l.Why != "" {
 			why = l.Why + ", then " + why
@@ -371,7 +401,7 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.HealthChanged:
 		s.tick(ev.At, ev.Message)
 	case engine.RPMChanged:
-		s.tick(ev.At, fmt.Sprintf("%s → %s RPM", ev.Bucket, ev.RPM))
+		s.tick(ev.At, fmt.Sprintf("%s → %s %s", ev.Bucket, ev.RPM, ev.Bucket.PerMinute()))
 	case engine.RateChanged:
 		s.tick(ev.At, fmt.Sprintf("%s → %s a minute", ev.Bucket, engine.RateText(ev.Rate)))
 	case engine.ControlRefused:

@@ -55,7 +55,7 @@ func (c *Client) converse(ctx context.Context, a *Account, call engine.Call, opt
 		ModelId: aws.String(call.ModelID),
 		Messages: []types.Message{{
 			Role:    types.ConversationRoleUser,
-			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: call.Prompt}},
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: scenarios.PromptOfTokens(call.Prompt, call.InputTokens)}},
 		}},
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))},
 	}, opts...)
@@ -89,7 +89,7 @@ func (c *Client) invokeModel(ctx context.Context, a *Account, call engine.Call, 
 	body, _ := json.Marshal(anthropicBody{
 		AnthropicVersion: "bedrock-2023-05-31",
 		MaxTokens:        call.MaxTokens,
-		Messages:         []anthropicMessage{{Role: "user", Content: call.Prompt}},
+		Messages:         []anthropicMessage{{Role: "user", Content: scenarios.PromptOfTokens(call.Prompt, call.InputTokens)}},
 	})
 	out, err := a.runtime.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
 		ModelId:     aws.String(call.ModelID),

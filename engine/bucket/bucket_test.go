@@ -2,8 +2,11 @@ package bucket
 
 import (
 	"math"
+	mathrand "math/rand/v2"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"spillway/scenarios"
 )
@@ -168,5 +171,131 @@ func BenchmarkAllowAt(b *testing.B) {
 				bk.AllowAt(t)
 			}
 		})
+	}
+}
+
+func TestReservationsOf9192TokensAgainst100kTPM(t *testing.T) {
+	for _, semantic := range []scenarios.Limiter{scenarios.TokenBucket, scenarios.FixedWindow} {
+		t.Run(string(semantic), func(t *testing.T) {
+			b := NewOf(Tokens, semantic, 100_000, epoch)
+			const reserve = 1_000 + 8_192 // input + max_tokens
+			admitted := 0
+			for range 11 {
+				if b.TakeAt(at(0), reserve) {
+					admitted++
+				}
+			}
+			if admitted != 10 {
+				t.Fatalf("admitted %d reservations of %d at one instant against 100,000; want exactly 10", admitted, reserve)
+			}
+			if b.TakeAt(at(0), reserve) {
+				t.Fatal("the 11th reservation was admitted")
+			}
+			// The first call answers with 300 output tokens: 8,892 of its
+			// reservation come back, and the 11th fits at once.
+			b.SettleAt(at(0), at(0), reserve, 1_000+300)
+			if !b.TakeAt(at(0), reserve) {
+				t.Fatalf("after settling 1,300 of 9,192 the 11th reservation should fit; %.0f left", b.LevelAt(at(0)).Available)
+			}
+			l := b.LevelAt(at(0))
+			if l.Unit != Tokens || l.Admitted != 11 || l.Rejected != 2 || l.Used != 10*reserve+1_300 {
+				t.Fatalf("level %+v; want tokens, 11 admitted, 2 rejected, %d used", l, 10*reserve+1_300)
+			}
+		})
+	}
+}
+
+func TestSettlementCanTakeMoreThanWasReserved(t *testing.T) {
+	// Burndown: 100 reserved, 500 counted at the end. The bucket goes below
+	// empty and refuses until it has refilled past the debt.
+	b := NewOf(Tokens, scenarios.TokenBucket, 600, epoch) // 10 tokens a second
+	if !b.TakeAt(at(0), 600) {
+		t.Fatal("a full bucket refused its capacity")
+	}
+	b.SettleAt(at(0), at(0), 600, 1_200)
+	if got := b.LevelAt(at(0)).Available; got != -600 {
+		t.Fatalf("after settling 1,200 of 600 reserved: %v left, want -600", got)
+	}
+	if b.HasAt(at(60*time.Second), 1) {
+		t.Fatal("60 s of refill only pays the debt back; nothing should be free yet")
+	}
+	if w := b.WaitAt(at(60*time.Second), 100); w != 10*time.Second {
+		t.Fatalf("wait for 100 tokens: %v, want 10s", w)
+	}
+	if !b.HasAt(at(70*time.Second), 100) {
+		t.Fatal("after 70 s 100 tokens should be free")
+	}
+}
+
+func TestFixedWindowForgetsAReservationWhenItTurnsOver(t *testing.T) {
+	b := NewOf(Tokens, scenarios.FixedWindow, 1_000, epoch)
+	b.TakeAt(at(50*time.Second), 800)
+	// Settled in the next window: the 700 unused went with the old window,
+	// and the new one is not charged for them.
+	b.SettleAt(at(70*time.Second), at(50*time.Second), 800, 100)
+	if got := b.LevelAt(at(70 * time.Second)).Available; got != 1_000 {
+		t.Fatalf("new window after a refund: %v free, want 1000", got)
+	}
+	// Used beyond the reservation is counted where it is settled.
+	b.TakeAt(at(80*time.Second), 200)
+	b.SettleAt(at(130*time.Second), at(80*time.Second), 200, 500)
+	if got := b.LevelAt(at(130 * time.Second)).Available; got != 700 {
+		t.Fatalf("third window after 300 more than reserved: %v free, want 700", got)
+	}
+	if w := b.WaitAt(at(130*time.Second), 800); w != 50*time.Second {
+		t.Fatalf("wait for 800 in a window with 700: %v, want the 50s to its end", w)
+	}
+	if w := b.WaitAt(at(130*time.Second), 1_001); w != -1 {
+		t.Fatalf("wait for more than a window holds: %v, want -1 (never)", w)
+	}
+}
+
+func TestChargeCountsAfterTheFact(t *testing.T) {
+	// A gateway counting after success: the check is on the input, the
+	// charge is the whole answer, which may overdraw.
+	b := NewOf(Tokens, scenarios.FixedWindow, 1_000, epoch)
+	if !b.HasAt(at(0), 900) {
+		t.Fatal("an empty window should have room for 900")
+	}
+	b.ChargeAt(at(0), 1_500)
+	if b.HasAt(at(time.Second), 1) {
+		t.Fatal("a window charged past its limit should have no room")
+	}
+	if !b.HasAt(at(time.Minute), 1_000) {
+		t.Fatal("the next window should start empty")
+	}
+}
+
+// TestRequestsAreCountedAsXTimeRateCountsThem drives a token bucket and
+// golang.org/x/time/rate's limiter with the same asks at the same times:
+// they must agree on every one, so that the seeds' outcomes recorded
+// before this package did its own arithmetic still hold.
+func TestRequestsAreCountedAsXTimeRateCountsThem(t *testing.T) {
+	for _, rpm := range []scenarios.RPM{1, 3, 15, 25, 60, 100, 250, 1000} {
+		ours := New(scenarios.TokenBucket, rpm, epoch)
+		theirs := rate.NewLimiter(rate.Limit(float64(rpm)/60), int(rpm))
+		theirs.SetBurstAt(epoch, int(rpm))
+		rng := mathrand.New(mathrand.NewPCG(uint64(rpm), 1))
+		now := epoch
+		for i := range 20_000 {
+			// Steady arrivals land on a refill's exact boundary, where
+			// rounding decides; random ones fill in between.
+			if k := []float64{float64(rpm), 40, 20, 7, 0}[rng.IntN(5)]; k > 0 {
+				now = now.Add(time.Duration(float64(time.Minute) / k))
+			} else {
+				now = now.Add(time.Duration(rng.ExpFloat64() * float64(time.Minute) / float64(rpm) / 1.3))
+			}
+			// Not just the same answers: the same tokens, to the last bit,
+			// so that no boundary is ever decided differently.
+			if got, want := ours.LevelAt(now).Available, theirs.TokensAt(now); got != want {
+				t.Fatalf("rpm %v ask %d at %v: %v tokens, x/time/rate %v", rpm, i, now.Sub(epoch), got, want)
+			}
+			if got, want := ours.HasBudgetAt(now), theirs.TokensAt(now) >= 1; got != want {
+				t.Fatalf("rpm %v ask %d at %v: HasBudgetAt %v, x/time/rate %v", rpm, i, now.Sub(epoch), got, want)
+			}
+			if got, want := ours.AllowAt(now), theirs.AllowN(now, 1); got != want {
+				t.Fatalf("rpm %v ask %d at %v: admitted %v, x/time/rate %v", rpm, i, now.Sub(epoch), got, want)
+			}
+		}
 	}
 }

@@ -49,7 +49,7 @@ func (s *Simulated) Invoke(_ context.Context, at time.Time, c engine.Call) engin
 		SourceRegion: c.SourceRegion,
 		ModelID:      c.ModelID,
 		Operation:    c.Operation,
-		Prompt:       c.Prompt,
+		Prompt:       scenarios.PromptOfTokens(c.Prompt, c.InputTokens),
 		MaxTokens:    c.MaxTokens,
 	})
 	reply := engine.Reply{

@@ -41,9 +41,11 @@ type export struct {
 }
 
 type bucketOut struct {
-	ID       string        `json:"id"`
-	Semantic string        `json:"semantic"`
-	RPM      scenarios.RPM `json:"rpm"`
+	ID       string         `json:"id"`
+	Semantic string         `json:"semantic"`
+	RPM      *scenarios.RPM `json:"rpm,omitempty"`
+	TPM      *scenarios.RPM `json:"tpm,omitempty"`
+	Counting string         `json:"counting,omitempty"` // a TPM bucket's: reserve or after-success
 }
 
 // WriteFile writes the export to path atomically: a temporary file in the
@@ -125,7 +127,13 @@ func (r *Recorder) Encode(w io.Writer) error {
 		head.Faults = []FaultWindow{}
 	}
 	for _, b := range r.info.Buckets {
-		head.Buckets = append(head.Buckets, bucketOut{ID: string(b.ID), Semantic: string(b.Semantic), RPM: b.RPM})
+		out := bucketOut{ID: string(b.ID), Semantic: string(b.Semantic), Counting: string(b.Counting)}
+		if limit := b.RPM; b.ID.Tokens() {
+			out.TPM = &limit
+		} else {
+			out.RPM = &limit
+		}
+		head.Buckets = append(head.Buckets, out)
 	}
 	top, err := json.MarshalIndent(head, "", "  ")
 	if err != nil {
@@ -252,6 +260,18 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	if ev.Kind == engine.RPMChanged {
 		b = append(b, `,"rpm":`...)
 		b = rpmJSON(b, ev.RPM)
+	}
+	if ev.InputTokens > 0 {
+		b = append(b, `,"input_tokens":`...)
+		b = strconv.AppendInt(b, int64(ev.InputTokens), 10)
+	}
+	if ev.OutputTokens > 0 {
+		b = append(b, `,"output_tokens":`...)
+		b = strconv.AppendInt(b, int64(ev.OutputTokens), 10)
+	}
+	if ev.MaxTokens > 0 {
+		b = append(b, `,"max_tokens":`...)
+		b = strconv.AppendInt(b, int64(ev.MaxTokens), 10)
 	}
 	if ev.Kind == engine.RateChanged {
 		b = append(b, `,"rate":`...)

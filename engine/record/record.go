@@ -35,21 +35,27 @@ const (
 
 // Request is what happened to one request.
 type Request struct {
-	ID         int       `json:"id"`
-	Tenant     string    `json:"tenant"`
-	Outcome    string    `json:"outcome"`
-	Deployment string    `json:"deployment,omitempty"`
-	Model      string    `json:"model,omitempty"`
-	Account    string    `json:"account,omitempty"`
-	Region     string    `json:"region,omitempty"`
-	Fallback   bool      `json:"fallback"`
-	Retries    int       `json:"retries,omitempty"` // retries the gateway scheduled
-	StartMS    float64   `json:"start_ms"`
-	EndMS      float64   `json:"end_ms"`
-	LatencyMS  float64   `json:"latency_ms"`
-	Error      string    `json:"error,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	Attempts   []Attempt `json:"attempts"`
+	ID         int     `json:"id"`
+	Tenant     string  `json:"tenant"`
+	Outcome    string  `json:"outcome"`
+	Deployment string  `json:"deployment,omitempty"`
+	Model      string  `json:"model,omitempty"`
+	Account    string  `json:"account,omitempty"`
+	Region     string  `json:"region,omitempty"`
+	Fallback   bool    `json:"fallback"`
+	Retries    int     `json:"retries,omitempty"` // retries the gateway scheduled
+	StartMS    float64 `json:"start_ms"`
+	EndMS      float64 `json:"end_ms"`
+	LatencyMS  float64 `json:"latency_ms"`
+	Error      string  `json:"error,omitempty"`
+	Message    string  `json:"message,omitempty"`
+	// Tokens: the input as the gateway counted it, max_tokens, what a
+	// reservation takes (input + max_tokens), and the answer's output.
+	InputTokens    int       `json:"input_tokens,omitempty"`
+	MaxTokens      int       `json:"max_tokens,omitempty"`
+	ReservedTokens int       `json:"reserved_tokens,omitempty"`
+	OutputTokens   int       `json:"output_tokens,omitempty"`
+	Attempts       []Attempt `json:"attempts"`
 }
 
 // Attempt is one deployment a request was routed to or passed over.
@@ -65,13 +71,19 @@ type Attempt struct {
 	EndMS      float64 `json:"end_ms"`
 	Error      string  `json:"error,omitempty"`
 	Message    string  `json:"message,omitempty"`
+	// Tokens: reserved when the call started (input + max_tokens), and
+	// the input and output the provider reported.
+	ReservedTokens int `json:"reserved_tokens,omitempty"`
+	InputTokens    int `json:"input_tokens,omitempty"`
+	OutputTokens   int `json:"output_tokens,omitempty"`
 }
 
 // RPMChange is a bucket retuned during the run.
 type RPMChange struct {
 	AtMS   float64       `json:"t_ms"`
 	Bucket string        `json:"bucket"`
-	RPM    scenarios.RPM `json:"rpm"`
+	RPM    scenarios.RPM `json:"rpm"` // the new limit, in the bucket's unit: tokens for a TPM bucket
+	Unit   string        `json:"unit,omitempty"`
 }
 
 // Control is a pause, a resume, a speed or rate change made during the
@@ -198,10 +210,11 @@ func (r *Recorder) Handle(ev engine.Event) {
 		r.info = *ev.Info
 		r.requests = make([]Request, 0, min(ev.Info.Planned, 1<<16))
 	case engine.Admitted:
-		r.request(ev)
+		r.request(ev).tokens(ev)
 	case engine.RateLimited:
 		q := r.request(ev)
 		q.Outcome, q.EndMS, q.LatencyMS, q.Message = OutcomeRateLimited, ms, millis(ev.Latency), ev.Message
+		q.tokens(ev)
 	case engine.Skipped:
 		q := r.request(ev)
 		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
@@ -209,7 +222,7 @@ func (r *Recorder) Handle(ev engine.Event) {
 	case engine.Attempt:
 		q := r.request(ev)
 		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
-			Account: ev.Account, Outcome: OutcomePending, StartMS: ms})
+			Account: ev.Account, Outcome: OutcomePending, StartMS: ms, ReservedTokens: ev.InputTokens + ev.MaxTokens})
 	case engine.Throttled:
 		r.endAttempt(ev, OutcomeThrottled)
 	case engine.RetryScheduled:
@@ -223,8 +236,15 @@ func (r *Recorder) Handle(ev engine.Event) {
 		q.Outcome, q.EndMS, q.LatencyMS = outcome, ms, millis(ev.Latency)
 		q.Deployment, q.Model, q.Account, q.Region, q.Fallback = ev.Deployment, ev.Model, ev.Account, ev.Region, ev.Fallback
 		q.Error, q.Message = ev.Code, ev.Message
+		if ev.Kind == engine.Succeeded {
+			q.OutputTokens = ev.OutputTokens
+		}
 	case engine.RPMChanged:
-		r.rpm = append(r.rpm, RPMChange{AtMS: ms, Bucket: string(ev.Bucket), RPM: ev.RPM})
+		c := RPMChange{AtMS: ms, Bucket: string(ev.Bucket), RPM: ev.RPM}
+		if ev.Bucket.Tokens() {
+			c.Unit = "tokens"
+		}
+		r.rpm = append(r.rpm, c)
 	case engine.Paused, engine.Resumed:
 		r.controls = append(r.controls, Control{AtMS: ms, Kind: ev.Kind.String()})
 	case engine.SpeedChanged:
@@ -270,8 +290,17 @@ func (r *Recorder) endAttempt(ev engine.Event, outcome string) {
 		a := &q.Attempts[i]
 		if a.Outcome == OutcomePending {
 			a.Outcome, a.EndMS, a.Region, a.Error, a.Message = outcome, millis(ev.At), ev.Region, ev.Code, ev.Message
+			a.InputTokens, a.OutputTokens = ev.InputTokens, ev.OutputTokens
 			return
 		}
+	}
+}
+
+// tokens records what the request asked for, from its admission or its
+// refusal at the tenant.
+func (q *Request) tokens(ev engine.Event) {
+	if ev.InputTokens > 0 {
+		q.InputTokens, q.MaxTokens, q.ReservedTokens = ev.InputTokens, ev.MaxTokens, ev.InputTokens+ev.MaxTokens
 	}
 }
 

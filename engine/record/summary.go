@@ -23,6 +23,27 @@ type Summary struct {
 	ByAccount    map[string]*AccountSummary `json:"by_account"`
 	Regions      map[string]map[string]int  `json:"regions"`
 	Logs         map[string]LogStatus       `json:"logs"`
+	Tokens       Tokens                     `json:"tokens"`
+}
+
+// Tokens totals a run's tokens: the input and output of the requests that
+// succeeded, what their calls reserved (input + max_tokens per attempt
+// that reached a deployment), and the tokens per minute that achieves from
+// the start to the last request's end, by deployment too.
+type Tokens struct {
+	Input        int                          `json:"input"`
+	Output       int                          `json:"output"`
+	Reserved     int                          `json:"reserved"`
+	TPM          float64                      `json:"tpm"`
+	ByDeployment map[string]*DeploymentTokens `json:"by_deployment"`
+}
+
+// DeploymentTokens is one deployment's tokens: those of the requests it
+// served, and the tokens per minute over the run.
+type DeploymentTokens struct {
+	Input  int     `json:"input"`
+	Output int     `json:"output"`
+	TPM    float64 `json:"tpm"`
 }
 
 // TenantSummary is one consumer's share of a run.
@@ -74,12 +95,14 @@ func (r *Recorder) Summary() Summary {
 		ByAccount:    map[string]*AccountSummary{},
 		Regions:      map[string]map[string]int{},
 		Logs:         map[string]LogStatus{},
+		Tokens:       Tokens{ByDeployment: map[string]*DeploymentTokens{}},
 	}
 	for _, b := range r.info.Buckets {
 		if name, ok := strings.CutPrefix(string(b.ID), engine.DeploymentBucket); ok {
 			s.ByDeployment[name] = 0
 		}
 	}
+	var lastEnd float64 // ms
 	for i := range r.requests {
 		q := &r.requests[i]
 		t := s.ByTenant[q.Tenant]
@@ -88,6 +111,10 @@ func (r *Recorder) Summary() Summary {
 			s.ByTenant[q.Tenant] = t
 		}
 		t.Requests++
+		lastEnd = max(lastEnd, q.EndMS)
+		for _, at := range q.Attempts {
+			s.Tokens.Reserved += at.ReservedTokens
+		}
 		var a *AccountSummary
 		if q.Account != "" {
 			if a = s.ByAccount[q.Account]; a == nil {
@@ -104,6 +131,15 @@ func (r *Recorder) Summary() Summary {
 			a.Succeeded++
 			a.latencies = append(a.latencies, q.LatencyMS)
 			s.ByDeployment[q.Deployment]++
+			s.Tokens.Input += q.InputTokens
+			s.Tokens.Output += q.OutputTokens
+			dt := s.Tokens.ByDeployment[q.Deployment]
+			if dt == nil {
+				dt = &DeploymentTokens{}
+				s.Tokens.ByDeployment[q.Deployment] = dt
+			}
+			dt.Input += q.InputTokens
+			dt.Output += q.OutputTokens
 			if q.Fallback {
 				s.FellBack++
 			}
@@ -129,6 +165,13 @@ func (r *Recorder) Summary() Summary {
 	}
 	for _, a := range s.ByAccount {
 		a.Latency = latencyOf(a.latencies)
+	}
+	if minutes := lastEnd / 60_000; minutes > 0 {
+		perMinute := func(n int) float64 { return math.Round(float64(n)/minutes*10) / 10 }
+		s.Tokens.TPM = perMinute(s.Tokens.Input + s.Tokens.Output)
+		for _, dt := range s.Tokens.ByDeployment {
+			dt.TPM = perMinute(dt.Input + dt.Output)
+		}
 	}
 	for acct, p := range r.regions {
 		counts := map[string]int{}

@@ -46,7 +46,7 @@ func (p *Printer) Handle(ev engine.Event) {
 		p.done++
 		p.request(ev)
 	case engine.RPMChanged:
-		fmt.Fprintf(p.w, "%s %s retuned to %s RPM\n", p.stamp(ev.At), ev.Bucket, ev.RPM)
+		fmt.Fprintf(p.w, "%s %s retuned to %s %s\n", p.stamp(ev.At), ev.Bucket, ev.RPM, ev.Bucket.PerMinute())
 	case engine.FaultStarted:
 		fmt.Fprintf(p.w, "%s FAULT: %s starts\n", p.stamp(ev.At), ev.Fault.Fault)
 	case engine.FaultEnded:
@@ -76,7 +76,7 @@ func (p *Printer) header(info *engine.RunInfo) {
 	fmt.Fprintf(p.w, "  run      seed %d · speed %s · %d requests\n", info.Seed, engine.SpeedText(info.Speed), info.Planned)
 	var buckets []string
 	for _, b := range info.Buckets {
-		buckets = append(buckets, fmt.Sprintf("%s %s", b.ID, describeLimit(b.RPM, b.Semantic)))
+		buckets = append(buckets, fmt.Sprintf("%s %s", b.ID, describeLimit(b)))
 	}
 	fmt.Fprintf(p.w, "  buckets  %s\n", strings.Join(buckets, " · "))
 	if s.Description != "" {
@@ -88,11 +88,17 @@ func (p *Printer) header(info *engine.RunInfo) {
 	fmt.Fprintln(p.w)
 }
 
-func describeLimit(rpm scenarios.RPM, semantic scenarios.Limiter) string {
-	if rpm.IsUnlimited() {
+// describeLimit is a bucket's limit with how it counts: "20 RPM
+// fixed-window", or "20000 TPM token-bucket reserve".
+func describeLimit(b engine.BucketLevel) string {
+	if b.RPM.IsUnlimited() {
 		return "unlimited"
 	}
-	return fmt.Sprintf("%s RPM %s", rpm, semantic)
+	text := fmt.Sprintf("%s %s %s", b.RPM, b.ID.PerMinute(), b.Semantic)
+	if b.Counting != "" {
+		text += " " + string(b.Counting)
+	}
+	return text
 }
 
 func (p *Printer) stamp(at time.Duration) string {

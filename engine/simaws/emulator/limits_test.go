@@ -176,17 +176,20 @@ func TestCredentialScopeRegionsAreCheckedAndCapped(t *testing.T) {
 func TestMaxTokensOverTheLimitIsAValidationException(t *testing.T) {
 	f := start(t, emulator.Options{})
 	path := "/model/" + profileID
-	for _, c := range []struct{ op, body string }{
-		{"/converse", `{"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":4611686018427387904}}`},
-		{"/converse", `{"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":1000001}}`},
-		{"/invoke", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":4611686018427387904,"messages":[{"role":"user","content":"x"}]}`},
+	// The model's own limit (Claude Sonnet 4: 64,000), or, for a number no
+	// model takes, the body's.
+	for _, c := range []struct{ op, body, limit string }{
+		{"/converse", `{"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":4611686018427387904}}`, "64000"},
+		{"/converse", `{"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":64001}}`, "64000"},
+		{"/invoke", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":64001,"messages":[{"role":"user","content":"x"}]}`, "64000"},
+		{"/invoke", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":4611686018427387904,"messages":[{"role":"user","content":"x"}]}`, "1000000"},
 	} {
 		status, code, body := raw(t, f.url, path+c.op, nil, []byte(c.body))
-		if status != 400 || code != "ValidationException" || !strings.Contains(body, "1000000") {
-			t.Errorf("%s %s: %d %s %s; want 400 ValidationException naming the limit", c.op, clip(c.body), status, code, body)
+		if status != 400 || code != "ValidationException" || !strings.Contains(body, c.limit) {
+			t.Errorf("%s %s: %d %s %s; want 400 ValidationException naming the limit of %s", c.op, clip(c.body), status, code, body, c.limit)
 		}
 	}
-	ok := `{"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":1000000}}`
+	ok := `{"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":64000}}`
 	if status, code, body := raw(t, f.url, path+"/converse", nil, []byte(ok)); status != 200 {
 		t.Fatalf("maxTokens at the limit: %d %s %s", status, code, body)
 	}

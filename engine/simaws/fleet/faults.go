@@ -203,7 +203,7 @@ func (f *Fleet) callFault(faults []*injected, account, region, model string) *AP
 		switch j.fault.Kind {
 		case scenarios.ThrottleStorm:
 			if f.rng.Float64() < j.fault.Rate {
-				return &APIError{Code: wire.ThrottlingException, Message: "Too many requests, please wait before trying again."}
+				return &APIError{Code: wire.ThrottlingException, Message: TooManyRequests}
 			}
 		case scenarios.ErrorInjection:
 			if f.rng.Float64() < j.fault.Rate {

@@ -87,10 +87,15 @@ type Fleet struct {
 	models   []scenarios.Model
 	epoch    time.Time
 	rng      *rand.Rand
-	quotas   map[quotaKey]*bucket.Bucket
-	logs     *logStore
-	interned map[internKey]string // ARNs and answers, built once rather than per call
-	known    map[string]bool      // foundation model ids this fleet serves
+	quotas   map[quotaKey]*bucket.Bucket // requests per minute
+	// tokenQuotas are the token quotas, input and output together, with
+	// the reservations of calls still running to settle.
+	tokenQuotas map[quotaKey]*bucket.Bucket
+	pending     settlements
+	figures     map[string]*figures // by foundation model id
+	logs        *logStore
+	interned    map[internKey]string // ARNs and answers, built once rather than per call
+	known       map[string]bool      // foundation model ids this fleet serves
 
 	faults      []*injected
 	activeBuf   []*injected // reused by active, so calls without faults allocate nothing
@@ -133,8 +138,11 @@ func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch
 		rng:      rand.New(rand.NewPCG(seed, 0xf1ee7)),
 		quotas:   map[quotaKey]*bucket.Bucket{},
 		logs:     newLogStore(s),
-		interned: map[internKey]string{},
-		known:    knownModels(s, fileModels),
+
+		tokenQuotas: map[quotaKey]*bucket.Bucket{},
+		figures:     map[string]*figures{},
+		interned:    map[internKey]string{},
+		known:       knownModels(s, fileModels),
 	}
 }
 
@@ -167,7 +175,6 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		r.Latency = f.errorLatency()
 		return r
 	}
-	maxTokens := MaxOutputTokens
 	if !f.known[scenarios.BaseModelID(call.ModelID)] {
 		// Not the scenario's: the catalog's current Bedrock models, as
 		// Bedrock serves them.
@@ -182,9 +189,9 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 			r.Latency = f.errorLatency()
 			return r
 		}
-		maxTokens = m.MaxOutputTokens
 	}
-	if err := checkMaxTokens(call.MaxTokens, maxTokens); err != nil {
+	fig := f.figuresOf(call.ModelID)
+	if err := checkMaxTokens(call.MaxTokens, fig.maxOut); err != nil {
 		r.Err = err
 		r.Latency = f.errorLatency()
 		return r
@@ -197,22 +204,27 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		return r
 	}
 	faults := f.active(at)
-	region, retryAfter, err := f.place(at, acct, call, faults)
+	r.InputTokens = scenarios.PromptTokens(call.Prompt)
+	reserve := float64(r.InputTokens + call.MaxTokens)
+	f.settleDue(at)
+	region, retryAfter, err := f.place(at, acct, call, reserve, faults)
 	if err != nil {
 		r.Err, r.RetryAfter = err, retryAfter
 		r.Latency = f.errorLatency()
 		return r
 	}
 	r.Region = region
-	r.Latency = f.latency(call.ModelID)
+	r.OutputTokens, r.Latency = f.answer(fig, call.MaxTokens)
 	if len(faults) > 0 {
 		// Clamped before the conversion: a float past time.Duration's
 		// range converts to a negative latency.
 		slowed := math.Min(float64(r.Latency)*slowdown(faults, acct.Name, region, call.ModelID), float64(scenarios.MaxSpan))
 		r.Latency = time.Duration(slowed).Round(time.Millisecond)
 	}
-	r.InputTokens = 12 + len(call.Prompt)/4
-	r.OutputTokens = call.MaxTokens*3/5 + f.rng.IntN(call.MaxTokens*2/5+1)
+	// The reservation is settled when the answer is complete, on input
+	// plus output at the model's burndown.
+	f.settleLater(settlement{due: at.Add(r.Latency), quota: f.tokenQuota(acct, region, scenarios.BaseModelID(call.ModelID)),
+		reservedAt: at, reserved: reserve, used: float64(r.InputTokens) + float64(r.OutputTokens)*fig.burndown})
 	r.Text = f.intern(internKey{"answer", call.ModelID, region, ""}, func() string {
 		return fmt.Sprintf("(simulated answer from %s in %s)", scenarios.BaseModelID(call.ModelID), region)
 	})
@@ -244,11 +256,12 @@ func denied(acct scenarios.Account, modelID string) bool {
 	return false
 }
 
-// place picks the Region a call runs in and takes one unit of its quota.
-// A cross-Region profile lands in a Region of its geography, picked at
-// random weighted by each Region's free capacity; a foundation model runs in
-// the source Region.
-func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []*injected) (string, time.Duration, *APIError) {
+// place picks the Region a call runs in, takes one request of its quota and
+// reserves the call's tokens (input + max_tokens) from its token quota. A
+// cross-Region profile lands in a Region of its geography, picked at random
+// weighted by how many such calls each Region has room for; a foundation
+// model runs in the source Region.
+func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, reserve float64, faults []*injected) (string, time.Duration, *APIError) {
 	model := scenarios.BaseModelID(call.ModelID)
 	geo := scenarios.Geography(call.ModelID)
 	candidates := []string{call.SourceRegion}
@@ -267,23 +280,31 @@ func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []
 
 	var total float64
 	free := make([]float64, len(candidates))
-	up := 0
+	up, requestRoom := 0, 0
 	for i, region := range candidates {
 		if len(faults) > 0 && down(faults, acct.Name, region, call.ModelID) {
 			continue // an outage: the profile routes around it
 		}
 		up++
 		q := f.quota(acct, region, model)
-		if q.HasBudgetAt(at) {
-			free[i] = math.Min(q.LevelAt(at).Available, 1e9)
+		if !q.HasBudgetAt(at) {
+			continue
+		}
+		requestRoom++
+		tq := f.tokenQuota(acct, region, model)
+		if tokens := tq.LevelAt(at).Available; tokens >= reserve {
+			free[i] = math.Min(math.Min(q.LevelAt(at).Available, tokens/reserve), 1e9)
 			total += free[i]
 		}
 	}
 	if up == 0 {
 		return "", 0, outageError(call.SourceRegion, candidates)
 	}
+	if total == 0 && requestRoom > 0 {
+		return "", f.untilTokens(at, acct, model, candidates, reserve, faults), &APIError{Code: wire.ThrottlingException, Message: TooManyTokens}
+	}
 	if total == 0 {
-		return "", f.untilRoom(at, acct, model, candidates, faults), &APIError{Code: wire.ThrottlingException, Message: "Too many requests, please wait before trying again."}
+		return "", f.untilRoom(at, acct, model, candidates, faults), &APIError{Code: wire.ThrottlingException, Message: TooManyRequests}
 	}
 	pick := f.rng.Float64() * total
 	chosen := len(candidates) - 1
@@ -300,7 +321,31 @@ func (f *Fleet) place(at time.Time, acct scenarios.Account, call Call, faults []
 		}
 	}
 	f.quota(acct, candidates[chosen], model).AllowAt(at)
+	f.tokenQuota(acct, candidates[chosen], model).TakeAt(at, reserve)
 	return candidates[chosen], 0, nil
+}
+
+// Bedrock's throttling messages tell requests from tokens.
+const (
+	TooManyRequests = "Too many requests, please wait before trying again."
+	TooManyTokens   = "Too many tokens, please wait before trying again."
+)
+
+// untilTokens is how long until one of the Regions still up has room for
+// reserve tokens, rounded up to a second as Retry-After is. A reservation
+// larger than a whole quota never fits; Bedrock still says to wait, and a
+// minute is what a client would try next.
+func (f *Fleet) untilTokens(at time.Time, acct scenarios.Account, model string, regions []string, reserve float64, faults []*injected) time.Duration {
+	soonest := time.Minute
+	for _, region := range regions {
+		if len(faults) > 0 && down(faults, acct.Name, region, model) {
+			continue
+		}
+		if wait := f.tokenQuota(acct, region, model).WaitAt(at, reserve); wait >= 0 {
+			soonest = min(soonest, wait)
+		}
+	}
+	return max(time.Second, (soonest + time.Second - 1).Truncate(time.Second))
 }
 
 // untilRoom is how long until one of the Regions still up has a whole
@@ -338,16 +383,9 @@ func (f *Fleet) quota(acct scenarios.Account, region, model string) *bucket.Buck
 // Default latency for models the scenario file does not describe.
 var defaultModel = scenarios.Model{LatencyP50: 2 * time.Second, LatencyP95: 5 * time.Second}
 
-// latency draws from a log-normal distribution with the model's median and
-// 95th percentile, clamped so a single draw cannot stall a demo.
-func (f *Fleet) latency(modelID string) time.Duration {
-	m, ok := f.scenario.LatencyOf(modelID, f.models)
-	if !ok {
-		m = defaultModel
-	}
-	if m.LatencyP50 <= 0 {
-		return 0
-	}
+// drawLatency draws from a log-normal distribution with the model's median
+// and 95th percentile, clamped so a single draw cannot stall a demo.
+func (f *Fleet) drawLatency(m scenarios.Model) time.Duration {
 	median := float64(m.LatencyP50)
 	sigma := math.Log(float64(m.LatencyP95)/median) / 1.6449 // z of the 95th percentile
 	d := median * math.Exp(sigma*f.rng.NormFloat64())

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,19 +105,23 @@ func TestInventedModelARNsDoNotGrowTheInternedStrings(t *testing.T) {
 }
 
 func TestMaxTokensBeyondTheLimitIsAValidationError(t *testing.T) {
+	// A catalog model's limit is its own (Claude Sonnet 4: 64,000); a
+	// model the catalog does not know is held to MaxOutputTokens.
 	f := New(scenario(scenarios.Unlimited, nil), nil, 1, epoch)
-	for _, n := range []int{MaxOutputTokens + 1, 1 << 62, -1, 0} {
-		c := call(profile)
-		c.MaxTokens = n
-		r := f.Invoke(epoch, c)
-		if r.Err == nil || r.Err.Code != wire.ValidationException || !strings.Contains(r.Err.Message, "1000000") && n > 0 {
-			t.Errorf("maxTokens %d: %+v, want a wire.ValidationException naming the limit of %d", n, r.Err, MaxOutputTokens)
+	for model, limit := range map[string]int{profile: 64_000, "anthropic.claude-v1:0": MaxOutputTokens} {
+		for _, n := range []int{limit + 1, 1 << 62, -1, 0} {
+			c := call(model)
+			c.MaxTokens = n
+			r := f.Invoke(epoch, c)
+			if r.Err == nil || r.Err.Code != wire.ValidationException || !strings.Contains(r.Err.Message, strconv.Itoa(limit)) && n > 0 {
+				t.Errorf("%s maxTokens %d: %+v, want a wire.ValidationException naming the limit of %d", model, n, r.Err, limit)
+			}
 		}
-	}
-	c := call(profile)
-	c.MaxTokens = MaxOutputTokens
-	if r := f.Invoke(epoch, c); r.Err != nil || r.OutputTokens > MaxOutputTokens {
-		t.Fatalf("maxTokens at the limit: %+v", r)
+		c := call(model)
+		c.MaxTokens = limit
+		if r := f.Invoke(epoch, c); r.Err != nil || r.OutputTokens > limit {
+			t.Fatalf("%s maxTokens at the limit: %+v", model, r)
+		}
 	}
 }
 

@@ -1,0 +1,147 @@
+package fleet
+
+import (
+	"container/heap"
+	"math"
+	"time"
+
+	"spillway/engine/bucket"
+	"spillway/engine/simaws/catalog"
+	"spillway/scenarios"
+)
+
+// figures are what the fleet knows of a model's answers: the scenario's
+// [[model]] entry where it gives a figure, the catalog's otherwise.
+type figures struct {
+	latency  scenarios.Model // LatencyP50 > 0: the latency is drawn from it, not from the speed
+	ttft     time.Duration
+	tps      float64
+	output   scenarios.TokenCount
+	burndown float64
+	maxOut   int
+}
+
+// defaultOutput is the answer length of a model no figure describes: a
+// few paragraphs, sometimes a page. It is an assumption, not a
+// measurement; a scenario's output_tokens replaces it.
+var defaultOutput = scenarios.TokenCount{Median: 300, P95: 1200}
+
+// figuresOf resolves a model's figures once per foundation model.
+func (f *Fleet) figuresOf(modelID string) *figures {
+	base := scenarios.BaseModelID(modelID)
+	if fig, ok := f.figures[base]; ok {
+		return fig
+	}
+	fig := &figures{output: defaultOutput, burndown: 1, maxOut: MaxOutputTokens}
+	if m, _, _, ok := catalog.BuiltIn().Resolve(modelID); ok {
+		if m.TTFTMillis > 0 && m.TokensPerSecond > 0 {
+			fig.ttft, fig.tps = time.Duration(m.TTFTMillis)*time.Millisecond, m.TokensPerSecond
+		}
+		if m.Burndown > 0 {
+			fig.burndown = m.Burndown
+		}
+		if m.MaxOutputTokens > 0 {
+			fig.maxOut = m.MaxOutputTokens
+		}
+	}
+	if m, ok := f.scenario.LatencyOf(modelID, f.models); ok {
+		if m.LatencyP50 > 0 {
+			fig.latency = m
+		}
+		if m.TTFT > 0 || m.TokensPerSecond > 0 {
+			fig.ttft, fig.tps = m.TTFT, max(m.TokensPerSecond, fig.tps)
+		}
+		if m.OutputTokens.IsSet() {
+			fig.output = m.OutputTokens
+		}
+		if m.Burndown > 0 {
+			fig.burndown = m.Burndown
+		}
+		if m.MaxOutputTokens > 0 {
+			fig.maxOut = m.MaxOutputTokens
+		}
+	}
+	if fig.latency.LatencyP50 == 0 && fig.tps == 0 {
+		fig.latency = defaultModel // no speed anywhere: the old single latency figure
+	}
+	if len(f.figures) < maxInterned {
+		f.figures[base] = fig
+	}
+	return fig
+}
+
+// answer draws a call's output tokens, capped at maxTokens, and the time
+// the answer takes: drawn from the model's latency percentiles when the
+// scenario gives them, otherwise time to first token plus the output at
+// the model's speed. Each takes one draw from the fleet's generator, in
+// the order they always had, so a seed keeps its outcomes.
+func (f *Fleet) answer(fig *figures, maxTokens int) (output int, latency time.Duration) {
+	if fig.latency.LatencyP50 > 0 {
+		latency = f.drawLatency(fig.latency)
+		output = min(fig.output.At(f.rng.Float64()), maxTokens)
+		return output, latency
+	}
+	output = min(fig.output.At(f.rng.Float64()), maxTokens)
+	d := float64(fig.ttft) + float64(output)/fig.tps*float64(time.Second)
+	return output, time.Duration(math.Min(d, float64(scenarios.MaxLatency))).Round(time.Millisecond)
+}
+
+// A settlement gives back, or takes, the difference between what a call
+// reserved of a token quota when it started and what it used, when it
+// ends.
+type settlement struct {
+	due        time.Time
+	quota      *bucket.Bucket
+	reservedAt time.Time
+	reserved   float64
+	used       float64
+}
+
+// settlements are the calls still running, soonest end first.
+type settlements []settlement
+
+func (s settlements) Len() int           { return len(s) }
+func (s settlements) Less(i, j int) bool { return s[i].due.Before(s[j].due) }
+func (s settlements) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
+func (s *settlements) Push(x any)        { *s = append(*s, x.(settlement)) }
+func (s *settlements) Pop() any {
+	old := *s
+	x := old[len(old)-1]
+	*s = old[:len(old)-1]
+	return x
+}
+
+// settleDue settles every call that has ended by at. The fleet has no clock,
+// so this runs before anything reads a token quota.
+func (f *Fleet) settleDue(at time.Time) {
+	for len(f.pending) > 0 && !f.pending[0].due.After(at) {
+		s := heap.Pop(&f.pending).(settlement)
+		s.quota.SettleAt(s.due, s.reservedAt, s.reserved, s.used)
+	}
+}
+
+// settleLater settles a call's reservation when it ends.
+func (f *Fleet) settleLater(s settlement) { heap.Push(&f.pending, s) }
+
+func (f *Fleet) tokenQuota(acct scenarios.Account, region, model string) *bucket.Bucket {
+	k := quotaKey{acct.Name, region, model}
+	q, ok := f.tokenQuotas[k]
+	if !ok {
+		q = bucket.NewOf(bucket.Tokens, scenarios.TokenBucket, acct.TokenQuota(region), f.epoch)
+		f.tokenQuotas[k] = q
+	}
+	return q
+}
+
+// TokenQuotaAt is the token quota of account in region for a model, as it
+// stands at at: for tests and for screens that show Bedrock's side.
+func (f *Fleet) TokenQuotaAt(at time.Time, account, region, modelID string) (bucket.Level, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	acct, ok := f.scenario.Account(account)
+	if !ok {
+		return bucket.Level{}, false
+	}
+	f.settleDue(at)
+	return f.tokenQuota(acct, region, scenarios.BaseModelID(modelID)).LevelAt(at), true
+}
