@@ -652,6 +652,7 @@ func emulatorCommand(args []string, stdout, stderr io.Writer) error {
 	sleep := !math.IsInf(x, 1)
 	emu := emulator.New(emulator.World(f, x), f.Models, n, time.Now(), emulator.Options{
 		Sleep:     sleep,
+		Pace:      x,
 		QueryTime: time.Duration(float64(500*time.Millisecond) / max(x, 1)),
 		// A standalone emulator serves for days; a run's own keeps
 		// everything, since its Region histogram counts every record.

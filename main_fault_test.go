@@ -28,23 +28,33 @@ import (
 // standaloneEmulator starts the built binary as 'spillway emulator' on a
 // free port, answering at once, and returns its endpoint.
 func standaloneEmulator(t *testing.T) string {
+	endpoint, _ := standaloneEmulatorWithProfiles(t)
+	return endpoint
+}
+
+// standaloneEmulatorWithProfiles is standaloneEmulator, and the environment
+// its output tells an AWS client to use: the profiles it wrote for every
+// account.
+func standaloneEmulatorWithProfiles(t *testing.T) (endpoint string, env []string) {
 	t.Helper()
 	c := startProcess(t, nil, exec.Command(spillwayBinary(t), "emulator", "--addr", "127.0.0.1:0", "--speed", "max"))
-	endpoint := ""
 	for c.lines.Scan() {
 		line := c.lines.Text()
 		c.out.WriteString(line + "\n")
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "endpoint"); ok {
 			endpoint = strings.TrimSpace(rest)
 		}
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			env = strings.Fields(rest)
+		}
 		if strings.HasPrefix(line, "Serving until") {
 			break
 		}
 	}
-	if !strings.HasPrefix(endpoint, "http://127.0.0.1:") {
-		t.Fatalf("no endpoint in the emulator's output:\n%s\n%s", c.out.String(), c.stderr.String())
+	if !strings.HasPrefix(endpoint, "http://127.0.0.1:") || len(env) != 2 {
+		t.Fatalf("no endpoint or profiles in the emulator's output:\n%s\n%s", c.out.String(), c.stderr.String())
 	}
-	return endpoint
+	return endpoint, env
 }
 
 // spillwayCLI runs the built binary with args and returns its exit status

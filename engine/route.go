@@ -29,6 +29,7 @@ type group struct {
 	next      int           // round-robin: where the next request starts looking
 	skipped   []*deployment // scratch: deployments the last pick passed over for budget
 	unhealthy []*deployment // scratch: deployments the last pick passed over for their health
+	eligible  []*deployment // scratch: deployments a shuffle may pick, each checked once
 
 	exhaustedMsg string
 }
@@ -36,6 +37,7 @@ type group struct {
 func newGroup(name string, s scenarios.Strategy, members []*deployment) *group {
 	return &group{name: name, choose: strategies[s], members: members,
 		skipped: make([]*deployment, 0, len(members)), unhealthy: make([]*deployment, 0, len(members)),
+		eligible:     make([]*deployment, 0, len(members)),
 		exhaustedMsg: "no deployment in group " + name + " has budget"}
 }
 
@@ -71,7 +73,7 @@ func roundRobin(g *group, t time.Time, _ *rand.Rand, need tokens) *deployment {
 // members with budget, each weighted by its weight, else its rpm, else its
 // tpm.
 func weightedShuffle(g *group, t time.Time, rng *rand.Rand, n tokens) *deployment {
-	g.skipped, g.unhealthy = g.skipped[:0], g.unhealthy[:0]
+	g.skipped, g.unhealthy, g.eligible = g.skipped[:0], g.unhealthy[:0], g.eligible[:0]
 	var total float64
 	for _, d := range g.members {
 		if d.skipReason(t) != "" {
@@ -80,6 +82,7 @@ func weightedShuffle(g *group, t time.Time, rng *rand.Rand, n tokens) *deploymen
 		}
 		if d.hasBudget(t, n) {
 			total += d.weight()
+			g.eligible = append(g.eligible, d)
 		} else {
 			d.reject(t)
 			g.skipped = append(g.skipped, d)
@@ -90,10 +93,7 @@ func weightedShuffle(g *group, t time.Time, rng *rand.Rand, n tokens) *deploymen
 	}
 	x := rng.Float64() * total
 	var chosen *deployment
-	for _, d := range g.members {
-		if d.skipReason(t) != "" || !d.hasBudget(t, n) {
-			continue
-		}
+	for _, d := range g.eligible {
 		chosen = d
 		if x < d.weight() {
 			break

@@ -18,28 +18,52 @@ func BenchmarkRoutingDecision(b *testing.B) {
 	for _, tc := range []struct {
 		strategy scenarios.Strategy
 		limiter  scenarios.Limiter
+		tpm      bool // a TPM bucket beside every RPM bucket, counted by reservation
 	}{
-		{scenarios.Shuffle, scenarios.TokenBucket},
-		{scenarios.Shuffle, scenarios.FixedWindow},
-		{scenarios.RoundRobin, scenarios.TokenBucket},
+		{scenarios.Shuffle, scenarios.TokenBucket, false},
+		{scenarios.Shuffle, scenarios.FixedWindow, false},
+		{scenarios.RoundRobin, scenarios.TokenBucket, false},
+		{scenarios.Shuffle, scenarios.TokenBucket, true},
+		{scenarios.RoundRobin, scenarios.FixedWindow, true},
 	} {
-		b.Run(string(tc.strategy)+"/"+string(tc.limiter), func(b *testing.B) {
+		name := string(tc.strategy) + "/" + string(tc.limiter)
+		if tc.tpm {
+			name += "/rpm+tpm"
+		}
+		b.Run(name, func(b *testing.B) {
 			// Limits high enough that every decision admits: the common path.
-			tenantBucket := bucket.New(tc.limiter, 6_000_000, epoch)
+			tokenLimitOf := func(owner string) *tokenLimit {
+				if !tc.tpm {
+					return nil
+				}
+				l := newTokenLimit(BucketID(owner), owner, 2_000_000_000, tc.limiter, scenarios.Reserve)
+				l.fill(epoch)
+				return l
+			}
+			tenantBucket, tenantTokens := bucket.New(tc.limiter, 6_000_000, epoch), tokenLimitOf("tenant")
 			var members []*deployment
 			for i := range 3 {
 				members = append(members, &deployment{rpm: 6_000_000, health: health.None{},
 					spec:   scenarios.Deployment{Name: string(rune('a' + i))},
-					bucket: bucket.New(tc.limiter, 6_000_000, epoch)})
+					bucket: bucket.New(tc.limiter, 6_000_000, epoch), tokens: tokenLimitOf(string(rune('a' + i)))})
 			}
 			g := newGroup("g", tc.strategy, members)
 			rng := rand.New(rand.NewPCG(1, 2))
+			need := tokens{input: 1_000, reserve: 1_000 + 1_000}
 			t := epoch
 			b.ReportAllocs()
 			for b.Loop() {
 				t = t.Add(10 * time.Microsecond)
-				if !tenantBucket.AllowAt(t) || g.pick(t, rng, tokens{}) == nil {
+				if !tenantBucket.AllowAt(t) || tenantTokens != nil && !tenantTokens.take(t, need) {
+					b.Fatal("tenant refused")
+				}
+				d := g.pick(t, rng, need)
+				if d == nil {
 					b.Fatal("decision refused")
+				}
+				if tc.tpm { // the answer settles both reservations: 1,500 used of 2,000
+					d.tokens.settle(t, t, need, 1_500)
+					tenantTokens.settle(t, t, need, 1_500)
 				}
 			}
 		})

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"spillway/engine"
+	"spillway/engine/wire"
+	"spillway/scenarios"
 )
 
 // figures are one tenant's or deployment's live numbers, built from
@@ -173,7 +175,10 @@ func (f *figuresOf) apply(ev engine.Event) {
 		}
 	case engine.Failed:
 		f.tenant(ev.Tenant).failed++
-		if ev.Deployment != "" && ev.Code != engine.CodeGatewayTimeout {
+		// A throttle that ends the request was counted as the deployment's
+		// throttle already; counting it failed too would take its success
+		// rate down twice for one attempt.
+		if ev.Deployment != "" && ev.Code != engine.CodeGatewayTimeout && wire.Classify(ev.Code) != scenarios.ClassThrottled {
 			f.deployment(ev.Deployment).failed++
 		}
 	}

@@ -207,3 +207,21 @@ func s2i(matches [][]string) map[string]int {
 	}
 	return out
 }
+
+// An attempt throttled with nowhere left to go is one throttle of its
+// deployment, not a throttle and a failure: token-quota's team A served
+// 10 of its 20 calls, 50%.
+func TestAThrottleThatEndsARequestCountsOnce(t *testing.T) {
+	var f figuresOf
+	for id := 1; id <= 2; id++ {
+		f.apply(engine.Event{Kind: engine.Admitted, Request: id, Tenant: "A"})
+		f.apply(engine.Event{Kind: engine.Attempt, Request: id, Tenant: "A", Deployment: "d"})
+	}
+	f.apply(engine.Event{Kind: engine.Succeeded, Request: 1, Tenant: "A", Deployment: "d", Latency: time.Second})
+	f.apply(engine.Event{Kind: engine.Throttled, Request: 2, Tenant: "A", Deployment: "d", Code: "ThrottlingException"})
+	f.apply(engine.Event{Kind: engine.Failed, Request: 2, Tenant: "A", Deployment: "d", Code: "ThrottlingException"})
+	d := f.deployment("d")
+	if rate, _ := d.successRate(); rate != 50 || d.throttled != 1 || d.failed != 0 {
+		t.Fatalf("deployment: %.1f%% ok, %d throttled, %d failed; want 50%%, 1, 0", rate, d.throttled, d.failed)
+	}
+}

@@ -375,3 +375,18 @@ func TestAbsurdRetryAfterIsHeldToTheLongestWait(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// InvokeModel sends each family its own body, and reads the tokens of
+// either answer: a Nova model gets messages-v1, Claude the Messages API;
+// the input is the prompt lengthened to the tokens the gateway counted.
+func TestInvokeModelSpeaksEachFamilysBody(t *testing.T) {
+	s := scenario()
+	client, _ := emulated(t, s, emulator.Options{})
+	for _, model := range []string{profileID, "us.amazon.nova-pro-v1:0"} {
+		r := client.Invoke(context.Background(), epoch, engine.Call{Account: "acct", SourceRegion: "us-east-1", ModelID: model,
+			Operation: scenarios.OpInvokeModel, Prompt: "x", InputTokens: 700, MaxTokens: 50})
+		if r.Code != "" || r.InputTokens != 700 || r.OutputTokens == 0 || r.OutputTokens > 50 {
+			t.Errorf("%s: %+v; want an answer of 700 input tokens and up to 50 output", model, r)
+		}
+	}
+}

@@ -85,12 +85,45 @@ type anthropicMessage struct {
 	Content string `json:"content"`
 }
 
-func (c *Client) invokeModel(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+// novaBody is the messages-v1 request Amazon Nova models read.
+type novaBody struct {
+	SchemaVersion   string        `json:"schemaVersion"`
+	Messages        []novaMessage `json:"messages"`
+	InferenceConfig struct {
+		MaxTokens int `json:"maxTokens"`
+	} `json:"inferenceConfig"`
+}
+
+type novaMessage struct {
+	Role    string `json:"role"`
+	Content []struct {
+		Text string `json:"text"`
+	} `json:"content"`
+}
+
+// invokeBody is the model family's own InvokeModel body: Amazon Nova's for
+// amazon.* models, Anthropic's Messages for the rest.
+func invokeBody(call engine.Call) []byte {
+	prompt := scenarios.PromptOfTokens(call.Prompt, call.InputTokens)
+	if strings.HasPrefix(scenarios.BaseModelID(call.ModelID), "amazon.") {
+		b := novaBody{SchemaVersion: "messages-v1", Messages: []novaMessage{{Role: "user"}}}
+		b.Messages[0].Content = append(b.Messages[0].Content, struct {
+			Text string `json:"text"`
+		}{prompt})
+		b.InferenceConfig.MaxTokens = call.MaxTokens
+		body, _ := json.Marshal(b)
+		return body
+	}
 	body, _ := json.Marshal(anthropicBody{
 		AnthropicVersion: "bedrock-2023-05-31",
 		MaxTokens:        call.MaxTokens,
-		Messages:         []anthropicMessage{{Role: "user", Content: scenarios.PromptOfTokens(call.Prompt, call.InputTokens)}},
+		Messages:         []anthropicMessage{{Role: "user", Content: prompt}},
 	})
+	return body
+}
+
+func (c *Client) invokeModel(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+	body := invokeBody(call)
 	out, err := a.runtime.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
 		ModelId:     aws.String(call.ModelID),
 		Body:        body,
@@ -101,14 +134,19 @@ func (c *Client) invokeModel(ctx context.Context, a *Account, call engine.Call, 
 		return c.failure(err)
 	}
 	r := replyFrom(out.ResultMetadata)
+	// Anthropic's usage is snake_case, Nova's camelCase; Bedrock's token
+	// count headers say the same for both.
 	var answer struct {
 		Usage struct {
-			InputTokens  int `json:"input_tokens"`
-			OutputTokens int `json:"output_tokens"`
+			InputTokens   int `json:"input_tokens"`
+			OutputTokens  int `json:"output_tokens"`
+			InputTokens2  int `json:"inputTokens"`
+			OutputTokens2 int `json:"outputTokens"`
 		} `json:"usage"`
 	}
 	if json.Unmarshal(out.Body, &answer) == nil {
-		r.InputTokens, r.OutputTokens = answer.Usage.InputTokens, answer.Usage.OutputTokens
+		u := answer.Usage
+		r.InputTokens, r.OutputTokens = max(u.InputTokens, u.InputTokens2), max(u.OutputTokens, u.OutputTokens2)
 	}
 	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok && c.target.Virtual {
 		r.Latency = latencyHeader(raw.Header)

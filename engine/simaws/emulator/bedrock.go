@@ -3,8 +3,10 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,14 +17,35 @@ import (
 	"spillway/engine/wire"
 )
 
+// textMessage is a message as Converse and Amazon Nova write it: a role,
+// and content blocks of which the emulator reads the text.
+type textMessage struct {
+	Role    string `json:"role"`
+	Content []struct {
+		Text *string `json:"text"`
+	} `json:"content"`
+}
+
+// promptOf is the text of every message, one per line; ok is false when
+// the conversation does not start with a user message.
+func promptOf(messages []textMessage) (prompt string, ok bool) {
+	if len(messages) == 0 || messages[0].Role != "user" {
+		return "", false
+	}
+	var text []string
+	for _, m := range messages {
+		for _, c := range m.Content {
+			if c.Text != nil {
+				text = append(text, *c.Text)
+			}
+		}
+	}
+	return strings.Join(text, "\n"), true
+}
+
 // converseRequest is the part of a Converse body the emulator reads.
 type converseRequest struct {
-	Messages []struct {
-		Role    string `json:"role"`
-		Content []struct {
-			Text *string `json:"text"`
-		} `json:"content"`
-	} `json:"messages"`
+	Messages        []textMessage `json:"messages"`
 	InferenceConfig *struct {
 		MaxTokens *int `json:"maxTokens"`
 	} `json:"inferenceConfig"`
@@ -38,10 +61,17 @@ type anthropicRequest struct {
 	} `json:"messages"`
 }
 
-const anthropicVersion = "bedrock-2023-05-31"
+// novaRequest is an InvokeModel body in Amazon Nova's messages-v1 format.
+type novaRequest struct {
+	SchemaVersion   string        `json:"schemaVersion"`
+	Messages        []textMessage `json:"messages"`
+	InferenceConfig *struct {
+		MaxTokens *int `json:"maxTokens"` // Nova's own name for it; max_new_tokens in older samples
+		MaxNew    *int `json:"max_new_tokens"`
+	} `json:"inferenceConfig"`
+}
 
-// defaultMaxTokens is used when a Converse call sets no maxTokens.
-const defaultMaxTokens = 512
+const anthropicVersion = "bedrock-2023-05-31"
 
 // maxModelIDLength is Bedrock's limit on a modelId. Model ids that are
 // ARNs are logged as sent, so the bound also bounds each log record.
@@ -78,12 +108,24 @@ func (s *Server) bedrock(q *request) {
 		return
 	}
 	call := fleet.Call{Account: q.account.Name, SourceRegion: q.region, ModelID: modelID, ReceivedAt: s.opts.Clock()}
-	if op == "converse" {
+	family := providerOf(modelID)
+	switch {
+	case op == "converse":
 		call.Operation = scenarios.OpConverse
 		call.Prompt, call.MaxTokens, err = parseConverse(body)
-	} else {
+	case family == "amazon":
+		call.Operation = scenarios.OpInvokeModel
+		call.Prompt, call.MaxTokens, err = parseNova(body)
+	case family == "anthropic":
 		call.Operation = scenarios.OpInvokeModel
 		call.Prompt, call.MaxTokens, err = parseAnthropic(body)
+	default:
+		// Each family has a body of its own; the simulation reads two.
+		err = fmt.Errorf("Malformed input request: the simulated Bedrock reads InvokeModel bodies of Anthropic Claude and Amazon Nova models only; call %s with Converse, please reformat your input and try again.", clip(scenarios.BaseModelID(modelID)))
+	}
+	call.DefaultMaxTokens = call.MaxTokens == unsetMaxTokens
+	if call.DefaultMaxTokens {
+		call.MaxTokens = 0
 	}
 	if err != nil {
 		writeJSONError(q, restProtocol, wire.ValidationException, err.Error())
@@ -119,7 +161,54 @@ func (s *Server) bedrock(q *request) {
 	}
 	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(reply.InputTokens))
 	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(reply.OutputTokens))
+	if family == "amazon" {
+		writeJSON(q, restProtocol, http.StatusOK, novaReply(reply))
+		return
+	}
 	writeJSON(q, restProtocol, http.StatusOK, anthropicReply(reply, modelID))
+}
+
+// providerOf is the family a model id belongs to: "anthropic", "amazon",
+// "meta", … from its foundation id.
+func providerOf(modelID string) string {
+	base := scenarios.BaseModelID(modelID)
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		return base[:i]
+	}
+	return ""
+}
+
+// unsetMaxTokens marks a body that sets no max_tokens: Bedrock then
+// reserves, and allows, the model's maximum.
+const unsetMaxTokens = -1 << 31
+
+func parseNova(body []byte) (prompt string, maxTokens int, err error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
+	}
+	for _, key := range slices.Sorted(maps.Keys(probe)) { // the first in order, on every call
+		switch key {
+		case "schemaVersion", "messages", "system", "inferenceConfig", "toolConfig":
+		default:
+			return "", 0, fmt.Errorf("Malformed input request: #: extraneous key [%s] is not permitted, please reformat your input and try again.", clip(key))
+		}
+	}
+	var req novaRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
+	}
+	prompt, ok := promptOf(req.Messages)
+	if !ok {
+		return "", 0, fmt.Errorf("Malformed input request: #: required key [messages] not found, please reformat your input and try again.")
+	}
+	maxTokens = unsetMaxTokens
+	if c := req.InferenceConfig; c != nil && c.MaxTokens != nil {
+		maxTokens = *c.MaxTokens
+	} else if c != nil && c.MaxNew != nil {
+		maxTokens = *c.MaxNew
+	}
+	return prompt, maxTokens, nil
 }
 
 func parseConverse(body []byte) (prompt string, maxTokens int, err error) {
@@ -127,22 +216,15 @@ func parseConverse(body []byte) (prompt string, maxTokens int, err error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
 	}
-	if len(req.Messages) == 0 || req.Messages[0].Role != "user" {
+	prompt, ok := promptOf(req.Messages)
+	if !ok {
 		return "", 0, fmt.Errorf("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
 	}
-	var text []string
-	for _, m := range req.Messages {
-		for _, c := range m.Content {
-			if c.Text != nil {
-				text = append(text, *c.Text)
-			}
-		}
-	}
-	maxTokens = defaultMaxTokens
+	maxTokens = unsetMaxTokens
 	if req.InferenceConfig != nil && req.InferenceConfig.MaxTokens != nil {
 		maxTokens = *req.InferenceConfig.MaxTokens // the fleet checks its range, in Bedrock's words
 	}
-	return strings.Join(text, "\n"), maxTokens, nil
+	return prompt, maxTokens, nil
 }
 
 func parseAnthropic(body []byte) (prompt string, maxTokens int, err error) {
@@ -206,7 +288,7 @@ type converseOutput struct {
 }
 
 func converseReply(r fleet.Reply, latencyMS int64) *converseOutput {
-	out := &converseOutput{StopReason: "end_turn"}
+	out := &converseOutput{StopReason: r.StopReason}
 	out.Output.Message.Role = "assistant"
 	out.Output.Message.Content = []textBlock{{Text: r.Text}}
 	out.Usage.InputTokens, out.Usage.OutputTokens = r.InputTokens, r.OutputTokens
@@ -231,9 +313,20 @@ type anthropicOutput struct {
 	} `json:"usage"`
 }
 
+// novaReply is an InvokeModel answer in Amazon Nova's format, which is
+// Converse's without the metrics.
+func novaReply(r fleet.Reply) any {
+	out := converseReply(r, 0)
+	return struct {
+		Output     any    `json:"output"`
+		StopReason string `json:"stopReason"`
+		Usage      any    `json:"usage"`
+	}{out.Output, out.StopReason, out.Usage}
+}
+
 func anthropicReply(r fleet.Reply, modelID string) *anthropicOutput {
 	out := &anthropicOutput{ID: "msg_bdrk_" + strings.ReplaceAll(r.RequestID, "-", ""), Type: "message", Role: "assistant",
-		Model: scenarios.BaseModelID(modelID), StopReason: "end_turn"}
+		Model: scenarios.BaseModelID(modelID), StopReason: r.StopReason}
 	out.Content = append(out.Content, struct {
 		Type string `json:"type"`
 		Text string `json:"text"`

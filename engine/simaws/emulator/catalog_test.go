@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,21 +26,7 @@ import (
 // and by its foundation id and ARN where the documentation serves it on
 // demand, with Bedrock's own refusal where it does not.
 func TestEveryCatalogModelAnswersThroughTheSDK(t *testing.T) {
-	world := &scenarios.Scenario{Name: "catalog",
-		Accounts: []scenarios.Account{{Name: "acct", Profile: "acct", Region: "us-east-1", AccountID: "111122223333", QuotaRPM: 10000}},
-		Logs:     scenarios.Logs{Group: "BedrockModelInvocation", Delay: time.Second}}
-	emu := emulator.New(world, nil, 1, epoch, emulator.Options{Clock: emulator.NewManualClock(epoch).Now})
-	url, err := emu.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	client := func(region string) *bedrockruntime.Client {
-		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
-		return bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
-			o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(url), aws.NopRetryer{}, []string{"sigv4"}
-		})
-	}
+	emu, client := catalogEmulator(t)
 	calls := 0
 	converse := func(region, model string) error {
 		calls++
@@ -99,9 +86,88 @@ func TestEveryCatalogModelAnswersThroughTheSDK(t *testing.T) {
 		}
 	}
 	// An id that is in no catalog is still an invalid model identifier.
-	err = converse("us-east-1", "us.anthropic.claude-sonnet-9")
+	err := converse("us-east-1", "us.anthropic.claude-sonnet-9")
 	var api smithy.APIError
 	if !errors.As(err, &api) || api.ErrorMessage() != "The provided model identifier is invalid." {
 		t.Fatalf("unknown model: %v", err)
+	}
+}
+
+// catalogEmulator is an emulator whose scenario names no model, and a Go
+// SDK client of it for a Region.
+func catalogEmulator(t *testing.T) (*emulator.Server, func(region string) *bedrockruntime.Client) {
+	world := &scenarios.Scenario{Name: "catalog",
+		Accounts: []scenarios.Account{{Name: "acct", Profile: "acct", Region: "us-east-1", AccountID: "111122223333", QuotaRPM: 10000}},
+		Logs:     scenarios.Logs{Group: "BedrockModelInvocation", Delay: time.Second}}
+	emu := emulator.New(world, nil, 1, epoch, emulator.Options{Clock: emulator.NewManualClock(epoch).Now})
+	url, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return emu, func(region string) *bedrockruntime.Client {
+		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
+		return bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+			o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(url), aws.NopRetryer{}, []string{"sigv4"}
+		})
+	}
+}
+
+// InvokeModel reads each family's own body: Anthropic's Messages and
+// Amazon Nova's messages-v1, answering in the same family's shape. A body
+// of the wrong family, and any other family's, is Bedrock's
+// ValidationException.
+func TestInvokeReadsEachFamilysOwnBody(t *testing.T) {
+	_, client := catalogEmulator(t)
+	anthropic := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":200,"messages":[{"role":"user","content":"Hello"}]}`
+	nova := `{"schemaVersion":"messages-v1","messages":[{"role":"user","content":[{"text":"Hello"}]}],"inferenceConfig":{"maxTokens":200}}`
+	invoke := func(model, body string) (map[string]any, error) {
+		out, err := client("us-east-1").InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{
+			ModelId: aws.String(model), Body: []byte(body), ContentType: aws.String("application/json")})
+		if err != nil {
+			return nil, err
+		}
+		var answer map[string]any
+		if err := json.Unmarshal(out.Body, &answer); err != nil {
+			return nil, err
+		}
+		return answer, nil
+	}
+	families := map[string]int{}
+	for _, m := range catalog.BuiltIn().Models() {
+		ids := m.ProfileIDs()
+		if len(ids) == 0 || !slices.Contains(m.Profiles[strings.Split(ids[len(ids)-1], ".")[0]], "us-east-1") {
+			continue
+		}
+		id := ids[len(ids)-1] // us. where there is one
+		families[m.Provider]++
+		switch m.Provider {
+		case "anthropic":
+			answer, err := invoke(id, anthropic)
+			if err != nil || answer["type"] != "message" || answer["usage"] == nil {
+				t.Errorf("%s with Anthropic's body: %v %v", id, answer, err)
+			}
+			checkValidation(t, id+" with Nova's body", func() error { _, err := invoke(id, nova); return err }, "Malformed input request")
+		case "amazon":
+			answer, err := invoke(id, nova)
+			usage, _ := answer["usage"].(map[string]any)
+			if err != nil || answer["output"] == nil || usage["outputTokens"] == nil || answer["stopReason"] == nil {
+				t.Errorf("%s with Nova's body: %v %v", id, answer, err)
+			}
+			checkValidation(t, id+" with Anthropic's body", func() error { _, err := invoke(id, anthropic); return err }, "extraneous key [anthropic_version]")
+		default:
+			checkValidation(t, id+" (a family without a body here)", func() error { _, err := invoke(id, anthropic); return err }, "call "+m.ID+" with Converse")
+		}
+	}
+	if families["anthropic"] < 8 || families["amazon"] < 3 || families["meta"]+families["deepseek"] < 2 {
+		t.Fatalf("models tried by family: %v; want most of the catalog", families)
+	}
+}
+
+func checkValidation(t *testing.T, what string, call func() error, want string) {
+	t.Helper()
+	var api smithy.APIError
+	if err := call(); !errors.As(err, &api) || api.ErrorCode() != "ValidationException" || !strings.Contains(api.ErrorMessage(), want) {
+		t.Errorf("%s: %v; want a ValidationException saying %q", what, err, want)
 	}
 }

@@ -140,6 +140,11 @@ type Options struct {
 	LogRetention  time.Duration
 	MaxLogRecords int
 
+	// Pace divides the latencies of models the world does not describe,
+	// those from the model catalog, as World divides the world's own: a
+	// standalone emulator at --speed X. Zero means 1.
+	Pace float64
+
 	// The HTTP limits; zero (or less) means the Default… constant of the
 	// same name: they cannot be turned off.
 	ReadTimeout    time.Duration // reading a request, body included
@@ -215,6 +220,7 @@ func New(world *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, e
 		logsCalls: make(chan struct{}, maxConcurrentLogsCalls),
 	}
 	s.fleet.SetLogRetention(fleet.LogRetention{MaxAge: opts.LogRetention, MaxRecords: opts.MaxLogRecords})
+	s.fleet.SetPace(opts.Pace)
 	for _, a := range world.Accounts {
 		s.byKey[AccessKeyID(a.Name)] = a
 	}

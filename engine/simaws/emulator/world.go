@@ -66,6 +66,8 @@ func World(f *scenarios.File, speed float64) *scenarios.Scenario {
 			m := &w.Models[i]
 			m.LatencyP50 = time.Duration(float64(m.LatencyP50) / speed)
 			m.LatencyP95 = time.Duration(float64(m.LatencyP95) / speed)
+			m.TTFT = time.Duration(float64(m.TTFT) / speed)
+			m.TokensPerSecond *= speed
 		}
 		w.Logs.Delay = time.Duration(float64(w.Logs.Delay) / speed)
 	}

@@ -59,6 +59,9 @@ type Call struct {
 	Operation    string // scenarios.OpConverse or OpInvokeModel
 	Prompt       string
 	MaxTokens    int
+	// DefaultMaxTokens: the call set no max_tokens, so Bedrock reserves,
+	// and allows, the model's maximum output.
+	DefaultMaxTokens bool
 	// ReceivedAt is when the emulator took the call, on its own clock. Log
 	// retention ages records by it, never by the call's simulated time,
 	// which a client chooses. Zero: the call's own time.
@@ -72,8 +75,11 @@ type Reply struct {
 	Latency      time.Duration // simulated time from call to answer
 	InputTokens  int
 	OutputTokens int
-	Text         string
-	Err          *APIError
+	// StopReason is why the answer ended: "end_turn", or "max_tokens" when
+	// it was cut at the call's limit.
+	StopReason string
+	Text       string
+	Err        *APIError
 	// RetryAfter, on a quota throttle, is how long until the quota has room
 	// again: what the emulator sends as Retry-After.
 	RetryAfter time.Duration
@@ -93,6 +99,7 @@ type Fleet struct {
 	tokenQuotas map[quotaKey]*bucket.Bucket
 	pending     settlements
 	figures     map[string]*figures // by foundation model id
+	pace        float64             // divides the latencies the catalog gives; see SetPace
 	logs        *logStore
 	interned    map[internKey]string // ARNs and answers, built once rather than per call
 	known       map[string]bool      // foundation model ids this fleet serves
@@ -140,6 +147,7 @@ func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch
 		logs:     newLogStore(s),
 
 		tokenQuotas: map[quotaKey]*bucket.Bucket{},
+		pace:        1,
 		figures:     map[string]*figures{},
 		interned:    map[internKey]string{},
 		known:       knownModels(s, fileModels),
@@ -191,6 +199,9 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		}
 	}
 	fig := f.figuresOf(call.ModelID)
+	if call.DefaultMaxTokens {
+		call.MaxTokens = fig.maxOut
+	}
 	if err := checkMaxTokens(call.MaxTokens, fig.maxOut); err != nil {
 		r.Err = err
 		r.Latency = f.errorLatency()
@@ -215,6 +226,10 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	}
 	r.Region = region
 	r.OutputTokens, r.Latency = f.answer(fig, call.MaxTokens)
+	r.StopReason = "end_turn"
+	if r.OutputTokens == call.MaxTokens {
+		r.StopReason = "max_tokens"
+	}
 	if len(faults) > 0 {
 		// Clamped before the conversion: a float past time.Duration's
 		// range converts to a negative latency.

@@ -35,7 +35,7 @@ func (f *Fleet) figuresOf(modelID string) *figures {
 	fig := &figures{output: defaultOutput, burndown: 1, maxOut: MaxOutputTokens}
 	if m, _, _, ok := catalog.BuiltIn().Resolve(modelID); ok {
 		if m.TTFTMillis > 0 && m.TokensPerSecond > 0 {
-			fig.ttft, fig.tps = time.Duration(m.TTFTMillis)*time.Millisecond, m.TokensPerSecond
+			fig.ttft, fig.tps = time.Duration(float64(m.TTFTMillis)*float64(time.Millisecond)/f.pace), m.TokensPerSecond*f.pace
 		}
 		if m.Burndown > 0 {
 			fig.burndown = m.Burndown
@@ -63,6 +63,8 @@ func (f *Fleet) figuresOf(modelID string) *figures {
 	}
 	if fig.latency.LatencyP50 == 0 && fig.tps == 0 {
 		fig.latency = defaultModel // no speed anywhere: the old single latency figure
+		fig.latency.LatencyP50 = time.Duration(float64(fig.latency.LatencyP50) / f.pace)
+		fig.latency.LatencyP95 = time.Duration(float64(fig.latency.LatencyP95) / f.pace)
 	}
 	if len(f.figures) < maxInterned {
 		f.figures[base] = fig
@@ -131,6 +133,20 @@ func (f *Fleet) tokenQuota(acct scenarios.Account, region, model string) *bucket
 		f.tokenQuotas[k] = q
 	}
 	return q
+}
+
+// SetPace divides the latency of models only the catalog, or nothing,
+// describes by x (x ≤ 0 means 1): a standalone emulator at --speed x runs
+// their answers as much faster as the scenario's own. Call it before the
+// first call.
+func (f *Fleet) SetPace(x float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if x <= 0 || math.IsInf(x, 1) {
+		x = 1
+	}
+	f.pace = x
+	clear(f.figures)
 }
 
 // TokenQuotaAt is the token quota of account in region for a model, as it

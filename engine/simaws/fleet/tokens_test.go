@@ -126,3 +126,22 @@ func TestPlacementWeighsFreeTokenQuota(t *testing.T) {
 		t.Fatalf("landed %v; want none in us-east-1 and about ten in us-west-2 for each in us-east-2", counts)
 	}
 }
+
+func TestUnsetMaxTokensReservesTheModelsMaximum(t *testing.T) {
+	// Claude Sonnet 4 writes up to 64,000 tokens: a call without
+	// max_tokens holds 1,000 + 64,000 of the 100,000 until it ends, and a
+	// second such call is throttled.
+	f := tokenFleet(sonnet4)
+	c := tokenCall(sonnet4)
+	c.MaxTokens, c.DefaultMaxTokens = 0, true
+	if r := f.Invoke(epoch, c); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	l, _ := f.TokenQuotaAt(epoch, "a", "us-east-1", sonnet4)
+	if l.Available != 100_000-65_000 {
+		t.Fatalf("%v tokens left after one call without max_tokens; want 35,000", l.Available)
+	}
+	if r := f.Invoke(epoch, c); r.Err == nil || r.Err.Message != TooManyTokens {
+		t.Fatalf("second call: %+v; want throttled on tokens", r.Err)
+	}
+}
