@@ -107,3 +107,45 @@ func TestEveryCatalogModelThroughTheAWSCLI(t *testing.T) {
 	close(work)
 	wg.Wait()
 }
+
+// An application inference profile made with the AWS CLI, as a team makes
+// one to track its cost, answers converse by its ARN, and the control
+// plane lists it and describes it.
+func TestApplicationProfileThroughTheAWSCLI(t *testing.T) {
+	aws := awsCLI(t)
+	endpoint, env := standaloneEmulatorWithProfiles(t)
+	run := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(aws, append(args, "--endpoint-url", endpoint, "--profile", "default", "--region", "us-east-1", "--output", "json")...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args[:2], " "), err, out)
+		}
+		return out
+	}
+	var created struct{ InferenceProfileArn, Status string }
+	out := run("bedrock", "create-inference-profile", "--inference-profile-name", "team-a",
+		"--model-source", "copyFrom=arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-sonnet-4-6")
+	if json.Unmarshal(out, &created) != nil || !strings.Contains(created.InferenceProfileArn, ":application-inference-profile/") || created.Status != "ACTIVE" {
+		t.Fatalf("create-inference-profile: %s", out)
+	}
+	var answer struct{ Usage struct{ OutputTokens int } }
+	out = run("bedrock-runtime", "converse", "--model-id", created.InferenceProfileArn,
+		"--messages", `[{"role":"user","content":[{"text":"hello"}]}]`, "--inference-config", `{"maxTokens":100}`)
+	if json.Unmarshal(out, &answer) != nil || answer.Usage.OutputTokens == 0 {
+		t.Fatalf("converse through %s: %s", created.InferenceProfileArn, out)
+	}
+	var got struct {
+		InferenceProfileName, Type string
+		Models                     []struct{ ModelArn string }
+	}
+	out = run("bedrock", "get-inference-profile", "--inference-profile-identifier", created.InferenceProfileArn)
+	if json.Unmarshal(out, &got) != nil || got.InferenceProfileName != "team-a" || got.Type != "APPLICATION" ||
+		len(got.Models) != 1 || !strings.HasSuffix(got.Models[0].ModelArn, "/us.anthropic.claude-sonnet-4-6") {
+		t.Fatalf("get-inference-profile: %s", out)
+	}
+	if out = run("bedrock", "list-inference-profiles", "--type-equals", "APPLICATION"); !strings.Contains(string(out), created.InferenceProfileArn) {
+		t.Fatalf("list-inference-profiles: %s", out)
+	}
+}

@@ -189,6 +189,7 @@ type rawAccount struct {
 	RegionQuotaRPM map[string]any `toml:"region_quota_rpm"`
 	QuotaTPM       any            `toml:"quota_tpm"`
 	RegionQuotaTPM map[string]any `toml:"region_quota_tpm"`
+	AppProfiles    map[string]any `toml:"application_profiles"`
 	DeniedModels   []string       `toml:"denied_models"`
 }
 
@@ -828,6 +829,17 @@ func (c *checker) account(path string, r rawAccount) Account {
 		a.RegionQuotaRPM[region] = c.rpm(path+".region_quota_rpm", r.RegionQuotaRPM[region])
 	}
 	a.QuotaTPM = c.tpm(path+".quota_tpm", r.QuotaTPM)
+	for _, id := range slices.Sorted(maps.Keys(r.AppProfiles)) {
+		source, ok := r.AppProfiles[id].(string)
+		if !ok || strings.TrimSpace(source) == "" || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			c.fail(path+".application_profiles", "application profile %q must map an id of lowercase letters, digits and dashes to the model or profile id it copies, such as { team-a = \"us.anthropic.claude-sonnet-4-6\" }", id)
+			continue
+		}
+		if a.ApplicationProfiles == nil {
+			a.ApplicationProfiles = map[string]string{}
+		}
+		a.ApplicationProfiles[id] = strings.TrimSpace(source)
+	}
 	for _, region := range slices.Sorted(maps.Keys(r.RegionQuotaTPM)) {
 		if a.RegionQuotaTPM == nil {
 			a.RegionQuotaTPM = map[string]RPM{}

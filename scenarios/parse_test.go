@@ -480,6 +480,8 @@ func TestValidationErrors(t *testing.T) {
 			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: "p95 (400) is below the median (800)"},
 		{name: "input tokens spread unknown key", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  input_tokens = { mean = 800 }\n"},
 			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: `unknown key "mean" in a token count`},
+		{name: "application profile id", edits: []string{"  name = \"acc\"\n", "  name = \"acc\"\n  application_profiles = { \"Team A\" = \"us.x.y\" }\n"},
+			line: 10, col: 3, key: "scenario.account.application_profiles", msg: `application profile "Team A" must map an id of lowercase letters`},
 		{name: "account quota tpm", edits: []string{"  name = \"acc\"\n", "  name = \"acc\"\n  quota_tpm = -5\n"},
 			line: 10, col: 3, key: "scenario.account.quota_tpm", msg: "-5 is not a valid tpm"},
 		{name: "model burndown", extra: "\n  [[scenario.model]]\n  id = \"anthropic.x\"\n  burndown = 0.5\n",
@@ -798,7 +800,7 @@ func TestTokenKeys(t *testing.T) {
 	src := doc(t,
 		"title = \"Minimal\"\n", "title = \"Minimal\"\ninput_tokens = { median = 800, p95 = 2400 }\nmax_tokens = 512\ntpm_counting = \"after-success\"\n",
 		"  rpm = 3\n", "  rpm = 3\n  tpm = 20000\n  tpm_counting = \"reserve\"\n",
-		"  name = \"acc\"\n", "  name = \"acc\"\n  quota_tpm = 100000\n  region_quota_tpm = { \"us-east-2\" = 5000 }\n",
+		"  name = \"acc\"\n", "  name = \"acc\"\n  quota_tpm = 100000\n  region_quota_tpm = { \"us-east-2\" = 5000 }\n  application_profiles = { team-a = \"us.anthropic.claude-sonnet-4-6\" }\n",
 	) + "\n  [[scenario.tenant]]\n  name = \"big\"\n  rpm = 1\n  requests = 1\n  tpm = 9000\n  max_tokens = 8192\n  input_tokens = 1000\n" +
 		"\n  [[scenario.model]]\n  id = \"anthropic.x\"\n  ttft = \"800ms\"\n  tokens_per_second = 75\n  output_tokens = { median = 300 }\n  burndown = 5\n  max_output_tokens = 4096\n"
 	f, err := Parse("t.toml", []byte(src))
@@ -816,7 +818,7 @@ func TestTokenKeys(t *testing.T) {
 		t.Errorf("deployment without tpm: %+v; want unlimited, the scenario's counting", d)
 	}
 	a := s.Accounts[0]
-	if a.TokenQuota("us-east-1") != 100000 || a.TokenQuota("us-east-2") != 5000 {
+	if a.TokenQuota("us-east-1") != 100000 || a.TokenQuota("us-east-2") != 5000 || a.ApplicationProfiles["team-a"] != "us.anthropic.claude-sonnet-4-6" {
 		t.Errorf("account token quotas: %+v", a)
 	}
 	app, big := s.Tenants[0], s.Tenants[1]

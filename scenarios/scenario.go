@@ -178,6 +178,11 @@ type Account struct {
 	// input and output together; unlimited unless set.
 	QuotaTPM       RPM
 	RegionQuotaTPM map[string]RPM // per-Region overrides of QuotaTPM
+	// ApplicationProfiles are the account's application inference
+	// profiles, by id: each names the model or cross-Region profile it
+	// copies, and is called as
+	// arn:aws:bedrock:{region}:{account_id}:application-inference-profile/{id}.
+	ApplicationProfiles map[string]string
 	// DeniedModels are models this account has not enabled: the simulated
 	// fleet answers AccessDeniedException, as Bedrock does before someone
 	// requests model access in the console.

@@ -26,7 +26,7 @@ import (
 // and by its foundation id and ARN where the documentation serves it on
 // demand, with Bedrock's own refusal where it does not.
 func TestEveryCatalogModelAnswersThroughTheSDK(t *testing.T) {
-	emu, client := catalogEmulator(t)
+	emu, _, client := catalogEmulator(t)
 	calls := 0
 	converse := func(region, model string) error {
 		calls++
@@ -95,7 +95,7 @@ func TestEveryCatalogModelAnswersThroughTheSDK(t *testing.T) {
 
 // catalogEmulator is an emulator whose scenario names no model, and a Go
 // SDK client of it for a Region.
-func catalogEmulator(t *testing.T) (*emulator.Server, func(region string) *bedrockruntime.Client) {
+func catalogEmulator(t *testing.T) (*emulator.Server, string, func(region string) *bedrockruntime.Client) {
 	world := &scenarios.Scenario{Name: "catalog",
 		Accounts: []scenarios.Account{{Name: "acct", Profile: "acct", Region: "us-east-1", AccountID: "111122223333", QuotaRPM: 10000}},
 		Logs:     scenarios.Logs{Group: "BedrockModelInvocation", Delay: time.Second}}
@@ -105,7 +105,7 @@ func catalogEmulator(t *testing.T) (*emulator.Server, func(region string) *bedro
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	return emu, func(region string) *bedrockruntime.Client {
+	return emu, url, func(region string) *bedrockruntime.Client {
 		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
 		return bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 			o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(url), aws.NopRetryer{}, []string{"sigv4"}
@@ -118,7 +118,7 @@ func catalogEmulator(t *testing.T) (*emulator.Server, func(region string) *bedro
 // of the wrong family, and any other family's, is Bedrock's
 // ValidationException.
 func TestInvokeReadsEachFamilysOwnBody(t *testing.T) {
-	_, client := catalogEmulator(t)
+	_, _, client := catalogEmulator(t)
 	anthropic := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":200,"messages":[{"role":"user","content":"Hello"}]}`
 	nova := `{"schemaVersion":"messages-v1","messages":[{"role":"user","content":[{"text":"Hello"}]}],"inferenceConfig":{"maxTokens":200}}`
 	invoke := func(model, body string) (map[string]any, error) {
@@ -169,5 +169,30 @@ func checkValidation(t *testing.T, what string, call func() error, want string) 
 	var api smithy.APIError
 	if err := call(); !errors.As(err, &api) || api.ErrorCode() != "ValidationException" || !strings.Contains(api.ErrorMessage(), want) {
 		t.Errorf("%s: %v; want a ValidationException saying %q", what, err, want)
+	}
+}
+
+// CreateInferenceProfile over the wire makes an application profile whose
+// ARN the SDK then calls; a second with the same name is a conflict, and a
+// source the fleet does not serve is refused.
+func TestApplicationProfileOverTheWire(t *testing.T) {
+	_, url, client := catalogEmulator(t)
+	create := func(name, source string) (int, string, string) {
+		return raw(t, url, "/inference-profiles", map[string]string{"Content-Type": "application/json"},
+			[]byte(fmt.Sprintf(`{"inferenceProfileName":%q,"modelSource":{"copyFrom":%q}}`, name, source)))
+	}
+	status, _, body := create("team-a", "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-pro-v1:0")
+	var created struct{ InferenceProfileArn string }
+	if status != 201 || json.Unmarshal([]byte(body), &created) != nil || created.InferenceProfileArn == "" {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	if _, err := client("us-east-1").Converse(context.Background(), converseInput(created.InferenceProfileArn)); err != nil {
+		t.Fatalf("converse through %s: %v", created.InferenceProfileArn, err)
+	}
+	if status, code, body := create("team-a", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"); status != 409 || code != "ConflictException" {
+		t.Fatalf("the same name again: %d %s %s", status, code, body)
+	}
+	if status, code, body := create("team-b", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-ultra-v9"); status != 400 || code != "ValidationException" {
+		t.Fatalf("an unknown model: %d %s %s", status, code, body)
 	}
 }

@@ -334,6 +334,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/model/"):
 		s.bedrock(q)
+	case r.URL.Path == profilesPath || strings.HasPrefix(r.URL.Path, profilesPath+"/"):
+		s.inferenceProfiles(q)
 	case strings.HasPrefix(r.URL.Path, controlPrefix):
 		s.faultAPI(q)
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), logsTargetPrefix):
@@ -530,6 +532,8 @@ var statusOf = map[string]int{
 	"LimitExceededException":              400,
 	"InvalidSignatureException":           403,
 	"RequestTimeoutException":             408,
+	"ConflictException":                   409,
+	"ServiceQuotaExceededException":       400,
 }
 
 func status(code string) int {

@@ -31,6 +31,8 @@ func World(f *scenarios.File, speed float64) *scenarios.Scenario {
 			i, seen := index[a.Name]
 			if !seen {
 				a.RegionQuotaRPM = maps.Clone(a.RegionQuotaRPM)
+				a.RegionQuotaTPM = maps.Clone(a.RegionQuotaTPM)
+				a.ApplicationProfiles = maps.Clone(a.ApplicationProfiles)
 				a.Regions = slices.Clone(a.Regions)
 				a.DeniedModels = slices.Clone(a.DeniedModels)
 				index[a.Name] = len(w.Accounts)
@@ -44,6 +46,14 @@ func World(f *scenarios.File, speed float64) *scenarios.Scenario {
 						m.RegionQuotaRPM = map[string]scenarios.RPM{}
 					}
 					m.RegionQuotaRPM[r] = q
+				}
+			}
+			for id, source := range a.ApplicationProfiles {
+				if _, set := m.ApplicationProfiles[id]; !set {
+					if m.ApplicationProfiles == nil {
+						m.ApplicationProfiles = map[string]string{}
+					}
+					m.ApplicationProfiles[id] = source
 				}
 			}
 			for _, r := range a.Regions {

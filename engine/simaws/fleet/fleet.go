@@ -100,6 +100,7 @@ type Fleet struct {
 	pending     settlements
 	figures     map[string]*figures // by foundation model id
 	pace        float64             // divides the latencies the catalog gives; see SetPace
+	appProfiles map[string]map[string]ApplicationProfile // account → id → profile
 	logs        *logStore
 	interned    map[internKey]string // ARNs and answers, built once rather than per call
 	known       map[string]bool      // foundation model ids this fleet serves
@@ -138,7 +139,7 @@ type quotaKey struct {
 // New builds the fleet for scenario s. fileModels are the scenario file's
 // shared latency entries; epoch is the simulated start of the run.
 func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch time.Time) *Fleet {
-	return &Fleet{
+	f := &Fleet{
 		scenario: s,
 		models:   fileModels,
 		epoch:    epoch,
@@ -148,10 +149,13 @@ func New(s *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, epoch
 
 		tokenQuotas: map[quotaKey]*bucket.Bucket{},
 		pace:        1,
+		appProfiles: map[string]map[string]ApplicationProfile{},
 		figures:     map[string]*figures{},
 		interned:    map[internKey]string{},
 		known:       knownModels(s, fileModels),
 	}
+	f.loadApplicationProfiles()
+	return f
 }
 
 // knownModels are the models the fleet serves: every model a deployment
@@ -180,6 +184,12 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	acct, ok := f.scenario.Account(call.Account)
 	if !ok {
 		r.Err = &APIError{Code: wire.AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", call.Account)}
+		r.Latency = f.errorLatency()
+		return r
+	}
+	asCalled := call.ModelID
+	if call.ModelID, ok = f.throughProfile(acct, call.ModelID); !ok {
+		r.Err = &APIError{Code: wire.ValidationException, Message: "The provided model identifier is invalid."}
 		r.Latency = f.errorLatency()
 		return r
 	}
@@ -243,6 +253,7 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	r.Text = f.intern(internKey{"answer", call.ModelID, region, ""}, func() string {
 		return fmt.Sprintf("(simulated answer from %s in %s)", scenarios.BaseModelID(call.ModelID), region)
 	})
+	call.ModelID = asCalled // the log keeps the id as called
 	f.logs.add(acct.Name, f.store(at, acct, call, r))
 	return r
 }

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,56 @@ func TestUnsetMaxTokensReservesTheModelsMaximum(t *testing.T) {
 	}
 	if r := f.Invoke(epoch, c); r.Err == nil || r.Err.Message != TooManyTokens {
 		t.Fatalf("second call: %+v; want throttled on tokens", r.Err)
+	}
+}
+
+func TestApplicationProfilesRunAsTheirSource(t *testing.T) {
+	s := &scenarios.Scenario{
+		Name: "t",
+		Accounts: []scenarios.Account{{Name: "a", Region: "us-east-1", AccountID: "111122223333", QuotaRPM: 2,
+			ApplicationProfiles: map[string]string{"team-a": "us.anthropic.claude-sonnet-4-6"}}},
+		Logs: scenarios.Logs{Group: "BedrockModelInvocation"},
+	}
+	f := New(s, nil, 1, epoch)
+	arn := "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/team-a"
+	c := call(arn)
+	regions := map[string]int{}
+	for range 6 { // 2 a minute in each of the three us Regions
+		r := f.Invoke(epoch, c)
+		if r.Err != nil {
+			t.Fatalf("through the application profile: %v", r.Err)
+		}
+		regions[r.Region]++
+	}
+	if len(regions) != 3 {
+		t.Fatalf("landed in %v; want the us profile's three Regions", regions)
+	}
+	// It shares its source's quota: the profile id itself now finds none.
+	if r := f.Invoke(epoch, call("us.anthropic.claude-sonnet-4-6")); r.Err == nil || r.Err.Code != wire.ThrottlingException {
+		t.Fatalf("the source after its quota went through the application profile: %+v", r.Err)
+	}
+	if rec := f.Records("a", "BedrockModelInvocation", epoch.Add(time.Hour)); len(rec) != 6 || rec[0].ModelID != arn {
+		t.Fatalf("logs: %d records, first model %q; want 6 with the ARN as called", len(rec), rec[0].ModelID)
+	}
+	for _, bad := range []string{
+		"arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/nope",
+		"arn:aws:bedrock:us-east-1:999999999999:application-inference-profile/team-a", // another account's
+	} {
+		if r := f.Invoke(epoch, call(bad)); r.Err == nil || r.Err.Code != wire.ValidationException {
+			t.Fatalf("%s: %+v; want ValidationException", bad, r.Err)
+		}
+	}
+	p, err := f.CreateApplicationProfile("a", "chat", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0")
+	if err != nil || !strings.HasPrefix(p.ARN, "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/") || len(p.ID) != 12 {
+		t.Fatalf("created %+v, %v", p, err)
+	}
+	if r := f.Invoke(epoch, call(p.ARN)); r.Err != nil || r.Region != "us-east-1" {
+		t.Fatalf("through a copy of Nova Pro on demand: %+v", r)
+	}
+	if _, err := f.CreateApplicationProfile("a", "chat", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"); err == nil || err.Code != "ConflictException" {
+		t.Fatalf("the same name again: %v", err)
+	}
+	if _, err := f.CreateApplicationProfile("a", "x", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-ultra"); err == nil || err.Code != wire.ValidationException {
+		t.Fatalf("an unknown source: %v", err)
 	}
 }
