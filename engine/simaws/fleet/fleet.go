@@ -98,8 +98,8 @@ type Fleet struct {
 	// the reservations of calls still running to settle.
 	tokenQuotas map[quotaKey]*bucket.Bucket
 	pending     settlements
-	figures     map[string]*figures // by foundation model id
-	pace        float64             // divides the latencies the catalog gives; see SetPace
+	figures     map[string]*figures                      // by foundation model id
+	pace        float64                                  // divides the latencies the catalog gives; see SetPace
 	appProfiles map[string]map[string]ApplicationProfile // account → id → profile
 	logs        *logStore
 	interned    map[internKey]string // ARNs and answers, built once rather than per call
