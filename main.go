@@ -259,7 +259,7 @@ func modelsCommand(args []string, stdout, stderr io.Writer) error {
 		return usagef("models takes no arguments, got %q", rest)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "MODEL\tNAME\tPROFILES\tMAX OUTPUT\tBURNDOWN\tON DEMAND IN")
+	fmt.Fprintln(w, "MODEL\tNAME\tPROFILES\tMAX OUTPUT\tBURNDOWN\tSPEED\tTPM QUOTA\tON DEMAND IN")
 	for _, m := range catalog.BuiltIn().Models() {
 		onDemand := "no"
 		switch {
@@ -273,9 +273,22 @@ func modelsCommand(args []string, stdout, stderr io.Writer) error {
 			geos = append(geos, geo+".")
 		}
 		slices.Sort(geos)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%g×\t%s\n", m.ID, m.Name, strings.Join(geos, " "), m.MaxOutputTokens, m.Burndown, onDemand)
+		speed := "–"
+		if m.TTFTMillis > 0 && m.TokensPerSecond > 0 {
+			speed = fmt.Sprintf("%.1fs + %g/s", float64(m.TTFTMillis)/1000, m.TokensPerSecond)
+		}
+		quota := "–"
+		if n, ok := m.DefaultQuota("cross_region_tpm", "us-east-1"); ok {
+			quota = fmt.Sprint(n)
+		} else if n, ok := m.DefaultQuota("on_demand_tpm", "us-east-1"); ok {
+			quota = fmt.Sprintf("%d on demand", n)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%g×\t%s\t%s\t%s\n", m.ID, m.Name, strings.Join(geos, " "), m.MaxOutputTokens, m.Burndown, speed, quota, onDemand)
 	}
 	w.Flush()
+	fmt.Fprintln(stdout, "\nSPEED is time to first token + output tokens a second, an answer's time where no scenario says; TPM QUOTA")
+	fmt.Fprintln(stdout, "is the documented default cross-Region quota in us-east-1, for reference: simulated accounts have the")
+	fmt.Fprintln(stdout, "quota_tpm their scenario gives them, unlimited otherwise.")
 	fmt.Fprintln(stdout, "\nThe embedded emulator and 'spillway emulator' serve these by foundation id where on demand, by profile id")
 	fmt.Fprintln(stdout, "(us.…, global.…) and by ARN; a scenario's [[model]] entries come first. Sources: engine/simaws/catalog/models.toml.")
 	return nil

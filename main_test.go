@@ -602,9 +602,10 @@ func TestModelsListsTheCatalog(t *testing.T) {
 		t.Fatalf("status %d", status)
 	}
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^anthropic\.claude-sonnet-4-6\s+Claude Sonnet 4\.6\s+au\. eu\. global\. jp\. us\.\s+64000\s+5×\s+eu-west-2$`),
-		regexp.MustCompile(`(?m)^anthropic\.claude-opus-4-6-v1\s+Claude Opus 4\.6\s+.*us\.\s+128000\s+5×\s+no$`),
-		regexp.MustCompile(`(?m)^amazon\.nova-micro-v1:0\s+Nova Micro\s+eu\. us\.\s+\d+\s+1×\s+any Region$`),
+		regexp.MustCompile(`(?m)^anthropic\.claude-sonnet-4-6\s+Claude Sonnet 4\.6\s+au\. eu\. global\. jp\. us\.\s+64000\s+5×\s+1\.2s \+ 90/s\s+–\s+eu-west-2$`),
+		regexp.MustCompile(`(?m)^anthropic\.claude-opus-4-6-v1\s+Claude Opus 4\.6\s+.*us\.\s+128000\s+5×\s+\S+ \+ \S+\s+\d+\s+no$`),
+		regexp.MustCompile(`(?m)^amazon\.nova-micro-v1:0\s+Nova Micro\s+eu\. us\.\s+\d+\s+1×\s+.*\s+any Region$`),
+		regexp.MustCompile(`(?m)^anthropic\.claude-sonnet-4-20250514-v1:0\s+.*\s+200000\s+ap-east-2`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("no line matching %s in:\n%s", want, out)

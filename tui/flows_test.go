@@ -260,3 +260,13 @@ func TestFlowChangeATenantsRateLive(t *testing.T) {
 	f.key(tea.KeyDown, tea.KeyDown, '}') // deployment/primary-a has no rate
 	f.waitFor("the hint for a deployment", func(s string) bool { return strings.Contains(s, "has no arrival rate to tune") })
 }
+
+// The same keys tune a TPM bucket once it is selected, a thousand tokens a
+// press and ten thousand with ], and the gauge shows the new limit.
+func TestFlowTuneATPMAndSeeTheGaugeChange(t *testing.T) {
+	f := startFlow(t, "tpm-fallback", 1, Session{})
+	f.key(tea.KeyDown, tea.KeyDown, '+') // tenant/app → deployment/primary → deployment/primary/tpm
+	f.waitFor("the primary's TPM at 21000", regexp.MustCompile(`▶ dep(loyment)?/primary/tpm\s.*/21k\s+21000 \(reserve\)`).MatchString)
+	f.key(']')
+	f.waitFor("the primary's TPM at 31000", regexp.MustCompile(`dep(loyment)?/primary/tpm\s.*/31k\s+31000 \(reserve\)`).MatchString)
+}

@@ -63,6 +63,30 @@ func (m Model) OnDemandIn(region string) bool {
 	return m.OnDemand
 }
 
+// DefaultQuota is a documented default quota in region, such as
+// "cross_region_tpm": the file gives a number, or a number per Region with
+// "other" for the rest. ok is false where the file has none.
+func (m Model) DefaultQuota(name, region string) (n int64, ok bool) {
+	number := func(v any) (int64, bool) {
+		switch x := v.(type) {
+		case int64:
+			return x, true
+		case float64:
+			return int64(x), true
+		}
+		return 0, false
+	}
+	switch v := m.Quotas[name].(type) {
+	case map[string]any:
+		if n, ok := number(v[region]); ok {
+			return n, true
+		}
+		return number(v["other"])
+	default:
+		return number(v)
+	}
+}
+
 // ProfileIDs are the model's cross-Region inference profile ids, sorted.
 func (m Model) ProfileIDs() []string {
 	var ids []string
