@@ -212,7 +212,7 @@ func (m *Model) Refresh() bool {
 func confirmed(ev engine.Event) string {
 	switch ev.Kind {
 	case engine.RPMChanged:
-		return fmt.Sprintf("%s → %s RPM", ev.Bucket, ev.RPM)
+		return fmt.Sprintf("%s → %s %s", ev.Bucket, ev.RPM, ev.Bucket.PerMinute())
 	case engine.RateChanged:
 		return fmt.Sprintf("%s → %s requests a minute", ev.Bucket, engine.RateText(ev.Rate))
 	case engine.Paused:
@@ -563,7 +563,11 @@ func (m *Model) typeRPM(msg tea.KeyPressMsg) {
 		m.typingFor = ""
 		rpm, err := strconv.Atoi(m.typing)
 		if err != nil || rpm < 1 {
-			m.notice = fmt.Sprintf("%q is not an RPM; type a whole number from 1", m.typing)
+			limit := "a TPM"
+			if !id.Tokens() {
+				limit = "an RPM"
+			}
+			m.notice = fmt.Sprintf("%q is not %s; type a whole number from 1", m.typing, limit)
 			return
 		}
 		m.send(engine.SetRPM{Bucket: id, RPM: scenarios.RPM(rpm)})
@@ -660,7 +664,7 @@ func (m *Model) footer() string {
 		bindings = m.keys.faultHelp()
 	}
 	if m.typingFor != "" {
-		prompt := fmt.Sprintf("RPM for %s: %s▏ enter sets it · esc gives up", m.typingFor, m.typing)
+		prompt := fmt.Sprintf("%s for %s: %s▏ enter sets it · esc gives up", m.typingFor.PerMinute(), m.typingFor, m.typing)
 		return block([]string{m.styles.Warn.Render(fit(prompt, m.width))}, m.width, 1)
 	}
 	// The notice comes first and may take two thirds of the line: it is

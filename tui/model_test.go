@@ -532,7 +532,7 @@ func TestTypingAnRPM(t *testing.T) {
 		t.Fatalf("esc changed the RPM to %v", l.RPM)
 	}
 	press("=", "0", "enter")
-	if l, _ := m.run.Controls.Snapshot().Bucket("deployment/primary"); l.RPM != 25 || !strings.Contains(m.notice, "is not an RPM") {
+	if l, _ := m.run.Controls.Snapshot().Bucket("deployment/primary"); l.RPM != 25 || !strings.Contains(m.notice, `"0" is not an RPM`) {
 		t.Fatalf("= 0: RPM %v, notice %q", l.RPM, m.notice)
 	}
 }
