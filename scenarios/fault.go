@@ -26,10 +26,35 @@ const (
 	SlowDown FaultKind = "latency"
 	// ErrorInjection: a fraction (rate) of matching calls fail with error.
 	ErrorInjection FaultKind = "errors"
+
+	// The streaming faults touch only streamed answers
+	// (ConverseStream, InvokeModelWithResponseStream).
+
+	// StreamCut: the connection closes after tokens tokens, in a fraction
+	// (rate, default all) of streams.
+	StreamCut FaultKind = "stream-cut"
+	// StreamStall: after tokens tokens, no token comes for stall.
+	StreamStall FaultKind = "stream-stall"
+	// StreamSlow: tokens come factor times slower; the first is on time.
+	StreamSlow FaultKind = "stream-slow"
+	// StreamError: a fraction (rate) of streams get an exception event
+	// (error) after tokens tokens, inside the HTTP 200 stream.
+	StreamError FaultKind = "stream-error"
 )
 
 // FaultKinds lists every kind, in the order menus show them.
-var FaultKinds = []FaultKind{RegionOutage, ThrottleStorm, QuotaCut, SlowDown, ErrorInjection}
+var FaultKinds = []FaultKind{RegionOutage, ThrottleStorm, QuotaCut, SlowDown, ErrorInjection,
+	StreamCut, StreamStall, StreamSlow, StreamError}
+
+// StreamErrors are the exception events a stream-error fault may send, as
+// Bedrock names them inside a stream.
+var StreamErrors = []string{"throttlingException", "modelStreamErrorException", "serviceUnavailableException",
+	"internalServerException", "validationException"}
+
+// Streaming reports whether the fault touches only streamed answers.
+func (k FaultKind) Streaming() bool {
+	return k == StreamCut || k == StreamStall || k == StreamSlow || k == StreamError
+}
 
 // InjectableErrors are the error codes an errors fault may use.
 var InjectableErrors = []string{"InternalServerException", "ModelTimeoutException", "ModelNotReadyException"}
@@ -45,6 +70,8 @@ type Fault struct {
 	QuotaRPM RPM
 	Factor   float64
 	Error    string
+	Tokens   int           // streaming faults: after how many tokens
+	Stall    time.Duration // stream-stall: how long no token comes
 	At       time.Duration // from the start of the run
 	Duration time.Duration // 0: until the run ends
 }
@@ -67,6 +94,17 @@ func (f Fault) String() string {
 		parts = append(parts, "→ "+f.QuotaRPM.String()+" RPM")
 	case SlowDown:
 		parts = append(parts, fmt.Sprintf("×%g", f.Factor))
+	case StreamCut:
+		parts = append(parts, fmt.Sprintf("after %d tokens", f.Tokens))
+		if f.Rate > 0 && f.Rate < 1 {
+			parts = append(parts, fmt.Sprintf("%g%%", f.Rate*100))
+		}
+	case StreamStall:
+		parts = append(parts, fmt.Sprintf("%s after %d tokens", FormatDuration(f.Stall), f.Tokens))
+	case StreamSlow:
+		parts = append(parts, fmt.Sprintf("÷%g tokens/s", f.Factor))
+	case StreamError:
+		parts = append(parts, fmt.Sprintf("%g%% %s after %d tokens", f.Rate*100, f.Error, f.Tokens))
 	}
 	return strings.Join(parts, " ")
 }

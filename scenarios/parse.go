@@ -175,6 +175,8 @@ type FaultInput struct {
 	QuotaRPM any    `toml:"quota_rpm" json:"quota_rpm"`
 	Factor   any    `toml:"factor" json:"factor"`
 	Error    string `toml:"error" json:"error"`
+	Tokens   any    `toml:"tokens" json:"tokens"`
+	Stall    any    `toml:"stall" json:"stall"`
 	At       any    `toml:"at" json:"at"`
 	Duration any    `toml:"duration" json:"duration"`
 }
@@ -541,6 +543,33 @@ func (c *checker) fault(p string, r FaultInput, accounts map[string]bool, knownA
 		} else {
 			c.fail(join(p, "factor"), "a latency fault needs factor, a number above 0 and at most %d, such as 3", MaxSlowdown)
 		}
+	case StreamCut:
+		need["tokens"] = true
+		if r.Rate != nil {
+			need["rate"] = true
+		} else {
+			f.Rate = 1
+		}
+	case StreamStall:
+		need["tokens"], need["stall"] = true, true
+		if r.Stall == nil {
+			c.fail(join(p, "stall"), "a stream-stall fault needs stall, how long no token comes, such as \"20s\"")
+		} else {
+			f.Stall = c.duration(join(p, "stall"), r.Stall, 0, time.Millisecond, MaxWait)
+		}
+	case StreamSlow:
+		need["factor"] = true
+		f.Factor = 1
+		if n, ok := numberIn(r.Factor, 1, MaxSlowdown); ok {
+			f.Factor = n
+		} else {
+			c.fail(join(p, "factor"), "a stream-slow fault needs factor, from 1 to %d: tokens come that many times slower", MaxSlowdown)
+		}
+	case StreamError:
+		need["rate"], need["error"], need["tokens"] = true, true, true
+		if !slices.Contains(StreamErrors, f.Error) {
+			c.fail(join(p, "error"), "a stream-error fault needs error = one of %s", strings.Join(StreamErrors, ", "))
+		}
 	default:
 		kinds := make([]string, len(FaultKinds))
 		for i, k := range FaultKinds {
@@ -556,10 +585,13 @@ func (c *checker) fault(p string, r FaultInput, accounts map[string]bool, knownA
 		}
 		f.Rate = n
 	}
+	if need["tokens"] {
+		f.Tokens = c.wholeNumber(join(p, "tokens"), r.Tokens, -1, 0, MaxTokenCount)
+	}
 	for _, kv := range []struct {
 		key string
 		v   any
-	}{{"rate", r.Rate}, {"quota_rpm", r.QuotaRPM}, {"factor", r.Factor}, {"error", r.Error}} {
+	}{{"rate", r.Rate}, {"quota_rpm", r.QuotaRPM}, {"factor", r.Factor}, {"error", r.Error}, {"tokens", r.Tokens}, {"stall", r.Stall}} {
 		if kv.v != nil && kv.v != "" && !need[kv.key] {
 			c.fail(join(p, kv.key), "%s does not apply to a %s fault", kv.key, f.Kind)
 		}

@@ -855,3 +855,32 @@ func TestTokenCountDraws(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamingFaults(t *testing.T) {
+	s := &Scenario{Accounts: []Account{{Name: "a"}}}
+	for _, tc := range []struct {
+		in   FaultInput
+		want string // "" accepts
+	}{
+		{FaultInput{Kind: "stream-cut", Tokens: int64(40)}, ""},
+		{FaultInput{Kind: "stream-cut", Tokens: int64(40), Rate: 0.5}, ""},
+		{FaultInput{Kind: "stream-cut"}, "tokens: is required"},
+		{FaultInput{Kind: "stream-stall", Tokens: int64(10), Stall: "20s"}, ""},
+		{FaultInput{Kind: "stream-stall", Tokens: int64(10)}, "needs stall"},
+		{FaultInput{Kind: "stream-slow", Factor: 4.0}, ""},
+		{FaultInput{Kind: "stream-slow", Factor: 0.5}, "from 1 to"},
+		{FaultInput{Kind: "stream-error", Tokens: int64(5), Rate: 1.0, Error: "modelStreamErrorException"}, ""},
+		{FaultInput{Kind: "stream-error", Tokens: int64(5), Rate: 1.0, Error: "InternalServerException"}, "one of throttlingException"},
+		{FaultInput{Kind: "throttle", Rate: 0.5, Tokens: int64(3)}, "tokens does not apply to a throttle fault"},
+	} {
+		f, err := s.CheckFault(tc.in, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.in, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: %v; want an error saying %q", tc.in, err, tc.want)
+		case tc.want == "" && !f.Kind.Streaming():
+			t.Errorf("%+v: %s is not a streaming fault", tc.in, f.Kind)
+		}
+	}
+}

@@ -12,10 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -130,6 +132,7 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 	a := &Account{Spec: spec, AccountID: creds.AccountID}
 	a.runtime = bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		o.Retryer = aws.NopRetryer{}
+		o.HTTPClient = &http.Client{Transport: OwnBodies{Next: awshttp.NewBuildableClient().GetTransport()}}
 		// A bearer token in the environment would otherwise switch the
 		// client to bearer auth, which refuses plain-HTTP endpoints.
 		o.AuthSchemePreference = []string{"sigv4"}

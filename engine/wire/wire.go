@@ -54,6 +54,11 @@ const TimeHeader = "X-Spillway-Time"
 // show the Region before the logs arrive.
 const RegionHeader = "X-Spillway-Inference-Region"
 
+// FirstTokenHeader tells Spillway, on a streamed answer, how many
+// milliseconds after the call its first token came: on simulated time the
+// emulator writes every event at once, so their arrival says nothing.
+const FirstTokenHeader = "X-Spillway-First-Token-Latency"
+
 // RegionCount is one bar of a Region histogram.
 type RegionCount struct {
 	Region string

@@ -77,7 +77,23 @@ const anthropicVersion = "bedrock-2023-05-31"
 // ARNs are logged as sent, so the bound also bounds each log record.
 const maxModelIDLength = 2048
 
-// bedrock serves POST /model/{modelId}/converse and /invoke.
+// The Bedrock Runtime operations the emulator serves, by the last segment
+// of their path.
+const (
+	opConverse       = "converse"
+	opInvoke         = "invoke"
+	opConverseStream = "converse-stream"
+	opInvokeStream   = "invoke-with-response-stream"
+)
+
+// operationNames are the operations as invocation logs name them.
+var operationNames = map[string]string{
+	opConverse: scenarios.OpConverse, opInvoke: scenarios.OpInvokeModel,
+	opConverseStream: "ConverseStream", opInvokeStream: "InvokeModelWithResponseStream",
+}
+
+// bedrock serves POST /model/{modelId}/converse, /invoke and their
+// streaming forms.
 func (s *Server) bedrock(q *request) {
 	// The model id is one path segment, percent-encoded: an ARN's slashes
 	// arrive as %2F, so split the escaped path, then unescape.
@@ -93,9 +109,9 @@ func (s *Server) bedrock(q *request) {
 		writeJSONError(q, restProtocol, wire.ValidationException, "The provided model identifier is invalid.")
 		return
 	}
-	if q.r.Method != http.MethodPost || (op != "converse" && op != "invoke") {
+	if _, known := operationNames[op]; q.r.Method != http.MethodPost || !known {
 		writeJSONError(q, restProtocol, "UnknownOperationException", fmt.Sprintf(
-			"%s /model/{modelId}/%s is not served; the emulator answers POST …/converse and POST …/invoke (no streaming)", clip(q.r.Method), clip(op)))
+			"%s /model/{modelId}/%s is not served; the emulator answers POST …/converse, …/converse-stream, …/invoke and …/invoke-with-response-stream", clip(q.r.Method), clip(op)))
 		return
 	}
 	if len(modelID) > maxModelIDLength {
@@ -107,17 +123,16 @@ func (s *Server) bedrock(q *request) {
 	if !ok {
 		return
 	}
-	call := fleet.Call{Account: q.account.Name, SourceRegion: q.region, ModelID: modelID, ReceivedAt: s.opts.Clock()}
+	call := fleet.Call{Account: q.account.Name, SourceRegion: q.region, ModelID: modelID, ReceivedAt: s.opts.Clock(),
+		Stream: op == opConverseStream || op == opInvokeStream}
 	family := providerOf(modelID)
+	call.Operation = operationNames[op]
 	switch {
-	case op == "converse":
-		call.Operation = scenarios.OpConverse
+	case op == opConverse || op == opConverseStream:
 		call.Prompt, call.MaxTokens, err = parseConverse(body)
 	case family == "amazon":
-		call.Operation = scenarios.OpInvokeModel
 		call.Prompt, call.MaxTokens, err = parseNova(body)
 	case family == "anthropic":
-		call.Operation = scenarios.OpInvokeModel
 		call.Prompt, call.MaxTokens, err = parseAnthropic(body)
 	default:
 		// Each family has a body of its own; the simulation reads two.
@@ -137,10 +152,15 @@ func (s *Server) bedrock(q *request) {
 		s.fleet.ExpireLogs(call.ReceivedAt)
 	}
 	s.releaseBody(q) // not needed while the latency is slept
+	latencyMS := reply.Latency.Milliseconds()
+	if reply.Err == nil && (op == opConverseStream || op == opInvokeStream) {
+		q.w.Header().Set("x-amzn-RequestId", reply.RequestID)
+		s.stream(q, op, modelID, reply, latencyMS)
+		return
+	}
 	if !q.virtual && s.opts.Sleep && !sleep(q.r.Context(), reply.Latency) {
 		return // the client gave up waiting
 	}
-	latencyMS := reply.Latency.Milliseconds()
 	h := q.w.Header()
 	h.Set("x-amzn-RequestId", reply.RequestID)
 	// Bedrock sends this header with InvokeModel replies; the emulator sends
@@ -155,7 +175,7 @@ func (s *Server) bedrock(q *request) {
 		return
 	}
 	h.Set(wire.RegionHeader, reply.Region)
-	if op == "converse" {
+	if op == opConverse {
 		writeJSON(q, restProtocol, http.StatusOK, converseReply(reply, latencyMS))
 		return
 	}

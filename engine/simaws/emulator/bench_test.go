@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	brtypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"spillway/engine/simaws/emulator"
 	"spillway/scenarios"
@@ -101,6 +102,68 @@ func BenchmarkEmulatorThroughput(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
+
+// BenchmarkConverseStreamRoundTrip compares one SDK ConverseStream call of
+// 100 tokens, read to its end, to the emulator with the same call to a
+// server that replays the emulator's own recorded stream. The difference is
+// the emulator's cost of planning and framing a stream.
+func BenchmarkConverseStreamRoundTrip(b *testing.B) {
+	world := benchWorld()
+	world.Models[0].OutputTokens = scenarios.TokenCount{Median: 100, P95: 100}
+	emu := emulator.New(world, nil, 1, epoch, emulator.Options{})
+	emuURL, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer emu.Close()
+	// Record one stream to replay.
+	req, _ := http.NewRequest(http.MethodPost, emuURL+"/model/"+profileID+"/converse-stream",
+		bytes.NewReader([]byte(`{"messages":[{"role":"user","content":[{"text":"Why resilience?"}]}],"inferenceConfig":{"maxTokens":100}}`)))
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+emulator.AccessKeyID("acct")+"/20261121/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recorded, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	canned := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+		w.Header().Set("x-amzn-RequestId", "5b111a40-0000-4000-8000-000000000000")
+		w.Write(recorded)
+	}))
+	defer canned.Close()
+
+	for _, target := range []struct{ name, url string }{{"emulator", emuURL}, {"canned", canned.URL}} {
+		b.Run(target.name, func(b *testing.B) {
+			cfg := aws.Config{Region: "us-east-1",
+				Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
+			client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+				o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(target.url), aws.NopRetryer{}, []string{"sigv4"}
+			}, ownBodies)
+			in := converseInput(profileID)
+			stream := &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := client.ConverseStream(ctx, stream)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := out.GetStream()
+				deltas := 0
+				for ev := range s.Events() {
+					if _, ok := ev.(*brtypes.ConverseStreamOutputMemberContentBlockDelta); ok {
+						deltas++
+					}
+				}
+				if err := s.Close(); err != nil || deltas != 100 {
+					b.Fatalf("%d deltas, %v", deltas, err)
+				}
+			}
 		})
 	}
 }

@@ -391,7 +391,7 @@ func TestBadRequestsGetAWSErrors(t *testing.T) {
 	}{
 		{"malformed Converse JSON", "/model/" + profileID + "/converse", nil, []byte(`{"messages":[`), 400, "ValidationException"},
 		{"malformed Logs JSON", "/", logs, []byte(`{"queryString":`), 400, "SerializationException"},
-		{"unknown Bedrock operation", "/model/" + profileID + "/converse-stream", nil, []byte(`{}`), 404, "UnknownOperationException"},
+		{"unknown Bedrock operation", "/model/" + profileID + "/converse-batch", nil, []byte(`{}`), 404, "UnknownOperationException"},
 		{"unknown Logs operation", "/", map[string]string{"X-Amz-Target": "Logs_20140328.PutLogEvents"}, []byte(`{}`), 404, "UnknownOperationException"},
 		{"unknown path", "/2023-09-30/foundation-models", nil, nil, 404, "UnknownOperationException"},
 		{"unknown model", "/model/anthropic.claude-nine-v1:0/converse", nil,

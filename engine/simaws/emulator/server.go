@@ -312,6 +312,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.releaseBody(q)
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p) // a stream cut on purpose: net/http drops the connection
+			}
 			// A bug in one handler must not take the emulator down for every
 			// other client; the SDK sees a retryable 500.
 			writeJSONError(q, jsonProtocol, "InternalServerException", fmt.Sprintf("emulator internal error: %v", p))

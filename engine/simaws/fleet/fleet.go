@@ -59,6 +59,9 @@ type Call struct {
 	Operation    string // scenarios.OpConverse or OpInvokeModel
 	Prompt       string
 	MaxTokens    int
+	// Stream: the answer is streamed (ConverseStream,
+	// InvokeModelWithResponseStream), so streaming faults apply.
+	Stream bool
 	// DefaultMaxTokens: the call set no max_tokens, so Bedrock reserves,
 	// and allows, the model's maximum output.
 	DefaultMaxTokens bool
@@ -70,16 +73,21 @@ type Call struct {
 
 // Reply is what Bedrock answered, with what only the simulation knows.
 type Reply struct {
-	RequestID    string
-	Region       string        // where the call ran; "" when it never ran
-	Latency      time.Duration // simulated time from call to answer
+	RequestID string
+	Region    string        // where the call ran; "" when it never ran
+	Latency   time.Duration // simulated time from call to answer
+	// FirstToken is the simulated time from call to the answer's first
+	// token; the rest follow evenly until Latency.
+	FirstToken   time.Duration
 	InputTokens  int
 	OutputTokens int
 	// StopReason is why the answer ended: "end_turn", or "max_tokens" when
-	// it was cut at the call's limit.
+	// it was cut at the call's limit; "" for a stream that never ended.
 	StopReason string
-	Text       string
-	Err        *APIError
+	// Stream is what goes wrong in a streamed answer, if anything.
+	Stream StreamPlan
+	Text   string
+	Err    *APIError
 	// RetryAfter, on a quota throttle, is how long until the quota has room
 	// again: what the emulator sends as Retry-After.
 	RetryAfter time.Duration
@@ -235,7 +243,7 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 		return r
 	}
 	r.Region = region
-	r.OutputTokens, r.Latency = f.answer(fig, call.MaxTokens)
+	r.OutputTokens, r.Latency, r.FirstToken = f.answer(fig, call.MaxTokens)
 	r.StopReason = "end_turn"
 	if r.OutputTokens == call.MaxTokens {
 		r.StopReason = "max_tokens"
@@ -243,8 +251,14 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	if len(faults) > 0 {
 		// Clamped before the conversion: a float past time.Duration's
 		// range converts to a negative latency.
-		slowed := math.Min(float64(r.Latency)*slowdown(faults, acct.Name, region, call.ModelID), float64(scenarios.MaxSpan))
+		factor := slowdown(faults, acct.Name, region, call.ModelID)
+		slowed := math.Min(float64(r.Latency)*factor, float64(scenarios.MaxSpan))
 		r.Latency = time.Duration(slowed).Round(time.Millisecond)
+		r.FirstToken = min(r.Latency, time.Duration(math.Min(float64(r.FirstToken)*factor, float64(scenarios.MaxSpan))).Round(time.Millisecond))
+		if call.Stream {
+			f.planStream(faults, acct.Name, region, call.ModelID, &r)
+			r.Latency = r.Latency.Round(time.Millisecond)
+		}
 	}
 	// The reservation is settled when the answer is complete, on input
 	// plus output at the model's burndown.

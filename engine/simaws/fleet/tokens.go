@@ -76,16 +76,24 @@ func (f *Fleet) figuresOf(modelID string) *figures {
 // the answer takes: drawn from the model's latency percentiles when the
 // scenario gives them, otherwise time to first token plus the output at
 // the model's speed. Each takes one draw from the fleet's generator, in
-// the order they always had, so a seed keeps its outcomes.
-func (f *Fleet) answer(fig *figures, maxTokens int) (output int, latency time.Duration) {
+// the order they always had, so a seed keeps its outcomes. first is when
+// the first token comes: the model's time to first token, or, for a
+// latency drawn whole, the catalog's (a quarter of it where there is
+// none), never after the end.
+func (f *Fleet) answer(fig *figures, maxTokens int) (output int, latency, first time.Duration) {
 	if fig.latency.LatencyP50 > 0 {
 		latency = f.drawLatency(fig.latency)
 		output = min(fig.output.At(f.rng.Float64()), maxTokens)
-		return output, latency
+		first = latency / 4
+		if fig.ttft > 0 {
+			first = min(fig.ttft, latency)
+		}
+		return output, latency, first
 	}
 	output = min(fig.output.At(f.rng.Float64()), maxTokens)
 	d := float64(fig.ttft) + float64(output)/fig.tps*float64(time.Second)
-	return output, time.Duration(math.Min(d, float64(scenarios.MaxLatency))).Round(time.Millisecond)
+	latency = time.Duration(math.Min(d, float64(scenarios.MaxLatency))).Round(time.Millisecond)
+	return output, latency, min(fig.ttft, latency)
 }
 
 // A settlement gives back, or takes, the difference between what a call

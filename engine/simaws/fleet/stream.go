@@ -1,0 +1,86 @@
+package fleet
+
+import (
+	"math"
+	"time"
+
+	"spillway/scenarios"
+)
+
+// StreamPlan is what goes wrong in a streamed answer, decided when the
+// call is made so that a seed fixes it: the emulator writes the stream by
+// it. The zero plan is a stream that runs to its end.
+type StreamPlan struct {
+	// CutAfter > 0: the connection closes after this many tokens, with
+	// no end to the stream. 0 means no cut.
+	CutAfter int
+	// StallAfter and Stall: after this many tokens, no token for Stall.
+	StallAfter int
+	Stall      time.Duration
+	// ErrorAfter and Error: an exception event of this kind after this
+	// many tokens ends the stream.
+	ErrorAfter int
+	Error      string
+}
+
+// Cut reports whether the stream ends early, by a cut or an exception.
+func (p StreamPlan) Cut() (tokens int, ok bool) {
+	switch {
+	case p.Error != "":
+		return p.ErrorAfter, true
+	case p.CutAfter > 0:
+		return p.CutAfter, true
+	}
+	return 0, false
+}
+
+// planStream applies the streaming faults that match a call placed in
+// region to its reply: slower tokens, a stall, then a cut or an exception
+// event, which also ends the answer early, with the tokens streamed so far.
+// It draws from the fleet's generator only where a fault has a rate, and
+// only for streamed calls, so other calls keep their seeds' outcomes.
+func (f *Fleet) planStream(faults []*injected, account, region, model string, r *Reply) {
+	var p StreamPlan
+	for _, j := range faults {
+		fault := j.fault
+		if !fault.Kind.Streaming() || !fault.Matches(account, region, model) {
+			continue
+		}
+		switch fault.Kind {
+		case scenarios.StreamSlow:
+			spread := float64(r.Latency - r.FirstToken)
+			r.Latency = r.FirstToken + time.Duration(math.Min(spread*fault.Factor, float64(scenarios.MaxLatency)))
+		case scenarios.StreamStall:
+			if fault.Tokens < r.OutputTokens && p.Stall == 0 {
+				p.StallAfter, p.Stall = fault.Tokens, fault.Stall
+				r.Latency += fault.Stall
+			}
+		case scenarios.StreamCut:
+			if fault.Tokens < r.OutputTokens && (fault.Rate >= 1 || f.rng.Float64() < fault.Rate) && p.CutAfter == 0 {
+				p.CutAfter = max(fault.Tokens, 1)
+			}
+		case scenarios.StreamError:
+			if fault.Tokens < r.OutputTokens && f.rng.Float64() < fault.Rate && p.Error == "" {
+				p.ErrorAfter, p.Error = fault.Tokens, fault.Error
+			}
+		}
+	}
+	if n, cut := p.Cut(); cut {
+		end := tokenTime(n, r.OutputTokens, r.FirstToken, r.Latency-p.Stall) // when token n would have come
+		if p.Stall > 0 && n > p.StallAfter {
+			end += p.Stall
+		}
+		r.Latency, r.OutputTokens = end, n
+		r.StopReason = ""
+	}
+	r.Stream = p
+}
+
+// tokenTime is when the token after the first n of total comes, the first
+// at first and the last at end: where a stream cut after n tokens ends.
+func tokenTime(n, total int, first, end time.Duration) time.Duration {
+	if total <= 1 || n <= 0 {
+		return first
+	}
+	return first + time.Duration(float64(end-first)*float64(min(n, total)-1)/float64(total-1))
+}
