@@ -92,7 +92,7 @@ func TestListAndValidate(t *testing.T) {
 			t.Fatalf("list lacks %s", name)
 		}
 	}
-	if status, out, _ := spillway("validate"); status != 0 || !strings.Contains(out, "ok, 12 scenarios") {
+	if status, out, _ := spillway("validate"); status != 0 || !strings.Contains(out, "ok, 13 scenarios") {
 		t.Fatalf("validate: %d %q", status, out)
 	}
 	if status, out, _ := spillway("validate", "scenarios.toml"); status != 0 || !strings.Contains(out, "scenarios.toml: ok") {
@@ -609,6 +609,44 @@ func TestModelsListsTheCatalog(t *testing.T) {
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("no line matching %s in:\n%s", want, out)
+		}
+	}
+}
+
+// stream-cut through the SDK's event-stream readers and the embedded
+// emulator gives what the engine gives in process: the same cuts, failed
+// for one app and restarted on the fallback for the other.
+func TestStreamCutThroughTheSDK(t *testing.T) {
+	status, out, stderr := spillway("run", "stream-cut", "--speed", "max", "--json", "-")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	var doc struct {
+		Summary struct {
+			Succeeded, Failed int
+			FellBack          int                             `json:"fell_back"`
+			ByTenant          map[string]struct{ Failed int } `json:"by_tenant"`
+		} `json:"summary"`
+		Requests []struct {
+			Tenant, Outcome string
+			TTFT            float64 `json:"ttft_ms"`
+			Attempts        []struct {
+				StreamOutcome  string `json:"stream_outcome"`
+				StreamedTokens int    `json:"streamed_tokens"`
+			}
+		} `json:"requests"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Summary
+	if s.Failed != 11 || s.FellBack != 11 || s.ByTenant["chat"].Failed != 11 || s.ByTenant["chat-restart"].Failed != 0 {
+		t.Fatalf("summary %+v; want 11 cuts failed for chat, 11 restarted for chat-restart (as in process)", s)
+	}
+	for _, q := range doc.Requests {
+		last := q.Attempts[len(q.Attempts)-1]
+		if q.TTFT <= 0 || q.Outcome == "failed" && (last.StreamOutcome != "StreamCut" || last.StreamedTokens != 40) {
+			t.Fatalf("request %+v", q)
 		}
 	}
 }

@@ -22,6 +22,11 @@ type Call struct {
 	// backend sends a prompt of that many tokens (scenarios.PromptOfTokens).
 	InputTokens int
 	MaxTokens   int
+	// Stream asks for the streaming operation. A network backend then
+	// enforces TTFTTimeout and StallTimeout itself, as only it sees the
+	// tokens come; 0 means none.
+	Stream                    bool
+	TTFTTimeout, StallTimeout time.Duration
 }
 
 // Reply is a backend's answer. Code is empty on success.
@@ -38,7 +43,29 @@ type Reply struct {
 	Class scenarios.ErrorClass
 	// RetryAfter is the provider's Retry-After, when it sent one.
 	RetryAfter time.Duration
+
+	// A streamed answer: FirstToken is when its first token came, since
+	// the call (0: none came); Streamed the output tokens that came. Broken
+	// says how a stream that began ended early: StreamCut (the connection
+	// dropped with no end to the stream), StreamStalled (no token for the
+	// stall timeout), or the type of the exception event Bedrock sent
+	// (modelStreamErrorException, …). On simulated time, StallAt and Stall
+	// are a pause in the tokens, for the engine to time a stall out.
+	FirstToken     time.Duration
+	Streamed       int
+	Broken         string
+	StallAfter     int // tokens before the pause
+	StallAt, Stall time.Duration
 }
+
+// How a stream that began can end without its last event.
+const (
+	StreamCut     = "StreamCut"
+	StreamStalled = "StreamStalled"
+	// NoFirstToken is the code of an attempt whose first token did not
+	// come within the TTFT timeout: nothing reached the client yet.
+	NoFirstToken = "NoFirstTokenInTime"
+)
 
 // class is the reply's error class; "" on success.
 func (r *Reply) class() scenarios.ErrorClass {

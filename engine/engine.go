@@ -259,6 +259,8 @@ func (e *Engine) handle(it item) {
 		e.gateway.retry(it.at, it.req)
 	case deadline:
 		e.gateway.timeout(it.at, it.req)
+	case firstToken:
+		e.gateway.firstToken(it.at, it.req, it.gen)
 	case poll:
 		e.logs.poll(e.ctx, &e.loop, it.at, e.progress(), false)
 	case faultOn:

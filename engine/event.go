@@ -46,6 +46,7 @@ const (
 	FaultStarted               // the backend starts showing a fault
 	FaultEnded                 // a fault is over
 	RegionsPolled              // a Region histogram was read from the invocation logs
+	FirstToken                 // a streamed attempt's first token came: before it the request may retry or fall back, after it not
 	RunEnded                   // nothing more will happen
 )
 
@@ -72,6 +73,7 @@ var kindNames = [...]string{
 	FaultStarted:   "fault_started",
 	FaultEnded:     "fault_ended",
 	RegionsPolled:  "regions",
+	FirstToken:     "first_token",
 	RunEnded:       "run_ended",
 }
 
@@ -106,6 +108,11 @@ type Event struct {
 	// and max_tokens; an attempt's answer (Succeeded, Throttled, Errored,
 	// Failed) carries the input and output tokens the provider reported.
 	InputTokens, OutputTokens, MaxTokens int
+	// Streaming: TTFT is an attempt's time to first token (FirstToken,
+	// and the answer's events); Streamed the output tokens that reached
+	// the client, also from a stream that broke.
+	TTFT     time.Duration
+	Streamed int
 
 	Latency  time.Duration // final events: simulated time since the request arrived
 	Fallback bool          // Succeeded: served by a group after the first

@@ -53,7 +53,10 @@ type request struct {
 // used is what an answered call really took of a TPM limit: its input and
 // output tokens; 0 for a call that failed.
 func (r *request) used() int {
-	if r.reply.Code != "" || r.reply.Class != "" {
+	switch {
+	case r.reply.Broken != "":
+		return r.reply.InputTokens + r.reply.Streamed // what streamed before the break
+	case r.reply.Code != "" || r.reply.Class != "":
 		return 0
 	}
 	return r.reply.InputTokens + r.reply.OutputTokens
@@ -183,10 +186,17 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		Prompt:       g.scenario.Prompt,
 		InputTokens:  int(r.need.input),
 		MaxTokens:    r.maxTokens,
+		Stream:       r.tenant.spec.Stream,
+		TTFTTimeout:  g.scenario.Gateway.TTFTTimeout,
+		StallTimeout: g.scenario.Gateway.StallTimeout,
 	}
 	if g.backend.Instant() {
 		r.reply = g.backend.Invoke(g.ctx, at, call)
-		g.timeline.schedule(item{at: at.Add(r.reply.Latency), kind: answer, req: r})
+		end := r.reply.Latency
+		if call.Stream && r.reply.Code == "" {
+			end = g.timeStream(at, r)
+		}
+		g.timeline.schedule(item{at: at.Add(end), kind: answer, req: r})
 		return
 	}
 	ctx, replies, ended := g.ctx, g.replies, g.ended
@@ -197,6 +207,71 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		case <-ended:
 		}
 	}()
+}
+
+// timeStream schedules the phases of a streamed answer an instant backend
+// has told in full: its first token, then its end, or the gateway's TTFT
+// or stall timeout where one runs out first. It returns when the answer is
+// taken, since the call.
+func (g *gateway) timeStream(at time.Time, r *request) time.Duration {
+	rep, gw := &r.reply, g.scenario.Gateway
+	if gw.TTFTTimeout > 0 && rep.FirstToken > gw.TTFTTimeout {
+		*rep = Reply{RequestID: rep.RequestID, Region: rep.Region, InputTokens: rep.InputTokens,
+			Code: NoFirstToken, Class: scenarios.ClassTimeout,
+			Message: fmt.Sprintf("no first token within the gateway's %s TTFT timeout", gw.TTFTTimeout)}
+		return gw.TTFTTimeout
+	}
+	g.timeline.schedule(item{at: at.Add(rep.FirstToken), kind: firstToken, req: r, gen: r.attempt})
+	if gw.StallTimeout > 0 && rep.Stall > gw.StallTimeout {
+		rep.Broken, rep.Streamed = StreamStalled, rep.StallAfter
+		rep.Latency = rep.StallAt + gw.StallTimeout
+		rep.Message = fmt.Sprintf("no token for the gateway's %s stall timeout after %d tokens", gw.StallTimeout, rep.StallAfter)
+	}
+	return rep.Latency
+}
+
+// firstToken marks a streamed attempt's first token, unless the attempt
+// is over.
+func (g *gateway) firstToken(at time.Time, r *request, attempt int) {
+	if r.done || r.attempt != attempt {
+		return
+	}
+	g.timeline.emit(at, Event{Kind: FirstToken, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name,
+		Deployment: r.dep.spec.Name, Model: r.dep.spec.Model, Account: r.dep.account.Name, TTFT: at.Sub(r.picked)})
+}
+
+// brokenStream ends an attempt whose stream broke after its first token.
+// The client has seen those tokens, so the request neither retries nor
+// falls back; it fails, unless the tenant restarts broken streams on its
+// next group.
+func (g *gateway) brokenStream(at time.Time, r *request, base Event) {
+	d, rep := r.dep, r.reply
+	if tr, changed := d.health.Failed(at); changed {
+		d.transitioned(g.timeline, at, tr)
+	}
+	var why string
+	switch rep.Broken {
+	case StreamCut:
+		why = fmt.Sprintf("the connection was cut after %d tokens the client had already seen", rep.Streamed)
+	case StreamStalled:
+		why = rep.Message
+	default:
+		why = fmt.Sprintf("Bedrock sent %s after %d tokens the client had already seen", rep.Broken, rep.Streamed)
+	}
+	ev := base
+	ev.Code, ev.Message = rep.Broken, why
+	if r.tenant.spec.RestartMidStream && r.pos+1 < len(r.tenant.chain) {
+		ev.Kind = Errored
+		g.timeline.emit(at, ev)
+		r.pos++
+		r.retries = 0
+		g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+			Code: rep.Broken, Message: why + "; restarting on the next group", Streamed: rep.Streamed})
+		g.route(at, r)
+		return
+	}
+	ev.Kind = Failed
+	g.finish(at, r, ev)
 }
 
 // CodeInternalError is the error code of a call whose backend failed inside
@@ -233,7 +308,12 @@ func (g *gateway) answer(at time.Time, r *request) {
 	}
 	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
-		Code: rep.Code, Message: rep.Message, InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens}
+		Code: rep.Code, Message: rep.Message, InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens,
+		TTFT: rep.FirstToken, Streamed: rep.Streamed}
+	if rep.FirstToken > 0 && rep.Broken != "" {
+		g.brokenStream(at, r, base)
+		return
+	}
 	class := rep.class()
 	if class == "" {
 		if tr, changed := d.health.Succeeded(at); changed {

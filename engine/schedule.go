@@ -6,13 +6,14 @@ import "time"
 type itemKind uint8
 
 const (
-	arrive   itemKind = iota // a tenant's next request arrives
-	answer                   // an instant backend's reply lands
-	poll                     // read the Region histogram
-	faultOn                  // a declared fault starts
-	faultOff                 // a declared fault ends
-	retry                    // a request tries its group again after a backoff
-	deadline                 // a request's gateway timeout runs out
+	arrive     itemKind = iota // a tenant's next request arrives
+	answer                     // an instant backend's reply lands
+	poll                       // read the Region histogram
+	faultOn                    // a declared fault starts
+	faultOff                   // a declared fault ends
+	retry                      // a request tries its group again after a backoff
+	deadline                   // a request's gateway timeout runs out
+	firstToken                 // an instant backend's streamed answer sends its first token
 )
 
 type item struct {
@@ -22,7 +23,7 @@ type item struct {
 	tenant *tenant
 	req    *request
 	fault  int // faultOn, faultOff: the fault's id
-	gen    int // arrive: the tenant's rate generation it was scheduled under
+	gen    int // arrive: the tenant's rate generation it was scheduled under; firstToken: the attempt
 }
 
 // schedule is a min-heap of items by (at, seq).

@@ -148,6 +148,7 @@ type rawScenario struct {
 	Prompt      string          `toml:"prompt"`
 	MaxTokens   any             `toml:"max_tokens"`
 	InputTokens any             `toml:"input_tokens"`
+	Stream      *bool           `toml:"stream"`
 	Limiter     string          `toml:"limiter"`
 	TPMCounting string          `toml:"tpm_counting"`
 	Account     []rawAccount    `toml:"account"`
@@ -220,6 +221,8 @@ type rawTenant struct {
 	TPMCounting string `toml:"tpm_counting"`
 	MaxTokens   any    `toml:"max_tokens"`
 	InputTokens any    `toml:"input_tokens"`
+	Stream      *bool  `toml:"stream"`
+	Restart     *bool  `toml:"restart_mid_stream"`
 	Limiter     string `toml:"limiter"`
 	Requests    any    `toml:"requests"`
 	Stagger     any    `toml:"stagger"`
@@ -241,15 +244,18 @@ type rawModel struct {
 }
 
 type rawGateway struct {
-	AllowedFails any `toml:"allowed_fails"`
-	Cooldown     any `toml:"cooldown"`
-	Breaker      any `toml:"breaker_failures"`
-	BreakerOpen  any `toml:"breaker_open_for"`
-	Retries      any `toml:"retries"`
-	Backoff      any `toml:"backoff"`
-	MaxBackoff   any `toml:"max_backoff"`
-	Jitter       any `toml:"jitter"`
-	Timeout      any `toml:"timeout"`
+	AllowedFails any   `toml:"allowed_fails"`
+	Cooldown     any   `toml:"cooldown"`
+	Breaker      any   `toml:"breaker_failures"`
+	BreakerOpen  any   `toml:"breaker_open_for"`
+	Retries      any   `toml:"retries"`
+	Backoff      any   `toml:"backoff"`
+	MaxBackoff   any   `toml:"max_backoff"`
+	Jitter       any   `toml:"jitter"`
+	Timeout      any   `toml:"timeout"`
+	TTFTTimeout  any   `toml:"ttft_timeout"`
+	StallTimeout any   `toml:"stall_timeout"`
+	Restart      *bool `toml:"restart_mid_stream"`
 }
 
 type rawLogs struct {
@@ -379,6 +385,7 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		InputTokens: c.tokenCount(path+".input_tokens", r.InputTokens),
 		Limiter:     c.limiter(path+".limiter", r.Limiter, TokenBucket),
 		Counting:    c.counting(path+".tpm_counting", r.TPMCounting, Reserve),
+		Stream:      r.Stream != nil && *r.Stream,
 	}
 	if s.Name == "" {
 		c.fail(path, "scenario has no name; add name = \"…\"")
@@ -453,15 +460,30 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	s.FallbackOn = c.errorClasses(path+".fallback_on", r.FallbackOn)
 	gw := path + ".gateway."
 	s.Gateway = Gateway{
-		AllowedFails:    c.wholeNumber(gw+"allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
-		Cooldown:        c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown, 0, MaxWait),
-		Retries:         c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, MaxRetries),
-		BreakerFailures: c.wholeNumber(gw+"breaker_failures", r.Gateway.Breaker, 0, 0, 1000),
-		BreakerOpenFor:  c.duration(gw+"breaker_open_for", r.Gateway.BreakerOpen, DefaultBreakerOpenFor, 0, MaxWait),
-		Backoff:         c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff, 0, MaxWait),
-		MaxBackoff:      c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff, 0, MaxWait),
-		Timeout:         c.duration(gw+"timeout", r.Gateway.Timeout, 0, 0, MaxWait),
-		Jitter:          DefaultJitter,
+		AllowedFails:     c.wholeNumber(gw+"allowed_fails", r.Gateway.AllowedFails, 0, 0, 1000),
+		Cooldown:         c.duration(gw+"cooldown", r.Gateway.Cooldown, DefaultCooldown, 0, MaxWait),
+		Retries:          c.wholeNumber(gw+"retries", r.Gateway.Retries, 0, 0, MaxRetries),
+		BreakerFailures:  c.wholeNumber(gw+"breaker_failures", r.Gateway.Breaker, 0, 0, 1000),
+		BreakerOpenFor:   c.duration(gw+"breaker_open_for", r.Gateway.BreakerOpen, DefaultBreakerOpenFor, 0, MaxWait),
+		Backoff:          c.duration(gw+"backoff", r.Gateway.Backoff, DefaultBackoff, 0, MaxWait),
+		MaxBackoff:       c.duration(gw+"max_backoff", r.Gateway.MaxBackoff, DefaultMaxBackoff, 0, MaxWait),
+		Timeout:          c.duration(gw+"timeout", r.Gateway.Timeout, 0, 0, MaxWait),
+		TTFTTimeout:      c.duration(gw+"ttft_timeout", r.Gateway.TTFTTimeout, 0, 0, MaxWait),
+		StallTimeout:     c.duration(gw+"stall_timeout", r.Gateway.StallTimeout, 0, 0, MaxWait),
+		RestartMidStream: r.Gateway.Restart != nil && *r.Gateway.Restart,
+		Jitter:           DefaultJitter,
+	}
+	for i := range s.Tenants {
+		// Tenants were read before the gateway: their defaults come now.
+		rt := r.Tenant[i]
+		s.Tenants[i].Stream = s.Stream
+		if rt.Stream != nil {
+			s.Tenants[i].Stream = *rt.Stream
+		}
+		s.Tenants[i].RestartMidStream = s.Gateway.RestartMidStream
+		if rt.Restart != nil {
+			s.Tenants[i].RestartMidStream = *rt.Restart
+		}
 	}
 	if r.Gateway.Jitter != nil {
 		n, ok := numberIn(r.Gateway.Jitter, 0, 1)

@@ -118,6 +118,9 @@ type Scenario struct {
 	InputTokens TokenCount
 	Limiter     Limiter  // default semantic for buckets that do not choose
 	Counting    Counting // default TPM counting for buckets that do not choose
+	// Stream: requests use the streaming operations (ConverseStream,
+	// InvokeModelWithResponseStream), unless a tenant says otherwise.
+	Stream bool
 
 	Accounts    []Account
 	Deployments []Deployment
@@ -159,6 +162,15 @@ type Gateway struct {
 	// Timeout fails a request that has no answer this long after it
 	// arrived, retries included; 0 means no gateway timeout.
 	Timeout time.Duration
+	// Streaming: TTFTTimeout fails an attempt with no first token this
+	// long after it was sent (it may retry or fall back: nothing reached
+	// the client yet); StallTimeout fails a stream with no token for this
+	// long after its first (it may not: the client has seen tokens). 0
+	// means none. RestartMidStream sends a request whose stream broke after
+	// its first token to its next group, as a fresh answer.
+	TTFTTimeout      time.Duration
+	StallTimeout     time.Duration
+	RestartMidStream bool
 }
 
 // Account is an AWS account: a named profile on the live path, a slice of the
@@ -240,6 +252,10 @@ type Tenant struct {
 	// them; otherwise the scenario's.
 	MaxTokens   int
 	InputTokens TokenCount
+	// Stream and RestartMidStream are the tenant's, defaulting to the
+	// scenario's and its gateway's.
+	Stream           bool
+	RestartMidStream bool
 
 	Arrival Arrival
 	// Burst: Requests requests, Stagger apart (0 sends them all at once).

@@ -27,6 +27,13 @@ func inspectorView(l *Lane, now time.Duration, st Styles, width, height int) str
 	if l.Why != "" {
 		lines = append(lines, fit("Why: "+l.Why, width))
 	}
+	if l.TTFT > 0 {
+		ttft := "Streamed: first token after " + seconds(l.TTFT)
+		if l.Streamed > 0 {
+			ttft += fmt.Sprintf(" · broke after %d tokens the client saw", l.Streamed)
+		}
+		lines = append(lines, fit(ttft, width))
+	}
 	if l.InputTokens > 0 {
 		tokens := fmt.Sprintf("Tokens: %d in · max_tokens %d, so a reservation of %d", l.InputTokens, l.MaxTokens, l.InputTokens+l.MaxTokens)
 		if l.OutputTokens > 0 {

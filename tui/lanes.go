@@ -507,7 +507,7 @@ func legend(st Styles, seen *[Cancelled + 1]bool, width int) []string {
 	var lines []string
 	var line string
 	used := 0
-	for k := Primary; k <= Cancelled; k++ {
+	for k := FirstWait; k <= Cancelled; k++ { // not Waiting: every lane in flight shows it
 		if !seen[k] {
 			continue
 		}

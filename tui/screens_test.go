@@ -139,6 +139,17 @@ func TestGoldenScreens(t *testing.T) {
 					t.Errorf("%d×%d: no lane shows its tokens:\n%s", w, h, plain)
 				}
 			}},
+		{name: "stream_cut_mid", scenario: "stream-cut", until: 70 * time.Second,
+			check: func(t *testing.T, plain string, w, h int) {
+				// The fill changes at the first token, and a cut says how
+				// many tokens the client had seen, or restarts.
+				if !strings.Contains(plain, "▒") {
+					t.Errorf("%d×%d: no lane shows the wait for its first token:\n%s", w, h, plain)
+				}
+				if !regexp.MustCompile(`stream cut after 40 tokens|stream cut …|stream …`).MatchString(plain) {
+					t.Errorf("%d×%d: no lane says its stream was cut:\n%s", w, h, plain)
+				}
+			}},
 		{name: "token_quota_end", scenario: "token-quota", keys: "i",
 			check: contains("throttled on tokens", "Tokens: 1000 in · max_tokens")},
 	} {

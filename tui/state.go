@@ -17,6 +17,7 @@ type SegmentKind uint8
 // What a lane segment can show; the legend lists them in this order.
 const (
 	Waiting     SegmentKind = iota // admitted, attempt in flight
+	FirstWait                      // a streamed attempt sent, its first token not yet come
 	Primary                        // served, or being served, by the first group
 	Fallback                       // served, or being served, by a fallback group
 	Skipped                        // a deployment's bucket was empty
@@ -58,6 +59,10 @@ type Lane struct {
 	// Tokens: the request's input and max_tokens, and the answer's output
 	// once it succeeded.
 	InputTokens, MaxTokens, OutputTokens int
+	// TTFT is a streamed request's time to first token, on its latest
+	// attempt; Streamed the tokens a broken stream had sent.
+	TTFT     time.Duration
+	Streamed int
 	// Steps are every deployment the request tried or passed over, in
 	// order, for the inspector.
 	Steps     []Step
@@ -123,6 +128,9 @@ func (l *Lane) cause() string {
 	}
 	return l.lastError
 }
+
+// brokenWords say how a stream broke, for a lane's reason.
+var brokenWords = map[string]string{engine.StreamCut: "stream cut", engine.StreamStalled: "stream stalled"}
 
 // Counters are the header's live totals.
 type Counters struct {
@@ -310,6 +318,19 @@ func (s *runState) apply(ev engine.Event) {
 		l.passed, l.passedAll = l.passed[:0], ""
 		l.Steps = append(l.Steps, Step{At: ev.At, Group: ev.Group, Deployment: ev.Deployment, Outcome: "in flight"})
 		l.Segments = append(l.Segments, Segment{Kind: l.serving(), Start: ev.At, End: ev.At, Open: true})
+	case engine.FirstToken:
+		// What came before the first token gets a fill of its own: up to
+		// there the gateway could still retry or fall back.
+		l := s.lane(ev.Request)
+		if n := len(l.Segments); n > 0 && l.Segments[n-1].Open {
+			open := l.Segments[n-1]
+			l.Segments[n-1] = Segment{Kind: FirstWait, Start: open.Start, End: ev.At}
+			l.Segments = append(l.Segments, Segment{Kind: open.Kind, Start: ev.At, End: ev.At, Open: true})
+		}
+		l.TTFT = ev.TTFT
+		s.seen[FirstWait] = true
+		l.Steps = append(l.Steps, Step{At: ev.At, End: ev.At, Deployment: ev.Deployment, Outcome: "first token",
+			Message: "after " + seconds(ev.TTFT) + "; from here the request cannot retry or fall back"})
 	case engine.Throttled:
 		l := s.lane(ev.Request)
 		l.throttledOn(ev)
@@ -319,6 +340,9 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.Errored:
 		l := s.lane(ev.Request)
 		l.lastError = ev.Code
+		if words := brokenWords[ev.Code]; words != "" {
+			l.lastError = fmt.Sprintf("%s after %d tokens", words, ev.Streamed)
+		}
 		l.closeOpen(ev.At, Failed)
 		l.endStep(ev, "failed")
 	case engine.FellBack:
@@ -364,6 +388,14 @@ func (s *runState) apply(ev engine.Event) {
 		case ev.Code == wire.ThrottlingException && strings.Contains(ev.Message, "tokens"):
 			why = "throttled on tokens"
 			s.tokensMatter = true
+		case ev.TTFT > 0:
+			// A stream that broke after its first token: the client saw
+			// these tokens.
+			l.Streamed = ev.Streamed
+			why = fmt.Sprintf("%s after %d tokens", brokenWords[ev.Code], ev.Streamed)
+			if brokenWords[ev.Code] == "" {
+				why = fmt.Sprintf("%s after %d tokens", ev.Code, ev.Streamed)
+			}
 		}
 		if l.Why != "" {
 			why = l.Why + ", then " + why

@@ -40,6 +40,7 @@ func (p paint) on(text string) string { return p.open + text + p.close }
 // glyphs draw each segment kind, so the kinds differ even without colour.
 var glyphs = [Cancelled + 1]string{
 	Waiting:     "┄",
+	FirstWait:   "▒",
 	Primary:     "█",
 	Fallback:    "▓",
 	Skipped:     "·",
@@ -55,6 +56,7 @@ var glyphs = [Cancelled + 1]string{
 
 var kindNames = [Cancelled + 1]string{
 	Waiting:     "in flight",
+	FirstWait:   "before first token",
 	Primary:     "primary",
 	Fallback:    "fallback",
 	Skipped:     "skipped",
@@ -116,6 +118,7 @@ func newStyles(c func(light, dark string) color.Color, fg func(color.Color) lipg
 	}
 	s.Segment = [Cancelled + 1]lipgloss.Style{
 		Waiting:     fg(c("#6b6b6b", "#8a8a8a")),
+		FirstWait:   fg(c("#1a7f37", "#3fb950")),
 		Primary:     fg(c("#1a7f37", "#3fb950")),
 		Fallback:    fg(c("#0969da", "#58a6ff")),
 		Skipped:     fg(c("#8a5a00", "#d29922")),

@@ -390,3 +390,69 @@ func TestInvokeModelSpeaksEachFamilysBody(t *testing.T) {
 		}
 	}
 }
+
+// streamWorld streams from one model: first token at 300 ms, then 100
+// tokens a second, 100 tokens.
+func streamWorld() *scenarios.Scenario {
+	s := scenario()
+	s.Models = []scenarios.Model{{ID: profileID, ModelSpeed: scenarios.ModelSpeed{TTFT: 300 * time.Millisecond,
+		TokensPerSecond: 100, OutputTokens: scenarios.TokenCount{Median: 100, P95: 100}}}}
+	return s
+}
+
+// A streamed call through the SDK's event-stream reader tells the engine
+// its first token, its tokens and how it ended: whole, cut (no final
+// event, though the SDK reports no error), an exception event by its
+// type, and a pause, from the emulator's headers on simulated time.
+func TestStreamedCallsSayHowTheyEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		fault    *scenarios.Fault
+		broken   string
+		streamed int
+		stall    time.Duration
+	}{
+		{name: "whole", streamed: 100},
+		{name: "cut", fault: &scenarios.Fault{Kind: scenarios.StreamCut, Tokens: 30, Rate: 1}, broken: engine.StreamCut, streamed: 30},
+		{name: "exception", fault: &scenarios.Fault{Kind: scenarios.StreamError, Tokens: 10, Rate: 1, Error: "modelStreamErrorException"},
+			broken: "modelStreamErrorException", streamed: 10},
+		{name: "stall", fault: &scenarios.Fault{Kind: scenarios.StreamStall, Tokens: 50, Stall: 20 * time.Second}, streamed: 100, stall: 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, emu := emulated(t, streamWorld(), emulator.Options{})
+			if tc.fault != nil {
+				emu.Fleet().InjectFault(1, *tc.fault, epoch, time.Time{})
+			}
+			r := client.Invoke(context.Background(), epoch, engine.Call{Account: "acct", SourceRegion: "us-east-1", ModelID: profileID,
+				Operation: scenarios.OpConverse, Prompt: "x", MaxTokens: 500, Stream: true})
+			if r.Code != "" || r.FirstToken != 300*time.Millisecond || r.Broken != tc.broken || r.Streamed != tc.streamed || r.Stall != tc.stall {
+				t.Fatalf("%+v; want first token at 300ms, broken %q after %d tokens, stall %v", r, tc.broken, tc.streamed, tc.stall)
+			}
+			if tc.stall > 0 && (r.StallAfter != 50 || r.StallAt <= r.FirstToken) {
+				t.Fatalf("stall after %d at %v", r.StallAfter, r.StallAt)
+			}
+		})
+	}
+}
+
+// On the wall clock the client times a stream out itself: no first token
+// within the TTFT timeout is a timeout the gateway may fall back on.
+func TestTheClientTimesAWallClockStreamOut(t *testing.T) {
+	s := streamWorld()
+	s.Models[0].TTFT = 5 * time.Second
+	emu := emulator.New(s, nil, 1, epoch, emulator.Options{Sleep: true})
+	url, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	client, err := bedrock.Connect(context.Background(), s, bedrock.Target{Endpoint: url, Credentials: emulatorKeys, CallTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := client.Invoke(context.Background(), epoch, engine.Call{Account: "acct", SourceRegion: "us-east-1", ModelID: profileID,
+		Operation: scenarios.OpConverse, Prompt: "x", MaxTokens: 500, Stream: true, TTFTTimeout: 200 * time.Millisecond})
+	if r.Code != engine.NoFirstToken || r.Class != scenarios.ClassTimeout {
+		t.Fatalf("%+v; want NoFirstTokenInTime, a timeout", r)
+	}
+}

@@ -44,7 +44,12 @@ func (c *Client) Invoke(ctx context.Context, at time.Time, call engine.Call) eng
 			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(wire.TimeHeader, strconv.FormatInt(at.UnixNano(), 10)))
 		})
 	}
-	if call.Operation == scenarios.OpInvokeModel {
+	switch {
+	case call.Stream && call.Operation == scenarios.OpInvokeModel:
+		return c.invokeModelStream(ctx, a, call, opts)
+	case call.Stream:
+		return c.converseStream(ctx, a, call, opts)
+	case call.Operation == scenarios.OpInvokeModel:
 		return c.invokeModel(ctx, a, call, opts)
 	}
 	return c.converse(ctx, a, call, opts)

@@ -51,6 +51,7 @@ func (s *Simulated) Invoke(_ context.Context, at time.Time, c engine.Call) engin
 		Operation:    c.Operation,
 		Prompt:       scenarios.PromptOfTokens(c.Prompt, c.InputTokens),
 		MaxTokens:    c.MaxTokens,
+		Stream:       c.Stream,
 	})
 	reply := engine.Reply{
 		RequestID:    r.RequestID,
@@ -61,6 +62,10 @@ func (s *Simulated) Invoke(_ context.Context, at time.Time, c engine.Call) engin
 	}
 	if r.Err != nil {
 		reply.Code, reply.Message, reply.RetryAfter = r.Err.Code, r.Err.Message, r.RetryAfter
+	}
+	if c.Stream && r.Err == nil {
+		reply.FirstToken, reply.Streamed, reply.Broken = r.FirstToken, r.OutputTokens, r.Stream.Broken()
+		reply.StallAfter, reply.StallAt, reply.Stall = r.Stream.StallAfter, r.StallAt(), r.Stream.Stall
 	}
 	return reply
 }

@@ -273,6 +273,14 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 		b = append(b, `,"max_tokens":`...)
 		b = strconv.AppendInt(b, int64(ev.MaxTokens), 10)
 	}
+	if ev.TTFT > 0 {
+		b = append(b, `,"ttft_ms":`...)
+		b = strconv.AppendFloat(b, millis(ev.TTFT), 'f', -1, 64)
+	}
+	if ev.Streamed > 0 {
+		b = append(b, `,"streamed":`...)
+		b = strconv.AppendInt(b, int64(ev.Streamed), 10)
+	}
 	if ev.Kind == engine.RateChanged {
 		b = append(b, `,"rate":`...)
 		b = strconv.AppendFloat(b, ev.Rate, 'f', -1, 64)

@@ -51,11 +51,14 @@ type Request struct {
 	Message    string  `json:"message,omitempty"`
 	// Tokens: the input as the gateway counted it, max_tokens, what a
 	// reservation takes (input + max_tokens), and the answer's output.
-	InputTokens    int       `json:"input_tokens,omitempty"`
-	MaxTokens      int       `json:"max_tokens,omitempty"`
-	ReservedTokens int       `json:"reserved_tokens,omitempty"`
-	OutputTokens   int       `json:"output_tokens,omitempty"`
-	Attempts       []Attempt `json:"attempts"`
+	InputTokens    int `json:"input_tokens,omitempty"`
+	MaxTokens      int `json:"max_tokens,omitempty"`
+	ReservedTokens int `json:"reserved_tokens,omitempty"`
+	OutputTokens   int `json:"output_tokens,omitempty"`
+	// TTFTMS is a streamed request's time to first token on the attempt
+	// that answered it (or broke last), from that attempt's start.
+	TTFTMS   float64   `json:"ttft_ms,omitempty"`
+	Attempts []Attempt `json:"attempts"`
 }
 
 // Attempt is one deployment a request was routed to or passed over.
@@ -76,6 +79,13 @@ type Attempt struct {
 	ReservedTokens int `json:"reserved_tokens,omitempty"`
 	InputTokens    int `json:"input_tokens,omitempty"`
 	OutputTokens   int `json:"output_tokens,omitempty"`
+	// A streamed attempt: its time to first token, the output tokens that
+	// reached the client, and how the stream ended: "complete",
+	// "StreamCut", "StreamStalled", an exception event's type, or
+	// "NoFirstTokenInTime".
+	TTFTMS         float64 `json:"ttft_ms,omitempty"`
+	StreamedTokens int     `json:"streamed_tokens,omitempty"`
+	StreamOutcome  string  `json:"stream_outcome,omitempty"`
 }
 
 // RPMChange is a bucket retuned during the run.
@@ -291,6 +301,16 @@ func (r *Recorder) endAttempt(ev engine.Event, outcome string) {
 		if a.Outcome == OutcomePending {
 			a.Outcome, a.EndMS, a.Region, a.Error, a.Message = outcome, millis(ev.At), ev.Region, ev.Code, ev.Message
 			a.InputTokens, a.OutputTokens = ev.InputTokens, ev.OutputTokens
+			switch {
+			case ev.TTFT > 0:
+				a.TTFTMS, a.StreamedTokens, a.StreamOutcome = millis(ev.TTFT), ev.Streamed, "complete"
+				if ev.Kind != engine.Succeeded {
+					a.StreamOutcome = ev.Code
+				}
+				q.TTFTMS = a.TTFTMS
+			case ev.Code == engine.NoFirstToken:
+				a.StreamOutcome = ev.Code
+			}
 			return
 		}
 	}

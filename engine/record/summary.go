@@ -24,6 +24,35 @@ type Summary struct {
 	Regions      map[string]map[string]int  `json:"regions"`
 	Logs         map[string]LogStatus       `json:"logs"`
 	Tokens       Tokens                     `json:"tokens"`
+	// Streaming is absent when no request streamed.
+	Streaming *Streaming `json:"streaming,omitempty"`
+}
+
+// Streaming summarises the streamed requests that succeeded: time to
+// first token and the tokens a second after it, at the usual percentiles.
+type Streaming struct {
+	Requests        int        `json:"requests"`
+	TTFT            Percentile `json:"ttft_ms"`
+	TokensPerSecond Percentile `json:"tokens_per_second"`
+	// Broken counts streams that broke after their first token, by how:
+	// StreamCut, StreamStalled or an exception event's type.
+	Broken map[string]int `json:"broken"`
+}
+
+// Percentile is p50, p95 and p99 of a measure.
+type Percentile struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+func percentiles(v []float64) Percentile {
+	if len(v) == 0 {
+		return Percentile{}
+	}
+	sorted := append([]float64(nil), v...)
+	sort.Float64s(sorted)
+	return Percentile{P50: percentile(sorted, 0.5), P95: percentile(sorted, 0.95), P99: percentile(sorted, 0.99)}
 }
 
 // Tokens totals a run's tokens: the input and output of the requests that
@@ -103,8 +132,21 @@ func (r *Recorder) Summary() Summary {
 		}
 	}
 	var lastEnd float64 // ms
+	var ttft, tps []float64
+	broken := map[string]int{}
 	for i := range r.requests {
 		q := &r.requests[i]
+		for _, a := range q.Attempts {
+			if a.StreamOutcome != "" && a.StreamOutcome != "complete" && a.TTFTMS > 0 {
+				broken[a.StreamOutcome]++
+			}
+		}
+		if q.Outcome == OutcomeSucceeded && q.TTFTMS > 0 {
+			ttft = append(ttft, q.TTFTMS)
+			if a := q.Attempts[len(q.Attempts)-1]; a.EndMS-a.StartMS > q.TTFTMS {
+				tps = append(tps, math.Round(float64(a.StreamedTokens)/((a.EndMS-a.StartMS-q.TTFTMS)/1000)*10)/10)
+			}
+		}
 		t := s.ByTenant[q.Tenant]
 		if t == nil {
 			t = &TenantSummary{}
@@ -165,6 +207,9 @@ func (r *Recorder) Summary() Summary {
 	}
 	for _, a := range s.ByAccount {
 		a.Latency = latencyOf(a.latencies)
+	}
+	if len(ttft) > 0 || len(broken) > 0 {
+		s.Streaming = &Streaming{Requests: len(ttft), TTFT: percentiles(ttft), TokensPerSecond: percentiles(tps), Broken: broken}
 	}
 	if minutes := lastEnd / 60_000; minutes > 0 {
 		perMinute := func(n int) float64 { return math.Round(float64(n)/minutes*10) / 10 }

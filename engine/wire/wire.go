@@ -4,7 +4,12 @@
 // to the AWS protocol, and a Region histogram's bar.
 package wire
 
-import "spillway/scenarios"
+import (
+	"fmt"
+	"time"
+
+	"spillway/scenarios"
+)
 
 // Bedrock error codes, as the service and the SDKs name them.
 const (
@@ -58,6 +63,25 @@ const RegionHeader = "X-Spillway-Inference-Region"
 // milliseconds after the call its first token came: on simulated time the
 // emulator writes every event at once, so their arrival says nothing.
 const FirstTokenHeader = "X-Spillway-First-Token-Latency"
+
+// StallHeader tells Spillway, on simulated time, of a pause in a streamed
+// answer's tokens, "after=N;at=MS;for=MS": after N tokens, at MS since the
+// call, no token for MS. Written at once, the events cannot show it.
+const StallHeader = "X-Spillway-Stream-Stall"
+
+// FormatStall writes a StallHeader value.
+func FormatStall(after int, at, pause time.Duration) string {
+	return fmt.Sprintf("after=%d;at=%d;for=%d", after, at.Milliseconds(), pause.Milliseconds())
+}
+
+// ParseStall reads a StallHeader value; ok is false for anything else.
+func ParseStall(v string) (after int, at, pause time.Duration, ok bool) {
+	var atMS, forMS int64
+	if n, err := fmt.Sscanf(v, "after=%d;at=%d;for=%d", &after, &atMS, &forMS); n != 3 || err != nil || after < 0 || atMS < 0 || forMS < 0 {
+		return 0, 0, 0, false
+	}
+	return after, time.Duration(atMS) * time.Millisecond, time.Duration(forMS) * time.Millisecond, true
+}
 
 // RegionCount is one bar of a Region histogram.
 type RegionCount struct {

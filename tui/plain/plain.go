@@ -131,7 +131,16 @@ func (p *Printer) request(ev engine.Event) {
 	case engine.Cancelled:
 		what = "CANCELLED " + ev.Message
 	}
-	fmt.Fprintf(p.w, "%s %s → %s | Time: %.2fs\n", p.stamp(ev.At), who, what, ev.Latency.Seconds())
+	line := fmt.Sprintf("%s %s → %s | Time: %.2fs", p.stamp(ev.At), who, what, ev.Latency.Seconds())
+	if ev.TTFT > 0 {
+		// A streamed answer: when its first token came, and for one that
+		// broke, how many tokens the client had seen.
+		line += fmt.Sprintf(" | TTFT %.2fs", ev.TTFT.Seconds())
+		if ev.Kind == engine.Failed {
+			line += fmt.Sprintf(" | %d tokens streamed", ev.Streamed)
+		}
+	}
+	fmt.Fprintln(p.w, line)
 }
 
 // changed reports whether an account's visible invocation count differs

@@ -3,6 +3,8 @@ package plain
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +35,13 @@ func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interr
 	}
 	if sum.FellBack > 0 {
 		fmt.Fprintf(w, "Fell back:      %d\n", sum.FellBack)
+	}
+	if st := sum.Streaming; st != nil {
+		fmt.Fprintf(w, "Streamed:       TTFT p50 %.2fs · p95 %.2fs · p99 %.2fs · %.1f tokens/s (p50)\n",
+			st.TTFT.P50/1000, st.TTFT.P95/1000, st.TTFT.P99/1000, st.TokensPerSecond.P50)
+		for _, how := range slices.Sorted(maps.Keys(st.Broken)) {
+			fmt.Fprintf(w, "Broke mid-stream (%s): %d\n", how, st.Broken[how])
+		}
 	}
 
 	if len(s.Deployments) > 1 {

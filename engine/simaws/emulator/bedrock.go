@@ -155,6 +155,7 @@ func (s *Server) bedrock(q *request) {
 	latencyMS := reply.Latency.Milliseconds()
 	if reply.Err == nil && (op == opConverseStream || op == opInvokeStream) {
 		q.w.Header().Set("x-amzn-RequestId", reply.RequestID)
+		q.w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(latencyMS, 10))
 		s.stream(q, op, modelID, reply, latencyMS)
 		return
 	}

@@ -60,6 +60,8 @@ type faultStart struct {
 	QuotaRPM scenarios.RPM       `json:"quota_rpm,omitempty"`
 	Factor   float64             `json:"factor,omitempty"`
 	Error    string              `json:"error,omitempty"`
+	Tokens   *int                `json:"tokens,omitempty"` // the streaming faults': 0 is a value
+	Stall    string              `json:"stall,omitempty"`
 	Duration string              `json:"duration,omitempty"`
 	FromNS   int64               `json:"from_ns,omitempty"`
 	ToNS     int64               `json:"to_ns,omitempty"`
@@ -77,6 +79,15 @@ type faultStart struct {
 func (c *FaultClient) Start(ctx context.Context, f scenarios.Fault, from, to time.Time) (int, error) {
 	body := faultStart{Kind: f.Kind, Account: f.Account, Region: f.Region, Model: f.Model,
 		Rate: f.Rate, QuotaRPM: f.QuotaRPM, Factor: f.Factor, Error: f.Error}
+	if f.Kind == scenarios.StreamCut || f.Kind == scenarios.StreamStall || f.Kind == scenarios.StreamError {
+		body.Tokens = &f.Tokens
+	}
+	if f.Stall > 0 {
+		body.Stall = f.Stall.String()
+	}
+	if f.Kind == scenarios.StreamCut && f.Rate >= 1 {
+		body.Rate = 0 // the default: every stream
+	}
 	if !from.IsZero() {
 		body.FromNS = from.UnixNano()
 	}

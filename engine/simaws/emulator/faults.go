@@ -92,6 +92,8 @@ type FaultState struct {
 	QuotaRPM scenarios.RPM       `json:"quota_rpm,omitempty"`
 	Factor   float64             `json:"factor,omitempty"`
 	Error    string              `json:"error,omitempty"`
+	Tokens   int                 `json:"tokens,omitempty"`
+	StallNS  int64               `json:"stall_ns,omitempty"`
 	FromNS   int64               `json:"from_ns"`
 	ToNS     int64               `json:"to_ns"` // 0: until stopped
 	// Description names the fault as the dashboard and the run's JSON do,
@@ -102,7 +104,7 @@ type FaultState struct {
 // Fault is the fault itself, without its window.
 func (s FaultState) Fault() scenarios.Fault {
 	return scenarios.Fault{Kind: s.Kind, Account: s.Account, Region: s.Region, Model: s.Model,
-		Rate: s.Rate, QuotaRPM: s.QuotaRPM, Factor: s.Factor, Error: s.Error}
+		Rate: s.Rate, QuotaRPM: s.QuotaRPM, Factor: s.Factor, Error: s.Error, Tokens: s.Tokens, Stall: time.Duration(s.StallNS)}
 }
 
 // From is when the fault starts.
@@ -119,7 +121,7 @@ func (s FaultState) To() time.Time {
 func faultState(w fleet.FaultWindow) FaultState {
 	f := w.Fault
 	s := FaultState{ID: w.ID, Kind: f.Kind, Account: f.Account, Region: f.Region, Model: f.Model,
-		Rate: f.Rate, QuotaRPM: f.QuotaRPM, Factor: f.Factor, Error: f.Error,
+		Rate: f.Rate, QuotaRPM: f.QuotaRPM, Factor: f.Factor, Error: f.Error, Tokens: f.Tokens, StallNS: int64(f.Stall),
 		FromNS: w.From.UnixNano(), Description: f.String()}
 	if !w.To.IsZero() {
 		s.ToNS = w.To.UnixNano()

@@ -100,26 +100,6 @@ func (w *streamWriter) exception(at time.Duration, kind string, payload any) boo
 	return w.send(at, h, b)
 }
 
-// tokenAt is when token i (from 0) of a reply comes: the first at its
-// first-token time, the rest evenly to its end, later by a stall for
-// those after it.
-func tokenAt(i int, r fleet.Reply) time.Duration {
-	p := r.Stream
-	end := r.Latency
-	stalled := p.Stall > 0 && i >= p.StallAfter
-	if p.Stall > 0 && (stalled || r.Latency > r.FirstToken+p.Stall) {
-		end -= p.Stall
-	}
-	at := r.FirstToken
-	if n := r.OutputTokens; n > 1 && i > 0 {
-		at += time.Duration(float64(end-r.FirstToken) * float64(i) / float64(n-1))
-	}
-	if stalled {
-		at += p.Stall
-	}
-	return at
-}
-
 // tokenText is the text of one streamed token: the simulated answer's
 // words in turn, so that the deltas join up into it.
 func tokenText(answer []string, i int) string {
@@ -169,6 +149,9 @@ func (s *Server) stream(q *request, op, modelID string, reply fleet.Reply, laten
 	h.Set("Content-Type", "application/vnd.amazon.eventstream")
 	h.Set(wire.RegionHeader, reply.Region)
 	h.Set(wire.FirstTokenHeader, strconv.FormatInt(reply.FirstToken.Milliseconds(), 10))
+	if p := reply.Stream; p.Stall > 0 {
+		h.Set(wire.StallHeader, wire.FormatStall(p.StallAfter, reply.StallAt(), p.Stall))
+	}
 	if op == opInvokeStream {
 		h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	}
@@ -183,7 +166,7 @@ func (s *Server) stream(q *request, op, modelID string, reply fleet.Reply, laten
 			return
 		}
 		for i := range n {
-			if !w.raw(tokenAt(i, reply), "contentBlockDelta", w.converseDelta(tokenText(words, i))) {
+			if !w.raw(reply.TokenAt(i), "contentBlockDelta", w.converseDelta(tokenText(words, i))) {
 				return
 			}
 		}
@@ -215,7 +198,7 @@ func (s *Server) stream(q *request, op, modelID string, reply fleet.Reply, laten
 	}
 	for i := range n {
 		delta := map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]string{"type": "text_delta", "text": tokenText(words, i)}}
-		if !chunk(tokenAt(i, reply), delta) {
+		if !chunk(reply.TokenAt(i), delta) {
 			return
 		}
 	}

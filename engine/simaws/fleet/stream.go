@@ -76,6 +76,47 @@ func (f *Fleet) planStream(faults []*injected, account, region, model string, r 
 	r.Stream = p
 }
 
+// TokenAt is when token i (from 0) of the reply's stream comes: the first
+// at FirstToken, the rest evenly to the end, later by the stall for those
+// after it.
+func (r Reply) TokenAt(i int) time.Duration {
+	p := r.Stream
+	end := r.Latency
+	stalled := p.Stall > 0 && i >= p.StallAfter
+	if p.Stall > 0 && (stalled || r.Latency > r.FirstToken+p.Stall) {
+		end -= p.Stall
+	}
+	at := r.FirstToken
+	if n := r.OutputTokens; n > 1 && i > 0 {
+		at += time.Duration(float64(end-r.FirstToken) * float64(i) / float64(n-1))
+	}
+	if stalled {
+		at += p.Stall
+	}
+	return at
+}
+
+// StallAt is when the stream's stall begins: at its last token before
+// the pause. Zero without a stall.
+func (r Reply) StallAt() time.Duration {
+	if r.Stream.Stall == 0 {
+		return 0
+	}
+	return r.TokenAt(max(r.Stream.StallAfter-1, 0))
+}
+
+// Broken is how the stream ends early: "StreamCut", an exception event's
+// type, or "" when it runs to its end.
+func (p StreamPlan) Broken() string {
+	switch {
+	case p.Error != "":
+		return p.Error
+	case p.CutAfter > 0:
+		return "StreamCut"
+	}
+	return ""
+}
+
 // tokenTime is when the token after the first n of total comes, the first
 // at first and the last at end: where a stream cut after n tokens ends.
 func tokenTime(n, total int, first, end time.Duration) time.Duration {
