@@ -130,7 +130,8 @@ Usage:
                                   kept for --log-retention, at most --max-log-records
                                   per account (0 keeps them all)
   spillway fault start KIND [--region R] [--account A] [--model M] [--rate X] [--factor X]
-                       [--error CODE] [--quota-rpm N] [--for 30s] [--endpoint URL]
+                       [--error CODE] [--quota-rpm N] [--tokens N] [--stall 20s]
+                       [--for 30s] [--endpoint URL]
   spillway fault stop ID [--endpoint URL]
   spillway fault list [--endpoint URL]
                                   make a running 'spillway emulator' fail on demand: KIND is
@@ -916,7 +917,8 @@ func signalName(sig os.Signal) string {
 // faultUsage is the help of spillway fault.
 const faultUsage = `Usage:
   spillway fault start KIND [--region R] [--account A] [--model M] [--rate X] [--factor X]
-                       [--error CODE] [--quota-rpm N] [--for 30s] [--endpoint URL]
+                       [--error CODE] [--quota-rpm N] [--tokens N] [--stall 20s]
+                       [--for 30s] [--endpoint URL]
   spillway fault stop ID [--endpoint URL]
   spillway fault list [--endpoint URL]
 
@@ -935,6 +937,14 @@ Kinds, and what each needs:
   errors         --rate X --error CODE
                                       a fraction X of calls fail with CODE: InternalServerException,
                                       ModelTimeoutException or ModelNotReadyException
+  stream-cut     --tokens N [--rate X] streamed answers lose their connection after N tokens
+  stream-stall   --tokens N --stall D  streamed answers send no token for D after N tokens
+  stream-slow    --factor X           streamed answers' tokens come X times slower (1 to 100)
+  stream-error   --tokens N --rate X --error CODE
+                                      a fraction X of streams get an exception event after N tokens:
+                                      throttlingException, modelStreamErrorException,
+                                      serviceUnavailableException, internalServerException or
+                                      validationException
 
 Flags:
   --region, --account, --model   narrow the fault to calls in that Region, by that account, to
@@ -975,6 +985,8 @@ func faultCommand(args []string, stdout, stderr io.Writer) error {
 	factor := fs.String("factor", "", "latency factor")
 	errorCode := fs.String("error", "", "error code to inject")
 	quotaRPM := fs.String("quota-rpm", "", "the cut quota per Region and model")
+	tokens := fs.String("tokens", "", "streaming faults: after how many tokens")
+	stall := fs.String("stall", "", "stream-stall: how long no token comes")
 	lasting := fs.String("for", "", "how long the fault lasts")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -1036,6 +1048,19 @@ func faultCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		if *quotaRPM != "" && f.QuotaRPM < 1 {
 			return usagef("fault start: --quota-rpm must be a whole number ≥ 1 or unlimited, got %q", *quotaRPM)
+		}
+		if n, err := faultNumber("tokens", *tokens, "40"); err != nil {
+			return err
+		} else if f.Tokens = int(n); float64(f.Tokens) != n || n < 0 {
+			return usagef("fault start: --tokens must be a whole number of tokens such as 40, got %q", *tokens)
+		}
+		if *tokens == "" && (f.Kind == scenarios.StreamCut || f.Kind == scenarios.StreamStall || f.Kind == scenarios.StreamError) {
+			return usagef("fault start: %s needs --tokens N, after how many tokens the stream breaks", f.Kind)
+		}
+		if *stall != "" {
+			if f.Stall, err = time.ParseDuration(*stall); err != nil || f.Stall <= 0 {
+				return usagef("fault start: --stall must be a duration above 0 such as 20s, got %q", *stall)
+			}
 		}
 		if *lasting != "" {
 			if f.Duration, err = time.ParseDuration(*lasting); err != nil || f.Duration <= 0 {
@@ -1123,7 +1148,8 @@ func faultFailure(action, endpoint string, err error) error {
 // faultFlags are the fault API's keys, which are the scenario file's, as
 // the command line spells them.
 var faultFlags = map[string]string{"kind": "KIND", "region": "--region", "account": "--account", "model": "--model",
-	"rate": "--rate", "factor": "--factor", "error": "--error", "quota_rpm": "--quota-rpm", "duration": "--for"}
+	"rate": "--rate", "factor": "--factor", "error": "--error", "quota_rpm": "--quota-rpm", "duration": "--for",
+	"tokens": "--tokens", "stall": "--stall"}
 
 // asFlags names the flag a refusal is about, where the emulator names the
 // key: "region: …" becomes "--region: …".

@@ -21,6 +21,7 @@ type figures struct {
 	latency                                latencies
 	lastMinute                             minuteCount // requests or attempts, for the rate it achieves
 	tokens                                 minuteCount // input and output tokens of answered calls, for the TPM it achieves
+	ttft                                   latencies   // streamed answers' time to first token
 	countsRefusalsAsRequests, isDeployment bool
 }
 
@@ -172,6 +173,9 @@ func (f *figuresOf) apply(ev engine.Event) {
 			fig.succeeded++
 			fig.latency.add(ev.Latency)
 			fig.tokens.addN(ev.At, ev.InputTokens+ev.OutputTokens)
+			if ev.TTFT > 0 {
+				fig.ttft.add(ev.TTFT)
+			}
 		}
 	case engine.Failed:
 		f.tenant(ev.Tenant).failed++
@@ -195,6 +199,12 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 		limit[l.ID] = l.RPM.String()
 	}
 	var rows [][]string
+	streamed := false
+	for _, group := range [][]*figures{f.tenants, f.deployments} {
+		for _, fig := range group {
+			streamed = streamed || fig.ttft.n > 0
+		}
+	}
 	for _, group := range [][]*figures{f.tenants, f.deployments} {
 		for _, fig := range group {
 			ok := "–"
@@ -219,10 +229,15 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 			if l := limit[fig.bucket+engine.TPMSuffix]; l != "" && l != "unlimited" {
 				tpm += "/" + l
 			}
-			rows = append(rows, []string{string(fig.bucket), ok, per, tpm, p(0.5), p(0.95), p(0.99), refused, fmt.Sprint(fig.throttled), fmt.Sprint(fig.failed)})
+			ttft := "–"
+			if d, known := fig.ttft.quantile(0.5); known {
+				d95, _ := fig.ttft.quantile(0.95)
+				ttft = seconds(d) + "/" + seconds(d95)
+			}
+			rows = append(rows, []string{string(fig.bucket), ok, per, tpm, ttft, p(0.5), p(0.95), p(0.99), refused, fmt.Sprint(fig.throttled), fmt.Sprint(fig.failed)})
 		}
 	}
-	heads := []string{"", "ok", "/min", "tok/min", "p50", "p95", "p99", "refused", "thrott.", "failed"}
+	heads := []string{"", "ok", "/min", "tok/min", "ttft p50/95", "p50", "p95", "p99", "refused", "thrott.", "failed"}
 	widths := make([]int, len(heads))
 	for c, h := range heads {
 		widths[c] = len([]rune(h))
@@ -231,7 +246,7 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 		}
 	}
 	// Columns in the order they go when the width is short.
-	keep := []bool{true, true, true, true, true, true, true, true, true, true}
+	keep := []bool{true, true, true, true, streamed, true, true, true, true, true, true}
 	total := func() int {
 		n := 0
 		for c, w := range widths {
@@ -241,7 +256,7 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 		}
 		return n
 	}
-	for _, drop := range []int{3, 6, 5, 7, 8} { // tok/min, p99, p95, refused, throttled
+	for _, drop := range []int{3, 7, 4, 6, 8, 9} { // tok/min, p99, ttft, p95, refused, throttled
 		if total() <= width {
 			break
 		}
