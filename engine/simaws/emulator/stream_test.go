@@ -216,3 +216,46 @@ func TestInvokeModelWithResponseStreamThroughTheSDK(t *testing.T) {
 		t.Fatalf("message_stop %v", last)
 	}
 }
+
+// On the wall clock the emulator paces a stream: no token before the
+// model's time to first token, and the last not before the answer's
+// length. (Lower bounds only: a loaded machine may be later, never
+// earlier.)
+func TestAStreamIsPacedOnTheWallClock(t *testing.T) {
+	s := world()
+	s.Models = []scenarios.Model{{ID: profileID, ModelSpeed: scenarios.ModelSpeed{TTFT: 300 * time.Millisecond,
+		TokensPerSecond: 100, OutputTokens: scenarios.TokenCount{Median: 20, P95: 20}}}}
+	emu := emulator.New(s, nil, 1, epoch, emulator.Options{Sleep: true})
+	url, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	f := start(t, emulator.Options{})
+	client := bedrockruntime.NewFromConfig(f.cfg, func(o *bedrockruntime.Options) {
+		o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(url), aws.NopRetryer{}, []string{"sigv4"}
+	}, ownBodies)
+	in := converseInput(profileID)
+	began := time.Now()
+	out, err := client.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{
+		ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := out.GetStream()
+	defer stream.Close()
+	var first, last time.Duration
+	for ev := range stream.Events() {
+		if _, ok := ev.(*brtypes.ConverseStreamOutputMemberContentBlockDelta); ok {
+			if first == 0 {
+				first = time.Since(began)
+			}
+			last = time.Since(began)
+		}
+	}
+	// 20 tokens at 100 a second after the first at 300 ms: the last at
+	// 300 ms + 200 ms.
+	if first < 300*time.Millisecond || last < 500*time.Millisecond {
+		t.Fatalf("first token after %v, last after %v; want no sooner than 300ms and 500ms", first, last)
+	}
+}

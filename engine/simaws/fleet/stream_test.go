@@ -74,3 +74,24 @@ func TestStreamingFaults(t *testing.T) {
 		})
 	}
 }
+
+// Tokens come at an even cadence from the first to the last, and a stall
+// pushes every token after it back by its length.
+func TestTokenCadence(t *testing.T) {
+	r := streamFleet().Invoke(epoch, streamCall())
+	step := (r.Latency - r.FirstToken) / time.Duration(r.OutputTokens-1)
+	for i := 1; i < r.OutputTokens; i++ {
+		if gap := r.TokenAt(i) - r.TokenAt(i-1); gap < step-time.Microsecond || gap > step+time.Microsecond {
+			t.Fatalf("token %d came %v after the one before; want %v, evenly", i, gap, step)
+		}
+	}
+	if r.TokenAt(0) != r.FirstToken || r.TokenAt(r.OutputTokens-1) != r.Latency {
+		t.Fatalf("first at %v, last at %v; want %v and %v", r.TokenAt(0), r.TokenAt(r.OutputTokens-1), r.FirstToken, r.Latency)
+	}
+	f := streamFleet()
+	f.InjectFault(1, scenarios.Fault{Kind: scenarios.StreamStall, Tokens: 50, Stall: 20 * time.Second}, epoch, time.Time{})
+	s := f.Invoke(epoch, streamCall())
+	if s.TokenAt(49) != r.TokenAt(49) || s.TokenAt(50)-r.TokenAt(50) != 20*time.Second || s.StallAt() != r.TokenAt(49) {
+		t.Fatalf("with a stall after 50: token 49 at %v, 50 at %v, stall from %v", s.TokenAt(49), s.TokenAt(50), s.StallAt())
+	}
+}
