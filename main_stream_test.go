@@ -52,6 +52,25 @@ func TestStreamingAgainstAStandaloneEmulator(t *testing.T) {
 	if deltas, ended, err := stream(); err != nil || !ended || deltas == 0 {
 		t.Fatalf("a whole answer: %d deltas, ended %v, %v", deltas, ended, err)
 	}
+	// InvokeModelWithResponseStream too, with Anthropic's streaming body.
+	out, err := client.InvokeModelWithResponseStream(context.Background(), &bedrockruntime.InvokeModelWithResponseStreamInput{
+		ModelId:     aws.String("us.anthropic.claude-haiku-4-5-20251001-v1:0"),
+		ContentType: aws.String("application/json"),
+		Body:        []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, last := 0, ""
+	for ev := range out.GetStream().Events() {
+		if c, ok := ev.(*brtypes.ResponseStreamMemberChunk); ok {
+			chunks++
+			last = string(c.Value.Bytes)
+		}
+	}
+	if err := out.GetStream().Close(); err != nil || chunks < 5 || !strings.Contains(last, `"message_stop"`) {
+		t.Fatalf("invoke stream: %d chunks, last %s, %v", chunks, last, err)
+	}
 	fault := func(args ...string) {
 		t.Helper()
 		if status, out, errOut := spillwayCLI(t, append(append([]string{"fault", "start"}, args...), "--endpoint", endpoint)...); status != 0 {

@@ -57,6 +57,8 @@ type Bucket struct {
 	semantic scenarios.Limiter
 	unit     Unit
 	limit    scenarios.RPM // units per minute
+	perSec   float64       // limit/60, the token bucket's refill, kept as x/time/rate keeps its limit
+	capacity float64       // limit, or +Inf
 
 	// Token bucket: what was left at last, refilled limit/60 a second up
 	// to limit. Below zero after a settlement took more than there was.
@@ -80,8 +82,16 @@ func New(semantic scenarios.Limiter, rpm scenarios.RPM, epoch time.Time) *Bucket
 
 // NewOf returns a full bucket of unit with limit per minute.
 func NewOf(unit Unit, semantic scenarios.Limiter, limit scenarios.RPM, epoch time.Time) *Bucket {
-	return &Bucket{semantic: semantic, unit: unit, limit: limit, epoch: epoch,
-		tokens: capacity(limit), last: epoch}
+	b := &Bucket{semantic: semantic, unit: unit, epoch: epoch, last: epoch}
+	b.setLimit(limit)
+	b.tokens = b.capacity
+	return b
+}
+
+// setLimit keeps the limit and what follows from it, so that the hot path
+// divides nothing.
+func (b *Bucket) setLimit(limit scenarios.RPM) {
+	b.limit, b.perSec, b.capacity = limit, float64(limit)/60, capacity(limit)
 }
 
 func capacity(limit scenarios.RPM) float64 {
@@ -127,11 +137,8 @@ func (b *Bucket) TakeAt(t time.Time, n float64) bool {
 // such a take, since the wait it computes truncates to zero, and the
 // buckets keep its answers so that a seed's outcomes stay as they were.
 func (b *Bucket) withinANanosecond(missing float64) bool {
-	return b.semantic == scenarios.TokenBucket && time.Duration(missing/b.perSecond()*float64(time.Second)) <= 0
+	return b.semantic == scenarios.TokenBucket && time.Duration(missing/b.perSec*float64(time.Second)) <= 0
 }
-
-// perSecond is a token bucket's refill rate.
-func (b *Bucket) perSecond() float64 { return float64(b.limit) / 60 }
 
 // HasBudgetAt reports whether one unit could be taken at t, without taking
 // it. A gateway's pre-call check uses it to drop deployments that are at
@@ -199,7 +206,7 @@ func (b *Bucket) chargeLocked(t time.Time, n float64) {
 		return
 	}
 	if b.semantic == scenarios.TokenBucket {
-		b.tokens = math.Min(b.tokensAt(t)-n, capacity(b.limit))
+		b.tokens = math.Min(b.tokensAt(t)-n, b.capacity)
 		if t.After(b.last) {
 			b.last = t
 		}
@@ -218,7 +225,11 @@ func (b *Bucket) tokensAt(t time.Time) float64 {
 		b.last = t
 		elapsed = 0
 	}
-	return math.Min(b.tokens+elapsed.Seconds()*b.perSecond(), capacity(b.limit))
+	tokens := b.tokens + elapsed.Seconds()*b.perSec
+	if tokens > b.capacity {
+		return b.capacity
+	}
+	return tokens
 }
 
 func (b *Bucket) windowOf(t time.Time) int64 {
@@ -262,7 +273,7 @@ func (b *Bucket) WaitAt(t time.Time, n float64) time.Duration {
 	case n > capacity(b.limit) || b.limit <= 0:
 		return -1
 	case b.semantic == scenarios.TokenBucket:
-		return time.Duration(math.Ceil((n - avail) / b.perSecond() * float64(time.Second)))
+		return time.Duration(math.Ceil((n - avail) / b.perSec * float64(time.Second)))
 	}
 	return b.epoch.Add(time.Duration(b.windowIndex+1) * Window).Sub(t)
 }
@@ -340,5 +351,5 @@ func (b *Bucket) SetRPMAt(t time.Time, limit scenarios.RPM) {
 	} else {
 		b.rollLocked(t)
 	}
-	b.limit = limit
+	b.setLimit(limit)
 }
