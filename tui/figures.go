@@ -19,9 +19,11 @@ type figures struct {
 	requests, succeeded                    int // a tenant's requests, a deployment's attempts; and those answered
 	refused, throttled, failed             int
 	latency                                latencies
-	lastMinute                             minuteCount // requests or attempts, for the rate it achieves
-	tokens                                 minuteCount // input and output tokens of answered calls, for the TPM it achieves
-	ttft                                   latencies   // streamed answers' time to first token
+	lastMinute                             minuteCount   // requests or attempts, for the rate it achieves
+	tokens                                 minuteCount   // input and output tokens of answered calls, for the TPM it achieves
+	ttft                                   latencies     // streamed answers' time to first token
+	streamedTokens                         int           // and their tokens after it,
+	streamedFor                            time.Duration // over this long, for tokens a second
 	countsRefusalsAsRequests, isDeployment bool
 }
 
@@ -188,6 +190,18 @@ func (f *figuresOf) apply(ev engine.Event) {
 	}
 }
 
+// streamedAnswer counts a streamed answer's speed after its first token:
+// tokens over the time from the first token to the end.
+func (f *figuresOf) streamedAnswer(tenant, deployment string, tokens int, d time.Duration) {
+	if d <= 0 || tokens <= 0 {
+		return
+	}
+	for _, fig := range []*figures{f.tenant(tenant), f.deployment(deployment)} {
+		fig.streamedTokens += tokens
+		fig.streamedFor += d
+	}
+}
+
 // figuresView draws the live figures: per tenant, then per deployment, the
 // success rate, the rate achieved over the last minute against the limit,
 // latency percentiles, and what was refused, throttled or failed. Where
@@ -232,12 +246,16 @@ func figuresView(f *figuresOf, levels []engine.BucketLevel, now time.Duration, s
 			ttft := "–"
 			if d, known := fig.ttft.quantile(0.5); known {
 				d95, _ := fig.ttft.quantile(0.95)
-				ttft = seconds(d) + "/" + seconds(d95)
+				d99, _ := fig.ttft.quantile(0.99)
+				ttft = seconds(d) + "/" + seconds(d95) + "/" + seconds(d99)
+				if fig.streamedFor > 0 {
+					ttft += fmt.Sprintf(" %.0f/s", float64(fig.streamedTokens)/fig.streamedFor.Seconds())
+				}
 			}
 			rows = append(rows, []string{string(fig.bucket), ok, per, tpm, ttft, p(0.5), p(0.95), p(0.99), refused, fmt.Sprint(fig.throttled), fmt.Sprint(fig.failed)})
 		}
 	}
-	heads := []string{"", "ok", "/min", "tok/min", "ttft p50/95", "p50", "p95", "p99", "refused", "thrott.", "failed"}
+	heads := []string{"", "ok", "/min", "tok/min", "ttft p50/95/99 tok/s", "p50", "p95", "p99", "refused", "thrott.", "failed"}
 	widths := make([]int, len(heads))
 	for c, h := range heads {
 		widths[c] = len([]rune(h))

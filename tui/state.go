@@ -354,6 +354,9 @@ func (s *runState) apply(ev engine.Event) {
 	case engine.Succeeded:
 		l := s.finish(ev, 0)
 		l.OutputTokens = ev.OutputTokens
+		if n := len(l.Segments); ev.TTFT > 0 && n >= 2 && l.Segments[n-2].Kind == FirstWait {
+			s.figs.streamedAnswer(ev.Tenant, ev.Deployment, ev.Streamed, ev.At-l.Segments[n-2].End)
+		}
 		l.Outcome = l.serving()
 		s.outcomes[l.Outcome]++
 		l.closeOpen(ev.At, l.Outcome)
