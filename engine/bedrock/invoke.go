@@ -55,15 +55,20 @@ func (c *Client) Invoke(ctx context.Context, at time.Time, call engine.Call) eng
 	return c.converse(ctx, a, call, opts)
 }
 
-func (c *Client) converse(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
-	out, err := a.runtime.Converse(ctx, &bedrockruntime.ConverseInput{
-		ModelId: aws.String(call.ModelID),
-		Messages: []types.Message{{
+// conversation is the one user message a call sends, of the input the
+// gateway counted, and its max_tokens: for Converse and ConverseStream.
+func conversation(call engine.Call) ([]types.Message, *types.InferenceConfiguration) {
+	return []types.Message{{
 			Role:    types.ConversationRoleUser,
 			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: scenarios.PromptOfTokens(call.Prompt, call.InputTokens)}},
 		}},
-		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))},
-	}, opts...)
+		&types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))}
+}
+
+func (c *Client) converse(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+	messages, config := conversation(call)
+	out, err := a.runtime.Converse(ctx, &bedrockruntime.ConverseInput{
+		ModelId: aws.String(call.ModelID), Messages: messages, InferenceConfig: config}, opts...)
 	if err != nil {
 		return c.failure(err)
 	}

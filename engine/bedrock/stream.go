@@ -84,33 +84,46 @@ type streamRead struct {
 	input, output int  // usage, where the stream reported it
 }
 
-func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+// streamedCall is one streamed call's watch: its context, which the
+// watchdog cancels when a timeout runs out, and when it began.
+type streamedCall struct {
+	ctx   context.Context
+	dog   *watchdog
+	start time.Time
+	read  streamRead
+}
+
+func (c *Client) watch(ctx context.Context, call engine.Call) (*streamedCall, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
+	return &streamedCall{ctx: ctx, dog: newWatchdog(cancel, c.wallTimeout(call.TTFTTimeout), c.wallTimeout(call.StallTimeout)),
+		start: time.Now()}, cancel
+}
+
+// token counts a token as it comes.
+func (s *streamedCall) token() {
+	if s.read.tokens == 0 {
+		s.read.first = time.Since(s.start)
+	}
+	s.read.tokens++
+	s.dog.token()
+}
+
+func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
+	s, cancel := c.watch(ctx, call)
 	defer cancel()
-	dog := newWatchdog(cancel, c.wallTimeout(call.TTFTTimeout), c.wallTimeout(call.StallTimeout))
-	start := time.Now()
-	out, err := a.runtime.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
-		ModelId: aws.String(call.ModelID),
-		Messages: []types.Message{{
-			Role:    types.ConversationRoleUser,
-			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: scenarios.PromptOfTokens(call.Prompt, call.InputTokens)}},
-		}},
-		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))},
-	}, opts...)
+	messages, config := conversation(call)
+	out, err := a.runtime.ConverseStream(s.ctx, &bedrockruntime.ConverseStreamInput{
+		ModelId: aws.String(call.ModelID), Messages: messages, InferenceConfig: config}, opts...)
 	if err != nil {
-		return c.timedOut(dog.stop(), c.failure(err))
+		return c.timedOut(s.dog.stop(), c.failure(err))
 	}
 	stream := out.GetStream()
 	defer stream.Close()
-	var read streamRead
+	read := &s.read
 	for ev := range stream.Events() {
 		switch e := ev.(type) {
 		case *types.ConverseStreamOutputMemberContentBlockDelta:
-			if read.tokens == 0 {
-				read.first = time.Since(start)
-			}
-			read.tokens++
-			dog.token()
+			s.token()
 		case *types.ConverseStreamOutputMemberMetadata:
 			read.ended = true
 			if u := e.Value.Usage; u != nil {
@@ -118,26 +131,24 @@ func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Cal
 			}
 		}
 	}
-	return c.streamReply(out.ResultMetadata, read, stream.Err(), dog.stop())
+	return c.streamReply(out.ResultMetadata, *read, stream.Err(), s.dog.stop())
 }
 
 func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
-	ctx, cancel := context.WithCancel(ctx)
+	s, cancel := c.watch(ctx, call)
 	defer cancel()
-	dog := newWatchdog(cancel, c.wallTimeout(call.TTFTTimeout), c.wallTimeout(call.StallTimeout))
-	start := time.Now()
-	out, err := a.runtime.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
+	out, err := a.runtime.InvokeModelWithResponseStream(s.ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
 		ModelId:     aws.String(call.ModelID),
 		Body:        invokeBody(call),
 		ContentType: aws.String("application/json"),
 		Accept:      aws.String("application/json"),
 	}, opts...)
 	if err != nil {
-		return c.timedOut(dog.stop(), c.failure(err))
+		return c.timedOut(s.dog.stop(), c.failure(err))
 	}
 	stream := out.GetStream()
 	defer stream.Close()
-	var read streamRead
+	read := &s.read
 	for ev := range stream.Events() {
 		chunk, ok := ev.(*types.ResponseStreamMemberChunk)
 		if !ok {
@@ -155,11 +166,7 @@ func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.
 		}
 		switch body.Type {
 		case "content_block_delta":
-			if read.tokens == 0 {
-				read.first = time.Since(start)
-			}
-			read.tokens++
-			dog.token()
+			s.token()
 		case "message_stop":
 			read.ended = true
 			if m := body.Metrics; m != nil {
@@ -167,7 +174,7 @@ func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.
 			}
 		}
 	}
-	return c.streamReply(out.ResultMetadata, read, stream.Err(), dog.stop())
+	return c.streamReply(out.ResultMetadata, *read, stream.Err(), s.dog.stop())
 }
 
 // wallTimeout is a stream timeout the client enforces itself: on the wall
