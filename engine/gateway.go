@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
+	"spillway/engine/wire"
 	"spillway/scenarios"
 )
 
@@ -54,8 +56,10 @@ type request struct {
 // output tokens; 0 for a call that failed.
 func (r *request) used() int {
 	switch {
-	case r.reply.Broken != "":
+	case r.reply.Broken != "" && r.reply.Streamed > 0:
 		return r.reply.InputTokens + r.reply.Streamed // what streamed before the break
+	case r.reply.Broken != "":
+		return 0
 	case r.reply.Code != "" || r.reply.Class != "":
 		return 0
 	}
@@ -221,7 +225,9 @@ func (g *gateway) timeStream(at time.Time, r *request) time.Duration {
 			Message: fmt.Sprintf("no first token within the gateway's %s TTFT timeout", gw.TTFTTimeout)}
 		return gw.TTFTTimeout
 	}
-	g.timeline.schedule(item{at: at.Add(rep.FirstToken), kind: firstToken, req: r, gen: r.attempt})
+	if rep.Broken == "" || rep.Streamed > 0 {
+		g.timeline.schedule(item{at: at.Add(rep.FirstToken), kind: firstToken, req: r, gen: r.attempt})
+	}
 	if gw.StallTimeout > 0 && rep.Stall > gw.StallTimeout {
 		rep.Broken, rep.Streamed = StreamStalled, rep.StallAfter
 		rep.Latency = rep.StallAt + gw.StallTimeout
@@ -274,6 +280,19 @@ func (g *gateway) brokenStream(at time.Time, r *request, base Event) {
 	g.finish(at, r, ev)
 }
 
+// streamErrorClass is the class of an exception event that ended a stream
+// before its first token: a throttle or a server error, as the same error
+// outside a stream would be.
+func streamErrorClass(code string) scenarios.ErrorClass {
+	if code == "" {
+		return scenarios.ClassServerError
+	}
+	if class := wire.Classify(strings.ToUpper(code[:1]) + code[1:]); class != scenarios.ClassOther {
+		return class
+	}
+	return scenarios.ClassServerError
+}
+
 // CodeInternalError is the error code of a call whose backend failed inside
 // Spillway, such as a bug in a client.
 const CodeInternalError = "SpillwayInternalError"
@@ -310,9 +329,16 @@ func (g *gateway) answer(at time.Time, r *request) {
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
 		Code: rep.Code, Message: rep.Message, InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens,
 		TTFT: rep.FirstToken, Streamed: rep.Streamed}
-	if rep.FirstToken > 0 && rep.Broken != "" {
+	if rep.Broken != "" && rep.Streamed > 0 {
 		g.brokenStream(at, r, base)
 		return
+	}
+	if rep.Broken != "" {
+		// Broken before any token reached the client: an error like any
+		// other, which may retry or fall back.
+		rep.Code, rep.Class, rep.Broken = rep.Broken, streamErrorClass(rep.Broken), ""
+		r.reply = rep
+		base.Code, base.TTFT = rep.Code, 0
 	}
 	class := rep.class()
 	if class == "" {
@@ -447,11 +473,9 @@ func (r *request) abandon(at time.Time) {
 func (g *gateway) finish(at time.Time, r *request, ev Event) {
 	r.done = true
 	if t := r.tenant; r.admitted && t.tokens != nil {
-		used := 0
-		if ev.Kind == Succeeded {
-			used = r.used()
-		}
-		t.tokens.settle(at, r.arrival, r.need, used)
+		// What the answer used: a success's tokens, a broken stream's
+		// input and what it streamed, nothing for an error.
+		t.tokens.settle(at, r.arrival, r.need, r.used())
 	}
 	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
 	ev.Latency = at.Sub(r.arrival)

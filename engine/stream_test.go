@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +198,29 @@ func TestStreamCutScenario(t *testing.T) {
 		if a := q.Attempts[len(q.Attempts)-1]; q.Tenant != "chat" || a.StreamOutcome != engine.StreamCut || a.StreamedTokens != 40 || q.StartMS < 30000 || q.StartMS >= 90000 {
 			t.Fatalf("failed request %+v; want chat's, cut after 40 tokens during the fault", q)
 		}
+	}
+}
+
+// Breaks that come before any token are errors like any other: a model
+// with a speed but no time to first token still has its cut streams fail,
+// a stall before the first token is a late first token the TTFT timeout
+// catches, and an exception event before any token falls back as its
+// kind of error does.
+func TestBreaksBeforeTheFirstTokenAreOrdinaryErrors(t *testing.T) {
+	src := strings.Replace(streamScenario("", primaryFault+`  kind = "stream-cut"`+"\n  tokens = 40", ""), `ttft = "800ms"`+"\n", "", 1)
+	r := runStream(t, src)
+	if f := only(t, r, engine.Failed); f.Code != engine.StreamCut || f.Streamed != 40 {
+		t.Fatalf("a cut stream of a model without ttft: %+v; want it failed after 40 tokens", f)
+	}
+	f := enginetest.Parse(t, streamScenario(`ttft_timeout = "2s"`, primaryFault+`  kind = "stream-stall"`+"\n  tokens = 0\n  stall = \"30s\"", ""))
+	f.Scenarios[0].FallbackOn = []scenarios.ErrorClass{scenarios.ClassTimeout}
+	r = enginetest.NewRun(t, f, "s", engine.Options{Seed: 1})
+	r.Do(t)
+	if done := only(t, r, engine.Succeeded); done.Deployment != "fallback" {
+		t.Fatalf("a stall before the first token: %+v; want the TTFT timeout to fall back", done)
+	}
+	r = runStream(t, streamScenario("", primaryFault+`  kind = "stream-error"`+"\n  rate = 1.0\n  tokens = 0\n  error = \"throttlingException\"", ""))
+	if done := only(t, r, engine.Succeeded); done.Deployment != "fallback" || only(t, r, engine.Throttled).Code != "throttlingException" {
+		t.Fatalf("a throttlingException before any token: %+v; want a throttle that falls back", done)
 	}
 }

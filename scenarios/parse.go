@@ -773,6 +773,9 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 			t.InputTokens = s.InputTokens
 		}
 		c.arrival(p, rt, &t)
+		if strings.HasSuffix(t.Name, "/tpm") {
+			c.fail(p+".name", "tenant name %q ends in /tpm, which names a TPM bucket; choose another name", t.Name)
+		}
 		if t.Name == "" {
 			c.fail(p, "tenant has no name; add name = \"…\"")
 		} else if seen[t.Name] {
@@ -923,6 +926,9 @@ func (c *checker) deployment(path string, r rawDeployment, limiter Limiter, coun
 	}
 	if d.Name == "" {
 		c.fail(path, "deployment has no name; add name = \"…\"")
+	}
+	if strings.HasSuffix(d.Name, "/tpm") {
+		c.fail(path+".name", "deployment name %q ends in /tpm, which names a TPM bucket; choose another name", d.Name)
 	}
 	if d.Model == "" {
 		c.fail(path+".model", "deployment %q has an empty model id; use a model or inference-profile id such as \"us.anthropic.claude-sonnet-4-20250514-v1:0\"", d.Name)

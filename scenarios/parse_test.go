@@ -480,6 +480,8 @@ func TestValidationErrors(t *testing.T) {
 			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: "p95 (400) is below the median (800)"},
 		{name: "input tokens spread unknown key", edits: []string{"  rpm = \"unlimited\"\n", "  rpm = \"unlimited\"\n  input_tokens = { mean = 800 }\n"},
 			line: 33, col: 3, key: "scenario.tenant.input_tokens", msg: `unknown key "mean" in a token count`},
+		{name: "deployment named like a TPM bucket", edits: []string{"  name = \"dep-a\"\n", "  name = \"dep-a/tpm\"\n"},
+			line: 12, col: 3, key: "scenario.deployment.name", msg: `deployment name "dep-a/tpm" ends in /tpm`, n: -1},
 		{name: "application profile id", edits: []string{"  name = \"acc\"\n", "  name = \"acc\"\n  application_profiles = { \"Team A\" = \"us.x.y\" }\n"},
 			line: 10, col: 3, key: "scenario.account.application_profiles", msg: `application profile "Team A" must map an id of lowercase letters`},
 		{name: "account quota tpm", edits: []string{"  name = \"acc\"\n", "  name = \"acc\"\n  quota_tpm = -5\n"},

@@ -456,3 +456,16 @@ func TestTheClientTimesAWallClockStreamOut(t *testing.T) {
 		t.Fatalf("%+v; want NoFirstTokenInTime, a timeout", r)
 	}
 }
+
+// InvokeModelWithResponseStream reads each family's own streaming body:
+// Anthropic's typed chunks, and Nova's Converse-shaped ones.
+func TestInvokeModelStreamsEachFamilysChunks(t *testing.T) {
+	client, _ := emulated(t, streamWorld(), emulator.Options{})
+	for _, model := range []string{profileID, "us.amazon.nova-pro-v1:0"} {
+		r := client.Invoke(context.Background(), epoch, engine.Call{Account: "acct", SourceRegion: "us-east-1", ModelID: model,
+			Operation: scenarios.OpInvokeModel, Prompt: "x", MaxTokens: 50, Stream: true})
+		if r.Code != "" || r.Broken != "" || r.Streamed == 0 || r.OutputTokens != r.Streamed || r.FirstToken <= 0 {
+			t.Errorf("%s: %+v; want a whole stream, its tokens counted", model, r)
+		}
+	}
+}

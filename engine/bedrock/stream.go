@@ -131,7 +131,7 @@ func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Cal
 			}
 		}
 	}
-	return c.streamReply(out.ResultMetadata, *read, stream.Err(), s.dog.stop())
+	return c.streamReply(call, out.ResultMetadata, *read, stream.Err(), s.dog.stop())
 }
 
 func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
@@ -154,9 +154,13 @@ func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.
 		if !ok {
 			continue
 		}
+		// Anthropic's chunks say their "type"; Amazon Nova's carry
+		// Converse's events by name. Both end with Bedrock's metrics.
 		var body struct {
-			Type    string `json:"type"`
-			Metrics *struct {
+			Type     string          `json:"type"`
+			Delta    json.RawMessage `json:"contentBlockDelta"`
+			Metadata json.RawMessage `json:"metadata"`
+			Metrics  *struct {
 				Input  int `json:"inputTokenCount"`
 				Output int `json:"outputTokenCount"`
 			} `json:"amazon-bedrock-invocationMetrics"`
@@ -164,17 +168,17 @@ func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.
 		if json.Unmarshal(chunk.Value.Bytes, &body) != nil {
 			continue
 		}
-		switch body.Type {
-		case "content_block_delta":
+		switch {
+		case body.Type == "content_block_delta" || body.Delta != nil:
 			s.token()
-		case "message_stop":
+		case body.Type == "message_stop" || body.Metadata != nil:
 			read.ended = true
 			if m := body.Metrics; m != nil {
 				read.input, read.output = m.Input, m.Output
 			}
 		}
 	}
-	return c.streamReply(out.ResultMetadata, *read, stream.Err(), s.dog.stop())
+	return c.streamReply(call, out.ResultMetadata, *read, stream.Err(), s.dog.stop())
 }
 
 // wallTimeout is a stream timeout the client enforces itself: on the wall
@@ -200,10 +204,13 @@ func (c *Client) timedOut(why string, r engine.Reply) engine.Reply {
 // token and tokens, and how it ended. On simulated time, the emulator's
 // headers say when the first token came, when the answer ended and where
 // it paused, since its events all arrive at once.
-func (c *Client) streamReply(md middleware.Metadata, read streamRead, err error, why string) engine.Reply {
+func (c *Client) streamReply(call engine.Call, md middleware.Metadata, read streamRead, err error, why string) engine.Reply {
 	r := replyFrom(md)
 	r.FirstToken, r.Streamed = read.first, read.tokens
 	r.InputTokens, r.OutputTokens = read.input, read.output
+	if r.InputTokens == 0 {
+		r.InputTokens = call.InputTokens // a stream that broke never said; what was sent
+	}
 	raw, _ := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response)
 	if c.target.Virtual && raw != nil {
 		ms, _ := strconv.ParseInt(raw.Header.Get(wire.FirstTokenHeader), 10, 64)
@@ -213,28 +220,27 @@ func (c *Client) streamReply(md middleware.Metadata, read streamRead, err error,
 			r.StallAfter, r.StallAt, r.Stall = after, at, pause
 		}
 	}
+	if read.tokens == 0 {
+		r.FirstToken = 0 // none came, whatever the headers planned
+	}
 	switch {
-	case read.tokens == 0 && why == engine.NoFirstToken:
+	case why == engine.NoFirstToken:
+		// The gateway stopped waiting at its TTFT timeout; a token racing
+		// the timer does not undo that.
 		return c.timedOut(why, r)
 	case why == engine.StreamStalled:
 		r.Broken, r.Message = engine.StreamStalled, "no token within the gateway's stall timeout"
 	case err != nil:
 		var api smithy.APIError
-		if errors.As(err, &api) {
+		if code := ""; errors.As(err, &api) && api.ErrorCode() != "" {
 			// An exception event, named as Bedrock names it in the stream.
-			code := api.ErrorCode()
+			code = api.ErrorCode()
 			r.Broken, r.Message = strings.ToLower(code[:1])+code[1:], api.ErrorMessage()
 		} else {
 			r.Broken, r.Message = engine.StreamCut, err.Error()
 		}
 	case !read.ended:
 		r.Broken, r.Message = engine.StreamCut, "the stream ended without its last event: the connection was cut"
-	}
-	if r.Broken != "" && read.tokens == 0 {
-		// Broken before any token: nothing reached the client, so it is
-		// an error like any other, which may retry or fall back.
-		r.Code, r.Class = r.Broken, scenarios.ClassServerError
-		r.Broken = ""
 	}
 	return r
 }

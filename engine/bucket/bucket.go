@@ -218,11 +218,11 @@ func (b *Bucket) chargeLocked(t time.Time, n float64) {
 
 // tokensAt is the token bucket's content at t: what was left, plus the
 // refill since, up to the capacity. A time before the last change refills
-// nothing.
+// nothing, and moves nothing: a read never changes what a later take
+// finds.
 func (b *Bucket) tokensAt(t time.Time) float64 {
 	elapsed := t.Sub(b.last)
 	if elapsed < 0 {
-		b.last = t
 		elapsed = 0
 	}
 	tokens := b.tokens + elapsed.Seconds()*b.perSec

@@ -299,3 +299,14 @@ func TestRequestsAreCountedAsXTimeRateCountsThem(t *testing.T) {
 		}
 	}
 }
+
+// A read at an earlier time than the last change gives nothing away: the
+// next take finds what it would have without the read.
+func TestReadingAtAnEarlierTimeRefillsNothing(t *testing.T) {
+	b := NewOf(Tokens, scenarios.TokenBucket, 6_000, epoch) // 100 a second
+	b.TakeAt(at(10*time.Second), 6_000)
+	b.HasAt(at(0), 1)
+	if got := b.LevelAt(at(10 * time.Second)).Available; got != 0 {
+		t.Fatalf("after a read at an earlier time: %v tokens at 10s, want 0", got)
+	}
+}

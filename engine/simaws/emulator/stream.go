@@ -181,11 +181,33 @@ func (s *Server) stream(q *request, op, modelID string, reply fleet.Reply, laten
 		})
 		return
 	}
-	// InvokeModelWithResponseStream: chunks carrying Anthropic's streaming
-	// body, base64 in "bytes" as JSON encodes a []byte.
+	// InvokeModelWithResponseStream: chunks carrying the family's own
+	// streaming body, base64 in "bytes" as JSON encodes a []byte.
 	chunk := func(at time.Duration, body any) bool {
 		b, _ := json.Marshal(body)
 		return w.event(at, "chunk", map[string][]byte{"bytes": b})
+	}
+	metrics := map[string]int64{"inputTokenCount": int64(reply.InputTokens), "outputTokenCount": int64(n),
+		"invocationLatency": latencyMS, "firstByteLatency": reply.FirstToken.Milliseconds()}
+	if providerOf(modelID) == "amazon" {
+		// Amazon Nova streams Converse's events, one per chunk.
+		if !chunk(reply.FirstToken, map[string]any{"messageStart": map[string]string{"role": "assistant"}}) {
+			return
+		}
+		for i := range n {
+			delta := map[string]any{"contentBlockDelta": map[string]any{"delta": map[string]string{"text": tokenText(words, i)}, "contentBlockIndex": 0}}
+			if !chunk(reply.TokenAt(i), delta) {
+				return
+			}
+		}
+		if w.broken(reply) {
+			return
+		}
+		chunk(reply.Latency, map[string]any{"contentBlockStop": map[string]int{"contentBlockIndex": 0}})
+		chunk(reply.Latency, map[string]any{"messageStop": map[string]string{"stopReason": reply.StopReason}})
+		chunk(reply.Latency, map[string]any{"metadata": map[string]any{"usage": map[string]int{"inputTokens": reply.InputTokens, "outputTokens": n}},
+			"amazon-bedrock-invocationMetrics": metrics})
+		return
 	}
 	id := "msg_bdrk_" + strings.ReplaceAll(reply.RequestID, "-", "")
 	if !chunk(reply.FirstToken, map[string]any{"type": "message_start", "message": map[string]any{
@@ -208,7 +230,5 @@ func (s *Server) stream(q *request, op, modelID string, reply fleet.Reply, laten
 	chunk(reply.Latency, map[string]any{"type": "content_block_stop", "index": 0})
 	chunk(reply.Latency, map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": reply.StopReason, "stop_sequence": nil},
 		"usage": map[string]int{"output_tokens": n}})
-	chunk(reply.Latency, map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]int64{
-		"inputTokenCount": int64(reply.InputTokens), "outputTokenCount": int64(n),
-		"invocationLatency": latencyMS, "firstByteLatency": reply.FirstToken.Milliseconds()}})
+	chunk(reply.Latency, map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics})
 }

@@ -40,21 +40,11 @@ func World(f *scenarios.File, speed float64) *scenarios.Scenario {
 				continue
 			}
 			m := &w.Accounts[i]
-			for r, q := range a.RegionQuotaRPM {
-				if _, set := m.RegionQuotaRPM[r]; !set {
-					if m.RegionQuotaRPM == nil {
-						m.RegionQuotaRPM = map[string]scenarios.RPM{}
-					}
-					m.RegionQuotaRPM[r] = q
-				}
-			}
-			for id, source := range a.ApplicationProfiles {
-				if _, set := m.ApplicationProfiles[id]; !set {
-					if m.ApplicationProfiles == nil {
-						m.ApplicationProfiles = map[string]string{}
-					}
-					m.ApplicationProfiles[id] = source
-				}
+			m.RegionQuotaRPM = keepFirst(m.RegionQuotaRPM, a.RegionQuotaRPM)
+			m.RegionQuotaTPM = keepFirst(m.RegionQuotaTPM, a.RegionQuotaTPM)
+			m.ApplicationProfiles = keepFirst(m.ApplicationProfiles, a.ApplicationProfiles)
+			if m.QuotaTPM.OrUnlimited().IsUnlimited() {
+				m.QuotaTPM = a.QuotaTPM // the first scenario to give the account a token quota sets it
 			}
 			for _, r := range a.Regions {
 				if !slices.Contains(m.Regions, r) {
@@ -82,6 +72,20 @@ func World(f *scenarios.File, speed float64) *scenarios.Scenario {
 		w.Logs.Delay = time.Duration(float64(w.Logs.Delay) / speed)
 	}
 	return w
+}
+
+// keepFirst adds to dst the keys of src it does not have yet: the first
+// scenario to set one sets it.
+func keepFirst[V any](dst, src map[string]V) map[string]V {
+	for k, v := range src {
+		if _, set := dst[k]; !set {
+			if dst == nil {
+				dst = map[string]V{}
+			}
+			dst[k] = v
+		}
+	}
+	return dst
 }
 
 // WriteProfiles writes an AWS shared credentials file and config file into

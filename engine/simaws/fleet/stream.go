@@ -51,7 +51,12 @@ func (f *Fleet) planStream(faults []*injected, account, region, model string, r 
 			spread := float64(r.Latency - r.FirstToken)
 			r.Latency = r.FirstToken + time.Duration(math.Min(spread*fault.Factor, float64(scenarios.MaxLatency)))
 		case scenarios.StreamStall:
-			if fault.Tokens < r.OutputTokens && p.Stall == 0 {
+			switch {
+			case fault.Tokens == 0:
+				// A stall before the first token is a late first token.
+				r.FirstToken += fault.Stall
+				r.Latency += fault.Stall
+			case fault.Tokens < r.OutputTokens && p.Stall == 0:
 				p.StallAfter, p.Stall = fault.Tokens, fault.Stall
 				r.Latency += fault.Stall
 			}
@@ -69,6 +74,8 @@ func (f *Fleet) planStream(faults []*injected, account, region, model string, r 
 		end := tokenTime(n, r.OutputTokens, r.FirstToken, r.Latency-p.Stall) // when token n would have come
 		if p.Stall > 0 && n > p.StallAfter {
 			end += p.Stall
+		} else if p.Stall > 0 {
+			p.StallAfter, p.Stall = 0, 0 // the stream ended before its stall
 		}
 		r.Latency, r.OutputTokens = end, n
 		r.StopReason = ""

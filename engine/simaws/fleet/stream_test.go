@@ -95,3 +95,14 @@ func TestTokenCadence(t *testing.T) {
 		t.Fatalf("with a stall after 50: token 49 at %v, 50 at %v, stall from %v", s.TokenAt(49), s.TokenAt(50), s.StallAt())
 	}
 }
+
+// A stream cut before its stall never stalls.
+func TestACutBeforeTheStallEndsTheStream(t *testing.T) {
+	f := streamFleet()
+	f.InjectFault(1, scenarios.Fault{Kind: scenarios.StreamCut, Tokens: 40, Rate: 1}, epoch, time.Time{})
+	f.InjectFault(2, scenarios.Fault{Kind: scenarios.StreamStall, Tokens: 100, Stall: 30 * time.Second}, epoch, time.Time{})
+	r := f.Invoke(epoch, streamCall())
+	if r.Stream.Stall != 0 || r.OutputTokens != 40 || r.Latency > 2*time.Second {
+		t.Fatalf("%+v; want a cut after 40 tokens, no stall", r)
+	}
+}

@@ -48,8 +48,13 @@ func (f *Fleet) figuresOf(modelID string) *figures {
 		if m.LatencyP50 > 0 {
 			fig.latency = m
 		}
-		if m.TTFT > 0 || m.TokensPerSecond > 0 {
-			fig.ttft, fig.tps = m.TTFT, max(m.TokensPerSecond, fig.tps)
+		// Each figure the scenario gives replaces the catalog's, and only
+		// that one.
+		if m.TTFT > 0 {
+			fig.ttft = m.TTFT
+		}
+		if m.TokensPerSecond > 0 {
+			fig.tps = m.TokensPerSecond
 		}
 		if m.OutputTokens.IsSet() {
 			fig.output = m.OutputTokens
@@ -88,12 +93,13 @@ func (f *Fleet) answer(fig *figures, maxTokens int) (output int, latency, first 
 		if fig.ttft > 0 {
 			first = min(fig.ttft, latency)
 		}
-		return output, latency, first
+		return output, latency, max(first, time.Millisecond)
 	}
 	output = min(fig.output.At(f.rng.Float64()), maxTokens)
 	d := float64(fig.ttft) + float64(output)/fig.tps*float64(time.Second)
 	latency = time.Duration(math.Min(d, float64(scenarios.MaxLatency))).Round(time.Millisecond)
-	return output, latency, min(fig.ttft, latency)
+	// A first token takes at least a millisecond: zero means none came.
+	return output, max(latency, time.Millisecond), max(min(fig.ttft, latency), time.Millisecond)
 }
 
 // A settlement gives back, or takes, the difference between what a call
@@ -130,8 +136,24 @@ func (f *Fleet) settleDue(at time.Time) {
 	}
 }
 
-// settleLater settles a call's reservation when it ends.
-func (f *Fleet) settleLater(s settlement) { heap.Push(&f.pending, s) }
+// maxPendingSettlements bounds the calls whose settlement waits for a
+// later call's time. A client on simulated time chooses the times, so one
+// that stops moving time forward would grow the list without end; past the
+// bound the soonest is settled early, which only frees quota sooner.
+const maxPendingSettlements = 100_000
+
+// settleLater settles a call's reservation when it ends. A quota without a
+// limit has nothing to settle.
+func (f *Fleet) settleLater(s settlement) {
+	if s.quota.RPM().IsUnlimited() {
+		return
+	}
+	if len(f.pending) >= maxPendingSettlements {
+		early := heap.Pop(&f.pending).(settlement)
+		early.quota.SettleAt(early.due, early.reservedAt, early.reserved, early.used)
+	}
+	heap.Push(&f.pending, s)
+}
 
 func (f *Fleet) tokenQuota(acct scenarios.Account, region, model string) *bucket.Bucket {
 	k := quotaKey{acct.Name, region, model}
