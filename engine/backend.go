@@ -27,6 +27,10 @@ type Call struct {
 	// tokens come; 0 means none.
 	Stream                    bool
 	TTFTTimeout, StallTimeout time.Duration
+	// FirstToken, when set, is what a network backend calls, once, from
+	// its own goroutine, when a streamed answer's first token arrives: the
+	// engine marks the phase then, on its clock.
+	FirstToken func()
 }
 
 // Reply is a backend's answer. Code is empty on success.

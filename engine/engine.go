@@ -237,6 +237,8 @@ func (e *Engine) step() bool {
 	case r := <-e.gateway.replies:
 		now := e.loop.advance()
 		e.gateway.landed(now, r)
+	case n := <-e.gateway.firsts:
+		e.gateway.firstToken(e.loop.advance(), n.req, n.attempt)
 	case polls := <-e.logs.inbox:
 		now := e.loop.advance()
 		e.logs.publish(&e.loop, now, polls, e.progress(), false)

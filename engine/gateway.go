@@ -27,6 +27,7 @@ type gateway struct {
 
 	inflight    map[int]*request
 	replies     chan asyncReply // answers from a network backend, called on goroutines of their own
+	firsts      chan firstNote  // first tokens of a network backend's streamed answers
 	ended       <-chan struct{} // closed when the run is over; late replies are dropped
 	nextID      int
 	finished    int
@@ -47,6 +48,7 @@ type request struct {
 	retries   int // retries used in the current group
 	dep       *deployment
 	picked    time.Time // when dep was picked, and its TPM limit counted the attempt
+	first     time.Time // when the current attempt's first token came, on a network backend
 	probe     bool      // the current attempt is a half-open circuit's probe
 	reply     Reply
 	done      bool // finished: a late reply, retry or deadline is ignored
@@ -71,6 +73,12 @@ type asyncReply struct {
 	reply Reply
 }
 
+// firstNote is a network backend's word that attempt's first token came.
+type firstNote struct {
+	req     *request
+	attempt int
+}
+
 func (g *gateway) begin() {
 	g.noBudgetMsg = "every deployment the request could use is at its RPM limit"
 	for _, d := range g.deployments {
@@ -80,6 +88,7 @@ func (g *gateway) begin() {
 	}
 	g.inflight = map[int]*request{}
 	g.replies = make(chan asyncReply)
+	g.firsts = make(chan firstNote)
 	g.succeeded = map[string]int{}
 	if g.ctx == nil {
 		g.ctx = context.Background()
@@ -204,6 +213,15 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		return
 	}
 	ctx, replies, ended := g.ctx, g.replies, g.ended
+	if call.Stream {
+		note, firsts := firstNote{r, r.attempt}, g.firsts
+		call.FirstToken = func() {
+			select {
+			case firsts <- note:
+			case <-ended:
+			}
+		}
+	}
 	go func() {
 		reply := invokeSafely(ctx, g.backend, at, call)
 		select {
@@ -242,6 +260,7 @@ func (g *gateway) firstToken(at time.Time, r *request, attempt int) {
 	if r.done || r.attempt != attempt {
 		return
 	}
+	r.first = at
 	g.timeline.emit(at, Event{Kind: FirstToken, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name,
 		Deployment: r.dep.spec.Name, Model: r.dep.spec.Model, Account: r.dep.account.Name, TTFT: at.Sub(r.picked)})
 }
@@ -312,6 +331,10 @@ func invokeSafely(ctx context.Context, b Backend, at time.Time, call Call) (repl
 func (g *gateway) landed(now time.Time, r asyncReply) {
 	r.req.reply = r.reply
 	r.req.reply.Latency = now.Sub(r.req.arrival)
+	if q := r.req; q.first.After(q.picked) && r.reply.FirstToken > 0 {
+		// On the engine's clock, as the first-token event had it.
+		q.reply.FirstToken = q.first.Sub(q.picked)
+	}
 	g.answer(now, r.req)
 }
 

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -222,5 +223,31 @@ func TestBreaksBeforeTheFirstTokenAreOrdinaryErrors(t *testing.T) {
 	r = runStream(t, streamScenario("", primaryFault+`  kind = "stream-error"`+"\n  rate = 1.0\n  tokens = 0\n  error = \"throttlingException\"", ""))
 	if done := only(t, r, engine.Succeeded); done.Deployment != "fallback" || only(t, r, engine.Throttled).Code != "throttlingException" {
 		t.Fatalf("a throttlingException before any token: %+v; want a throttle that falls back", done)
+	}
+}
+
+// streamingBackend is a network backend that streams: it tells the engine
+// of its first token after a moment, then answers.
+type streamingBackend struct{}
+
+func (streamingBackend) Instant() bool { return false }
+func (streamingBackend) Invoke(_ context.Context, _ time.Time, c engine.Call) engine.Reply {
+	time.Sleep(2 * time.Millisecond)
+	if c.FirstToken != nil {
+		c.FirstToken()
+	}
+	time.Sleep(2 * time.Millisecond)
+	return engine.Reply{RequestID: "r", FirstToken: 2 * time.Millisecond, Streamed: 10, OutputTokens: 10}
+}
+
+// On the wall clock a network backend tells the engine of a first token as
+// it comes, so the phase is marked there too, before the answer.
+func TestAWallClockStreamMarksItsFirstToken(t *testing.T) {
+	f := enginetest.Parse(t, streamScenario("", "", ""))
+	r := enginetest.NewRun(t, f, "s", engine.Options{Seed: 1, Speed: 1, Clock: realClock{}, Backend: streamingBackend{}})
+	r.Do(t)
+	first, done := only(t, r, engine.FirstToken), only(t, r, engine.Succeeded)
+	if first.At > done.At || first.TTFT <= 0 || first.Deployment != "primary" {
+		t.Fatalf("first token %+v, answer %+v; want the first token marked before the answer", first, done)
 	}
 }

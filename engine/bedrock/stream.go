@@ -54,6 +54,13 @@ func (w *watchdog) fire(why string) {
 	}
 }
 
+// inTime reports whether no timeout has fired yet.
+func (w *watchdog) inTime() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.why == ""
+}
+
 // token notes a token: the TTFT timer gives way to the stall timer, which
 // starts again.
 func (w *watchdog) token() {
@@ -87,22 +94,26 @@ type streamRead struct {
 // streamedCall is one streamed call's watch: its context, which the
 // watchdog cancels when a timeout runs out, and when it began.
 type streamedCall struct {
-	ctx   context.Context
-	dog   *watchdog
-	start time.Time
-	read  streamRead
+	ctx     context.Context
+	dog     *watchdog
+	start   time.Time
+	read    streamRead
+	onFirst func() // tells the engine of the first token, on a network backend
 }
 
 func (c *Client) watch(ctx context.Context, call engine.Call) (*streamedCall, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	return &streamedCall{ctx: ctx, dog: newWatchdog(cancel, c.wallTimeout(call.TTFTTimeout), c.wallTimeout(call.StallTimeout)),
-		start: time.Now()}, cancel
+		start: time.Now(), onFirst: call.FirstToken}, cancel
 }
 
 // token counts a token as it comes.
 func (s *streamedCall) token() {
 	if s.read.tokens == 0 {
 		s.read.first = time.Since(s.start)
+		if s.onFirst != nil && s.dog.inTime() {
+			s.onFirst()
+		}
 	}
 	s.read.tokens++
 	s.dog.token()
