@@ -135,8 +135,9 @@ Usage:
   spillway fault stop ID [--endpoint URL]
   spillway fault list [--endpoint URL]
                                   make a running 'spillway emulator' fail on demand: KIND is
-                                  region-outage, throttle, quota, latency or errors
-                                  (see 'spillway fault --help')
+                                  region-outage, throttle, quota, latency, errors, or for
+                                  streamed answers stream-cut, stream-stall, stream-slow or
+                                  stream-error (see 'spillway fault --help')
   spillway --version
 
 Run flags:
@@ -938,6 +939,7 @@ Kinds, and what each needs:
                                       a fraction X of calls fail with CODE: InternalServerException,
                                       ModelTimeoutException or ModelNotReadyException
   stream-cut     --tokens N [--rate X] streamed answers lose their connection after N tokens
+                                      (a fraction X of them; every one without --rate)
   stream-stall   --tokens N --stall D  streamed answers send no token for D after N tokens
   stream-slow    --factor X           streamed answers' tokens come X times slower (1 to 100)
   stream-error   --tokens N --rate X --error CODE

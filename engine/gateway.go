@@ -274,6 +274,7 @@ func (g *gateway) brokenStream(at time.Time, r *request, base Event) {
 	if tr, changed := d.health.Failed(at); changed {
 		d.transitioned(g.timeline, at, tr)
 	}
+	g.succeeded[d.account.Name]++ // it ran, so Bedrock logged it: the histogram waits for it too
 	var why string
 	switch rep.Broken {
 	case StreamCut:

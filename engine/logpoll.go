@@ -28,7 +28,7 @@ type logPoller struct {
 type progress struct {
 	done       bool // every request has arrived and finished
 	lastFinish time.Time
-	succeeded  map[string]int // account → successful requests
+	succeeded  map[string]int // account → calls that ran: answers, and streams that broke after their first token
 }
 
 // finalPollTimeout bounds the last log query after an interrupt, so that

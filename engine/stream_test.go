@@ -251,3 +251,20 @@ func TestAWallClockStreamMarksItsFirstToken(t *testing.T) {
 		t.Fatalf("first token %+v, answer %+v; want the first token marked before the answer", first, done)
 	}
 }
+
+// The Region histogram waits for every call that ran, broken streams
+// included, since Bedrock logs them: the logs end accounting for all.
+func TestTheHistogramCountsBrokenStreamsToo(t *testing.T) {
+	r := enginetest.NewRun(t, builtin(t), "stream-cut", engine.Options{Seed: 42})
+	sum := r.Do(t)
+	logged := 0
+	for _, n := range sum.Regions["default"] {
+		logged += n
+	}
+	if broken := sum.Streaming.Broken[engine.StreamCut]; logged != sum.Succeeded+broken || sum.Logs["default"].Unaccounted != 0 {
+		t.Fatalf("%d logged, %d succeeded, %d broken, logs %+v; want the histogram to hold them all", logged, sum.Succeeded, broken, sum.Logs)
+	}
+	if _, ok := sum.ByDeployment["sonnet/tpm"]; ok {
+		t.Fatal("a TPM bucket counted as a deployment")
+	}
+}

@@ -167,3 +167,13 @@ func TestRetuningTPMLive(t *testing.T) {
 		t.Fatalf("tpm bucket after the run %+v; want the raised limit", l)
 	}
 }
+
+// by_deployment names deployments, never their TPM buckets.
+func TestTPMBucketsAreNotDeploymentsInTheSummary(t *testing.T) {
+	f := enginetest.Parse(t, tokenScenario(`tpm = 10000`, unlimitedRPM, 2))
+	r := enginetest.NewRun(t, f, "t", engine.Options{Seed: 1})
+	sum := r.Do(t)
+	if len(sum.ByDeployment) != 1 || sum.ByDeployment["d"] != 2 {
+		t.Fatalf("by_deployment %v; want only d, with 2", sum.ByDeployment)
+	}
+}

@@ -590,7 +590,13 @@ func (c *checker) fault(p string, r FaultInput, accounts map[string]bool, knownA
 	case StreamError:
 		need["rate"], need["error"], need["tokens"] = true, true, true
 		if !slices.Contains(StreamErrors, f.Error) {
-			c.fail(join(p, "error"), "a stream-error fault needs error = one of %s", strings.Join(StreamErrors, ", "))
+			hint := ""
+			for _, e := range StreamErrors {
+				if strings.EqualFold(e, f.Error) {
+					hint = fmt.Sprintf(" (%q: inside a stream Bedrock names its exceptions with a lowercase first letter)", e)
+				}
+			}
+			c.fail(join(p, "error"), "a stream-error fault needs error = one of %s%s", strings.Join(StreamErrors, ", "), hint)
 		}
 	default:
 		kinds := make([]string, len(FaultKinds))

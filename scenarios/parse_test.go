@@ -873,6 +873,7 @@ func TestStreamingFaults(t *testing.T) {
 		{FaultInput{Kind: "stream-slow", Factor: 0.5}, "from 1 to"},
 		{FaultInput{Kind: "stream-error", Tokens: int64(5), Rate: 1.0, Error: "modelStreamErrorException"}, ""},
 		{FaultInput{Kind: "stream-error", Tokens: int64(5), Rate: 1.0, Error: "InternalServerException"}, "one of throttlingException"},
+		{FaultInput{Kind: "stream-error", Tokens: int64(5), Rate: 1.0, Error: "ThrottlingException"}, `("throttlingException": inside a stream Bedrock names its exceptions with a lowercase first letter)`},
 		{FaultInput{Kind: "throttle", Rate: 0.5, Tokens: int64(3)}, "tokens does not apply to a throttle fault"},
 	} {
 		f, err := s.CheckFault(tc.in, nil)

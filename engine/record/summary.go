@@ -127,7 +127,7 @@ func (r *Recorder) Summary() Summary {
 		Tokens:       Tokens{ByDeployment: map[string]*DeploymentTokens{}},
 	}
 	for _, b := range r.info.Buckets {
-		if name, ok := strings.CutPrefix(string(b.ID), engine.DeploymentBucket); ok {
+		if name, ok := strings.CutPrefix(string(b.ID), engine.DeploymentBucket); ok && !b.ID.Tokens() {
 			s.ByDeployment[name] = 0
 		}
 	}

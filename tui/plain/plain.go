@@ -24,12 +24,15 @@ type Printer struct {
 	done     int
 	planned  int
 	logSeen  map[string]int // account → invocations the last printed poll showed
+	// why is, per request still going, why it moved on from its first
+	// group: the bucket it found full, the throttle, the broken stream.
+	why map[int]string
 }
 
 // New returns a printer for a run of s. backend labels the header so a
 // simulated run is never mistaken for a live one.
 func New(w io.Writer, s *scenarios.Scenario, backend string) *Printer {
-	p := &Printer{w: w, scenario: s, backend: backend, logSeen: map[string]int{}}
+	p := &Printer{w: w, scenario: s, backend: backend, logSeen: map[string]int{}, why: map[int]string{}}
 	for _, t := range s.Tenants {
 		p.fallback = p.fallback || len(s.Chain(t.Group)) > 1
 	}
@@ -42,9 +45,18 @@ func (p *Printer) Handle(ev engine.Event) {
 	case engine.RunStarted:
 		p.start, p.planned = ev.Info.Start, ev.Info.Planned
 		p.header(ev.Info)
+	case engine.Skipped:
+		if ev.Reason == engine.SkipBudget && p.why[ev.Request] == "" {
+			p.why[ev.Request] = ev.Message
+		}
+	case engine.FellBack:
+		if ev.Code != "" || p.why[ev.Request] == "" {
+			p.why[ev.Request] = ev.Message
+		}
 	case engine.Succeeded, engine.Failed, engine.RateLimited, engine.Cancelled:
 		p.done++
 		p.request(ev)
+		delete(p.why, ev.Request)
 	case engine.RPMChanged:
 		fmt.Fprintf(p.w, "%s %s retuned to %s %s\n", p.stamp(ev.At), ev.Bucket, ev.RPM, ev.Bucket.PerMinute())
 	case engine.FaultStarted:
@@ -123,6 +135,9 @@ func (p *Printer) request(ev engine.Event) {
 		what = fmt.Sprintf("%-9s %s %s", label, ev.Deployment, ev.Model)
 		if ev.Region != "" {
 			what += " | " + ev.Region
+		}
+		if ev.Fallback && p.why[ev.Request] != "" {
+			defer func() { fmt.Fprintf(p.w, "    ↳ fell back: %s\n", p.why[ev.Request]) }()
 		}
 	case engine.RateLimited:
 		what = "RATE LIMITED  " + ev.Message
