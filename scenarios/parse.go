@@ -430,7 +430,7 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 		if d.Account == "" && len(s.Accounts) == 1 {
 			d.Account = s.Accounts[0].Name
 		}
-		if d.Account == "" {
+		if d.Account == "" && len(s.Accounts) > 0 {
 			c.fail(p, "deployment %q names no account; add account = one of: %s", d.Name, knownAccounts)
 		} else if !accounts[d.Account] {
 			c.fail(p+".account", "deployment %q uses account %q, which does not exist; known accounts: %s",
