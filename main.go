@@ -93,6 +93,12 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return validateCommand(args[1:], stdout, stderr)
 	case "models":
 		return modelsCommand(args[1:], stdout, stderr)
+	case "schema":
+		if len(args) > 1 {
+			return usagef("schema takes no arguments, got %q", args[1:])
+		}
+		_, err := stdout.Write(record.SchemaJSON)
+		return err
 	case "emulator":
 		return emulatorCommand(args[1:], stdout, stderr)
 	case "fault":
@@ -121,6 +127,7 @@ Usage:
   spillway [run] [NAME] [flags]   run a scenario (default: the file's default, "fallback")
   spillway list [--scenarios FILE]
   spillway validate [FILE]        check a scenario file (default: the built-in one)
+  spillway schema                 the JSON Schema of --json exports (spillway/run/v1)
   spillway models                 the Bedrock models the emulator serves without a scenario
                                   naming them: ids, profiles, on-demand Regions, limits
   spillway emulator [--addr 127.0.0.1:4599] [--scenarios FILE] [--speed X]
