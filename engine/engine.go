@@ -277,7 +277,7 @@ func (e *Engine) progress() progress {
 	return progress{
 		done:       e.traffic.generating == 0 && e.gateway.idle(),
 		lastFinish: e.gateway.lastFinish,
-		succeeded:  e.gateway.succeeded,
+		ran:        e.gateway.ran,
 	}
 }
 

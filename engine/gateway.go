@@ -32,7 +32,7 @@ type gateway struct {
 	nextID      int
 	finished    int
 	lastFinish  time.Time
-	succeeded   map[string]int // account → successful requests
+	ran         map[string]int // account → calls that ran, which Bedrock logs: answers, and streams broken after their first token
 	noBudgetMsg string         // why a request no deployment had room for was refused
 }
 
@@ -89,7 +89,7 @@ func (g *gateway) begin() {
 	g.inflight = map[int]*request{}
 	g.replies = make(chan asyncReply)
 	g.firsts = make(chan firstNote)
-	g.succeeded = map[string]int{}
+	g.ran = map[string]int{}
 	if g.ctx == nil {
 		g.ctx = context.Background()
 	}
@@ -274,7 +274,7 @@ func (g *gateway) brokenStream(at time.Time, r *request, base Event) {
 	if tr, changed := d.health.Failed(at); changed {
 		d.transitioned(g.timeline, at, tr)
 	}
-	g.succeeded[d.account.Name]++ // it ran, so Bedrock logged it: the histogram waits for it too
+	g.ran[d.account.Name]++ // Bedrock logged it: the histogram waits for it too
 	var why string
 	switch rep.Broken {
 	case StreamCut:
@@ -369,7 +369,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 		if tr, changed := d.health.Succeeded(at); changed {
 			d.transitioned(g.timeline, at, tr)
 		}
-		g.succeeded[d.account.Name]++
+		g.ran[d.account.Name]++
 		ev := base
 		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
 		g.finish(at, r, ev)

@@ -28,7 +28,7 @@ type logPoller struct {
 type progress struct {
 	done       bool // every request has arrived and finished
 	lastFinish time.Time
-	succeeded  map[string]int // account → calls that ran: answers, and streams that broke after their first token
+	ran        map[string]int // account → calls that ran: answers, and streams that broke after their first token
 }
 
 // finalPollTimeout bounds the last log query after an interrupt, so that
@@ -110,7 +110,7 @@ func (p *logPoller) publish(tl timeline, at time.Time, polls []*RegionPoll, pr p
 	done := pr.done || last
 	settled := true
 	for _, poll := range polls {
-		poll.Unaccounted = max(0, pr.succeeded[poll.Account]-poll.Total())
+		poll.Unaccounted = max(0, pr.ran[poll.Account]-poll.Total())
 		if poll.Unaccounted > 0 && poll.Error == "" {
 			settled = false
 		}

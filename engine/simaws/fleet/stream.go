@@ -70,17 +70,15 @@ func (f *Fleet) planStream(faults []*injected, account, region, model string, r 
 			}
 		}
 	}
+	r.Stream = p
 	if n, cut := p.Cut(); cut {
-		end := tokenTime(n, r.OutputTokens, r.FirstToken, r.Latency-p.Stall) // when token n would have come
-		if p.Stall > 0 && n > p.StallAfter {
-			end += p.Stall
-		} else if p.Stall > 0 {
-			p.StallAfter, p.Stall = 0, 0 // the stream ended before its stall
+		end := r.TokenAt(n - 1) // when its last token came, the stall counted if it came before
+		if p.Stall > 0 && n <= p.StallAfter {
+			r.Stream.StallAfter, r.Stream.Stall = 0, 0 // the stream ended before its stall
 		}
 		r.Latency, r.OutputTokens = end, n
 		r.StopReason = ""
 	}
-	r.Stream = p
 }
 
 // TokenAt is when token i (from 0) of the reply's stream comes: the first
@@ -122,13 +120,4 @@ func (p StreamPlan) Broken() string {
 		return "StreamCut"
 	}
 	return ""
-}
-
-// tokenTime is when the token after the first n of total comes, the first
-// at first and the last at end: where a stream cut after n tokens ends.
-func tokenTime(n, total int, first, end time.Duration) time.Duration {
-	if total <= 1 || n <= 0 {
-		return first
-	}
-	return first + time.Duration(float64(end-first)*float64(min(n, total)-1)/float64(total-1))
 }
