@@ -99,6 +99,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		_, err := stdout.Write(record.SchemaJSON)
 		return err
+	case "replay":
+		return replayCommand(args[1:], stdout, stderr)
 	case "emulator":
 		return emulatorCommand(args[1:], stdout, stderr)
 	case "fault":

@@ -98,6 +98,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		ended:    make(chan struct{}),
 	}
 	e.loop = loop{clock: opts.Clock, pacer: pacer{clock: opts.Clock, speed: opts.Speed}}
+	e.loop.sample = func(at time.Time) { e.loop.emit(at, Event{Kind: Levels, Levels: e.levels(at)}) }
 	deployments := newDeployments(s)
 	for _, d := range deployments.list {
 		e.tunables[d.id] = d
@@ -326,6 +327,10 @@ func (e *Engine) end(at time.Time, interrupted bool) {
 		} else {
 			e.loop.emit(at, Event{Kind: ControlRefused, Message: ErrRunOver.Error(), Bucket: in.bucket()})
 		}
+	}
+	// The last gauges, where the run stopped, unless a sample was just taken.
+	if e.loop.nextSample.Sub(at) != LevelsEvery {
+		e.loop.emit(at, Event{Kind: Levels, Levels: e.levels(at)})
 	}
 	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: interrupted})
 	e.loop.over = true

@@ -47,6 +47,7 @@ const (
 	FaultEnded                 // a fault is over
 	RegionsPolled              // a Region histogram was read from the invocation logs
 	FirstToken                 // a streamed attempt's first token came: before it the request may retry or fall back, after it not
+	Levels                     // every bucket's fill, sampled each simulated second as time passes, for a record to play back
 	RunEnded                   // nothing more will happen
 )
 
@@ -74,6 +75,7 @@ var kindNames = [...]string{
 	FaultEnded:     "fault_ended",
 	RegionsPolled:  "regions",
 	FirstToken:     "first_token",
+	Levels:         "levels",
 	RunEnded:       "run_ended",
 }
 
@@ -134,6 +136,9 @@ type Event struct {
 	Fault   *FaultInfo  // FaultStarted, FaultEnded
 	Info    *RunInfo    // RunStarted
 	Regions *RegionPoll // RegionsPolled
+	// Levels are every bucket's fill (Levels), in the order of the
+	// snapshot's Buckets.
+	Levels []BucketLevel
 	// Interrupted is set on RunEnded when the run was stopped early.
 	Interrupted bool
 }

@@ -17,7 +17,17 @@ type loop struct {
 	seq   uint64
 	sinks []Sink
 	over  bool // RunEnded has gone out: nothing follows it
+	// sample reports every bucket's level at a simulated time; the loop
+	// calls it each LevelsEvery of simulated time as its time passes, so a
+	// record holds the gauges without any consumer reading the engine.
+	sample     func(at time.Time)
+	nextSample time.Time
 }
+
+// LevelsEvery is how often, in simulated time, the engine reports every
+// bucket's level (a Levels event). Only time that passes is sampled: a run
+// that ends at 2.5 s has samples at 1 s and 2 s, and one at its end.
+const LevelsEvery = time.Second
 
 // timeline is what the parts of the engine need of the loop: to schedule
 // work at a simulated time and to report what happened. Tests give the
@@ -30,6 +40,7 @@ type timeline interface {
 
 func (l *loop) begin(start time.Time) {
 	l.start, l.now = start, start
+	l.nextSample = start.Add(LevelsEvery)
 	l.pacer.wallBase, l.pacer.simBase = start, start
 }
 
@@ -60,7 +71,21 @@ func (l *loop) next() (it item, wait time.Duration, ok bool) {
 // it never goes back.
 func (l *loop) at(t time.Time) {
 	if t.After(l.now) {
+		l.sampleTo(t)
 		l.now = t
+	}
+}
+
+// sampleTo reports the levels at each sampling instant up to t, before
+// anything at t happens; nothing has happened since the loop's time, so a
+// level read at an earlier instant than t is the level then.
+func (l *loop) sampleTo(t time.Time) {
+	if l.sample == nil {
+		return
+	}
+	for !l.nextSample.After(t) {
+		l.sample(l.nextSample)
+		l.nextSample = l.nextSample.Add(LevelsEvery)
 	}
 }
 
@@ -69,6 +94,7 @@ func (l *loop) at(t time.Time) {
 // goes back.
 func (l *loop) advance() time.Time {
 	if now := l.simNow(); now.After(l.now) {
+		l.sampleTo(now)
 		l.now = now
 	}
 	return l.now

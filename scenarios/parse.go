@@ -113,6 +113,7 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, c.result()
 	}
 	f.Path = name
+	f.Source = src
 	return f, nil
 }
 

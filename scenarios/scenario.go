@@ -99,7 +99,10 @@ const (
 
 // File is a parsed scenario file.
 type File struct {
-	Path      string
+	Path string
+	// Source is the text the file was parsed from, so that a run's record
+	// can carry its scenario whole and be played back without the file.
+	Source    string
 	Default   string // scenario run when none is named
 	Models    []Model
 	Scenarios []*Scenario

@@ -143,6 +143,28 @@ func checkSize(t *testing.T, screen string, w, h int) {
 	}
 }
 
+// cutAt is how many of events deliver fraction of what happened: the
+// sampled bucket levels do not count, so a screen cut half way shows the
+// same requests however often levels are sampled.
+func cutAt(events []engine.Event, fraction float64) int {
+	happened := 0
+	for _, ev := range events {
+		if ev.Kind != engine.Levels {
+			happened++
+		}
+	}
+	want, seen := int(float64(happened)*fraction), 0
+	for i, ev := range events {
+		if seen == want {
+			return i
+		}
+		if ev.Kind != engine.Levels {
+			seen++
+		}
+	}
+	return len(events)
+}
+
 func TestScreens(t *testing.T) {
 	for _, sc := range []struct {
 		scenario string
@@ -152,7 +174,7 @@ func TestScreens(t *testing.T) {
 		{"account-sharding", 1},
 	} {
 		events, e, s := recorded(t, sc.scenario)
-		n := int(float64(len(events)) * sc.cut)
+		n := cutAt(events, sc.cut)
 		var ctl Controls = atSpeed20{e.Controls()}
 		if sc.cut < 1 {
 			ctl = &fakeControls{levels: events[0].Info.Buckets}

@@ -38,6 +38,8 @@ type export struct {
 	RPMChanges []RPMChange   `json:"rpm_changes"`
 	Controls   []Control     `json:"controls"`
 	Faults     []FaultWindow `json:"faults"`
+	// ScenarioFile is the file the scenario was read from, whole.
+	ScenarioFile *ScenarioFile `json:"scenario_file,omitempty"`
 }
 
 type bucketOut struct {
@@ -116,6 +118,10 @@ func (r *Recorder) Encode(w io.Writer) error {
 		RPMChanges:  r.rpm,
 		Controls:    r.controls,
 		Faults:      r.faults,
+	}
+	if r.meta.Source.TOML != "" {
+		source := r.meta.Source
+		head.ScenarioFile = &source
 	}
 	if head.RPMChanges == nil {
 		head.RPMChanges = []RPMChange{}
@@ -226,7 +232,7 @@ func rpmJSON(b []byte, rpm scenarios.RPM) []byte {
 // hand-written because it runs for every event of every recorded run.
 func appendEvent(b []byte, ev engine.Event) []byte {
 	b = append(b, `{"t_ms":`...)
-	b = strconv.AppendFloat(b, millis(ev.At), 'f', -1, 64)
+	b = appendExactMS(b, ev.At)
 	b = append(b, `,"kind":"`...)
 	b = append(b, ev.Kind.String()...)
 	b = append(b, '"')
@@ -255,9 +261,11 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	}
 	if ev.Until > 0 {
 		b = append(b, `,"until_ms":`...)
-		b = strconv.AppendFloat(b, millis(ev.Until), 'f', -1, 64)
+		b = appendExactMS(b, ev.Until)
 	}
-	if ev.Kind == engine.RPMChanged {
+	// The limit a retune set, or the one a refusal or a skip for budget
+	// met, which the dashboard names in the lane.
+	if ev.Kind == engine.RPMChanged || ev.Bucket != "" && (ev.Kind == engine.RateLimited || ev.Kind == engine.Skipped) {
 		b = append(b, `,"rpm":`...)
 		b = rpmJSON(b, ev.RPM)
 	}
@@ -275,7 +283,7 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	}
 	if ev.TTFT > 0 {
 		b = append(b, `,"ttft_ms":`...)
-		b = strconv.AppendFloat(b, millis(ev.TTFT), 'f', -1, 64)
+		b = appendExactMS(b, ev.TTFT)
 	}
 	if ev.Streamed > 0 {
 		b = append(b, `,"streamed":`...)
@@ -296,10 +304,12 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 		if f.Live {
 			b = append(b, `,"live":true`...)
 		}
+		b = append(b, `,"fault_detail":`...)
+		b = appendFaultDetail(b, f.Fault)
 	}
 	if ev.Kind.Final() {
 		b = append(b, `,"latency_ms":`...)
-		b = strconv.AppendFloat(b, millis(ev.Latency), 'f', -1, 64)
+		b = appendExactMS(b, ev.Latency)
 	}
 	if ev.Fallback {
 		b = append(b, `,"fallback":true`...)
@@ -348,7 +358,93 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	if ev.Interrupted {
 		b = append(b, `,"interrupted":true`...)
 	}
+	if ev.Kind == engine.Levels {
+		b = append(b, `,"levels":`...)
+		b = appendLevels(b, ev.Levels)
+	}
 	return append(b, '}')
+}
+
+// LevelSample is one bucket's level in a "levels" event. The bucket's
+// semantic, unit and counting are the export's "buckets"; Available and
+// Capacity are absent for an unlimited bucket.
+type LevelSample struct {
+	Bucket     string        `json:"bucket"`
+	RPM        scenarios.RPM `json:"rpm"`
+	Available  *float64      `json:"available,omitempty"`
+	Capacity   *float64      `json:"capacity,omitempty"`
+	Admitted   int           `json:"admitted"`
+	Rejected   int           `json:"rejected"`
+	Used       float64       `json:"used"`
+	ResetsInMS float64       `json:"resets_in_ms,omitempty"` // a fixed window's next reset
+	Health     string        `json:"health,omitempty"`       // a deployment's, when not healthy
+	UntilMS    float64       `json:"until_ms,omitempty"`     // when its cooldown or open circuit ends
+	Rate       float64       `json:"rate,omitempty"`         // a tenant's arrival rate per minute
+}
+
+// appendLevels encodes a levels event's samples. A sample comes once a
+// simulated second, so encoding/json's cost does not matter here.
+func appendLevels(b []byte, levels []engine.BucketLevel) []byte {
+	out := make([]LevelSample, len(levels))
+	for i, l := range levels {
+		s := LevelSample{Bucket: string(l.ID), RPM: l.RPM, Admitted: l.Admitted, Rejected: l.Rejected,
+			Used: round3(l.Used), ResetsInMS: millis(l.WindowResetsIn), Health: l.Health, Rate: l.Rate}
+		if l.HealthUntil > 0 {
+			s.UntilMS = millis(l.HealthUntil)
+		}
+		if !math.IsInf(l.Capacity, 1) && !math.IsInf(l.Available, 1) {
+			available, capacity := round3(l.Available), round3(l.Capacity)
+			s.Available, s.Capacity = &available, &capacity
+		}
+		out[i] = s
+	}
+	text, err := json.Marshal(out)
+	if err != nil {
+		return append(b, "[]"...)
+	}
+	return append(b, text...)
+}
+
+// round3 keeps three decimals: a gauge needs no more, and the export stays
+// small.
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// appendExactMS writes d in milliseconds to the nanosecond, so that a
+// timeline played back puts every event at the instant it happened.
+func appendExactMS(b []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(b, float64(d)/1e6, 'f', -1, 64)
+}
+
+// FaultDetail is a fault event's fault in full, so that a replay knows
+// what it touched (the Region an outage took down) and not only its name.
+type FaultDetail struct {
+	Kind     string        `json:"kind"`
+	Account  string        `json:"account,omitempty"`
+	Region   string        `json:"region,omitempty"`
+	Model    string        `json:"model,omitempty"`
+	Rate     float64       `json:"rate,omitempty"`
+	QuotaRPM scenarios.RPM `json:"quota_rpm,omitempty"`
+	Factor   float64       `json:"factor,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Tokens   int           `json:"tokens,omitempty"`
+	StallMS  float64       `json:"stall_ms,omitempty"`
+}
+
+func appendFaultDetail(b []byte, f scenarios.Fault) []byte {
+	text, err := json.Marshal(FaultDetail{Kind: string(f.Kind), Account: f.Account, Region: f.Region, Model: f.Model,
+		Rate: f.Rate, QuotaRPM: f.QuotaRPM, Factor: f.Factor, Error: f.Error, Tokens: f.Tokens, StallMS: millis(f.Stall)})
+	if err != nil {
+		return append(b, "{}"...)
+	}
+	return append(b, text...)
+}
+
+// fault is the detail as a scenario's fault, without its timing, which
+// the events carry.
+func (d FaultDetail) fault() scenarios.Fault {
+	return scenarios.Fault{Kind: scenarios.FaultKind(d.Kind), Account: d.Account, Region: d.Region, Model: d.Model,
+		Rate: d.Rate, QuotaRPM: d.QuotaRPM, Factor: d.Factor, Error: d.Error, Tokens: d.Tokens,
+		Stall: time.Duration(math.Round(d.StallMS * 1e6))}
 }
 
 func appendField(b []byte, name, value string) []byte {

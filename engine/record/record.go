@@ -122,6 +122,17 @@ type FaultWindow struct {
 type Meta struct {
 	Backend  string // "simulated", "aws" or "endpoint" (the SDK against --endpoint)
 	Endpoint string // where the SDK sent its calls, when not AWS
+	// Source is the scenario file the run's scenario came from, carried in
+	// the export so that a replay, a comparison or a report has the
+	// scenario whole; empty leaves it out.
+	Source ScenarioFile
+}
+
+// ScenarioFile is a scenario file as an export carries it: its name and
+// its text.
+type ScenarioFile struct {
+	Name string `json:"name"`
+	TOML string `json:"toml"`
 }
 
 // SetMeta describes the backend once it is known.

@@ -85,7 +85,9 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		rec.Close()
 		return nil, err
 	}
-	rec.SetMeta(b.Meta)
+	meta := b.Meta
+	meta.Source = record.ScenarioFile{Name: cfg.File.Path, TOML: cfg.File.Source}
+	rec.SetMeta(meta)
 	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm}
 	if faults != nil {
 		opts.Faults = faults
