@@ -101,6 +101,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return err
 	case "replay":
 		return replayCommand(args[1:], stdout, stderr)
+	case "compare":
+		return compareCommand(args[1:], stdout, stderr)
+	case "report":
+		return reportCommand(args[1:], stdout, stderr)
 	case "emulator":
 		return emulatorCommand(args[1:], stdout, stderr)
 	case "fault":
