@@ -536,6 +536,12 @@ func dashboard(signals *stopSignals, cfg session.Config, o runOptions) (*session
 type dashboardRuns struct {
 	ctx context.Context
 	cfg session.Config
+	// recordsDir is where the picker looks for recorded runs; empty is
+	// the working directory.
+	recordsDir string
+	// stopped: the current run has ended (a replay took the screen), so
+	// stop has nothing more to wait for.
+	stopped bool
 
 	mu      sync.Mutex
 	current *session.Run
@@ -568,7 +574,7 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 	ctx, cancel := context.WithCancel(d.ctx)
 	done := make(chan error, 1)
 	d.mu.Lock()
-	d.current, d.cancel, d.done = next, cancel, done
+	d.current, d.cancel, d.done, d.stopped = next, cancel, done, false
 	d.mu.Unlock()
 	go func() { done <- next.Engine.Run(ctx) }()
 
@@ -593,8 +599,11 @@ func (d *dashboardRuns) stop() *session.Run {
 	if d.current == nil {
 		return nil
 	}
-	d.cancel()
-	<-d.done
+	if !d.stopped {
+		d.cancel()
+		<-d.done
+		d.stopped = true
+	}
 	return d.current
 }
 

@@ -1,17 +1,25 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
 	"spillway/engine/record"
 	"spillway/engine/record/replay"
+	"spillway/engine/session"
+	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
+	"spillway/tui"
 	"spillway/tui/plain"
 )
 
@@ -29,9 +37,9 @@ func replayCommand(args []string, stdout, stderr io.Writer) error {
 	if len(rest) != 1 {
 		return usagef("replay takes one recorded run, such as 'spillway replay run.json', got %q", rest)
 	}
-	loaded, err := loadRecord(rest[0])
+	loaded, err := record.LoadTimeline(rest[0])
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if loaded.Events == nil || len(loaded.Events) == 0 || loaded.Events[0].Info == nil {
 		return usagef("%s cannot be played back: %s", rest[0], strings.Join(loaded.Partial, "; "))
@@ -72,16 +80,23 @@ func loadRecord(path string) (*record.Loaded, error) {
 // replayLabel is the backend line of a replay: what nobody may mistake for
 // a run going on now.
 func replayLabel(l *record.Loaded) string {
-	return fmt.Sprintf("REPLAY of %s, recorded %s on %s", filepath.Base(l.Path), l.StartedAt.Local().Format("2006-01-02 15:04:05"), recordedOn(l))
+	return "REPLAY " + replayedFrom(l)
 }
 
-// recordedOn names the backend a run was recorded on, as its header did.
+// replayedFrom is what a replay's header says after REPLAY: the file,
+// when it was recorded, and on what.
+func replayedFrom(l *record.Loaded) string {
+	return fmt.Sprintf("of %s, recorded %s on %s", filepath.Base(l.Path), l.StartedAt.Local().Format("2006-01-02 15:04"), recordedOn(l))
+}
+
+// recordedOn names the backend a run was recorded on, in the words of its
+// badge.
 func recordedOn(l *record.Loaded) string {
 	switch l.Backend {
 	case "simulated":
-		return "the embedded emulator (simulated)"
+		return "simulated"
 	case "endpoint":
-		return "an emulated endpoint, " + l.Endpoint
+		return "emulated endpoint " + l.Endpoint
 	case "aws":
 		return "LIVE AWS"
 	}
@@ -100,7 +115,101 @@ func replayHeadless(w io.Writer, l *record.Loaded, s *scenarios.Scenario) {
 	plain.WriteSummary(w, s, rec.Summary(), rec.Interrupted())
 }
 
-// replayDashboard is filled in below.
+// replayDashboard plays the record on the dashboard. Its picker offers
+// the built-in scenarios to run and the records beside this one.
 func replayDashboard(l *record.Loaded, s *scenarios.Scenario, notes []string, speed float64, highContrast bool) error {
-	return fmt.Errorf("not yet")
+	signals := watchStopSignals(os.Stderr)
+	defer signals.Close()
+	file, err := scenarios.Parse(builtinName, builtinScenarios)
+	if err != nil {
+		return err
+	}
+	runs := &dashboardRuns{ctx: signals.Context(), cfg: session.Config{File: file, Seed: l.Seed, Speed: 1, Backend: "sim",
+		TimelineDir: os.TempDir()}, recordsDir: filepath.Dir(l.Path)}
+	first := replayRun(l, s, notes, speed)
+	model := tui.New(first, tui.Session{Runner: runs, HighContrast: highContrast})
+	program := tea.NewProgram(model, tea.WithoutSignalHandler())
+	screen := tui.SaveTerminal(os.Stdin, os.Stdout)
+	signals.OnStop(program.Quit)
+	forget := signals.BeforeForcedExit(func() { screen.Release(program) })
+	_, uiErr := program.Run()
+	forget()
+	signals.OnStop(nil)
+	signals.Requested()
+	if last := runs.stop(); last != nil {
+		last.Close()
+	}
+	if uiErr != nil && !errors.Is(uiErr, tea.ErrProgramKilled) && !errors.Is(uiErr, context.Canceled) {
+		return fmt.Errorf("the dashboard stopped: %w; --headless prints the replay instead", uiErr)
+	}
+	return nil
+}
+
+// replayRun is a record played back on the dashboard.
+func replayRun(l *record.Loaded, s *scenarios.Scenario, notes []string, speed float64) *tui.Run {
+	feed := &tui.Feed{}
+	player := replay.NewPlayer(l, speed, time.Now)
+	regions := fleet.Regions(s)
+	return &tui.Run{
+		Feed:     feed,
+		Controls: player,
+		Replay:   player,
+		Notes:    notes,
+		Options: tui.Options{Scenario: s, Badge: "REPLAY",
+			Backend:      replayedFrom(l),
+			BackendBrief: "of " + filepath.Base(l.Path), Live: l.Backend == "aws", Seed: l.Seed, Speed: player.Snapshot().Speed, Regions: regions},
+		Results: func() string {
+			var card strings.Builder
+			plain.WriteSummary(&card, s, l.Summary, l.Interrupted)
+			return card.String()
+		},
+	}
+}
+
+// maxListedRecords bounds the picker's list of recorded runs.
+const maxListedRecords = 30
+
+// recordsIn are the recorded runs in dir, newest first.
+func recordsIn(dir string) []tui.Record {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var out []tui.Record
+	for _, path := range matches {
+		h, err := record.Peek(path)
+		if err != nil {
+			continue
+		}
+		out = append(out, tui.Record{Path: path, Scenario: h.Scenario, Title: h.Title, Recorded: h.StartedAt})
+	}
+	slices.SortFunc(out, func(a, b tui.Record) int { return b.Recorded.Compare(a.Recorded) })
+	return out[:min(len(out), maxListedRecords)]
+}
+
+// Records are the recorded runs the picker offers: those in the
+// directory of the record on screen, or the working directory.
+func (d *dashboardRuns) Records() []tui.Record {
+	dir := d.recordsDir
+	if dir == "" {
+		dir = "."
+	}
+	return recordsIn(dir)
+}
+
+// Replay stops the run on screen and plays the record at path.
+func (d *dashboardRuns) Replay(path string) (*tui.Run, error) {
+	l, err := record.LoadTimeline(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.Events) == 0 || l.Events[0].Info == nil {
+		return nil, fmt.Errorf("%s cannot be played back: %s", path, strings.Join(l.Partial, "; "))
+	}
+	s, note := replay.Scenario(l, d.cfg.File)
+	notes := l.Partial
+	if note != "" {
+		notes = append(notes, note)
+	}
+	// The run on screen stops, and stays the one recorded when the
+	// dashboard quits.
+	d.stop()
+	return replayRun(l, s, notes, l.Speed), nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"spillway/engine/record"
 	"spillway/scenarios"
@@ -132,4 +133,80 @@ func TestReplayHeadlessReproducesAnInterruptedRun(t *testing.T) {
 		t.Fatalf("the run was not interrupted:\n%s", c.out.String())
 	}
 	checkReplay(t, "interrupted tuning", path, c.out.String())
+}
+
+// The real binary replays region-outage at speed 20 in a terminal: n goes
+// to the fault, the histogram marks us-east-2 DOWN, the trends show the
+// outage band, and q exits cleanly.
+func TestReplayInATerminal(t *testing.T) {
+	requireTmux(t)
+	path := filepath.Join(t.TempDir(), "region-outage.json")
+	if status, _, errOut := spillway("run", "region-outage", "--speed", "max", "--json", path); status != 0 {
+		t.Fatal(errOut)
+	}
+	term := startTerminal(t, 160, 48, "replay", path, "--speed", "20")
+	term.waitFor("the replay's header", `REPLAY\s+of region-outage\.json, recorded \d{4}-\d\d-\d\d \d\d:\d\d on simulated`,
+		`speed 20× · [\d.]+s of 200\.0s`)
+	term.keys("n") // the next fault: the outage at 60 s
+	term.waitFor("the outage, seeked to",
+		`60\.0s: fault on: region-outage us-east-2`,
+		`FAULTS: region-outage us-east-2 \(since 60\.0s\)`,
+		`us-east-2 .*DOWN since 1m`,
+		`faults, RPM\s+\S*▀`, // the outage's band on the trends' time axis
+	)
+	term.keys("Home")
+	term.waitFor("back at the start", `back to the start`)
+	term.keys("q")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		state := strings.Fields(term.tmux("display-message", "-p", "-t", "spillway", "#{pane_dead} #{pane_dead_status}"))
+		if len(state) == 2 && state[0] == "1" {
+			if state[1] != "0" {
+				t.Fatalf("replay exited %s after q:\n%s", state[1], term.screen())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replay did not exit after q:\n%s", term.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A file that cannot be played back gets a clear message and exit 2: cut
+// short, not JSON, another tool's JSON, a newer Spillway's, or a record
+// without its timeline.
+func TestReplayRefusesWhatItCannotPlay(t *testing.T) {
+	r := builtinExports(t)["fallback"]
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(r.export, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["schema"] = "spillway/run/v2"
+	newer, _ := json.Marshal(doc)
+	doc["schema"] = "spillway/run/v1"
+	delete(doc, "events")
+	noEvents, _ := json.Marshal(doc)
+	for _, tc := range []struct{ name, path, want string }{
+		{"cut short", write("cut.json", r.export[:len(r.export)*2/3]), "is cut short"},
+		{"not JSON", write("notes.json", []byte("these are my notes\n")), "is not JSON"},
+		{"empty", write("empty.json", nil), "is empty"},
+		{"another tool", write("oha.json", []byte(`{"summary": {"successRate": 1}, "latencyPercentiles": {}}`)), "is JSON but not a Spillway run record"},
+		{"newer", write("newer.json", newer), "was written by a newer Spillway (schema spillway/run/v2)"},
+		{"no events", write("old.json", noEvents), "cannot be played back: this record has no event timeline"},
+		{"missing", filepath.Join(dir, "nope.json"), "cannot open it"},
+	} {
+		status, _, errOut := spillway("replay", tc.path, "--headless")
+		if status != 2 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, tc.path) {
+			t.Errorf("%s: exit %d, %q; want 2 and %q naming the file", tc.name, status, errOut, tc.want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,6 +45,11 @@ func newSimRunner(t *testing.T) *simRunner {
 }
 
 func (r *simRunner) Scenarios() []*scenarios.Scenario { return r.file.Scenarios }
+
+// Records: the flows here run scenarios; replays have their own tests.
+func (r *simRunner) Records() []Record { return nil }
+
+func (r *simRunner) Replay(path string) (*Run, error) { return nil, errors.New("no replays here") }
 
 func (r *simRunner) Start(name string, rpm map[engine.BucketID]scenarios.RPM, speed float64) (*Run, error) {
 	s, err := r.file.Lookup(name)

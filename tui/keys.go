@@ -13,6 +13,8 @@ type KeyMap struct {
 	Rerun, Reset, Pick, Export, Faults, Figures, Inspect key.Binding
 	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
 	Help, Quit, Contrast                                 key.Binding
+	// A replay's: move through the recorded run.
+	SeekBack, SeekForward, SeekStart, NextMark, PreviousMark key.Binding
 }
 
 // DefaultKeyMap is the dashboard's keymap.
@@ -49,6 +51,12 @@ func DefaultKeyMap() KeyMap {
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Contrast:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "high contrast")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+
+		SeekBack:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←", "back 10s")),
+		SeekForward:  key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→", "forward 10s")),
+		SeekStart:    key.NewBinding(key.WithKeys("home", "0"), key.WithHelp("Home", "start")),
+		NextMark:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next fault/change")),
+		PreviousMark: key.NewBinding(key.WithKeys("N", "p"), key.WithHelp("N", "previous fault/change")),
 	}
 }
 
@@ -65,6 +73,23 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{
 		join("↑↓ +-", "RPM", k.Up, k.Down, k.RaiseRPM, k.LowerRPM), k.Pause,
 		k.Pick, k.Faults, join("e", "export", k.Export), k.Help, k.Quit,
+	}
+}
+
+// replayHelp is the footer of a replay.
+func (k KeyMap) replayHelp() []key.Binding {
+	seek := key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←→", "seek"))
+	ends := key.NewBinding(key.WithKeys("home", "end"), key.WithHelp("Home/End", "start/end"))
+	return []key.Binding{k.Pause, seek, k.NextMark, ends, k.Slower, k.Faster, k.Help, k.Quit}
+}
+
+// replayFullHelp is what ? shows in a replay.
+func (k KeyMap) replayFullHelp() [][]key.Binding {
+	end := key.NewBinding(key.WithKeys("end"), key.WithHelp("End", "end of the run"))
+	return [][]key.Binding{
+		{k.Pause, k.Slower, k.Faster, k.SeekBack, k.SeekForward, k.SeekStart, end, k.NextMark, k.PreviousMark},
+		{k.PageUp, k.PageDown, k.ZoomIn, k.ZoomOut, k.Figures, k.Maximise, k.Inspect},
+		{k.Pick, k.Contrast, k.Help, k.Quit},
 	}
 }
 

@@ -143,6 +143,9 @@ func (m *Model) show(run *Run) {
 	m.card, m.cardShown, m.inspecting, m.typingFor = "", false, 0, ""
 	m.snap = run.Controls.Snapshot()
 	m.buckets.selected = min(m.buckets.selected, len(m.snap.Buckets)-1)
+	if len(run.Notes) > 0 {
+		m.notice = strings.Join(run.Notes, "; ")
+	}
 }
 
 // Init starts the frame clock and asks for the background colour.
@@ -191,19 +194,30 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // latest snapshot. The frame tick calls it; tests call it directly. It
 // reports whether anything moved.
 func (m *Model) Refresh() bool {
-	events := m.run.Feed.Drain()
-	for _, ev := range events {
+	moved := false
+	apply := func(ev engine.Event) {
+		moved = true
 		m.state.apply(ev)
 		if notice := confirmed(ev); notice != "" {
 			m.notice = notice
 		}
+	}
+	if p := m.run.Replay; p != nil {
+		p.Advance(func() {
+			// Played back from an earlier instant: the screen is rebuilt
+			// from the run's start, as the engine's events built it.
+			m.state, m.card, m.cardShown, m.inspecting = newRunState(), "", false, 0
+		}, apply)
+	}
+	for _, ev := range m.run.Feed.Drain() {
+		apply(ev)
 	}
 	if m.state.ended && !m.cardShown && m.run.Results != nil {
 		m.card, m.cardShown = m.run.Results(), true
 	}
 	before := m.snap.At
 	m.snap = m.run.Controls.Snapshot()
-	return len(events) > 0 || m.snap.At != before
+	return moved || m.snap.At != before
 }
 
 // confirmed is what to tell the user when the engine reports a control
@@ -316,7 +330,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.picker.selected = ""
 			return m.start(name, false, name)
 		}
+		if path := m.picker.replaying; path != "" {
+			m.picker.replaying = ""
+			return m.replay(path)
+		}
 		return nil
+	}
+	if m.run.Replay != nil {
+		if handled, cmd := m.replayKey(msg); handled {
+			return cmd
+		}
 	}
 	switch {
 	case key.Matches(msg, k.Help):
@@ -346,7 +369,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.notice = "switching scenarios is not available here"
 			break
 		}
-		m.picker.show(m.session.Runner.Scenarios(), m.run.Scenario.Name)
+		m.picker.show(m.session.Runner.Scenarios(), m.session.Runner.Records(), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
 	case key.Matches(msg, k.TypeRPM):
@@ -468,6 +491,68 @@ func (m *Model) start(name string, keepTuned bool, what string) tea.Cmd {
 		run, err := runner.Start(name, rpm, snap.Speed)
 		return startedMsg{run: run, what: what, err: err}
 	}
+}
+
+// replay stops the run on screen and plays the record at path instead.
+func (m *Model) replay(path string) tea.Cmd {
+	if m.starting != "" {
+		m.notice = "still starting " + m.starting
+		return nil
+	}
+	what := "the replay of " + filepath.Base(path)
+	m.starting, m.notice = what, "opening "+what+"…"
+	runner := m.session.Runner
+	return func() tea.Msg {
+		run, err := runner.Replay(path)
+		return startedMsg{run: run, what: what, err: err}
+	}
+}
+
+// replaySeek is how far ← and → move a replay.
+const replaySeek = 10 * time.Second
+
+// replayKey handles the keys of a replay: moving through it, and refusing
+// what would change the run. handled is false for the keys that work as
+// in a run (pause, speed, panels, lanes, help, quit).
+func (m *Model) replayKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
+	p, k := m.run.Replay, m.keys
+	seek := func(at time.Duration, what string) {
+		p.Seek(at)
+		m.lanes.follow = true
+		m.Refresh()
+		m.notice = what
+	}
+	switch {
+	case key.Matches(msg, k.SeekBack):
+		seek(p.Position()-replaySeek, "back 10s, to "+seconds(p.Position()-min(p.Position(), replaySeek)))
+	case key.Matches(msg, k.SeekForward):
+		seek(p.Position()+replaySeek, "forward 10s, to "+seconds(min(p.Length(), p.Position()+replaySeek)))
+	case key.Matches(msg, k.SeekStart):
+		seek(0, "back to the start")
+	case key.Matches(msg, k.Live):
+		seek(p.Length(), "at the end of the recorded run")
+	case key.Matches(msg, k.NextMark):
+		at, what, ok := p.NextMark()
+		if !ok {
+			m.notice = "no fault or control change after " + seconds(p.Position())
+			break
+		}
+		seek(at, seconds(at)+": "+what)
+	case key.Matches(msg, k.PreviousMark):
+		at, what, ok := p.PreviousMark()
+		if !ok {
+			m.notice = "no fault or control change before " + seconds(p.Position())
+			break
+		}
+		seek(at, seconds(at)+": "+what)
+	case key.Matches(msg, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate, k.TypeRPM, k.Faults, k.Rerun, k.Reset):
+		m.notice = "a replay plays the run as recorded; run the scenario to change limits, rates or faults"
+	case key.Matches(msg, k.Export):
+		m.notice = "this run is already recorded, in " + m.run.Backend
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 // export writes the run so far in the background.
@@ -621,7 +706,7 @@ func (m *Model) footerHeight() int {
 		return 1
 	}
 	rows := 1
-	for _, col := range m.keys.FullHelp() {
+	for _, col := range m.fullHelp() {
 		rows = max(rows, len(col))
 	}
 	return rows
@@ -640,6 +725,14 @@ func (m *Model) wholeNotice() []string {
 	return lines[:min(len(lines), maxNoticeLines)]
 }
 
+// fullHelp is what ? lists: a replay's keys, or a run's.
+func (m *Model) fullHelp() [][]key.Binding {
+	if m.run.Replay != nil {
+		return m.keys.replayFullHelp()
+	}
+	return m.keys.FullHelp()
+}
+
 // maxNoticeLines bounds how much of the screen a notice may take.
 const maxNoticeLines = 3
 
@@ -652,9 +745,12 @@ func (m *Model) footer() string {
 	}
 	if m.showHelp && !m.picker.open && !m.faults.open {
 		m.help.SetWidth(m.width)
-		return block(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n"), m.width, m.footerHeight())
+		return block(strings.Split(m.help.FullHelpView(m.fullHelp()), "\n"), m.width, m.footerHeight())
 	}
 	bindings := m.keys.ShortHelp()
+	if m.run.Replay != nil {
+		bindings = m.keys.replayHelp()
+	}
 	switch {
 	case m.inspecting != 0:
 		bindings = m.keys.inspectorHelp()

@@ -84,7 +84,7 @@ func (m *Model) header(width int) string {
 	}
 	badgeW := lipgloss.Width(badge) + 2
 	clock := joinFitting(width-badgeW-1, " · ", part{text: "speed " + engine.SpeedText(m.snap.Speed), rank: 1},
-		part{text: seconds(m.now()), rank: 2}, part{text: fmt.Sprintf("seed %d", m.run.Seed), rank: 0}, part{text: paused, rank: 2})
+		part{text: m.clockText(), rank: 2}, part{text: fmt.Sprintf("seed %d", m.run.Seed), rank: 0}, part{text: paused, rank: 2})
 	backendW := width - badgeW - 1 - 3 - lipgloss.Width(clock)
 	rest := m.run.Backend
 	if ansi.StringWidth(rest) > backendW && m.run.BackendBrief != "" {
@@ -96,6 +96,15 @@ func (m *Model) header(width int) string {
 	}
 	lines = append(lines, block([]string{line}, width, 1))
 	return strings.Join(append(lines, fit(m.counters(width), width)), "\n")
+}
+
+// clockText is the simulated time on screen; a replay's says how long
+// the recorded run is too.
+func (m *Model) clockText() string {
+	if p := m.run.Replay; p != nil {
+		return seconds(m.now()) + " of " + seconds(p.Length())
+	}
+	return seconds(m.now())
 }
 
 // minBackendCells is the least room worth giving the backend's words.

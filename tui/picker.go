@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -19,10 +20,17 @@ type picker struct {
 	current  string // the scenario on screen, marked in the list
 	keys     KeyMap
 	selected string // set by enter: the scenario to run
+	// records are recorded runs to play back, listed after the scenarios;
+	// replaying is set by enter on one.
+	records   []Record
+	replaying string
 }
 
-func (p *picker) show(items []*scenarios.Scenario, current string) {
-	p.open, p.items, p.current, p.selected = true, items, current, ""
+// count is how many lines the cursor moves over.
+func (p *picker) count() int { return len(p.items) + len(p.records) }
+
+func (p *picker) show(items []*scenarios.Scenario, records []Record, current string) {
+	p.open, p.items, p.records, p.current, p.selected, p.replaying = true, items, records, current, "", ""
 	p.cursor = 0
 	for i, s := range items {
 		if s.Name == current {
@@ -54,13 +62,16 @@ func listWindow(cursor, n, rows int) (start, end int) {
 
 // Update moves the cursor, closes the picker, or chooses a scenario.
 func (p *picker) Update(msg tea.KeyPressMsg) {
-	if moveCursor(msg, p.keys, &p.cursor, len(p.items)) {
+	if moveCursor(msg, p.keys, &p.cursor, p.count()) {
 		return
 	}
 	switch {
 	case key.Matches(msg, p.keys.Choose):
-		if len(p.items) > 0 {
+		switch {
+		case p.cursor < len(p.items):
 			p.selected = p.items[p.cursor].Name
+		case p.cursor < p.count():
+			p.replaying = p.records[p.cursor-len(p.items)].Path
 		}
 		p.open = false
 	case key.Matches(msg, p.keys.Close):
@@ -77,8 +88,12 @@ func (p *picker) View(st Styles, width, height int) string {
 	}
 	// Keep the cursor in view when the list is taller than the panel,
 	// leaving room for the description below it.
-	start, end := listWindow(p.cursor, len(p.items), max(3, height-7))
+	start, end := listWindow(p.cursor, p.count(), max(3, height-7))
 	for i := start; i < end; i++ {
+		if i >= len(p.items) {
+			lines = append(lines, p.recordLine(st, i, nameW, width))
+			continue
+		}
 		s := p.items[i]
 		mark := "  "
 		if i == p.cursor {
@@ -94,7 +109,11 @@ func (p *picker) View(st Styles, width, height int) string {
 		}
 		lines = append(lines, line)
 	}
-	if len(p.items) > 0 {
+	if p.cursor >= len(p.items) && p.cursor < p.count() {
+		r := p.records[p.cursor-len(p.items)]
+		lines = append(lines, "", st.Dim.Render(fit("• on screen now · ▷ a recorded run: enter plays it back, with no network", width)), "")
+		lines = append(lines, fit(r.Path, width))
+	} else if len(p.items) > 0 {
 		lines = append(lines, "", st.Dim.Render(fit("• on screen now", width)), "")
 		desc := strings.Join(strings.Fields(p.items[p.cursor].Description), " ")
 		for _, l := range wrap(desc, width) {
@@ -102,6 +121,21 @@ func (p *picker) View(st Styles, width, height int) string {
 		}
 	}
 	return block(lines, width, height)
+}
+
+// recordLine is the picker's line for the recorded run at list index i.
+func (p *picker) recordLine(st Styles, i, nameW, width int) string {
+	r := p.records[i-len(p.items)]
+	mark := "  "
+	if i == p.cursor {
+		mark = "▶ "
+	}
+	line := fit(fmt.Sprintf("%s▷ %-*s  replay of %s, recorded %s", mark, nameW, r.Scenario, filepath.Base(r.Path),
+		r.Recorded.Local().Format("2006-01-02 15:04")), width)
+	if i == p.cursor {
+		line = st.Selected.Render(line)
+	}
+	return line
 }
 
 // wrap breaks text into lines of at most width cells at spaces.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"time"
 
 	"spillway/engine"
 	"spillway/scenarios"
@@ -52,6 +53,30 @@ type Run struct {
 	// Results is the run's summary as the headless output prints it, for
 	// the card shown when the run ends. Nil means no card.
 	Results func() string
+	// Replay is set when the run is a record played back: the dashboard
+	// moves through it, and refuses the keys that would change a run.
+	Replay Playback
+	// Notes are what the dashboard says when the run comes on screen,
+	// such as what a partial record lacks.
+	Notes []string
+}
+
+// Playback is a recorded run being played: it hands the dashboard the
+// events the play position passes, and Controls answers for the
+// playback's clock, pause and speed.
+type Playback interface {
+	// Advance calls apply with each event up to the play position. When
+	// the position went back it calls restart first, and the events start
+	// again from the run's start. A seek across an hour's record hands
+	// over a hundred thousand events at once, so they are not queued.
+	Advance(restart func(), apply func(engine.Event))
+	Seek(at time.Duration)
+	Position() time.Duration
+	Length() time.Duration
+	// NextMark and PreviousMark are the fault, limit or control change
+	// after or before the position.
+	NextMark() (at time.Duration, what string, ok bool)
+	PreviousMark() (at time.Duration, what string, ok bool)
 }
 
 // Runner starts runs for the dashboard's re-run (r, R) and scenario picker
@@ -60,6 +85,16 @@ type Run struct {
 type Runner interface {
 	Scenarios() []*scenarios.Scenario
 	Start(name string, rpm map[engine.BucketID]scenarios.RPM, speed float64) (*Run, error)
+	// Records are the recorded runs the picker offers to play back, and
+	// Replay plays one.
+	Records() []Record
+	Replay(path string) (*Run, error)
+}
+
+// Record is a recorded run the picker lists.
+type Record struct {
+	Path, Scenario, Title string
+	Recorded             time.Time
 }
 
 // Session is what stays the same across the dashboard's runs.

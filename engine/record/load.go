@@ -1,7 +1,7 @@
 package record
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,15 +67,22 @@ type LoadError struct {
 
 func (e *LoadError) Error() string { return e.Path + ": " + e.Why }
 
-// MaxExportSize bounds what Load reads: a day of heavy traffic is well
-// under it, and a stranger's file cannot take the memory.
-const MaxExportSize = 4 << 30
+// MaxExportSize bounds what Load reads: ten hours at 600 requests a
+// minute are well under it, and a stranger's file cannot take the memory.
+const MaxExportSize = 2 << 30
 
 // Load reads the export at path. A file that is not a Spillway run record,
 // is cut short, or comes from a newer Spillway gets a *LoadError that says
 // so. An export without events loads, with a Partial notice; replaying
 // needs them, comparing does not.
-func Load(path string) (*Loaded, error) {
+func Load(path string) (*Loaded, error) { return load(path, true) }
+
+// LoadTimeline is Load without the per-request records, which a replay
+// does not need (its events hold them): it opens a long record in two
+// thirds of the time. Requests is nil.
+func LoadTimeline(path string) (*Loaded, error) { return load(path, false) }
+
+func load(path string, requests bool) (*Loaded, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &LoadError{Path: path, Why: fmt.Sprintf("cannot open it: %v", errors.Unwrap(err))}
@@ -86,7 +93,19 @@ func Load(path string) (*Loaded, error) {
 	} else if err == nil && st.Size() > MaxExportSize {
 		return nil, &LoadError{Path: path, Why: fmt.Sprintf("is %d MiB, over the %d MiB a record may be", st.Size()>>20, MaxExportSize>>20)}
 	}
-	out, err := Decode(bufio.NewReaderSize(f, 1<<20))
+	data := make([]byte, 0, 512)
+	if st, err := f.Stat(); err == nil {
+		data = make([]byte, 0, st.Size()+1) // one read, no regrowth
+	}
+	buf := bytes.NewBuffer(data)
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxExportSize)); err != nil {
+		return nil, &LoadError{Path: path, Why: fmt.Sprintf("cannot read it: %v", err)}
+	}
+	data = buf.Bytes()
+	out, laidOut, err := decodeLaidOut(data, requests)
+	if !laidOut {
+		out, err = Decode(bytes.NewReader(data))
+	}
 	if err != nil {
 		var le *LoadError
 		if errors.As(err, &le) {
@@ -119,11 +138,6 @@ func Decode(r io.Reader) (*Loaded, error) {
 			return nil, cutShort(err, c.n)
 		}
 		key, _ := tok.(string)
-		// The schema comes first in every export; anything else first is
-		// another tool's JSON, told apart before reading megabytes of it.
-		if !sawSchema && key != "schema" {
-			return nil, &LoadError{Why: fmt.Sprintf("is JSON but not a Spillway run record: it starts with %q, not \"schema\": %q", key, Schema)}
-		}
 		switch key {
 		case "schema":
 			var id string
@@ -143,7 +157,7 @@ func Decode(r io.Reader) (*Loaded, error) {
 				out.Requests = append(out.Requests, q)
 				return nil
 			}); err != nil {
-				return nil, cutShort(err, c.n)
+				return nil, notOurs(err, c.n, sawSchema)
 			}
 			sawRequests = true
 		case "events":
@@ -157,7 +171,7 @@ func Decode(r io.Reader) (*Loaded, error) {
 				out.Events = append(out.Events, in.event())
 				return nil
 			}); err != nil {
-				return nil, cutShort(err, c.n)
+				return nil, notOurs(err, c.n, sawSchema)
 			}
 		default:
 			var raw json.RawMessage
@@ -165,7 +179,7 @@ func Decode(r io.Reader) (*Loaded, error) {
 				return nil, cutShort(err, c.n)
 			}
 			if err := head.set(key, raw); err != nil {
-				return nil, &LoadError{Why: fmt.Sprintf("%q: %v", key, err)}
+				return nil, notOurs(&LoadError{Why: fmt.Sprintf("is damaged: %q: %v", key, err)}, c.n, sawSchema)
 			}
 		}
 	}
@@ -173,7 +187,7 @@ func Decode(r io.Reader) (*Loaded, error) {
 		return nil, cutShort(err, c.n)
 	}
 	if !sawSchema {
-		return nil, &LoadError{Why: "is JSON but not a Spillway run record: it has no \"schema\""}
+		return nil, &LoadError{Why: fmt.Sprintf("is JSON but not a Spillway run record: it has no \"schema\": %q", Schema)}
 	}
 	if !sawRequests || head.Summary == nil {
 		return nil, &LoadError{Why: "is a Spillway record without its summary or requests; it was not written by spillway run --json"}
@@ -234,6 +248,20 @@ func cutShort(err error, at int64) error {
 	return &LoadError{Why: fmt.Sprintf("is not a run record Spillway can read: %v (near byte %d)", err, at)}
 }
 
+// notOurs explains an error in a part of the file read before its schema
+// was: a field of another tool's that happens to share a name with ours
+// is no damage of a Spillway record.
+func notOurs(err error, at int64, sawSchema bool) error {
+	if sawSchema || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		var le *LoadError
+		if errors.As(err, &le) {
+			return le
+		}
+		return cutShort(err, at)
+	}
+	return &LoadError{Why: fmt.Sprintf("is JSON but not a Spillway run record: it has no \"schema\": %q", Schema)}
+}
+
 type countingReader struct {
 	r io.Reader
 	n int64
@@ -247,18 +275,23 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // exportIn is the head of an export, each field as it was written.
 type exportIn struct {
-	Scenario, Title, Backend, Endpoint string
-	Seed                               uint64
-	Speed                              json.RawMessage
-	StartedAt, EndedAt                 time.Time
-	DurationMS                         float64
-	Interrupted, InProgress            bool
-	Summary                            *Summary
-	Buckets                            []bucketOut
-	RPMChanges                         []RPMChange
-	Controls                           []Control
-	Faults                             []FaultWindow
-	ScenarioFile                       *ScenarioFile
+	Scenario     string          `json:"scenario"`
+	Title        string          `json:"title"`
+	Backend      string          `json:"backend"`
+	Endpoint     string          `json:"endpoint"`
+	Seed         uint64          `json:"seed"`
+	Speed        json.RawMessage `json:"speed"`
+	StartedAt    time.Time       `json:"started_at"`
+	EndedAt      time.Time       `json:"ended_at"`
+	DurationMS   float64         `json:"duration_ms"`
+	Interrupted  bool            `json:"interrupted"`
+	InProgress   bool            `json:"in_progress"`
+	Summary      *Summary        `json:"summary"`
+	Buckets      []bucketOut     `json:"buckets"`
+	RPMChanges   []RPMChange     `json:"rpm_changes"`
+	Controls     []Control       `json:"controls"`
+	Faults       []FaultWindow   `json:"faults"`
+	ScenarioFile *ScenarioFile   `json:"scenario_file"`
 }
 
 // set decodes one field of the head; fields this version does not know
@@ -529,4 +562,68 @@ func (s LevelSample) level() engine.BucketLevel {
 		lv.Available, lv.Capacity = *s.Available, *s.Capacity
 	}
 	return lv
+}
+
+// Head is the start of an export: enough to list it.
+type Head struct {
+	Scenario, Title, Backend string
+	StartedAt                time.Time
+}
+
+// Peek reads only the head of the export at path, for a list of recorded
+// runs: it stops at the summary, so a large record costs no more than a
+// small one. A file that is not a Spillway record is an error.
+func Peek(path string) (Head, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Head{}, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(io.LimitReader(f, 1<<20))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return Head{}, &LoadError{Path: path, Why: "is not a Spillway run record"}
+	}
+	var h Head
+	first := true
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return Head{}, &LoadError{Path: path, Why: "is cut short"}
+		}
+		key, _ := tok.(string)
+		var target any
+		switch key {
+		case "schema":
+			var id string
+			if err := dec.Decode(&id); err != nil {
+				return Head{}, &LoadError{Path: path, Why: "is cut short"}
+			}
+			if err := checkSchema(id); err != nil {
+				return Head{}, err
+			}
+			first = false
+			continue
+		case "scenario":
+			target = &h.Scenario
+		case "title":
+			target = &h.Title
+		case "backend":
+			target = &h.Backend
+		case "started_at":
+			target = &h.StartedAt
+		case "summary":
+			return h, nil
+		}
+		if first {
+			return Head{}, &LoadError{Path: path, Why: "is not a Spillway run record"}
+		}
+		if target == nil {
+			var skip json.RawMessage
+			target = &skip
+		}
+		if err := dec.Decode(target); err != nil {
+			return Head{}, &LoadError{Path: path, Why: "is cut short"}
+		}
+	}
+	return h, nil
 }
