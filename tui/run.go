@@ -94,7 +94,7 @@ type Runner interface {
 // Record is a recorded run the picker lists.
 type Record struct {
 	Path, Scenario, Title string
-	Recorded             time.Time
+	Recorded              time.Time
 }
 
 // Session is what stays the same across the dashboard's runs.
