@@ -134,6 +134,10 @@ Usage:
   spillway list [--scenarios FILE]
   spillway validate [FILE]        check a scenario file (default: the built-in one)
   spillway schema                 the JSON Schema of --json exports (spillway/run/v1)
+  spillway replay RUN.json [--speed X] [--headless]
+                                  play a recorded run back on the dashboard: space pauses,
+                                  ←/→ seek 10s, Home/End, n the next fault or change;
+                                  --headless prints what the run printed
   spillway models                 the Bedrock models the emulator serves without a scenario
                                   naming them: ids, profiles, on-demand Regions, limits
   spillway emulator [--addr 127.0.0.1:4599] [--scenarios FILE] [--speed X]
