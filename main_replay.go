@@ -67,16 +67,6 @@ func replayCommand(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// loadRecord reads a recorded run; a file that cannot be read as one is
-// bad input.
-func loadRecord(path string) (*record.Loaded, error) {
-	l, err := record.Load(path)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return l, nil
-}
-
 // replayLabel is the backend line of a replay: what nobody may mistake for
 // a run going on now.
 func replayLabel(l *record.Loaded) string {

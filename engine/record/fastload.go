@@ -50,10 +50,7 @@ func decodeLaidOut(data []byte, requests bool) (out *Loaded, ok bool, err error)
 		return nil, false, nil
 	}
 
-	var head struct {
-		Schema string `json:"schema"`
-		exportIn
-	}
+	var head exportIn
 	if err := json.Unmarshal(append(append([]byte(nil), data[:headEnd]...), '}'), &head); err != nil {
 		return nil, false, nil // not what Encode writes after all
 	}
@@ -83,7 +80,7 @@ func decodeLaidOut(data []byte, requests bool) (out *Loaded, ok bool, err error)
 	if failed {
 		return nil, false, nil
 	}
-	head.exportIn.fill(out)
+	head.fill(out)
 	out.fixEvents()
 	return out, true, nil
 }

@@ -130,7 +130,7 @@ func Decode(r io.Reader) (*Loaded, error) {
 		return nil, &LoadError{Why: "is JSON but not a Spillway run record: it is not an object with \"schema\": \"" + Schema + "\""}
 	}
 	out := &Loaded{}
-	var head exportIn
+	fields := map[string]json.RawMessage{} // the head, decoded at the end into exportIn
 	sawSchema, sawRequests := false, false
 	for dec.More() {
 		tok, err := dec.Token()
@@ -178,9 +178,7 @@ func Decode(r io.Reader) (*Loaded, error) {
 			if err := dec.Decode(&raw); err != nil {
 				return nil, cutShort(err, c.n)
 			}
-			if err := head.set(key, raw); err != nil {
-				return nil, notOurs(&LoadError{Why: fmt.Sprintf("is damaged: %q: %v", key, err)}, c.n, sawSchema)
-			}
+			fields[key] = raw
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -188,6 +186,11 @@ func Decode(r io.Reader) (*Loaded, error) {
 	}
 	if !sawSchema {
 		return nil, &LoadError{Why: fmt.Sprintf("is JSON but not a Spillway run record: it has no \"schema\": %q", Schema)}
+	}
+	var head exportIn
+	doc, _ := json.Marshal(fields) // raw values the decoder has just checked
+	if err := json.Unmarshal(doc, &head); err != nil {
+		return nil, &LoadError{Why: fmt.Sprintf("is damaged: %v", err)}
 	}
 	if !sawRequests || head.Summary == nil {
 		return nil, &LoadError{Why: "is a Spillway record without its summary or requests; it was not written by spillway run --json"}
@@ -273,71 +276,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// exportIn is the head of an export, each field as it was written.
+// exportIn is the head of an export as Encode writes it, with the
+// summary a pointer, so that a head without one is told apart.
 type exportIn struct {
-	Scenario     string          `json:"scenario"`
-	Title        string          `json:"title"`
-	Backend      string          `json:"backend"`
-	Endpoint     string          `json:"endpoint"`
-	Seed         uint64          `json:"seed"`
-	Speed        json.RawMessage `json:"speed"`
-	StartedAt    time.Time       `json:"started_at"`
-	EndedAt      time.Time       `json:"ended_at"`
-	DurationMS   float64         `json:"duration_ms"`
-	Interrupted  bool            `json:"interrupted"`
-	InProgress   bool            `json:"in_progress"`
-	Summary      *Summary        `json:"summary"`
-	Buckets      []bucketOut     `json:"buckets"`
-	RPMChanges   []RPMChange     `json:"rpm_changes"`
-	Controls     []Control       `json:"controls"`
-	Faults       []FaultWindow   `json:"faults"`
-	ScenarioFile *ScenarioFile   `json:"scenario_file"`
-}
-
-// set decodes one field of the head; fields this version does not know
-// are skipped, since the schema only ever adds to v1.
-func (h *exportIn) set(key string, raw json.RawMessage) error {
-	var target any
-	switch key {
-	case "scenario":
-		target = &h.Scenario
-	case "title":
-		target = &h.Title
-	case "backend":
-		target = &h.Backend
-	case "endpoint":
-		target = &h.Endpoint
-	case "seed":
-		target = &h.Seed
-	case "speed":
-		h.Speed = raw
-		return nil
-	case "started_at":
-		target = &h.StartedAt
-	case "ended_at":
-		target = &h.EndedAt
-	case "duration_ms":
-		target = &h.DurationMS
-	case "interrupted":
-		target = &h.Interrupted
-	case "in_progress":
-		target = &h.InProgress
-	case "summary":
-		target = &h.Summary
-	case "buckets":
-		target = &h.Buckets
-	case "rpm_changes":
-		target = &h.RPMChanges
-	case "controls":
-		target = &h.Controls
-	case "faults":
-		target = &h.Faults
-	case "scenario_file":
-		target = &h.ScenarioFile
-	default:
-		return nil
-	}
-	return json.Unmarshal(raw, target)
+	export
+	Summary *Summary `json:"summary"`
 }
 
 func (h *exportIn) fill(out *Loaded) {
