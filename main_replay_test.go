@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"spillway/engine/record"
 	"spillway/scenarios"
@@ -144,7 +143,7 @@ func TestReplayInATerminal(t *testing.T) {
 	if status, _, errOut := spillway("run", "region-outage", "--speed", "max", "--json", path); status != 0 {
 		t.Fatal(errOut)
 	}
-	term := startTerminal(t, 160, 48, "replay", path, "--speed", "20")
+	term := startTerminalShowingExit(t, 160, 48, "replay", path, "--speed", "20")
 	term.waitFor("the replay's header", `REPLAY\s+of region-outage\.json, recorded \d{4}-\d\d-\d\d \d\d:\d\d on simulated`,
 		`speed 20× · [\d.]+s of 200\.0s`)
 	term.keys("n") // the next fault: the outage at 60 s
@@ -157,21 +156,7 @@ func TestReplayInATerminal(t *testing.T) {
 	term.keys("Home")
 	term.waitFor("back at the start", `back to the start`)
 	term.keys("q")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		// tmux may report the pane dead a moment before its exit status.
-		dead, status, _ := strings.Cut(strings.TrimSpace(term.tmux("display-message", "-p", "-t", "spillway", "#{pane_dead}:#{pane_dead_status}")), ":")
-		if dead == "1" && status != "" {
-			if status != "0" {
-				t.Fatalf("replay exited %s after q:\n%s", status, term.screen())
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replay did not exit after q:\n%s", term.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	term.waitForExit(0)
 }
 
 // A file that cannot be played back gets a clear message and exit 2: cut

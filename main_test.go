@@ -389,6 +389,40 @@ func startTerminal(t *testing.T, width, height int, args ...string) *terminal {
 	return term
 }
 
+// startTerminalShowingExit is startTerminal for a command that prints
+// nothing as it exits: the pane's shell prints spillway's exit status
+// after it. The test reads that line rather than asking tmux whether the
+// pane died, which tmux can be seconds late to notice.
+func startTerminalShowingExit(t *testing.T, width, height int, args ...string) *terminal {
+	t.Helper()
+	requireTmux(t)
+	term := startPane(t, width, height, nil, spillwayBinary(t)+" "+strings.Join(args, " ")+`; echo "spillway exited with status $?"`)
+	term.tmux("set-option", "-t", "spillway", "remain-on-exit", "on")
+	return term
+}
+
+// waitForExit waits for the line startTerminalShowingExit's shell prints,
+// and fails unless spillway exited with status. The line is looked for in
+// the pane's history too: leaving the alternate screen may put the cursor
+// on the last row, and the line then scrolls off.
+func (term *terminal) waitForExit(status int) {
+	term.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	exited := regexp.MustCompile(`spillway exited with status (\d+)`)
+	for {
+		if m := exited.FindStringSubmatch(term.tmux("capture-pane", "-p", "-S", "-", "-t", "spillway")); m != nil {
+			if m[1] != fmt.Sprint(status) {
+				term.t.Fatalf("spillway exited with status %s, want %d:\n%s", m[1], status, term.screen())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			term.t.Fatalf("spillway did not exit within 20 s:\n%s", term.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func requireTmux(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
