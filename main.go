@@ -124,7 +124,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		// "spillway NAME": the run command is optional, as the usage says.
 		return runCommand(args, stdout, stderr)
 	}
-	return usagef("unknown command %q; commands are run, list, validate, models, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
+	return usagef("unknown command %q; commands are run, list, validate, schema, replay, compare, report, models, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
 }
 
 const usage = `Spillway: live resilience experiments on LLM inference with Amazon Bedrock.
@@ -138,6 +138,14 @@ Usage:
                                   play a recorded run back on the dashboard: space pauses,
                                   ←/→ seek 10s, Home/End, n the next fault or change;
                                   --headless prints what the run printed
+  spillway compare A.json B.json [--json] [--fail-if EXPR]
+                                  two recorded runs side by side: what was set up differently,
+                                  then outcomes and latency with B − A, per tenant, deployment,
+                                  account and Region; --fail-if 'success_rate < 99' exits 1
+                                  when true, for CI (see 'spillway compare --help')
+  spillway report RUN.json [B.json] [-o report.html]
+                                  one self-contained HTML page with the run's configuration,
+                                  tables and charts (two runs overlaid); opens offline
   spillway models                 the Bedrock models the emulator serves without a scenario
                                   naming them: ids, profiles, on-demand Regions, limits
   spillway emulator [--addr 127.0.0.1:4599] [--scenarios FILE] [--speed X]
@@ -511,6 +519,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 // run is returned, ended, so it is still summarised and written.
 func dashboard(signals *stopSignals, cfg session.Config, o runOptions) (*session.Run, error) {
 	runs := &dashboardRuns{ctx: signals.Context(), cfg: cfg}
+	if o.jsonPath != "" && o.jsonPath != "-" {
+		runs.exportDir = filepath.Dir(o.jsonPath)
+	}
 	first, err := runs.Start(o.scenario.Name, nil, o.speed)
 	if err != nil {
 		return nil, err
@@ -541,8 +552,8 @@ type dashboardRuns struct {
 	ctx context.Context
 	cfg session.Config
 	// recordsDir is where the picker looks for recorded runs; empty is
-	// the working directory.
-	recordsDir string
+	// the working directory. exportDir, where --json writes, is listed too.
+	recordsDir, exportDir string
 	// stopped: the current run has ended (a replay took the screen), so
 	// stop has nothing more to wait for.
 	stopped bool
@@ -587,7 +598,8 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		Controls: next.Engine.Controls(),
 		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, BackendBrief: next.Backend.Brief, Live: next.Backend.Live(),
 			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs, FaultOptions: next.FaultOptions, Regions: next.Regions},
-		Export: next.Recorder.WriteFile,
+		Export:  next.Recorder.WriteFile,
+		Compare: compareWithRun(next.Recorder.WriteFile),
 		Results: func() string {
 			var card strings.Builder
 			plain.WriteSummary(&card, s, next.Recorder.Summary(), next.Recorder.Interrupted())

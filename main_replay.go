@@ -144,6 +144,7 @@ func replayRun(l *record.Loaded, s *scenarios.Scenario, notes []string, speed fl
 		Feed:     feed,
 		Controls: player,
 		Replay:   player,
+		Compare:  compareWithRecord(l.Path),
 		Notes:    notes,
 		Options: tui.Options{Scenario: s, Badge: "REPLAY",
 			Backend:      replayedFrom(l),
@@ -174,14 +175,27 @@ func recordsIn(dir string) []tui.Record {
 	return out[:min(len(out), maxListedRecords)]
 }
 
-// Records are the recorded runs the picker offers: those in the
-// directory of the record on screen, or the working directory.
+// Records are the recorded runs the picker and C offer: those in the
+// directory of the record on screen, or the working directory, and those
+// beside the run's own --json record.
 func (d *dashboardRuns) Records() []tui.Record {
 	dir := d.recordsDir
 	if dir == "" {
 		dir = "."
 	}
-	return recordsIn(dir)
+	records := recordsIn(dir)
+	if d.exportDir != "" && absolute(d.exportDir) != absolute(dir) {
+		records = append(records, recordsIn(d.exportDir)...)
+		slices.SortFunc(records, func(a, b tui.Record) int { return b.Recorded.Compare(a.Recorded) })
+	}
+	return records[:min(len(records), maxListedRecords)]
+}
+
+func absolute(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 // Replay stops the run on screen and plays the record at path.

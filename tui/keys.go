@@ -11,6 +11,7 @@ type KeyMap struct {
 	PageUp, PageDown, Live, ZoomIn, ZoomOut, Maximise    key.Binding
 	Pause, Slower, Faster                                key.Binding
 	Rerun, Reset, Pick, Export, Faults, Figures, Inspect key.Binding
+	Compare                                              key.Binding
 	Choose, Close, CloseFaults                           key.Binding // in the picker and the fault menu
 	Help, Quit, Contrast                                 key.Binding
 	// A replay's: move through the recorded run.
@@ -42,6 +43,7 @@ func DefaultKeyMap() KeyMap {
 		Reset:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "re-run, file RPMs")),
 		Pick:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "scenarios")),
 		Export:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export JSON")),
+		Compare:     key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "compare with a record")),
 		Faults:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "faults")),
 		Figures:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "figures, trends, gauges")),
 		Inspect:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "inspect a request")),
@@ -89,7 +91,7 @@ func (k KeyMap) replayFullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Pause, k.Slower, k.Faster, k.SeekBack, k.SeekForward, k.SeekStart, end, k.NextMark, k.PreviousMark},
 		{k.PageUp, k.PageDown, k.ZoomIn, k.ZoomOut, k.Figures, k.Maximise, k.Inspect},
-		{k.Pick, k.Contrast, k.Help, k.Quit},
+		{k.Pick, k.Compare, k.Contrast, k.Help, k.Quit},
 	}
 }
 
@@ -98,7 +100,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.TypeRPM, k.RaiseRate, k.LowerRate},
 		{k.Pause, k.Slower, k.Faster, k.PageUp, k.PageDown, k.Live, k.ZoomIn, k.ZoomOut, k.Figures, k.Maximise},
-		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Contrast, k.Help, k.Quit},
+		{k.Rerun, k.Reset, k.Pick, k.Faults, k.Inspect, k.Export, k.Compare, k.Contrast, k.Help, k.Quit},
 	}
 }
 
@@ -106,6 +108,18 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 func (k KeyMap) pickerHelp() []key.Binding {
 	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose"))
 	return []key.Binding{move, k.Choose, k.Close}
+}
+
+// comparisonHelp is the footer while C's list or comparison is open.
+func (k KeyMap) comparisonHelp(choosing bool) []key.Binding {
+	back := key.NewBinding(key.WithKeys("esc", "C"), key.WithHelp("esc", "back"))
+	if choosing {
+		move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose"))
+		compare := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "compare"))
+		return []key.Binding{move, compare, back}
+	}
+	scroll := key.NewBinding(key.WithKeys("up", "down", "pgup", "pgdown"), key.WithHelp("↑↓ PgUp PgDn", "scroll"))
+	return []key.Binding{scroll, back}
 }
 
 // faultHelp is the footer while the fault menu is open.

@@ -47,6 +47,13 @@ type startedMsg struct {
 	err  error
 }
 
+// comparedMsg carries the comparison C asked for, or why it failed.
+type comparedMsg struct {
+	earlier string
+	text    string
+	err     error
+}
+
 // exportedMsg reports an export written by e.
 type exportedMsg struct {
 	path       string
@@ -88,6 +95,7 @@ type Model struct {
 	buckets bucketsPanel
 	picker  picker
 	faults  faultMenu
+	compare comparison
 
 	width, height int
 	styles        Styles
@@ -109,7 +117,7 @@ func New(run *Run, session Session) *Model {
 	m := &Model{
 		session: session, width: 80, height: 24, maximised: noPanel, dark: true, highContrast: session.HighContrast,
 		keys: keys, help: help.New(),
-		picker: picker{keys: keys}, faults: faultMenu{keys: keys}, lanes: lanesPanel{zoom: autoWindow},
+		picker: picker{keys: keys}, faults: faultMenu{keys: keys}, compare: comparison{keys: keys}, lanes: lanesPanel{zoom: autoWindow},
 	}
 	m.restyle()
 	m.show(run)
@@ -140,6 +148,7 @@ func (m *Model) show(run *Run) {
 	m.state = newRunState()
 	m.lanes = lanesPanel{follow: true, zoom: m.lanes.zoom}
 	m.faults.open = false
+	m.compare.close()
 	m.card, m.cardShown, m.inspecting, m.typingFor = "", false, 0, ""
 	m.snap = run.Controls.Snapshot()
 	m.buckets.selected = min(m.buckets.selected, len(m.snap.Buckets)-1)
@@ -175,6 +184,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.show(msg.run)
 		m.notice = "started " + msg.what
+	case comparedMsg:
+		if msg.err != nil {
+			m.notice = "could not compare: " + msg.err.Error()
+			break
+		}
+		b := "this run at " + seconds(m.now())
+		if m.run.Replay != nil {
+			b = "the whole run played back"
+		}
+		m.compare.show("Comparison · A "+filepath.Base(msg.earlier)+" · B "+b, msg.text)
+		m.notice = "B − A: what changed since " + filepath.Base(msg.earlier)
 	case exportedMsg:
 		switch {
 		case msg.err != nil:
@@ -301,7 +321,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.typeRPM(msg)
 		return nil
 	}
-	if key.Matches(msg, k.Quit) && (!m.picker.open && !m.faults.open || msg.String() == "ctrl+c") {
+	if key.Matches(msg, k.Quit) && (!m.picker.open && !m.faults.open && !m.compare.open() || msg.String() == "ctrl+c") {
 		m.Quit = true
 		return tea.Quit
 	}
@@ -321,6 +341,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if f := m.faults.chosen; f != nil {
 			m.faults.chosen = nil
 			m.toggleFault(*f)
+		}
+		return nil
+	}
+	if m.compare.open() {
+		m.compare.Update(msg, m.layout().bodyH-2)
+		if path := m.compare.chosen; path != "" {
+			m.compare.chosen = ""
+			return m.compareWith(path)
 		}
 		return nil
 	}
@@ -372,6 +400,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.picker.show(m.session.Runner.Scenarios(), m.session.Runner.Records(), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
+	case key.Matches(msg, k.Compare):
+		switch {
+		case m.run.Compare == nil:
+			m.notice = "this run cannot be compared"
+		case m.session.Runner == nil:
+			m.notice = "no recorded runs to compare with here"
+		default:
+			m.compare.choose(m.session.Runner.Records())
+			m.maximised = noPanel
+		}
 	case key.Matches(msg, k.TypeRPM):
 		if sel := m.buckets.selected; sel >= 0 && sel < len(m.snap.Buckets) {
 			m.typingFor, m.typing = m.snap.Buckets[sel].ID, ""
@@ -555,6 +593,17 @@ func (m *Model) replayKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 	return true, nil
 }
 
+// compareWith sets the record at path beside the run on screen, in the
+// background: reading a long record takes a moment.
+func (m *Model) compareWith(path string) tea.Cmd {
+	compare := m.run.Compare
+	m.notice = "comparing with " + filepath.Base(path) + "…"
+	return func() tea.Msg {
+		text, err := compare(path)
+		return comparedMsg{earlier: path, text: text, err: err}
+	}
+}
+
 // export writes the run so far in the background.
 func (m *Model) export() tea.Cmd {
 	write := m.run.Export
@@ -598,6 +647,8 @@ func (m *Model) Screen() string {
 	switch {
 	case m.picker.open:
 		body = m.picker.View(m.styles, m.width, l.bodyH)
+	case m.compare.open():
+		body = m.compare.View(m.styles, m.width, l.bodyH)
 	case m.card != "":
 		body = m.resultsCard(m.width, l.bodyH)
 	case m.inspecting != 0:
@@ -702,7 +753,7 @@ func (m *Model) footerHeight() int {
 	if lines := m.wholeNotice(); lines != nil {
 		return len(lines)
 	}
-	if !m.showHelp || m.picker.open || m.faults.open {
+	if !m.showHelp || m.picker.open || m.faults.open || m.compare.open() {
 		return 1
 	}
 	rows := 1
@@ -715,7 +766,7 @@ func (m *Model) footerHeight() int {
 // wholeNotice is the notice broken into lines when it holds a path that
 // must show whole and one line is too short for it; nil otherwise.
 func (m *Model) wholeNotice() []string {
-	if m.typingFor != "" || m.showHelp || m.picker.open || m.faults.open || m.inspecting != 0 {
+	if m.typingFor != "" || m.showHelp || m.picker.open || m.faults.open || m.compare.open() || m.inspecting != 0 {
 		return nil // the footer those need comes first
 	}
 	if m.noticePath == "" || !strings.Contains(m.notice, m.noticePath) || ansi.StringWidth(m.notice) <= m.width*2/3 {
@@ -743,7 +794,7 @@ func (m *Model) footer() string {
 		}
 		return block(lines, m.width, len(lines))
 	}
-	if m.showHelp && !m.picker.open && !m.faults.open {
+	if m.showHelp && !m.picker.open && !m.faults.open && !m.compare.open() {
 		m.help.SetWidth(m.width)
 		return block(strings.Split(m.help.FullHelpView(m.fullHelp()), "\n"), m.width, m.footerHeight())
 	}
@@ -758,6 +809,8 @@ func (m *Model) footer() string {
 		bindings = m.keys.pickerHelp()
 	case m.faults.open:
 		bindings = m.keys.faultHelp()
+	case m.compare.open():
+		bindings = m.keys.comparisonHelp(m.compare.choosing)
 	}
 	if m.typingFor != "" {
 		prompt := fmt.Sprintf("%s for %s: %s▏ enter sets it · esc gives up", m.typingFor.PerMinute(), m.typingFor, m.typing)

@@ -53,6 +53,10 @@ type Run struct {
 	// Results is the run's summary as the headless output prints it, for
 	// the card shown when the run ends. Nil means no card.
 	Results func() string
+	// Compare sets the recorded run at earlier (A) beside this run as
+	// recorded so far (B) and returns the comparison as text. Nil means
+	// this run cannot be compared.
+	Compare func(earlier string) (string, error)
 	// Replay is set when the run is a record played back: the dashboard
 	// moves through it, and refuses the keys that would change a run.
 	Replay Playback

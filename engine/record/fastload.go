@@ -25,7 +25,7 @@ var (
 
 // decodeLaidOut reads data if it is in Encode's layout; ok is false when
 // it is not, and the caller decodes it the general way.
-func decodeLaidOut(data []byte, requests bool) (out *Loaded, ok bool, err error) {
+func decodeLaidOut(data []byte, want parts) (out *Loaded, ok bool, err error) {
 	if !bytes.HasPrefix(data, []byte("{\n  \"schema\": ")) {
 		return nil, false, nil
 	}
@@ -60,11 +60,14 @@ func decodeLaidOut(data []byte, requests bool) (out *Loaded, ok bool, err error)
 	if head.Summary == nil {
 		return nil, false, nil
 	}
-	if !requests {
+	if !want.requests {
 		requestLines = nil
 	}
+	if !want.events {
+		eventLines = nil
+	}
 	out = &Loaded{Schema: head.Schema, Requests: make([]Request, len(requestLines))}
-	if events {
+	if events && want.events {
 		out.Events = make([]engine.Event, len(eventLines))
 	}
 	failed := inParallel(len(requestLines), func(i int) bool {
@@ -81,7 +84,9 @@ func decodeLaidOut(data []byte, requests bool) (out *Loaded, ok bool, err error)
 		return nil, false, nil
 	}
 	head.fill(out)
-	out.fixEvents()
+	if want.events {
+		out.fixEvents()
+	}
 	return out, true, nil
 }
 

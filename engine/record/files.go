@@ -1,8 +1,10 @@
 package record
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,6 +33,51 @@ type NotRegularError struct {
 
 func (e *NotRegularError) Error() string {
 	return fmt.Sprintf("%s is %s, not a regular file", e.Path, e.Kind)
+}
+
+// WriteAtomically writes target, a file others may be reading, with
+// write: into a temporary file beside it, readable by all, synced, then
+// renamed over it, so a reader never sees half a file. The temporary name
+// is one SweepStale recognises, should the process die before the rename.
+// written counts the bytes write wrote.
+func WriteAtomically(target string, write func(io.Writer) error) (written int64, err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+tempInfix+"*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	counted := &countingWriter{w: tmp}
+	w := bufio.NewWriterSize(counted, 256<<10)
+	err = write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		// CreateTemp makes the file private; what is written here is
+		// meant to be shared.
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), target)
+	}
+	return counted.n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ExportTarget resolves where an export to path lands: path itself, or, for

@@ -75,14 +75,23 @@ const MaxExportSize = 2 << 30
 // is cut short, or comes from a newer Spillway gets a *LoadError that says
 // so. An export without events loads, with a Partial notice; replaying
 // needs them, comparing does not.
-func Load(path string) (*Loaded, error) { return load(path, true) }
+func Load(path string) (*Loaded, error) { return load(path, parts{requests: true, events: true}) }
 
 // LoadTimeline is Load without the per-request records, which a replay
 // does not need (its events hold them): it opens a long record in two
 // thirds of the time. Requests is nil.
-func LoadTimeline(path string) (*Loaded, error) { return load(path, false) }
+func LoadTimeline(path string) (*Loaded, error) { return load(path, parts{events: true}) }
 
-func load(path string, requests bool) (*Loaded, error) {
+// LoadRequests is Load without the event timeline, which a comparison
+// does not need: the head holds the limit changes, controls and faults,
+// and the requests everything else. Events is nil, and Partial says
+// nothing of the timeline.
+func LoadRequests(path string) (*Loaded, error) { return load(path, parts{requests: true}) }
+
+// parts are what a load decodes besides the head.
+type parts struct{ requests, events bool }
+
+func load(path string, want parts) (*Loaded, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &LoadError{Path: path, Why: fmt.Sprintf("cannot open it: %v", errors.Unwrap(err))}
@@ -95,16 +104,19 @@ func load(path string, requests bool) (*Loaded, error) {
 	}
 	data := make([]byte, 0, 512)
 	if st, err := f.Stat(); err == nil {
-		data = make([]byte, 0, st.Size()+1) // one read, no regrowth
+		// Room for the file and the MinRead bytes ReadFrom asks for
+		// before it sees the end: one read, no regrowth (with less, the
+		// buffer doubles to take the last few bytes).
+		data = make([]byte, 0, st.Size()+bytes.MinRead)
 	}
 	buf := bytes.NewBuffer(data)
 	if _, err := buf.ReadFrom(io.LimitReader(f, MaxExportSize)); err != nil {
 		return nil, &LoadError{Path: path, Why: fmt.Sprintf("cannot read it: %v", err)}
 	}
 	data = buf.Bytes()
-	out, laidOut, err := decodeLaidOut(data, requests)
+	out, laidOut, err := decodeLaidOut(data, want)
 	if !laidOut {
-		out, err = Decode(bytes.NewReader(data))
+		out, err = decode(bytes.NewReader(data), want)
 	}
 	if err != nil {
 		var le *LoadError
@@ -119,7 +131,9 @@ func load(path string, requests bool) (*Loaded, error) {
 }
 
 // Decode reads an export from r; see Load.
-func Decode(r io.Reader) (*Loaded, error) {
+func Decode(r io.Reader) (*Loaded, error) { return decode(r, parts{requests: true, events: true}) }
+
+func decode(r io.Reader, want parts) (*Loaded, error) {
 	c := &countingReader{r: r}
 	dec := json.NewDecoder(c)
 	tok, err := dec.Token()
@@ -151,6 +165,9 @@ func Decode(r io.Reader) (*Loaded, error) {
 		case "requests":
 			if err := decodeArray(dec, func() error {
 				var q Request
+				if !want.requests {
+					return dec.Decode(&skipped{})
+				}
 				if err := dec.Decode(&q); err != nil {
 					return err
 				}
@@ -161,9 +178,14 @@ func Decode(r io.Reader) (*Loaded, error) {
 			}
 			sawRequests = true
 		case "events":
-			out.Events = []engine.Event{}
+			if want.events {
+				out.Events = []engine.Event{}
+			}
 			var in eventIn
 			if err := decodeArray(dec, func() error {
+				if !want.events {
+					return dec.Decode(&skipped{})
+				}
 				in = eventIn{}
 				if err := dec.Decode(&in); err != nil {
 					return err
@@ -196,9 +218,15 @@ func Decode(r io.Reader) (*Loaded, error) {
 		return nil, &LoadError{Why: "is a Spillway record without its summary or requests; it was not written by spillway run --json"}
 	}
 	head.fill(out)
-	out.fixEvents()
+	if want.events {
+		out.fixEvents()
+	}
 	return out, nil
 }
+
+// skipped is an array item a load does not keep: the decoder still checks
+// that it is an object, so a damaged record is not read as a sound one.
+type skipped struct{}
 
 // checkSchema accepts the schema this version writes and refuses another
 // tool's or a newer one's, saying which.
