@@ -209,17 +209,26 @@ func total(m map[string]int) int {
 
 var seedScenarios = []string{"fallback", "load-balancing", "quota-isolation", "cris", "account-sharding"}
 
-// The default backend goes through the AWS SDK to the embedded emulator.
+// The default backend goes through the AWS SDK to the embedded emulator,
+// in process; --loopback takes the same calls over loopback TCP.
 func TestSeedOutcomesThroughTheSDKByDefault(t *testing.T) {
 	for _, name := range seedScenarios {
-		status, out, stderr := spillway("run", name, "--speed", "max", "--json", "-")
-		if status != 0 {
-			t.Fatalf("%s: status %d: %s", name, status, stderr)
+		for _, tc := range []struct {
+			flags  []string
+			header string
+		}{
+			{nil, "SIMULATED — embedded emulator in process via aws-sdk-go-v2 (no socket)"},
+			{[]string{"--loopback"}, "SIMULATED — embedded emulator at http://127.0.0.1:"},
+		} {
+			status, out, stderr := spillway(append([]string{"run", name, "--speed", "max", "--json", "-"}, tc.flags...)...)
+			if status != 0 {
+				t.Fatalf("%s %v: status %d: %s", name, tc.flags, status, stderr)
+			}
+			if !strings.Contains(stderr, tc.header) {
+				t.Errorf("%s %v: the header does not say %q:\n%s", name, tc.flags, tc.header, stderr)
+			}
+			seedOutcome(t, name, []byte(out))
 		}
-		if !strings.Contains(stderr, "SIMULATED — embedded emulator at http://127.0.0.1:") {
-			t.Errorf("%s: header does not say simulated:\n%s", name, stderr)
-		}
-		seedOutcome(t, name, []byte(out))
 	}
 }
 

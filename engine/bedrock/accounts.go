@@ -45,6 +45,10 @@ type Target struct {
 	SetupTimeout time.Duration
 	// QueryTimeout bounds one Logs Insights query (default 30 seconds).
 	QueryTimeout time.Duration
+	// Transport, when set, carries every call instead of the network: the
+	// embedded emulator's handler in this process. The SDK still signs,
+	// serialises and parses each call.
+	Transport http.RoundTripper
 }
 
 // Account is one scenario account with its SDK clients.
@@ -133,6 +137,9 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 	a.runtime = bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		o.Retryer = aws.NopRetryer{}
 		o.HTTPClient = &http.Client{Transport: OwnBodies{Next: awshttp.NewBuildableClient().GetTransport()}}
+		if t.Transport != nil {
+			o.HTTPClient = &http.Client{Transport: t.Transport}
+		}
 		// A bearer token in the environment would otherwise switch the
 		// client to bearer auth, which refuses plain-HTTP endpoints.
 		o.AuthSchemePreference = []string{"sigv4"}
@@ -142,6 +149,9 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 	})
 	a.logs = cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
 		o.Retryer = aws.NopRetryer{}
+		if t.Transport != nil {
+			o.HTTPClient = &http.Client{Transport: t.Transport}
+		}
 		if t.Endpoint != "" {
 			o.BaseEndpoint = aws.String(t.Endpoint)
 		}
@@ -149,6 +159,9 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 	if a.AccountID == "" {
 		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
 			o.Retryer = aws.NopRetryer{}
+			if t.Transport != nil {
+				o.HTTPClient = &http.Client{Transport: t.Transport}
+			}
 			if t.Endpoint != "" {
 				o.BaseEndpoint = aws.String(t.Endpoint)
 			}

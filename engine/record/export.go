@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,9 +64,9 @@ func (r *Recorder) WriteFile(path string) error {
 
 // Encode writes the export as JSON to w.
 func (r *Recorder) Encode(w io.Writer) error {
-	summary := r.Summary()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	summary := r.summary()
 
 	endAt := r.endAt
 	if !r.ended {
@@ -124,21 +123,8 @@ func (r *Recorder) Encode(w io.Writer) error {
 	if _, err := io.WriteString(w, ",\n  \"requests\": ["); err != nil {
 		return err
 	}
-	for i := range r.requests {
-		line, err := json.Marshal(&r.requests[i])
-		if err != nil {
-			return err
-		}
-		sep := ",\n    "
-		if i == 0 {
-			sep = "\n    "
-		}
-		if _, err := io.WriteString(w, sep); err != nil {
-			return err
-		}
-		if _, err := w.Write(line); err != nil {
-			return err
-		}
+	if err := r.writeRequests(w); err != nil {
+		return err
 	}
 	if _, err := io.WriteString(w, "\n  ]"); err != nil {
 		return err
@@ -150,41 +136,56 @@ func (r *Recorder) Encode(w io.Writer) error {
 	return err
 }
 
-// writeEvents copies the spooled timeline into the export.
-func (r *Recorder) writeEvents(w io.Writer) error {
-	if r.spool == nil {
-		return nil
-	}
-	if r.spoolErr != nil {
-		return fmt.Errorf("event timeline: %w", r.spoolErr)
-	}
-	if err := r.spoolBuf.Flush(); err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, ",\n  \"events\": ["); err != nil {
-		return err
-	}
-	// The spool has no name any more: read it through its descriptor, up
-	// to what has been written, without moving the write offset.
-	sc := bufio.NewScanner(io.NewSectionReader(r.spool, 0, r.spoolSize))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	first := true
-	for sc.Scan() {
-		sep := ",\n    "
-		if first {
-			sep, first = "\n    ", false
+// writeRequests writes the records in id order: the spooled ones as they
+// were spooled, those in memory encoded now, with the same bytes.
+func (r *Recorder) writeRequests(w io.Writer) error {
+	sep := "\n    "
+	return r.requests.each(func(q *Request, line []byte) error {
+		if line == nil {
+			var err error
+			if line, err = json.Marshal(q); err != nil {
+				return err
+			}
 		}
 		if _, err := io.WriteString(w, sep); err != nil {
 			return err
 		}
-		if _, err := w.Write(sc.Bytes()); err != nil {
+		sep = ",\n    "
+		_, err := w.Write(line)
+		return err
+	})
+}
+
+// writeEvents copies the spooled timeline into the export.
+func (r *Recorder) writeEvents(w io.Writer) error {
+	if r.events == nil {
+		return nil
+	}
+	contents, err := r.events.contents()
+	if err != nil {
+		return fmt.Errorf("event timeline: %w", err)
+	}
+	if _, err := io.WriteString(w, ",\n  \"events\": ["); err != nil {
+		return err
+	}
+	lines := newLineReader(contents)
+	sep := "\n    "
+	for {
+		line, _, err := lines.next()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("event timeline: %w", err)
+		}
+		if _, err := io.WriteString(w, sep); err != nil {
+			return err
+		}
+		sep = ",\n    "
+		if _, err := w.Write(line); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n  ]")
+	_, err = io.WriteString(w, "\n  ]")
 	return err
 }
 

@@ -122,8 +122,8 @@ func ExportTarget(path string) (string, error) {
 }
 
 // SweepStale removes temporary files that runs killed before they could
-// clean up left in dir: half-written exports, event spools and write probes
-// that nobody has touched for StaleAfter. export, when not empty, is the
+// clean up left in dir: half-written exports, event and request spools and
+// write probes that nobody has touched for StaleAfter. export, when not empty, is the
 // name of the export this run writes in dir: older versions named its
 // temporary files ".export.tmp-123", a name too common to remove anywhere
 // else. It returns the names removed. Files of a run still going are fresh,
@@ -156,12 +156,13 @@ const ProbePattern = ".spillway-probe-*"
 // ours reports whether name is one of Spillway's temporary files: an
 // export being written (".run.json.spillway-tmp-123", or, for export
 // "run.json", ".run.json.tmp-123" as older versions named it), an event
-// spool or a write probe.
+// or request spool, or a write probe.
 func ours(name, export string) bool {
 	if !strings.HasPrefix(name, ".") {
 		return false
 	}
-	for _, prefix := range []string{strings.TrimSuffix(SpoolPattern, "*"), strings.TrimSuffix(ProbePattern, "*")} {
+	for _, pattern := range []string{SpoolPattern, RequestSpoolPattern, ProbePattern} {
+		prefix := strings.TrimSuffix(pattern, "*")
 		if strings.HasPrefix(name, prefix) {
 			return true
 		}

@@ -134,9 +134,11 @@ func TestSweepRemovesOnlyOurStaleFiles(t *testing.T) {
 		".run.json.tmp-123456":          old, // an older version's half-written export
 		".run.json.spillway-tmp-987654": old,
 		".spillway-events-42":           old,
+		".spillway-requests-42":         old,
 		".spillway-probe-7":             old,
 		".fresh.json.spillway-tmp-1":    now, // a run writing right now
 		".spillway-events-43":           now,
+		".spillway-requests-43":         now,
 		".bashrc.tmp-1":                 old, // not ours
 		"run.json":                      old,
 		".notes.json.tmp-draft":         old,
@@ -149,7 +151,7 @@ func TestSweepRemovesOnlyOurStaleFiles(t *testing.T) {
 	}
 	removed := SweepStale(dir, "run.json", now)
 	slices.Sort(removed)
-	want := []string{".run.json.spillway-tmp-987654", ".run.json.tmp-123456", ".spillway-events-42", ".spillway-probe-7"}
+	want := []string{".run.json.spillway-tmp-987654", ".run.json.tmp-123456", ".spillway-events-42", ".spillway-probe-7", ".spillway-requests-42"}
 	if !slices.Equal(removed, want) {
 		t.Fatalf("removed %v, want %v", removed, want)
 	}

@@ -2,16 +2,17 @@
 // the summary the printer shows, and the JSON export (schema
 // "spillway/run/v1", documented in the README).
 //
-// The recorder is one more event consumer. It keeps compact per-request
-// records in memory and spools the full event timeline to a file, so a long
-// run's memory grows only with its requests.
+// The recorder is one more event consumer. It spools the full event
+// timeline and each finished request's record to files, keeping in memory
+// only the requests in flight and the summary's tallies, whose percentiles
+// come from sketches (see Distribution): a long run's memory does not grow
+// with its length.
 package record
 
 import (
-	"bufio"
 	"encoding/json"
+	"errors"
 	"math"
-	"os"
 	"sync"
 	"time"
 
@@ -143,11 +144,19 @@ func (r *Recorder) SetMeta(m Meta) {
 }
 
 // Recorder consumes a run's events. It is safe to read while the run goes on.
+//
+// A request's record changes until its final outcome and never after: an
+// event about a request that has finished is ignored. Given a directory
+// (KeepTimeline, SpoolRequests), the recorder writes each finished
+// request's record there and keeps in memory only the requests in flight
+// and the summary's tallies, so a long run's memory does not grow with its
+// length; without one, every record stays in memory.
 type Recorder struct {
 	mu        sync.Mutex
 	meta      Meta
 	info      engine.RunInfo
-	requests  []Request
+	requests  *requestBook
+	tally     *tally
 	regions   map[string]*engine.RegionPoll // latest poll per account
 	rpm       []RPMChange
 	controls  []Control
@@ -157,22 +166,14 @@ type Recorder struct {
 	ended     bool
 	interrupt bool
 
-	// spool holds the event timeline. Its name is unlinked as soon as it is
-	// created, so the kernel frees it however the process ends; it is read
-	// back through the open descriptor.
-	spool      *os.File
-	spoolBuf   *bufio.Writer
-	spoolErr   error
-	spoolCount int
-	spoolSize  int64 // bytes handed to spoolBuf
-	// spoolLinked is set where the name could not be unlinked while open.
-	spoolLinked bool
-	scratch     []byte
+	// events holds the event timeline; nil keeps none.
+	events  *spool
+	scratch []byte
 }
 
 // New returns an empty recorder.
 func New(meta Meta) *Recorder {
-	return &Recorder{meta: meta, regions: map[string]*engine.RegionPoll{}}
+	return &Recorder{meta: meta, requests: newRequestBook(), tally: newTally(), regions: map[string]*engine.RegionPoll{}}
 }
 
 // SpoolPattern names the timeline's temporary file while it is being
@@ -180,85 +181,76 @@ func New(meta Meta) *Recorder {
 const SpoolPattern = ".spillway-events-*"
 
 // KeepTimeline makes the recorder keep every event, spooled to an unnamed
-// temporary file in dir. Without it the export has no "events". Call before
-// the run.
+// temporary file in dir, and spool its request records there too (see
+// SpoolRequests). Without it the export has no "events". Call before the
+// run.
 func (r *Recorder) KeepTimeline(dir string) error {
-	f, err := os.CreateTemp(dir, SpoolPattern)
+	events, err := openSpool(dir, SpoolPattern)
 	if err != nil {
 		return err
 	}
-	// Unlinked now, the spool cannot outlive the process, even after
-	// SIGKILL or a power cut; a system that refuses to unlink an open file
-	// keeps the name until Close.
-	unlinked := os.Remove(f.Name()) == nil
-	r.spool = f
-	r.spoolLinked = !unlinked
-	r.spoolBuf = bufio.NewWriterSize(f, 64<<10)
+	if err := r.SpoolRequests(dir); err != nil {
+		events.close()
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = events
 	return nil
 }
 
-// Close releases the spooled timeline.
+// SpoolRequests writes the record of each request that finishes to an
+// unnamed temporary file in dir, instead of keeping it in memory; exports
+// and Requests read them back from it. Call before the run.
+func (r *Recorder) SpoolRequests(dir string) error {
+	s, err := openSpool(dir, RequestSpoolPattern)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.requests.spoolTo(s); err != nil {
+		s.close()
+		return err
+	}
+	return nil
+}
+
+// Close releases the spooled timeline and request records. Summary still
+// works after it; an export fails if the records were spooled.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.spool == nil {
-		return nil
+	var events error
+	if r.events != nil {
+		events = r.events.close()
+		r.events = nil
 	}
-	err := r.spool.Close()
-	if r.spoolLinked {
-		err = os.Remove(r.spool.Name())
-	}
-	r.spool = nil
-	return err
+	return errors.Join(events, r.requests.done.close())
 }
 
 // Handle records one event.
 func (r *Recorder) Handle(ev engine.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.spool != nil && r.spoolErr == nil {
+	if r.events != nil {
 		r.scratch = appendEvent(r.scratch[:0], ev)
 		r.scratch = append(r.scratch, '\n')
-		var n int
-		n, r.spoolErr = r.spoolBuf.Write(r.scratch)
-		r.spoolSize += int64(n)
-		r.spoolCount++
+		r.events.write(r.scratch)
 	}
 	ms := millis(ev.At)
 	r.lastAt = max(r.lastAt, ev.At)
 	switch ev.Kind {
 	case engine.RunStarted:
 		r.info = *ev.Info
-		r.requests = make([]Request, 0, min(ev.Info.Planned, 1<<16))
-	case engine.Admitted:
-		r.request(ev).tokens(ev)
-	case engine.RateLimited:
-		q := r.request(ev)
-		q.Outcome, q.EndMS, q.LatencyMS, q.Message = OutcomeRateLimited, ms, millis(ev.Latency), ev.Message
-		q.tokens(ev)
-	case engine.Skipped:
-		q := r.request(ev)
-		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
-			Account: ev.Account, Outcome: OutcomeSkipped, Reason: ev.Reason, StartMS: ms, EndMS: ms, Message: ev.Message})
-	case engine.Attempt:
-		q := r.request(ev)
-		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
-			Account: ev.Account, Outcome: OutcomePending, StartMS: ms, ReservedTokens: ev.InputTokens + ev.MaxTokens})
-	case engine.Throttled:
-		r.endAttempt(ev, OutcomeThrottled)
-	case engine.RetryScheduled:
-		r.request(ev).Retries++
-	case engine.Errored:
-		r.endAttempt(ev, OutcomeFailed)
-	case engine.Succeeded, engine.Failed, engine.Cancelled:
-		outcome := finalOutcome(ev.Kind)
-		r.endAttempt(ev, outcome)
-		q := r.request(ev)
-		q.Outcome, q.EndMS, q.LatencyMS = outcome, ms, millis(ev.Latency)
-		q.Deployment, q.Model, q.Account, q.Region, q.Fallback = ev.Deployment, ev.Model, ev.Account, ev.Region, ev.Fallback
-		q.Error, q.Message = ev.Code, ev.Message
-		if ev.Kind == engine.Succeeded {
-			q.OutputTokens = ev.OutputTokens
+	case engine.Admitted, engine.RateLimited, engine.Skipped, engine.Attempt, engine.Throttled, engine.RetryScheduled,
+		engine.Errored, engine.Succeeded, engine.Failed, engine.Cancelled:
+		if q := r.request(ev); q != nil {
+			q.apply(ev)
+			if ev.Kind.Final() {
+				r.tally.finish(q)
+				r.requests.finish(q)
+			}
 		}
 	case engine.RPMChanged:
 		c := RPMChange{AtMS: ms, Bucket: string(ev.Bucket), RPM: ev.RPM}
@@ -291,22 +283,53 @@ func (r *Recorder) Handle(ev engine.Event) {
 	}
 }
 
-// request returns the record of ev's request, creating it on first sight.
-// Ids are dense and arrive in order, so the slice index is id-1.
+// request returns the record of ev's request, made on first sight; nil
+// for a request that has finished, whose record is closed.
 func (r *Recorder) request(ev engine.Event) *Request {
-	for len(r.requests) < ev.Request {
-		id := len(r.requests) + 1
-		// Attempts starts empty, not nil, so a request its tenant's bucket
-		// refused exports "attempts": [].
-		r.requests = append(r.requests, Request{ID: id, Outcome: OutcomePending, StartMS: millis(ev.At - ev.Latency), Attempts: []Attempt{}})
+	if ev.Request <= 0 {
+		return nil
 	}
-	q := &r.requests[ev.Request-1]
-	q.Tenant = ev.Tenant
+	q := r.requests.request(ev.Request, millis(ev.At-ev.Latency))
+	if q != nil {
+		q.Tenant = ev.Tenant
+	}
 	return q
 }
 
-func (r *Recorder) endAttempt(ev engine.Event, outcome string) {
-	q := r.request(ev)
+// apply records one of the request's events.
+func (q *Request) apply(ev engine.Event) {
+	ms := millis(ev.At)
+	switch ev.Kind {
+	case engine.Admitted:
+		q.tokens(ev)
+	case engine.RateLimited:
+		q.Outcome, q.EndMS, q.LatencyMS, q.Message = OutcomeRateLimited, ms, millis(ev.Latency), ev.Message
+		q.tokens(ev)
+	case engine.Skipped:
+		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
+			Account: ev.Account, Outcome: OutcomeSkipped, Reason: ev.Reason, StartMS: ms, EndMS: ms, Message: ev.Message})
+	case engine.Attempt:
+		q.Attempts = append(q.Attempts, Attempt{Group: ev.Group, Deployment: ev.Deployment, Model: ev.Model,
+			Account: ev.Account, Outcome: OutcomePending, StartMS: ms, ReservedTokens: ev.InputTokens + ev.MaxTokens})
+	case engine.Throttled:
+		q.endAttempt(ev, OutcomeThrottled)
+	case engine.RetryScheduled:
+		q.Retries++
+	case engine.Errored:
+		q.endAttempt(ev, OutcomeFailed)
+	case engine.Succeeded, engine.Failed, engine.Cancelled:
+		outcome := finalOutcome(ev.Kind)
+		q.endAttempt(ev, outcome)
+		q.Outcome, q.EndMS, q.LatencyMS = outcome, ms, millis(ev.Latency)
+		q.Deployment, q.Model, q.Account, q.Region, q.Fallback = ev.Deployment, ev.Model, ev.Account, ev.Region, ev.Fallback
+		q.Error, q.Message = ev.Code, ev.Message
+		if ev.Kind == engine.Succeeded {
+			q.OutputTokens = ev.OutputTokens
+		}
+	}
+}
+
+func (q *Request) endAttempt(ev engine.Event, outcome string) {
 	for i := len(q.Attempts) - 1; i >= 0; i-- {
 		a := &q.Attempts[i]
 		if a.Outcome == OutcomePending {
@@ -339,11 +362,27 @@ func millis(d time.Duration) float64 {
 	return math.Round(float64(d)/1e3) / 1e3
 }
 
-// Requests returns a copy of every request record so far, by id.
+// Requests returns a copy of every request record so far, by id: those
+// in flight as they are now. Spooled records are read back from the spool,
+// so this costs a read of it; if the spool cannot be read, Requests
+// returns the records before the one that failed, and an export says why.
 func (r *Recorder) Requests() []Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Request(nil), r.requests...)
+	out := make([]Request, 0, r.requests.created)
+	r.requests.each(func(q *Request, line []byte) error {
+		if line == nil {
+			out = append(out, *q)
+			return nil
+		}
+		var spooled Request
+		if err := json.Unmarshal(line, &spooled); err != nil {
+			return err
+		}
+		out = append(out, spooled)
+		return nil
+	})
+	return out
 }
 
 // RPMChanges returns the limit changes so far.

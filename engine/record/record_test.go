@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,17 +40,43 @@ func TestAppendEventEscapes(t *testing.T) {
 	}
 }
 
-func TestLatencyPercentilesNearestRank(t *testing.T) {
-	var ms []float64
-	for i := 1; i <= 20; i++ {
-		ms = append(ms, float64(i*100))
+// Avg and max are exact; p50 and p95 are within the stated error of the
+// nearest rank, to the microsecond.
+func TestLatencyIsExactWhereItCanBe(t *testing.T) {
+	l := &latencyTally{dist: NewDistribution(TimeDecimals)}
+	for i := 20; i >= 1; i-- {
+		l.add(float64(i*100) + 0.001)
 	}
-	l := latencyOf(ms)
-	if l.P50 != 1000 || l.P95 != 1900 || l.Max != 2000 || l.Avg != 1050 {
-		t.Fatalf("%+v, want p50 1000, p95 1900, max 2000, avg 1050", l)
+	got := l.latency()
+	if got.Max != 2000.001 || got.Avg != 1050.001 {
+		t.Fatalf("%+v, want max 2000.001 and avg 1050.001 exactly", got)
 	}
-	if (latencyOf(nil) != Latency{}) {
+	for _, c := range []struct{ got, exact float64 }{{got.P50, 1000.001}, {got.P95, 1900.001}} {
+		if !withinStatedError(c.got, c.exact, TimeDecimals) {
+			t.Errorf("%+v: %v is not within %v of %v", got, c.got, RelativeAccuracy, c.exact)
+		}
+	}
+	if ((*latencyTally)(nil).latency() != Latency{}) {
 		t.Fatal("no latencies should give zeros")
+	}
+}
+
+// The average is of the exact sum. These four average 1724.9235 ms to the
+// microsecond: summed as floats, one order rounds it down and another up.
+func TestAverageLatencyDoesNotDependOnOrder(t *testing.T) {
+	values := []float64{2838.909, 917.635, 1927.717, 1215.433}
+	var averages []float64
+	for range 4 {
+		l := &latencyTally{dist: NewDistribution(TimeDecimals)}
+		for _, v := range values {
+			l.add(v)
+		}
+		averages = append(averages, l.latency().Avg)
+		values = append(values[1:], values[0])
+		values[0], values[2] = values[2], values[0]
+	}
+	if slices.Min(averages) != slices.Max(averages) || averages[0] != 1724.924 {
+		t.Fatalf("averages %v, want 1724.924 in every order", averages)
 	}
 }
 

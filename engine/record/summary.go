@@ -1,8 +1,8 @@
 package record
 
 import (
+	"maps"
 	"math"
-	"sort"
 	"strings"
 
 	"spillway/engine"
@@ -46,15 +46,6 @@ type Percentile struct {
 	P99 float64 `json:"p99"`
 }
 
-func percentiles(v []float64) Percentile {
-	if len(v) == 0 {
-		return Percentile{}
-	}
-	sorted := append([]float64(nil), v...)
-	sort.Float64s(sorted)
-	return Percentile{P50: percentile(sorted, 0.5), P95: percentile(sorted, 0.95), P99: percentile(sorted, 0.99)}
-}
-
 // Tokens totals a run's tokens: the input and output of the requests that
 // succeeded, what their calls reserved (input + max_tokens per attempt
 // that reached a deployment), and the tokens per minute that achieves from
@@ -84,7 +75,6 @@ type TenantSummary struct {
 	Cancelled   int     `json:"cancelled"`
 	Latency     Latency `json:"latency_ms"`
 	SuccessRate float64 `json:"success_rate"`
-	latencies   []float64
 }
 
 // AccountSummary is one account's share of the requests that reached a
@@ -94,7 +84,6 @@ type AccountSummary struct {
 	Succeeded int     `json:"succeeded"`
 	Failed    int     `json:"failed"`
 	Latency   Latency `json:"latency_ms"`
-	latencies []float64
 }
 
 // Latency summarises the end-to-end times of successful requests, in ms.
@@ -116,102 +105,37 @@ type LogStatus struct {
 func (r *Recorder) Summary() Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := Summary{
-		Planned:      r.info.Planned,
-		Requests:     len(r.requests),
-		ByDeployment: map[string]int{},
-		ByTenant:     map[string]*TenantSummary{},
-		ByAccount:    map[string]*AccountSummary{},
-		Regions:      map[string]map[string]int{},
-		Logs:         map[string]LogStatus{},
-		Tokens:       Tokens{ByDeployment: map[string]*DeploymentTokens{}},
+	return r.summary()
+}
+
+// summary adds the requests in flight to the tally of those that
+// finished.
+func (r *Recorder) summary() Summary {
+	c := r.tally.counts.clone()
+	for _, q := range r.requests.open {
+		c.add(q)
 	}
+	s := c.Summary
+	s.Planned = r.info.Planned
 	for _, b := range r.info.Buckets {
 		if name, ok := strings.CutPrefix(string(b.ID), engine.DeploymentBucket); ok && !b.ID.Tokens() {
-			s.ByDeployment[name] = 0
+			s.ByDeployment[name] += 0
 		}
 	}
-	var lastEnd float64 // ms
-	var ttft, tps []float64
-	broken := map[string]int{}
-	for i := range r.requests {
-		q := &r.requests[i]
-		for _, a := range q.Attempts {
-			if a.StreamOutcome != "" && a.StreamOutcome != "complete" && a.TTFTMS > 0 {
-				broken[a.StreamOutcome]++
-			}
-		}
-		if q.Outcome == OutcomeSucceeded && q.TTFTMS > 0 {
-			ttft = append(ttft, q.TTFTMS)
-			if a := q.Attempts[len(q.Attempts)-1]; a.EndMS-a.StartMS > q.TTFTMS {
-				tps = append(tps, math.Round(float64(a.StreamedTokens)/((a.EndMS-a.StartMS-q.TTFTMS)/1000)*10)/10)
-			}
-		}
-		t := s.ByTenant[q.Tenant]
-		if t == nil {
-			t = &TenantSummary{}
-			s.ByTenant[q.Tenant] = t
-		}
-		t.Requests++
-		lastEnd = max(lastEnd, q.EndMS)
-		for _, at := range q.Attempts {
-			s.Tokens.Reserved += at.ReservedTokens
-		}
-		var a *AccountSummary
-		if q.Account != "" {
-			if a = s.ByAccount[q.Account]; a == nil {
-				a = &AccountSummary{}
-				s.ByAccount[q.Account] = a
-			}
-			a.Requests++
-		}
-		switch q.Outcome {
-		case OutcomeSucceeded:
-			s.Succeeded++
-			t.Succeeded++
-			t.latencies = append(t.latencies, q.LatencyMS)
-			a.Succeeded++
-			a.latencies = append(a.latencies, q.LatencyMS)
-			s.ByDeployment[q.Deployment]++
-			s.Tokens.Input += q.InputTokens
-			s.Tokens.Output += q.OutputTokens
-			dt := s.Tokens.ByDeployment[q.Deployment]
-			if dt == nil {
-				dt = &DeploymentTokens{}
-				s.Tokens.ByDeployment[q.Deployment] = dt
-			}
-			dt.Input += q.InputTokens
-			dt.Output += q.OutputTokens
-			if q.Fallback {
-				s.FellBack++
-			}
-		case OutcomeRateLimited:
-			s.RateLimited++
-			t.RateLimited++
-		case OutcomeFailed:
-			s.Failed++
-			t.Failed++
-			if a != nil {
-				a.Failed++
-			}
-		case OutcomeCancelled:
-			s.Cancelled++
-			t.Cancelled++
-		}
-	}
-	for _, t := range s.ByTenant {
-		t.Latency = latencyOf(t.latencies)
+	for name, t := range s.ByTenant {
+		t.Latency = r.tally.tenantLatency[name].latency()
 		if t.Requests > 0 {
 			t.SuccessRate = math.Round(1000*float64(t.Succeeded)/float64(t.Requests)) / 10
 		}
 	}
-	for _, a := range s.ByAccount {
-		a.Latency = latencyOf(a.latencies)
+	for name, a := range s.ByAccount {
+		a.Latency = r.tally.accountLatency[name].latency()
 	}
-	if len(ttft) > 0 || len(broken) > 0 {
-		s.Streaming = &Streaming{Requests: len(ttft), TTFT: percentiles(ttft), TokensPerSecond: percentiles(tps), Broken: broken}
+	if streamed := r.tally.ttft.Count(); streamed > 0 || len(c.broken) > 0 {
+		s.Streaming = &Streaming{Requests: streamed, TTFT: r.tally.ttft.percentiles(), TokensPerSecond: r.tally.tps.percentiles(),
+			Broken: c.broken}
 	}
-	if minutes := lastEnd / 60_000; minutes > 0 {
+	if minutes := c.lastEnd / 60_000; minutes > 0 {
 		perMinute := func(n int) float64 { return math.Round(float64(n)/minutes*10) / 10 }
 		s.Tokens.TPM = perMinute(s.Tokens.Input + s.Tokens.Output)
 		for _, dt := range s.Tokens.ByDeployment {
@@ -229,27 +153,188 @@ func (r *Recorder) Summary() Summary {
 	return s
 }
 
-func latencyOf(ms []float64) Latency {
-	if len(ms) == 0 {
-		return Latency{}
+// tally is the summary of the requests that have finished, brought up to
+// date as each one finishes, so that no request need be kept for it. The
+// percentiles come from distributions fed in the engine's event order;
+// their answers do not depend on that order, nor does anything else here,
+// so the same seed gives the same summary at any speed.
+type tally struct {
+	counts         summaryCounts
+	tenantLatency  map[string]*latencyTally
+	accountLatency map[string]*latencyTally
+	ttft, tps      *Distribution // streamed successes' time to first token and tokens per second
+}
+
+func newTally() *tally {
+	return &tally{counts: newSummaryCounts(), tenantLatency: map[string]*latencyTally{}, accountLatency: map[string]*latencyTally{},
+		ttft: NewDistribution(TimeDecimals), tps: NewDistribution(RateDecimals)}
+}
+
+// finish adds q, which has its final outcome.
+func (t *tally) finish(q *Request) {
+	t.counts.add(q)
+	if q.Outcome != OutcomeSucceeded {
+		return
 	}
-	sorted := append([]float64(nil), ms...)
-	sort.Float64s(sorted)
-	sum := 0.0
-	for _, v := range sorted {
-		sum += v
+	latencyFor(t.tenantLatency, q.Tenant).add(q.LatencyMS)
+	if q.Account != "" {
+		latencyFor(t.accountLatency, q.Account).add(q.LatencyMS)
 	}
-	return Latency{
-		Avg: math.Round(sum/float64(len(sorted))*1000) / 1000,
-		P50: percentile(sorted, 0.50),
-		P95: percentile(sorted, 0.95),
-		Max: sorted[len(sorted)-1],
+	if q.TTFTMS > 0 {
+		t.ttft.Add(q.TTFTMS)
+		// Tokens a second once the first came, on the attempt that answered.
+		if a := q.Attempts[len(q.Attempts)-1]; a.EndMS-a.StartMS > q.TTFTMS {
+			t.tps.Add(math.Round(float64(a.StreamedTokens)/((a.EndMS-a.StartMS-q.TTFTMS)/1000)*10) / 10)
+		}
 	}
 }
 
-// percentile uses the nearest-rank method: the smallest value with at least
-// p of the data at or below it.
-func percentile(sorted []float64, p float64) float64 {
-	rank := int(math.Ceil(p * float64(len(sorted))))
-	return sorted[max(0, rank-1)]
+// latencyFor is the tally of name in m, made on first use.
+func latencyFor(m map[string]*latencyTally, name string) *latencyTally {
+	l := m[name]
+	if l == nil {
+		l = &latencyTally{dist: NewDistribution(TimeDecimals)}
+		m[name] = l
+	}
+	return l
+}
+
+func (d *Distribution) percentiles() Percentile {
+	return Percentile{P50: d.Percentile(0.50), P95: d.Percentile(0.95), P99: d.Percentile(0.99)}
+}
+
+// latencyTally is one scope's latencies of succeeded requests: a
+// distribution for the percentiles and the exact maximum, and their sum
+// in whole microseconds, the record's resolution, which is exact and does
+// not depend on the order requests finish in, as a sum of floats would.
+type latencyTally struct {
+	dist      *Distribution
+	sumMicros int64
+}
+
+func (l *latencyTally) add(ms float64) {
+	l.dist.Add(ms)
+	l.sumMicros += int64(math.Round(ms * 1000))
+}
+
+// latency is the scope's Latency; zeros for a scope without successes.
+func (l *latencyTally) latency() Latency {
+	if l == nil || l.dist.Count() == 0 {
+		return Latency{}
+	}
+	return Latency{
+		Avg: math.Round(float64(l.sumMicros)/float64(l.dist.Count())) / 1000,
+		P50: l.dist.Percentile(0.50),
+		P95: l.dist.Percentile(0.95),
+		Max: l.dist.Max(),
+	}
+}
+
+// summaryCounts are the summary's counts and totals, which a request in
+// flight has its share of too: it counts as sent, in its tenant, and with
+// the tokens its attempts reserved and the streams they broke.
+type summaryCounts struct {
+	Summary
+	lastEnd float64        // ms: the latest end of a request, for tokens per minute
+	broken  map[string]int // streams that broke after their first token, by how
+}
+
+func newSummaryCounts() summaryCounts {
+	return summaryCounts{
+		Summary: Summary{
+			ByDeployment: map[string]int{},
+			ByTenant:     map[string]*TenantSummary{},
+			ByAccount:    map[string]*AccountSummary{},
+			Regions:      map[string]map[string]int{},
+			Logs:         map[string]LogStatus{},
+			Tokens:       Tokens{ByDeployment: map[string]*DeploymentTokens{}},
+		},
+		broken: map[string]int{},
+	}
+}
+
+// clone copies the counts deep enough for the copy to be added to and
+// filled in.
+func (c *summaryCounts) clone() summaryCounts {
+	out := newSummaryCounts()
+	s := c.Summary
+	s.ByDeployment, s.ByTenant, s.ByAccount, s.Regions, s.Logs = out.ByDeployment, out.ByTenant, out.ByAccount, out.Regions, out.Logs
+	s.Tokens.ByDeployment = out.Tokens.ByDeployment
+	out.Summary = s
+	out.lastEnd = c.lastEnd
+	maps.Copy(out.ByDeployment, c.ByDeployment)
+	for name, t := range c.ByTenant {
+		copied := *t
+		out.ByTenant[name] = &copied
+	}
+	for name, a := range c.ByAccount {
+		copied := *a
+		out.ByAccount[name] = &copied
+	}
+	for name, dt := range c.Tokens.ByDeployment {
+		copied := *dt
+		out.Tokens.ByDeployment[name] = &copied
+	}
+	maps.Copy(out.broken, c.broken)
+	return out
+}
+
+// add counts q, finished or in flight.
+func (c *summaryCounts) add(q *Request) {
+	s := &c.Summary
+	s.Requests++
+	for _, a := range q.Attempts {
+		if a.StreamOutcome != "" && a.StreamOutcome != "complete" && a.TTFTMS > 0 {
+			c.broken[a.StreamOutcome]++
+		}
+		s.Tokens.Reserved += a.ReservedTokens
+	}
+	c.lastEnd = max(c.lastEnd, q.EndMS)
+	t := s.ByTenant[q.Tenant]
+	if t == nil {
+		t = &TenantSummary{}
+		s.ByTenant[q.Tenant] = t
+	}
+	t.Requests++
+	var a *AccountSummary
+	if q.Account != "" {
+		if a = s.ByAccount[q.Account]; a == nil {
+			a = &AccountSummary{}
+			s.ByAccount[q.Account] = a
+		}
+		a.Requests++
+	}
+	switch q.Outcome {
+	case OutcomeSucceeded:
+		s.Succeeded++
+		t.Succeeded++
+		if a != nil {
+			a.Succeeded++
+		}
+		s.ByDeployment[q.Deployment]++
+		s.Tokens.Input += q.InputTokens
+		s.Tokens.Output += q.OutputTokens
+		dt := s.Tokens.ByDeployment[q.Deployment]
+		if dt == nil {
+			dt = &DeploymentTokens{}
+			s.Tokens.ByDeployment[q.Deployment] = dt
+		}
+		dt.Input += q.InputTokens
+		dt.Output += q.OutputTokens
+		if q.Fallback {
+			s.FellBack++
+		}
+	case OutcomeRateLimited:
+		s.RateLimited++
+		t.RateLimited++
+	case OutcomeFailed:
+		s.Failed++
+		t.Failed++
+		if a != nil {
+			a.Failed++
+		}
+	case OutcomeCancelled:
+		s.Cancelled++
+		t.Cancelled++
+	}
 }

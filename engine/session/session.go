@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +35,10 @@ type Config struct {
 	// TimelineDir is where each recorder spools the full event timeline, so
 	// exports carry "events"; empty keeps no timeline.
 	TimelineDir string
+	// Loopback reaches the embedded emulator over loopback TCP, for anyone
+	// who wants to watch the wire; by default the SDK reaches its handler
+	// in this process, with no socket.
+	Loopback bool
 }
 
 // Backend describes what a run talks to, for people and for the record.
@@ -79,6 +85,10 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		if err := rec.KeepTimeline(cfg.TimelineDir); err != nil {
 			return nil, fmt.Errorf("cannot keep the event timeline in %s: %w", cfg.TimelineDir, err)
 		}
+	} else if err := rec.SpoolRequests(os.TempDir()); err != nil {
+		// Without a record to write, the finished requests still go to
+		// disk, so a long run's memory does not grow with its length.
+		return nil, fmt.Errorf("cannot keep the run's requests in %s: %w; set TMPDIR to a writable directory", os.TempDir(), err)
 	}
 	client, b, faults, closeBackend, err := connect(ctx, cfg, s)
 	if err != nil {
@@ -114,16 +124,28 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 	var faults engine.FaultInjector
 	target := bedrock.Target{Endpoint: cfg.Endpoint}
 	if cfg.Backend == "sim" {
-		emu := emulator.New(s, cfg.File.Models, cfg.Seed, time.Now(), emulator.Options{})
-		url, err := emu.Listen("127.0.0.1:0")
-		if err != nil {
-			return nil, Backend{}, nil, nil, fmt.Errorf("starting the embedded emulator: %w", err)
+		// Logs bounded as a standalone emulator's are, and besides dropped
+		// once they have been visible for embeddedLogsVisibleFor, so a long
+		// run's memory stops growing within minutes; the Region query's
+		// running counts keep what they counted after the records go.
+		emu := emulator.New(s, cfg.File.Models, cfg.Seed, time.Now(), emulator.Options{
+			LogRetention: emulator.StandaloneLogRetention, MaxLogRecords: emulator.StandaloneMaxLogRecords,
+			LogVisibleFor: max(embeddedLogsVisibleFor, 2*s.Logs.PollEvery)})
+		url, transport := emulator.InProcessEndpoint, http.RoundTripper(emu.Transport())
+		faultHTTP := &http.Client{Transport: transport, Timeout: faultCallTimeout}
+		if cfg.Loopback {
+			var err error
+			if url, err = emu.Listen("127.0.0.1:0"); err != nil {
+				return nil, Backend{}, nil, nil, fmt.Errorf("starting the embedded emulator: %w", err)
+			}
+			transport, faultHTTP = nil, nil
+			closeBackend = func() { emu.Close() }
 		}
-		closeBackend = func() { emu.Close() }
-		faults = &emulatorFaults{client: &emulator.FaultClient{Endpoint: url}, ids: map[int]int{}}
+		faults = &emulatorFaults{client: &emulator.FaultClient{Endpoint: url, HTTP: faultHTTP}, ids: map[int]int{}}
 		target = bedrock.Target{
-			Endpoint: url,
-			Virtual:  true,
+			Endpoint:  url,
+			Virtual:   true,
+			Transport: transport,
 			Credentials: func(a scenarios.Account) aws.CredentialsProvider {
 				return credentials.NewStaticCredentialsProvider(emulator.AccessKeyID(a.Name), emulator.SecretAccessKey, "")
 			},
@@ -144,10 +166,14 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 		b.AccountIDs[a.Spec.Name] = a.AccountID
 	}
 	switch {
-	case cfg.Backend == "sim":
-		b.Badge, b.Detail = "SIMULATED", "embedded emulator at "+target.Endpoint+" via aws-sdk-go-v2; no AWS calls, no credentials"
-		b.Brief = "embedded emulator, no AWS calls"
+	case cfg.Backend == "sim" && cfg.Loopback:
+		b.Badge, b.Detail = "SIMULATED", "embedded emulator at "+target.Endpoint+" over loopback TCP via aws-sdk-go-v2; no AWS calls, no credentials"
+		b.Brief = "embedded emulator, loopback TCP"
 		b.Meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
+	case cfg.Backend == "sim":
+		b.Badge, b.Detail = "SIMULATED", "embedded emulator in process via aws-sdk-go-v2 (no socket); no AWS calls, no credentials"
+		b.Brief = "embedded emulator, no AWS calls"
+		b.Meta = record.Meta{Backend: "simulated", Endpoint: InProcessEndpoint}
 	case cfg.Endpoint != "":
 		b.Badge, b.Detail = "EMULATED ENDPOINT", cfg.Endpoint+" via aws-sdk-go-v2, not AWS — accounts "+strings.Join(accounts, ", ")
 		b.Brief = cfg.Endpoint
@@ -163,6 +189,18 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 	}
 	return client, b, faults, closeBackend, nil
 }
+
+// embeddedLogsVisibleFor is how long, in simulated time, a run's embedded
+// emulator keeps an invocation log record after it became visible. The
+// engine polls every logs.poll_every (a few simulated seconds unless the
+// scenario says otherwise), so its query has folded every record in long
+// before; a scenario that polls less often than every five minutes gets
+// twice its interval.
+const embeddedLogsVisibleFor = 10 * time.Minute
+
+// InProcessEndpoint is what a record says a run reached when the SDK
+// called the embedded emulator's handler in this process.
+const InProcessEndpoint = "in-process"
 
 // emulatorFaults hands a run's faults to its embedded emulator through the
 // emulator's fault API, the road any client's faults take, on the run's

@@ -8,8 +8,8 @@
 // Region split, the summary's counts from the invocation logs. It never
 // needs the event timeline, so records exported without one compare too.
 // The figures are taken the way the record's summary takes them (the same
-// nearest-rank percentiles, the same rounding of rates), so a comparison
-// agrees with what each run printed when it ended.
+// percentile sketch, the same rounding of rates), so a comparison agrees
+// with what each run printed when it ended.
 //
 // Runs builds the Comparison; WriteText lays it out for a terminal, and it
 // encodes as JSON for a pipeline. Check evaluates a --fail-if expression
@@ -192,21 +192,13 @@ type figures struct {
 
 // measure takes one run's figures in a single pass over its requests.
 func measure(l *record.Loaded) figures {
-	var overall tally
+	overall := newTally()
 	tenants, deployments, accounts := map[string]*tally{}, map[string]*tally{}, map[string]*tally{}
-	// Most requests succeed: room for them all saves regrowing.
-	latencies, ttfts := make([]sample, 0, len(l.Requests)), []sample(nil)
 	for i := range l.Requests {
 		q := &l.Requests[i]
-		tallies := [4]*tally{&overall, scope(tenants, q.Tenant), scope(deployments, q.Deployment), scope(accounts, q.Account)}
+		tallies := [4]*tally{overall, scope(tenants, q.Tenant), scope(deployments, q.Deployment), scope(accounts, q.Account)}
 		for _, t := range tallies {
 			t.addRequest(q)
-		}
-		if q.Outcome == record.OutcomeSucceeded {
-			latencies = append(latencies, sample{q.LatencyMS, tallies})
-			if isStreamed(q) {
-				ttfts = append(ttfts, sample{q.TTFTMS, tallies})
-			}
 		}
 		for j := range q.Attempts {
 			at := &q.Attempts[j]
@@ -215,13 +207,11 @@ func measure(l *record.Loaded) figures {
 			}
 			// The attempt counts where it was routed, which is not
 			// where the request ended.
-			for _, t := range [4]*tally{&overall, tallies[1], scope(deployments, at.Deployment), scope(accounts, at.Account)} {
+			for _, t := range [4]*tally{overall, tallies[1], scope(deployments, at.Deployment), scope(accounts, at.Account)} {
 				t.addAttempt(at)
 			}
 		}
 	}
-	spread(latencies, func(t *tally) *[]float64 { return &t.latencies })
-	spread(ttfts, func(t *tally) *[]float64 { return &t.ttfts })
 	succeeded := overall.m.Succeeded
 	finish := func(tallies map[string]*tally) map[string]Metrics {
 		out := make(map[string]Metrics, len(tallies))
@@ -261,7 +251,7 @@ func (f *figures) include(l *record.Loaded) {
 func scope(tallies map[string]*tally, name string) *tally {
 	t := tallies[name]
 	if t == nil {
-		t = &tally{}
+		t = newTally()
 		tallies[name] = t
 	}
 	return t

@@ -1,9 +1,7 @@
 package compare
 
 import (
-	"cmp"
 	"math"
-	"slices"
 
 	"spillway/engine/record"
 )
@@ -48,8 +46,9 @@ type Metrics struct {
 	// bucket was empty, or it was cooling down after throttling.
 	Skipped int `json:"skipped" expr:"skipped"`
 	// P50MS, P95MS and P99MS are the end-to-end latency of the succeeded
-	// requests in milliseconds, nearest rank as the record's summary takes
-	// it; 0 without successes.
+	// requests in milliseconds, as the record's summary computes them:
+	// within record.RelativeAccuracy (0.5 %) of the nearest rank; 0
+	// without successes.
 	P50MS float64 `json:"p50_ms" expr:"p50_ms"`
 	P95MS float64 `json:"p95_ms" expr:"p95_ms"`
 	P99MS float64 `json:"p99_ms" expr:"p99_ms"`
@@ -114,10 +113,13 @@ func delta(a, b Metrics) Metrics {
 // tally gathers one scope's requests and attempts.
 type tally struct {
 	m Metrics
-	// latencies and ttfts are the scope's values in ascending order, as
-	// spread hands them out.
-	latencies []float64
-	ttfts     []float64
+	// latency and ttft are the scope's successes, as the record's summary
+	// gathers them.
+	latency, ttft *record.Distribution
+}
+
+func newTally() *tally {
+	return &tally{latency: record.NewDistribution(record.TimeDecimals), ttft: record.NewDistribution(record.TimeDecimals)}
 }
 
 func (t *tally) addRequest(q *record.Request) {
@@ -127,11 +129,13 @@ func (t *tally) addRequest(q *record.Request) {
 		t.m.Succeeded++
 		t.m.InputTokens += q.InputTokens
 		t.m.OutputTokens += q.OutputTokens
+		t.latency.Add(q.LatencyMS)
 		if q.Fallback {
 			t.m.FellBack++
 		}
 		if isStreamed(q) {
 			t.m.Streamed++
+			t.ttft.Add(q.TTFTMS)
 		}
 	case record.OutcomeRateLimited:
 		t.m.RateLimited++
@@ -155,34 +159,15 @@ func (t *tally) addAttempt(a *record.Attempt) {
 // token.
 func isStreamed(q *record.Request) bool { return q.TTFTMS > 0 }
 
-// sample is one request's latency or time to first token, with the
-// tallies it counts in.
-type sample struct {
-	value   float64
-	tallies [4]*tally // the whole run's, its tenant's, deployment's and account's
-}
-
-// spread sorts the samples and hands each tally its values in order: one
-// sort of a run's values rather than one per scope they count in.
-func spread(samples []sample, values func(*tally) *[]float64) {
-	slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.value, b.value) })
-	for _, s := range samples {
-		for _, t := range s.tallies {
-			v := values(t)
-			*v = append(*v, s.value)
-		}
-	}
-}
-
-// metrics finishes the tally, once spread has given it its values;
-// runSucceeded is the whole run's successes, for Share.
+// metrics finishes the tally; runSucceeded is the whole run's successes,
+// for Share.
 func (t *tally) metrics(runSucceeded int) Metrics {
 	m := t.m
 	m.SuccessRate = percent(m.Succeeded, m.Requests)
 	m.FellBackRate = percent(m.FellBack, m.Succeeded)
 	m.Share = percent(m.Succeeded, runSucceeded)
-	m.P50MS, m.P95MS, m.P99MS = percentiles(t.latencies)
-	m.TTFTP50MS, m.TTFTP95MS, m.TTFTP99MS = percentiles(t.ttfts)
+	m.P50MS, m.P95MS, m.P99MS = percentiles(t.latency)
+	m.TTFTP50MS, m.TTFTP95MS, m.TTFTP99MS = percentiles(t.ttft)
 	return m
 }
 
@@ -194,25 +179,13 @@ func percent(n, total int) float64 {
 	return math.Round(1000*float64(n)/float64(total)) / 10
 }
 
-// percentiles are p50, p95 and p99 of sorted values; all 0 when there
-// are none.
-func percentiles(sorted []float64) (p50, p95, p99 float64) {
-	if len(sorted) == 0 {
-		return 0, 0, 0
-	}
-	return percentile(sorted, 0.50), percentile(sorted, 0.95), percentile(sorted, 0.99)
-}
-
-// percentile is the nearest-rank percentile of sorted values, the smallest
-// value with at least p of the data at or below it: the definition
-// record's summary uses (its percentile function is unexported), so that
-// a comparison's p95 of a run is the p95 its summary printed.
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p * float64(len(sorted))))
-	return sorted[max(0, rank-1)]
+// percentiles are p50, p95 and p99 as the record's summary computes them:
+// the same sketch, within record.RelativeAccuracy of the nearest rank,
+// rounded to the microsecond. Being the same function on the same values,
+// a comparison's p95 of a run is, to the last digit, the p95 its summary
+// printed. All 0 when there are no values.
+func percentiles(d *record.Distribution) (p50, p95, p99 float64) {
+	return d.Percentile(0.50), d.Percentile(0.95), d.Percentile(0.99)
 }
 
 // tenth rounds to 0.1, dropping the float noise of a difference of two

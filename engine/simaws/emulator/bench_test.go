@@ -47,12 +47,20 @@ func BenchmarkConverseRoundTrip(b *testing.B) {
 	}))
 	defer canned.Close()
 
-	for _, target := range []struct{ name, url string }{{"emulator", emuURL}, {"canned", canned.URL}} {
+	// The emulator over loopback TCP, the same emulator in process (no
+	// socket), and the canned server over TCP, in one run.
+	for _, target := range []struct {
+		name, url string
+		transport http.RoundTripper
+	}{{"emulator", emuURL, nil}, {"emulator-in-process", emulator.InProcessEndpoint, emu.Transport()}, {"canned", canned.URL, nil}} {
 		b.Run(target.name, func(b *testing.B) {
 			cfg := aws.Config{Region: "us-east-1",
 				Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
 			client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 				o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(target.url), aws.NopRetryer{}, []string{"sigv4"}
+				if target.transport != nil {
+					o.HTTPClient = &http.Client{Transport: target.transport}
+				}
 			})
 			in := converseInput(profileID)
 			ctx := context.Background()
@@ -137,13 +145,22 @@ func BenchmarkConverseStreamRoundTrip(b *testing.B) {
 	}))
 	defer canned.Close()
 
-	for _, target := range []struct{ name, url string }{{"emulator", emuURL}, {"canned", canned.URL}} {
+	for _, target := range []struct {
+		name, url string
+		transport http.RoundTripper
+	}{{"emulator", emuURL, nil}, {"emulator-in-process", emulator.InProcessEndpoint, emu.Transport()}, {"canned", canned.URL, nil}} {
 		b.Run(target.name, func(b *testing.B) {
 			cfg := aws.Config{Region: "us-east-1",
 				Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID("acct"), emulator.SecretAccessKey, "")}
 			client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 				o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(target.url), aws.NopRetryer{}, []string{"sigv4"}
 			}, ownBodies)
+			if target.transport != nil {
+				client = bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+					o.BaseEndpoint, o.Retryer, o.AuthSchemePreference = aws.String(target.url), aws.NopRetryer{}, []string{"sigv4"}
+					o.HTTPClient = &http.Client{Transport: target.transport}
+				})
+			}
 			in := converseInput(profileID)
 			stream := &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig}
 			ctx := context.Background()

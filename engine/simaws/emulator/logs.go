@@ -51,6 +51,16 @@ type queries struct {
 	seq      uint64
 	bytes    int // what the kept queries hold: their text and answers
 	maxBytes int // keptQueryBytes
+	// unfinished are the kept queries not yet complete, the only ones that
+	// can be Running: StartQuery counts those, not every kept query.
+	unfinished map[*storedQuery]struct{}
+	// earliest is no later than when any kept query started, on the
+	// emulator's own clock, so prune knows without a walk that none has
+	// aged out.
+	earliest time.Time
+	// running are the stats queries clients poll again and again, kept so
+	// that each poll reads only what is new.
+	running *runningQueries
 }
 
 type storedQuery struct {
@@ -68,7 +78,8 @@ type storedQuery struct {
 func (sq *storedQuery) size() int { return len(sq.text) + len(sq.results) + 256 }
 
 func newQueries() *queries {
-	return &queries{byID: map[string]*storedQuery{}, maxBytes: keptQueryBytes}
+	return &queries{byID: map[string]*storedQuery{}, maxBytes: keptQueryBytes,
+		unfinished: map[*storedQuery]struct{}{}, running: newRunningQueries()}
 }
 
 // add keeps a new query, forgetting old ones past the bounds.
@@ -76,6 +87,12 @@ func (l *queries) add(sq *storedQuery, now time.Time) {
 	l.byID[sq.id] = sq
 	l.order = append(l.order, sq.id)
 	l.bytes += sq.size()
+	if !sq.done {
+		l.unfinished[sq] = struct{}{}
+	}
+	if len(l.order) == 1 || sq.startedAt.Before(l.earliest) {
+		l.earliest = sq.startedAt
+	}
 	l.prune(now, sq)
 }
 
@@ -83,6 +100,7 @@ func (l *queries) add(sq *storedQuery, now time.Time) {
 func (l *queries) complete(sq *storedQuery, results json.RawMessage, matched, scanned int, now time.Time) {
 	l.bytes -= sq.size()
 	sq.done, sq.parsed, sq.results, sq.matched, sq.scanned = true, nil, results, matched, scanned
+	delete(l.unfinished, sq)
 	l.bytes += sq.size()
 	l.prune(now, sq)
 }
@@ -94,20 +112,46 @@ func (l *queries) complete(sq *storedQuery, results json.RawMessage, matched, sc
 // other client's queries.
 func (l *queries) prune(now time.Time, keep *storedQuery) {
 	cutoff := now.Add(-keptFor)
+	if !l.earliest.Before(cutoff) {
+		// None has aged out, so at most the oldest go, as the bounds ask:
+		// found without a walk, as every poll comes here thrice and a long
+		// run keeps the store full.
+		for l.overBounds() && l.byID[l.order[0]] != keep {
+			l.forget(l.byID[l.order[0]])
+			l.order[0] = ""
+			l.order = l.order[1:]
+		}
+		if !l.overBounds() {
+			return
+		}
+	}
 	excess := len(l.order) - keptQueries
 	kept := l.order[:0]
 	for _, id := range l.order {
 		sq := l.byID[id]
 		if sq != keep && (sq.startedAt.Before(cutoff) || excess > 0 || l.bytes > l.maxBytes) {
-			delete(l.byID, id)
-			l.bytes -= sq.size()
+			l.forget(sq)
 			excess--
 			continue
+		}
+		if len(kept) == 0 || sq.startedAt.Before(l.earliest) {
+			l.earliest = sq.startedAt
 		}
 		kept = append(kept, id)
 	}
 	clear(l.order[len(kept):])
 	l.order = kept
+}
+
+// overBounds reports whether the store keeps more queries or bytes than
+// it may.
+func (l *queries) overBounds() bool { return len(l.order) > keptQueries || l.bytes > l.maxBytes }
+
+// forget lets go of sq; the caller takes it out of order.
+func (l *queries) forget(sq *storedQuery) {
+	delete(l.byID, sq.id)
+	delete(l.unfinished, sq)
+	l.bytes -= sq.size()
 }
 
 // status is Running until the query's run time has passed, then Complete.
@@ -228,7 +272,7 @@ func (s *Server) startQuery(q *request, body []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	running := 0
-	for _, sq := range l.byID {
+	for sq := range l.unfinished {
 		if sq.account == q.account.Name && s.status(sq, q.now) == "Running" {
 			running++
 		}
@@ -309,11 +353,16 @@ func (s *Server) results(q *request, id string) (status string, rows json.RawMes
 	return status, rows, matched, scanned, true
 }
 
-// execute runs a query over the records visible at now.
+// execute runs a query over the records visible at now: from its running
+// counts when it repeats an earlier stats query, else by a full scan. The
+// caller holds the query store's lock.
 func (s *Server) execute(sq *storedQuery, now time.Time) ([]resultRow, int, int) {
 	// An account nobody has called lately still holds records past the
 	// retention; a query must not see them.
 	s.fleet.ExpireLogs(s.opts.Clock())
+	if rows, matched, scanned, ok := s.logs.running.run(s.fleet, sq, now); ok {
+		return rows, matched, scanned
+	}
 	x := sq.parsed.start()
 	scanned := 0
 	var lr logRecord

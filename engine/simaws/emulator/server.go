@@ -133,12 +133,18 @@ type Options struct {
 
 	// LogRetention drops invocation log records whose call ended longer ago
 	// than this on the emulator's clock, and MaxLogRecords keeps at most that
-	// many per account, oldest dropped first. Zero keeps every record, which
-	// the embedded emulator of one run needs: its Region histogram counts
-	// every call since the run began. A standalone emulator passes
-	// StandaloneLogRetention and StandaloneMaxLogRecords.
+	// many per account, oldest dropped first. Zero keeps every record. Both
+	// the standalone and a run's embedded emulator pass
+	// StandaloneLogRetention and StandaloneMaxLogRecords: a polled query
+	// keeps counting what it folded in before the records expired, so a
+	// run's Region histogram still counts every call since it began.
 	LogRetention  time.Duration
 	MaxLogRecords int
+	// LogVisibleFor drops a record once it has been visible this long on
+	// the calls' simulated clock (fleet.LogRetention.VisibleFor): for the
+	// embedded emulator of a run, whose polled query has counted it by
+	// then. Zero keeps it.
+	LogVisibleFor time.Duration
 
 	// Pace divides the latencies of models the world does not describe,
 	// those from the model catalog, as World divides the world's own: a
@@ -219,7 +225,7 @@ func New(world *scenarios.Scenario, fileModels []scenarios.Model, seed uint64, e
 		busyWait:  defaultBusyWait,
 		logsCalls: make(chan struct{}, maxConcurrentLogsCalls),
 	}
-	s.fleet.SetLogRetention(fleet.LogRetention{MaxAge: opts.LogRetention, MaxRecords: opts.MaxLogRecords})
+	s.fleet.SetLogRetention(fleet.LogRetention{MaxAge: opts.LogRetention, MaxRecords: opts.MaxLogRecords, VisibleFor: opts.LogVisibleFor})
 	s.fleet.SetPace(opts.Pace)
 	for _, a := range world.Accounts {
 		s.byKey[AccessKeyID(a.Name)] = a

@@ -52,8 +52,9 @@ type logStore struct {
 
 // LogRetention bounds the invocation logs the fleet keeps for each account,
 // as a CloudWatch log group's retention setting does. The zero value keeps
-// every record, which is what one run needs: its Region histogram counts
-// every call since the run began, and the scenario file bounds the run.
+// every record. A run's Region histogram counts every call since the run
+// began even under a bound, as long as it reads the logs through a LogTail
+// often enough that records are handed over before they are dropped.
 type LogRetention struct {
 	// MaxAge is how long ExpireLogs keeps a record after its call ended.
 	// Zero keeps records of any age.
@@ -61,6 +62,14 @@ type LogRetention struct {
 	// MaxRecords keeps at most this many records per account, dropping the
 	// oldest as new ones arrive. Zero keeps any number.
 	MaxRecords int
+	// VisibleFor drops a record once it has been visible this long by the
+	// calls' own clock: the newest call's end, less VisibleFor. A run's
+	// embedded emulator has one client, whose polled query folds each
+	// record into its counts within seconds of it becoming visible, so its
+	// logs need not grow with the run's length (MaxAge counts on the wall
+	// clock, which a run at --speed max hardly moves). Zero keeps records
+	// however long they have been visible.
+	VisibleFor time.Duration
 }
 
 // SetLogRetention bounds the logs from now on; records already past the
@@ -94,6 +103,11 @@ type recordLog struct {
 	ring []stored
 	head int // index of the oldest record
 	n    int // how many records the ring holds
+	// first is the log position of the oldest record: how many records
+	// the log has dropped. Positions number records in arrival order and
+	// never change, so a LogTail can find a record again after others
+	// have come and gone.
+	first uint64
 }
 
 // capacity is how many records the log has room for without growing.
@@ -105,6 +119,15 @@ func (l *recordLog) dropOldest() {
 	l.ring[l.head] = stored{} // let go of its strings
 	l.head = (l.head + 1) % len(l.ring)
 	l.n--
+	l.first++
+}
+
+// end is the position the next record will take.
+func (l *recordLog) end() uint64 { return l.first + uint64(l.n) }
+
+// at is the record at position pos, which must be within [first, end).
+func (l *recordLog) at(pos uint64) *stored {
+	return &l.ring[(l.head+int(pos-l.first))%len(l.ring)]
 }
 
 // push appends r, first dropping the oldest record when the log holds
@@ -221,7 +244,16 @@ func newLogStore(s *scenarios.Scenario) *logStore {
 }
 
 func (ls *logStore) add(account string, r stored) {
-	ls.accounts[account].push(r, ls.retention.MaxRecords)
+	l := ls.accounts[account]
+	l.push(r, ls.retention.MaxRecords)
+	if ls.retention.VisibleFor > 0 {
+		// Oldest first: a record behind one still kept waits its turn,
+		// which keeps a little more than needed and never less.
+		cutoff := r.at - int64(ls.retention.VisibleFor)
+		for l.n > 1 && l.oldest().visibleAt < cutoff {
+			l.dropOldest()
+		}
+	}
 }
 
 // Records returns the records of one log group visible at now, in Bedrock's

@@ -143,3 +143,32 @@ func TestAFutureStampedCallDoesNotStopExpiry(t *testing.T) {
 		t.Fatalf("%d records kept three hours after they were received, want none", n)
 	}
 }
+
+// VisibleFor drops a record once it has been visible that long by the
+// calls' own clock, with no ExpireLogs and no wall clock: a call a minute
+// for three hours keeps about the last VisibleFor's worth, and never a
+// record that is not yet visible.
+func TestLogRetentionDropsRecordsVisibleForLongerThanVisibleFor(t *testing.T) {
+	f := New(scenario(scenarios.Unlimited, nil), nil, 1, epoch)
+	f.SetLogRetention(LogRetention{VisibleFor: 30 * time.Minute})
+	var last Reply
+	for i := range 181 {
+		if last = f.Invoke(epoch.Add(time.Duration(i)*time.Minute), call(profile)); last.Err != nil {
+			t.Fatal(last.Err)
+		}
+		l := f.logs.accounts["a"]
+		newest := l.at(l.end() - 1)
+		for pos := l.first; pos < l.end(); pos++ {
+			if r := l.at(pos); r.visibleAt < newest.at-int64(31*time.Minute) {
+				t.Fatalf("after call %d a record visible since %v is still kept", i, time.Duration(newest.at-r.visibleAt))
+			}
+		}
+	}
+	records := f.Records("a", group, farFuture)
+	if n := len(records); n < 28 || n > 32 {
+		t.Fatalf("%d records kept, want about the last 30 minutes' worth", n)
+	}
+	if records[len(records)-1].RequestID != last.RequestID {
+		t.Fatal("the newest record, not yet visible, was dropped")
+	}
+}
