@@ -39,10 +39,15 @@ func (c *comparison) show(title, text string) {
 
 func (c *comparison) close() { c.choosing, c.lines = false, nil }
 
+// textRows is how many lines of the comparison a body of height shows,
+// under its title and above the line that says where they are.
+func textRows(height int) int { return max(1, height-2) }
+
 // Update moves through the list or the text, closes, or chooses a record.
-// rows is how many lines of text the body shows.
-func (c *comparison) Update(msg tea.KeyPressMsg, rows int) {
+// height is the body's, as View is given it.
+func (c *comparison) Update(msg tea.KeyPressMsg, height int) {
 	k := c.keys
+	rows := textRows(height)
 	if key.Matches(msg, k.Close) || msg.String() == "C" {
 		c.close()
 		return
@@ -80,7 +85,7 @@ func (c *comparison) View(st Styles, width, height int) string {
 	if c.choosing {
 		return c.listView(st, width, height)
 	}
-	rows := max(1, height-2)
+	rows := textRows(height)
 	lines := []string{st.Bold.Render(fit(c.title, width))}
 	end := min(len(c.lines), c.scroll+rows)
 	for i, line := range c.lines[c.scroll:end] {
@@ -98,7 +103,10 @@ func (c *comparison) View(st Styles, width, height int) string {
 }
 
 func (c *comparison) listView(st Styles, width, height int) string {
-	lines := []string{st.Bold.Render(fit("Compare with a recorded run · enter sets it beside this run: A the record, B this run as it is now", width))}
+	// The parts that say what A and B are go last, when the width is short.
+	title := joinFitting(width, " · ", part{text: "Compare with a recorded run", rank: 2},
+		part{text: "A the record, B this run as it is now", rank: 1}, part{text: "enter sets it beside this run", rank: 0})
+	lines := []string{st.Bold.Render(fit(title, width))}
 	if len(c.records) == 0 {
 		return block(append(lines, "", fit("No recorded runs here. e exports this run; run again (r) and compare the two.", width)), width, height)
 	}

@@ -345,7 +345,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if m.compare.open() {
-		m.compare.Update(msg, m.layout().bodyH-2)
+		m.compare.Update(msg, m.layout().bodyH)
 		if path := m.compare.chosen; path != "" {
 			m.compare.chosen = ""
 			return m.compareWith(path)

@@ -132,12 +132,16 @@ func (m *memoryStore) close() error { return nil }
 type spooledStore struct {
 	spool *spool
 	line  bytes.Buffer
+	enc   *json.Encoder // writes to line; one for the run, not one per request
 }
 
 func (s *spooledStore) add(q *Request) {
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.line)
+	}
 	s.line.Reset()
 	// Encode is json.Marshal with a newline: the export's bytes exactly.
-	if err := json.NewEncoder(&s.line).Encode(q); err != nil {
+	if err := s.enc.Encode(q); err != nil {
 		s.spool.fail(fmt.Errorf("request %d: %w", q.ID, err))
 		return
 	}

@@ -178,8 +178,8 @@ func (w *pipeWriter) WriteHeader(status int) {
 
 func (w *pipeWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
-	n, err := w.body.write(p)
-	if w.body.buffered() > headerFlushSize {
+	n, buffered, err := w.body.write(p)
+	if buffered > headerFlushSize {
 		w.sendHeaders()
 	}
 	return n, err
@@ -235,21 +235,16 @@ func newPipeBody(ctx context.Context) *pipeBody {
 	return &pipeBody{ctx: ctx, written: make(chan struct{}, 1)}
 }
 
-func (b *pipeBody) write(p []byte) (int, error) {
+// write appends p for the client and says how much is waiting unread.
+func (b *pipeBody) write(p []byte) (n, buffered int, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.readerGoneLocked(); err != nil {
-		return 0, err
+		return 0, b.buf.Len(), err
 	}
 	b.buf.Write(p)
 	b.signal()
-	return len(p), nil
-}
-
-func (b *pipeBody) buffered() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
+	return len(p), b.buf.Len(), nil
 }
 
 // errClientGone is what the handler's writes return once the client has
