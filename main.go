@@ -483,7 +483,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	} else {
 		last, err = session.Start(signals.Context(), cfg, o.scenario, nil)
 		if err == nil {
-			last.Engine.Subscribe(plain.New(human, o.scenario, last.Backend.Label))
+			last.Engine.Subscribe(engine.NewRelay(plain.New(human, o.scenario, last.Backend.Label)))
 			err = last.Engine.Run(signals.Context())
 		}
 	}

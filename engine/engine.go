@@ -136,7 +136,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 }
 
 // Subscribe adds a consumer of events. Call it before Run.
-func (e *Engine) Subscribe(s Sink) { e.loop.sinks = append(e.loop.sinks, s) }
+func (e *Engine) Subscribe(s Sink) { e.loop.subscribe(s) }
 
 // Scenario is the scenario being run.
 func (e *Engine) Scenario() *scenarios.Scenario { return e.scenario }
@@ -217,17 +217,21 @@ func (e *Engine) step() bool {
 	if e.shell.hasWork() {
 		e.applyControls()
 	}
-	var timer <-chan time.Time
-	if due, wait, ok := e.loop.next(); ok {
-		if wait <= 0 {
-			select {
-			case <-e.ctx.Done():
-				return false
-			default:
-			}
-			e.handle(due)
-			return true
+	due, wait, ok := e.loop.next()
+	if ok && wait <= 0 {
+		select {
+		case <-e.ctx.Done():
+			return false
+		default:
 		}
+		e.handle(due)
+		return true
+	}
+	// Nothing is due yet: the loop waits for its time, a reply or a
+	// control, and what sinks hold back goes out first.
+	e.loop.flush()
+	var timer <-chan time.Time
+	if ok {
 		timer = e.opts.Clock.After(wait)
 	}
 	select {

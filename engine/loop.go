@@ -16,7 +16,10 @@ type loop struct {
 	queue schedule
 	seq   uint64
 	sinks []Sink
-	over  bool // RunEnded has gone out: nothing follows it
+	// flushers are the sinks that hold events back (a Relay); the loop
+	// flushes them before it waits, so nothing sits held while time passes.
+	flushers []interface{ Flush() }
+	over     bool // RunEnded has gone out: nothing follows it
 	// sample reports every bucket's level at a simulated time; the loop
 	// calls it each LevelsEvery of simulated time as its time passes, so a
 	// record holds the gauges without any consumer reading the engine.
@@ -126,6 +129,21 @@ func (l *loop) emit(at time.Time, ev Event) {
 	ev.At = at.Sub(l.start)
 	for _, s := range l.sinks {
 		s.Handle(ev)
+	}
+}
+
+// subscribe adds a sink.
+func (l *loop) subscribe(s Sink) {
+	l.sinks = append(l.sinks, s)
+	if f, ok := s.(interface{ Flush() }); ok {
+		l.flushers = append(l.flushers, f)
+	}
+}
+
+// flush hands on what the sinks hold, before the loop waits.
+func (l *loop) flush() {
+	for _, f := range l.flushers {
+		f.Flush()
 	}
 }
 

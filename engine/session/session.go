@@ -108,7 +108,9 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		closeBackend()
 		return nil, err
 	}
-	eng.Subscribe(rec)
+	// The recorder writes spools and tallies every request: on its own
+	// goroutine that work runs beside the engine rather than in its time.
+	eng.Subscribe(engine.NewRelay(rec))
 	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, Regions: fleet.Regions(s), close: closeBackend}
 	if faults != nil {
 		run.FaultOptions = fleet.FaultOptions(s)

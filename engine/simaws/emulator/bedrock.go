@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
 
@@ -199,6 +201,18 @@ func providerOf(modelID string) string {
 	return ""
 }
 
+// decodeBody decodes a request body into v. Every call pays for it, so
+// the faster decoder goes first; a body it refuses is decoded again by
+// encoding/json, whose words the error messages have always used.
+func decodeBody[T any](body []byte, v *T) error {
+	if gojson.Unmarshal(body, v) == nil {
+		return nil
+	}
+	var zero T
+	*v = zero // nothing half-decoded stays
+	return json.Unmarshal(body, v)
+}
+
 // unsetMaxTokens marks a body that sets no max_tokens: Bedrock then
 // reserves, and allows, the model's maximum.
 const unsetMaxTokens = -1 << 31
@@ -234,7 +248,7 @@ func parseNova(body []byte) (prompt string, maxTokens int, err error) {
 
 func parseConverse(body []byte) (prompt string, maxTokens int, err error) {
 	var req converseRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := decodeBody(body, &req); err != nil {
 		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
 	}
 	prompt, ok := promptOf(req.Messages)
@@ -250,7 +264,7 @@ func parseConverse(body []byte) (prompt string, maxTokens int, err error) {
 
 func parseAnthropic(body []byte) (prompt string, maxTokens int, err error) {
 	var req anthropicRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := decodeBody(body, &req); err != nil {
 		return "", 0, fmt.Errorf("Malformed input request: %v, please reformat your input and try again.", err)
 	}
 	switch {

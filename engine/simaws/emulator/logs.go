@@ -61,6 +61,31 @@ type queries struct {
 	// running are the stats queries clients poll again and again, kept so
 	// that each poll reads only what is new.
 	running *runningQueries
+	// parsed are the texts of recent queries, parsed: a dashboard starts
+	// the same query every poll, and compiling its regular expressions
+	// again each time cost more than the poll's incremental count.
+	parsed map[string]*query
+}
+
+// parsedQueriesKept bounds the parse cache; a client sending ever new
+// query texts only makes it start over.
+const parsedQueriesKept = 64
+
+// parse returns text parsed, from the cache when it was seen lately. A
+// parsed query is never changed after parsing, so sharing it is safe.
+func (l *queries) parse(text string) (*query, error) {
+	if q, ok := l.parsed[text]; ok {
+		return q, nil
+	}
+	q, err := parseQuery(text)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.parsed) >= parsedQueriesKept {
+		clear(l.parsed)
+	}
+	l.parsed[text] = q
+	return q, nil
 }
 
 type storedQuery struct {
@@ -79,7 +104,8 @@ func (sq *storedQuery) size() int { return len(sq.text) + len(sq.results) + 256 
 
 func newQueries() *queries {
 	return &queries{byID: map[string]*storedQuery{}, maxBytes: keptQueryBytes,
-		unfinished: map[*storedQuery]struct{}{}, running: newRunningQueries()}
+		unfinished: map[*storedQuery]struct{}{}, running: newRunningQueries(),
+		parsed: map[string]*query{}}
 }
 
 // add keeps a new query, forgetting old ones past the bounds.
@@ -262,15 +288,14 @@ func (s *Server) startQuery(q *request, body []byte) {
 			return
 		}
 	}
-	parsed, err := parseQuery(in.QueryString)
+	l := s.logs
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	parsed, err := l.parse(in.QueryString)
 	if err != nil {
 		writeJSONError(q, jsonProtocol, "MalformedQueryException", err.Error())
 		return
 	}
-
-	l := s.logs
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	running := 0
 	for sq := range l.unfinished {
 		if sq.account == q.account.Name && s.status(sq, q.now) == "Running" {

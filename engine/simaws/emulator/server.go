@@ -23,7 +23,6 @@ package emulator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -39,6 +38,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	gojson "github.com/goccy/go-json"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sync/semaphore"
 
@@ -568,7 +568,7 @@ func writeJSON(q *request, proto protocol, status int, v any) {
 	if proto == jsonProtocol {
 		ct = "application/x-amz-json-1.1"
 	}
-	b, err := json.Marshal(v)
+	b, err := gojson.Marshal(v) // on every call: the faster encoder, same bytes
 	if err != nil {
 		panic(err) // our own reply types always marshal
 	}
