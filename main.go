@@ -193,6 +193,22 @@ Examples:
   spillway run cris --backend aws               live, with the default AWS profile
 `
 
+// batchGCPercent is the garbage collector's target in a run at --speed
+// max: the heap may grow by four times what is live before a collection,
+// not once. Such a run is a computation bound by the CPU, most of whose
+// allocations are the AWS SDK's, short-lived; collecting a quarter as often
+// made an hour at 600 RPM about a quarter faster for 20 MB more at its
+// peak. A run's live heap stays flat however long it runs, so the peak
+// stays bounded too.
+const batchGCPercent = 400
+
+// batchGC sets batchGCPercent, unless GOGC says otherwise.
+func batchGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(batchGCPercent)
+	}
+}
+
 // parseInterleaved parses flags that may come before, between or after
 // positional arguments, so "run fallback --speed 20" works as people type it.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -452,6 +468,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	o, err := parseRun(args, stderr)
 	if err != nil {
 		return err
+	}
+	if math.IsInf(o.speed, 1) {
+		batchGC()
 	}
 	// With the JSON on stdout, people-facing output moves to stderr.
 	human := stdout

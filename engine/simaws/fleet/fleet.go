@@ -74,6 +74,7 @@ type Call struct {
 // Reply is what Bedrock answered, with what only the simulation knows.
 type Reply struct {
 	RequestID string
+	id        requestID     // RequestID's bits, for the logs
 	Region    string        // where the call ran; "" when it never ran
 	Latency   time.Duration // simulated time from call to answer
 	// FirstToken is the simulated time from call to the answer's first
@@ -188,7 +189,8 @@ func (f *Fleet) Invoke(at time.Time, call Call) Reply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
-	r := Reply{RequestID: f.requestID()}
+	id := f.requestID()
+	r := Reply{RequestID: id.String(), id: id}
 	acct, ok := f.scenario.Account(call.Account)
 	if !ok {
 		r.Err = &APIError{Code: wire.AccessDeniedException, Message: fmt.Sprintf("account %q is not part of this simulated fleet", call.Account)}
@@ -445,7 +447,14 @@ func (f *Fleet) logDelay() time.Duration {
 	return time.Duration(float64(d) * (0.5 + f.rng.Float64()))
 }
 
-func (f *Fleet) requestID() string {
-	a, b := f.rng.Uint64(), f.rng.Uint64()
+func (f *Fleet) requestID() requestID { return requestID{f.rng.Uint64(), f.rng.Uint64()} }
+
+// requestID is a request id as the random bits it is made of, so that the
+// logs can hold it without a string.
+type requestID struct{ a, b uint64 }
+
+// String is the id as Bedrock writes one: a version-4 UUID.
+func (id requestID) String() string {
+	a, b := id.a, id.b
 	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
 }

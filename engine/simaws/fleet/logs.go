@@ -48,6 +48,7 @@ type logStore struct {
 	group     string                // the log group name every account logs to
 	accounts  map[string]*recordLog // account name → records, oldest first
 	retention LogRetention
+	symbols   symbols // the strings records name
 }
 
 // LogRetention bounds the invocation logs the fleet keeps for each account,
@@ -116,7 +117,7 @@ func (l *recordLog) capacity() int { return len(l.ring) }
 func (l *recordLog) oldest() *stored { return &l.ring[l.head] }
 
 func (l *recordLog) dropOldest() {
-	l.ring[l.head] = stored{} // let go of its strings
+	l.ring[l.head] = stored{}
 	l.head = (l.head + 1) % len(l.ring)
 	l.n--
 	l.first++
@@ -170,36 +171,80 @@ func (l *recordLog) expire(cutoff int64) {
 	}
 }
 
+// stored is one record as the logs keep it. It holds no pointers: its
+// strings are symbols, its request id is bits. The garbage collector then
+// never scans the logs, which are most of what a long or fast run keeps
+// alive, and each collection costs what the rest of the heap does.
 type stored struct {
 	at, visibleAt   int64 // unix ns; the ingestion delay hides a record until visibleAt
 	receivedAt      int64 // unix ns on the emulator's clock, for retention
-	accountID       string
-	sourceRegion    string
-	inferenceRegion string
-	requestID       string
-	operation       string
-	modelARN        string // interned
-	identityARN     string // interned
+	requestID       requestID
+	accountID       symbol
+	sourceRegion    symbol
+	inferenceRegion symbol
+	operation       symbol
+	modelARN        symbol
+	identityARN     symbol
 	inputTokens     int32
 	outputTokens    int32
 }
 
-func (r *stored) record() Record {
+// record is r in Bedrock's schema.
+func (ls *logStore) record(r *stored) Record {
+	name := ls.symbols.name
 	return Record{
 		SchemaType:      "ModelInvocationLog",
 		SchemaVersion:   "1.0",
 		Timestamp:       time.Unix(0, r.at).UTC(),
-		AccountID:       r.accountID,
-		Identity:        Identity{ARN: r.identityARN},
-		Region:          r.sourceRegion,
-		InferenceRegion: r.inferenceRegion,
-		RequestID:       r.requestID,
-		Operation:       r.operation,
-		ModelID:         r.modelARN,
+		AccountID:       name(r.accountID),
+		Identity:        Identity{ARN: name(r.identityARN)},
+		Region:          name(r.sourceRegion),
+		InferenceRegion: name(r.inferenceRegion),
+		RequestID:       r.requestID.String(),
+		Operation:       name(r.operation),
+		ModelID:         name(r.modelARN),
 		Input:           Tokens{InputTokenCount: int(r.inputTokens)},
 		Output:          Tokens{OutputTokenCount: int(r.outputTokens)},
 	}
 }
+
+// symbol is a string the logs hold many times over (an account id, a
+// Region, an operation, a model ARN), as its number in the log store's
+// table.
+type symbol uint32
+
+// symbols is the log store's table of the strings its records name. The
+// values come from the scenario, the catalog and the fleet's Regions, so
+// there are few; maxSymbols bounds it all the same, and a string met when
+// the table is full is logged as overflowSymbol's.
+type symbols struct {
+	ids   map[string]symbol
+	names []string
+}
+
+const (
+	maxSymbols     = 1 << 16
+	overflowSymbol = symbol(0)
+)
+
+func newSymbols() symbols {
+	return symbols{ids: map[string]symbol{"(too many distinct values)": overflowSymbol}, names: []string{"(too many distinct values)"}}
+}
+
+func (t *symbols) of(s string) symbol {
+	if id, ok := t.ids[s]; ok {
+		return id
+	}
+	if len(t.names) >= maxSymbols {
+		return overflowSymbol
+	}
+	id := symbol(len(t.names))
+	t.ids[s] = id
+	t.names = append(t.names, s)
+	return id
+}
+
+func (t *symbols) name(id symbol) string { return t.names[id] }
 
 func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) stored {
 	modelARN := f.intern(internKey{"model", call.SourceRegion, acct.AccountID, call.ModelID}, func() string {
@@ -219,24 +264,25 @@ func (f *Fleet) store(at time.Time, acct scenarios.Account, call Call, r Reply) 
 	if received.IsZero() {
 		received = done
 	}
+	sym := f.logs.symbols.of
 	return stored{
 		at:              done.UnixNano(),
 		receivedAt:      received.UnixNano(),
 		visibleAt:       done.Add(f.logDelay()).UnixNano(),
-		accountID:       acct.AccountID,
-		sourceRegion:    call.SourceRegion,
-		inferenceRegion: r.Region,
-		requestID:       r.RequestID,
-		operation:       call.Operation,
-		modelARN:        modelARN,
-		identityARN:     identity,
+		requestID:       r.id,
+		accountID:       sym(acct.AccountID),
+		sourceRegion:    sym(call.SourceRegion),
+		inferenceRegion: sym(r.Region),
+		operation:       sym(call.Operation),
+		modelARN:        sym(modelARN),
+		identityARN:     sym(identity),
 		inputTokens:     int32(r.InputTokens),
 		outputTokens:    int32(r.OutputTokens),
 	}
 }
 
 func newLogStore(s *scenarios.Scenario) *logStore {
-	ls := &logStore{group: s.Logs.Group, accounts: map[string]*recordLog{}}
+	ls := &logStore{group: s.Logs.Group, accounts: map[string]*recordLog{}, symbols: newSymbols()}
 	for _, a := range s.Accounts {
 		ls.accounts[a.Name] = &recordLog{}
 	}
@@ -284,7 +330,7 @@ func (f *Fleet) EachRecord(account, group string, from, to, now time.Time, fn fu
 	var rec Record
 	l.each(func(_ int, r *stored) {
 		if r.visibleAt <= visible && r.at >= lo && r.at <= hi {
-			rec = r.record()
+			rec = f.logs.record(r)
 			fn(&rec)
 		}
 	})
@@ -318,15 +364,24 @@ func (f *Fleet) RegionCounts(q Query, now time.Time) ([]RegionCount, error) {
 	}
 	suffixes := modelSuffixes(q.Models)
 	from, to, visible := q.From.UnixNano(), q.To.UnixNano(), now.UnixNano()
-	counts := map[string]int{}
+	counts := map[symbol]int{}
+	matches := map[symbol]bool{} // by model ARN: a suffix test per ARN, not per record
 	records.each(func(_ int, r *stored) {
-		if r.visibleAt <= visible && r.at >= from && r.at <= to && matchesModel(r.modelARN, suffixes) {
+		if r.visibleAt > visible || r.at < from || r.at > to {
+			return
+		}
+		match, known := matches[r.modelARN]
+		if !known {
+			match = matchesModel(f.logs.symbols.name(r.modelARN), suffixes)
+			matches[r.modelARN] = match
+		}
+		if match {
 			counts[r.inferenceRegion]++
 		}
 	})
 	out := make([]RegionCount, 0, len(counts))
 	for region, n := range counts {
-		out = append(out, RegionCount{Region: region, Count: n})
+		out = append(out, RegionCount{Region: f.logs.symbols.name(region), Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
 	return out, nil

@@ -91,7 +91,7 @@ func (f *Fleet) ReadTail(t *LogTail, to, now time.Time, fn func(pos uint64, r *R
 		if r.visibleAt > visible || r.at < t.from || r.at > hi {
 			return false
 		}
-		rec = r.record()
+		rec = f.logs.record(r)
 		fn(pos, &rec)
 		return true
 	}
