@@ -101,6 +101,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return err
 	case "replay":
 		return replayCommand(args[1:], stdout, stderr)
+	case "gateway":
+		return gatewayCommand(args[1:], stdout, stderr)
+	case "import":
+		return importCommand(args[1:], stdout, stderr)
 	case "compare":
 		return compareCommand(args[1:], stdout, stderr)
 	case "report":
@@ -124,7 +128,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		// "spillway NAME": the run command is optional, as the usage says.
 		return runCommand(args, stdout, stderr)
 	}
-	return usagef("unknown command %q; commands are run, list, validate, schema, replay, compare, report, models, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
+	return usagef("unknown command %q; commands are run, gateway, import, list, validate, schema, replay, compare, report, models, emulator and fault, or a scenario's name ('spillway list' shows them; see 'spillway --help')", args[0])
 }
 
 const usage = `Spillway: live resilience experiments on LLM inference with Amazon Bedrock.
@@ -138,6 +142,15 @@ Usage:
                                   play a recorded run back on the dashboard: space pauses,
                                   ←/→ seek 10s, Home/End, n the next fault or change;
                                   --headless prints what the run printed
+  spillway gateway [NAME] [--listen 127.0.0.1:4000] [--json FILE] [--speed X]
+                                  serve a scenario to your own clients (default: the built-in
+                                  'gateway'): OpenAI-style POST /v1/chat/completions, each key a
+                                  tenant, each model a group; answers name who served them
+                                  in X-Spillway-* headers; Ctrl-C stops and summarises;
+                                  --litellm-config config.yaml serves a LiteLLM config
+  spillway import litellm config.yaml [-o scenarios.toml] [--name NAME]
+                                  a LiteLLM proxy config as a scenario file; every key it
+                                  cannot carry over is named with its line
   spillway compare A.json B.json [--json] [--fail-if EXPR]
                                   two recorded runs side by side: what was set up differently,
                                   then outcomes and latency with B − A, per tenant, deployment,
@@ -405,11 +418,8 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	if len(rest) > 1 {
 		return o, usagef("run takes one scenario name, got %q", rest)
 	}
-	if o.speed, err = parseSpeed(*speed); err != nil {
+	if o.speed, o.seed, err = parseSpeedAndSeed(*speed, *seed); err != nil {
 		return o, err
-	}
-	if o.seed, err = strconv.ParseUint(*seed, 10, 64); err != nil {
-		return o, usagef("--seed must be a whole number from 0 to %d, got %q", uint64(math.MaxUint64), *seed)
 	}
 	if o.file, err = loadScenarios(*file); err != nil {
 		return o, err
@@ -424,6 +434,12 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	o.jsonPath = *jsonPath
 	o.backend, o.endpoint, o.headless, o.highContrast, o.loopback = *backend, *endpoint, *headless, *highContrast, *loopback
 	switch {
+	case o.scenario.ServesClients():
+		serve := "spillway gateway " + o.scenario.Name
+		if o.scenario.Name == "gateway" {
+			serve = "spillway gateway"
+		}
+		return o, usagef("scenario %s takes its traffic from outside clients; serve it with '%s'", o.scenario.Name, serve)
 	case o.loopback && o.backend != "sim":
 		return o, usagef("--loopback is for the embedded emulator (--backend sim): it reaches it over loopback TCP instead of in process")
 	case o.backend != "sim" && o.backend != "aws":
@@ -440,6 +456,19 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		}
 	}
 	return o, nil
+}
+
+// parseSpeedAndSeed reads --speed and --seed, as run and gateway take them.
+func parseSpeedAndSeed(speed, seed string) (float64, uint64, error) {
+	x, err := parseSpeed(speed)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := strconv.ParseUint(seed, 10, 64)
+	if err != nil {
+		return 0, 0, usagef("--seed must be a whole number from 0 to %d, got %q", uint64(math.MaxUint64), seed)
+	}
+	return x, n, nil
 }
 
 // The range of --speed. Below minSpeed a demo's 15 s log delay takes more
@@ -517,27 +546,37 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	// A run that got going is summarised and written even if the dashboard
 	// failed; its error is reported after.
-	runErr := err
+	if err := summarise(last, signals, o.jsonPath, human, stdout); err != nil {
+		return err
+	}
+	return err
+}
 
+// summarise prints the summary of a run that got going, and writes its
+// record where --json asked, even after an interruption.
+func summarise(last *session.Run, signals *stopSignals, jsonPath string, human, stdout io.Writer) error {
 	rec := last.Recorder
-	if sig := signals.Received(); sig != nil && rec.Interrupted() {
+	switch sig := signals.Received(); {
+	case sig != nil && last.Scenario.ServesClients():
+		fmt.Fprintf(human, "\nStopped by %s; the session's summary follows.\n", signalName(sig))
+	case sig != nil && rec.Interrupted():
 		fmt.Fprintf(human, "\nStopped by %s; the summary so far follows.\n", signalName(sig))
 	}
 	plain.WriteSummary(human, last.Scenario, rec.Summary(), rec.Interrupted())
-	switch o.jsonPath {
+	switch jsonPath {
 	case "":
 	case "-":
 		if err := rec.Encode(stdout); err != nil {
 			return fmt.Errorf("writing JSON to stdout: %w", err)
 		}
 	default:
-		if err := rec.WriteFile(o.jsonPath); err != nil {
+		if err := rec.WriteFile(jsonPath); err != nil {
 			return fmt.Errorf("%w; the run finished but its record was not saved; check the directory's permissions and free space", err)
 		}
-		fmt.Fprintf(human, "\nRun recorded to %s\n", o.jsonPath)
+		fmt.Fprintf(human, "\nRun recorded to %s\n", jsonPath)
 	}
 	signals.Losing("")
-	return runErr
+	return nil
 }
 
 // dashboard runs the live dashboard. Each run goes on in the background;
@@ -591,8 +630,17 @@ type dashboardRuns struct {
 	done    chan error
 }
 
-// Scenarios lists what the picker offers.
-func (d *dashboardRuns) Scenarios() []*scenarios.Scenario { return d.cfg.File.Scenarios }
+// Scenarios lists what the picker offers: the scenarios that send their
+// own traffic; one served to clients runs under spillway gateway.
+func (d *dashboardRuns) Scenarios() []*scenarios.Scenario {
+	var out []*scenarios.Scenario
+	for _, s := range d.cfg.File.Scenarios {
+		if !s.ServesClients() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // Start prepares the next run first, so a backend that cannot be reached
 // leaves the current run on screen, then stops the current run and starts

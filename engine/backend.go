@@ -27,15 +27,25 @@ type Call struct {
 	// tokens come; 0 means none.
 	Stream                    bool
 	TTFTTimeout, StallTimeout time.Duration
+	// Messages, when set, are a gateway client's conversation, which a
+	// backend sends as it is instead of a prompt of InputTokens.
+	Messages []Message
 	// FirstToken, when set, is what a network backend calls, once, from
 	// its own goroutine, when a streamed answer's first token arrives: the
 	// engine marks the phase then, on its clock.
 	FirstToken func()
 }
 
+// Message is one turn of a gateway client's conversation.
+type Message struct {
+	Role string // "user" or "assistant"; a system prompt is System
+	Text string
+}
+
 // Reply is a backend's answer. Code is empty on success.
 type Reply struct {
 	RequestID    string
+	Text         string        // the answer's text, for a gateway client
 	Region       string        // where it ran, if the backend knows
 	Latency      time.Duration // simulated; set by instant backends
 	InputTokens  int

@@ -53,6 +53,10 @@ type Options struct {
 	// RPM overrides the scenario's starting limits, by bucket, as a re-run
 	// that keeps tuned limits asks.
 	RPM map[BucketID]scenarios.RPM
+	// Open keeps the run going after its own traffic, until its context
+	// ends: a gateway's requests come from its clients, as Arrive intents,
+	// for as long as it serves.
+	Open bool
 }
 
 // Engine runs one scenario once.
@@ -70,7 +74,10 @@ type Engine struct {
 	// tunables are every tenant and deployment, by bucket id; the map never
 	// changes after New.
 	tunables map[BucketID]tunable
-	ended    chan struct{}
+	// chains are, by group, the groups a gateway client's request naming
+	// it may use: the group, then its fallbacks.
+	chains map[string][]*group
+	ended  chan struct{}
 }
 
 // New prepares a run of s. It checks the options, not the scenario, which
@@ -106,7 +113,14 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 			e.tunables[d.tokens.id] = d.tokens
 		}
 	}
-	e.traffic = newTraffic(s, opts.Seed, deployments.groups(s))
+	groups := deployments.groups(s)
+	e.traffic = newTraffic(s, opts.Seed, groups)
+	e.chains = map[string][]*group{}
+	for _, g := range s.Groups {
+		for _, name := range s.Chain(g.Name) {
+			e.chains[g.Name] = append(e.chains[g.Name], groups[name])
+		}
+	}
 	for _, t := range e.traffic.tenants {
 		e.tunables[t.id] = t
 		if t.tokens != nil {
@@ -200,7 +214,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	e.shell.publish(e.snapshot())
 
-	for e.traffic.generating > 0 || !e.gateway.idle() || e.logs.polling {
+	for e.opts.Open || e.traffic.generating > 0 || !e.gateway.idle() || e.logs.polling {
 		if !e.step() {
 			e.interrupt()
 			return nil
@@ -304,8 +318,18 @@ func (e *Engine) applyControls() {
 // something, ControlRefused with the reason if not.
 func (e *Engine) apply(at time.Time, in Intent) {
 	if err := in.apply(e, at); err != nil {
-		e.loop.emit(at, Event{Kind: ControlRefused, Message: err.Error(), Bucket: in.bucket()})
+		e.loop.emit(at, refused(in, err.Error()))
 	}
+}
+
+// refused is the event that says in was not applied, and why; a gateway
+// client's request carries its ticket, so the door waiting on it hears.
+func refused(in Intent, why string) Event {
+	ev := Event{Kind: ControlRefused, Message: why, Bucket: in.bucket()}
+	if a, ok := in.(Arrive); ok {
+		ev.Ticket = a.Ticket
+	}
+	return ev
 }
 
 // interrupt ends the run early: nothing more is sent, requests in flight
@@ -329,7 +353,7 @@ func (e *Engine) end(at time.Time, interrupted bool) {
 		if in.afterEnd() {
 			e.apply(at, in)
 		} else {
-			e.loop.emit(at, Event{Kind: ControlRefused, Message: ErrRunOver.Error(), Bucket: in.bucket()})
+			e.loop.emit(at, refused(in, ErrRunOver.Error()))
 		}
 	}
 	// The last gauges, where the run stopped, unless a sample was just taken.
@@ -358,7 +382,7 @@ func (e *Engine) fail(why error) {
 	defer func() { recover() }() // a subscriber that panicked may panic again
 	at := e.loop.now
 	for _, in := range pending {
-		e.loop.emit(at, Event{Kind: ControlRefused, Message: why.Error(), Bucket: in.bucket()})
+		e.loop.emit(at, refused(in, why.Error()))
 	}
 	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: true, Message: why.Error()})
 	e.loop.over = true

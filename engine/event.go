@@ -97,7 +97,11 @@ type Event struct {
 	At   time.Duration // simulated time since the run started
 	Kind Kind
 
-	Request    int // 1-based, in arrival order; 0 for run-level events
+	Request int // 1-based, in arrival order; 0 for run-level events
+	// Ticket is a gateway client's request's, given with Arrive, on the
+	// request's first event (Admitted, or RateLimited): the door that
+	// waits for the answer knows the request by it from then on.
+	Ticket     uint64
 	Attempt    int // 1-based attempt number within the request
 	Tenant     string
 	Group      string
@@ -118,8 +122,12 @@ type Event struct {
 
 	Latency  time.Duration // final events: simulated time since the request arrived
 	Fallback bool          // Succeeded: served by a group after the first
-	Code     string        // error code, such as ThrottlingException
-	Message  string        // error message as the provider sent it, or an explanation
+	Text     string        // Succeeded: the answer's text, for a gateway client
+	// RetryAfter is, on RateLimited at a tenant's RPM bucket, how long
+	// until it has room: what a gateway client is told to wait.
+	RetryAfter time.Duration
+	Code       string // error code, such as ThrottlingException
+	Message    string // error message as the provider sent it, or an explanation
 
 	Bucket BucketID // RateLimited (tenant bucket), Skipped and RPMChanged
 	// Reason says why a deployment was Skipped: SkipBudget (its bucket was

@@ -43,7 +43,11 @@ type request struct {
 	need      tokens // its input, and input + max_tokens
 	maxTokens int
 	admitted  bool // through its tenant's buckets, whose tokens it settles when it ends
-	pos       int  // index into tenant.chain of the group being tried
+	stream    bool
+	ticket    uint64    // a gateway client's, for the door that waits on it; 0 for generated traffic
+	messages  []Message // a gateway client's conversation; nil for generated traffic
+	chain     []*group  // the groups it may use, in order: its tenant's, or those of the group a client named
+	pos       int       // index into chain of the group being tried
 	attempt   int
 	retries   int // retries used in the current group
 	dep       *deployment
@@ -98,23 +102,40 @@ func (g *gateway) begin() {
 // idle reports whether every request that arrived has finished.
 func (g *gateway) idle() bool { return g.finished == g.nextID }
 
-// admit takes a new request from t through t's buckets: its RPM limit and,
-// if it has one, its TPM limit. It must pass both; the one that refuses is
-// named, and the other is not charged.
+// admit takes a new request of t's own traffic in: its tokens drawn from
+// t's asks, into t's groups.
 func (g *gateway) admit(at time.Time, t *tenant) {
 	g.nextID++
 	input := t.asks.draw()
-	r := &request{id: g.nextID, tenant: t, arrival: at, maxTokens: t.asks.maxTokens,
-		need: tokens{input: float64(input), reserve: float64(input + t.asks.maxTokens)}}
+	g.enter(at, &request{id: g.nextID, tenant: t, chain: t.chain, arrival: at, maxTokens: t.asks.maxTokens, stream: t.spec.Stream,
+		need: tokens{input: float64(input), reserve: float64(input + t.asks.maxTokens)}})
+}
+
+// admitClient takes in a request a gateway client sent as t's: it names
+// its group, and brings its tokens and its conversation.
+func (g *gateway) admitClient(at time.Time, t *tenant, chain []*group, a Arrive) {
+	g.nextID++
+	g.enter(at, &request{id: g.nextID, tenant: t, chain: chain, arrival: at, maxTokens: a.MaxTokens, stream: a.Stream,
+		ticket: a.Ticket, messages: a.Messages,
+		need: tokens{input: float64(a.InputTokens), reserve: float64(a.InputTokens + a.MaxTokens)}})
+}
+
+// enter takes r through its tenant's buckets: its RPM limit and, if it
+// has one, its TPM limit. It must pass both; the one that refuses is
+// named, and the other is not charged.
+func (g *gateway) enter(at time.Time, r *request) {
+	t, input := r.tenant, int(r.need.input)
 	switch {
 	case t.tokens == nil:
 		if !t.bucket.AllowAt(at) {
-			g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens})
+			g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens,
+				RetryAfter: t.bucket.WaitAt(at, 1)})
 			return
 		}
 	case !t.bucket.HasBudgetAt(at):
 		t.bucket.RejectAt(at)
-		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens})
+		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens,
+			RetryAfter: t.bucket.WaitAt(at, 1)})
 		return
 	case !t.tokens.take(at, r.need):
 		g.finish(at, r, Event{Kind: RateLimited, Bucket: t.tokens.id, RPM: t.tokens.tpm, Message: t.tokens.overMsg, InputTokens: input, MaxTokens: r.maxTokens})
@@ -123,7 +144,7 @@ func (g *gateway) admit(at time.Time, t *tenant) {
 		t.bucket.AllowAt(at)
 	}
 	r.admitted = true
-	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Tenant: t.spec.Name, Bucket: t.id,
+	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Ticket: r.ticket, Tenant: t.spec.Name, Bucket: t.id,
 		InputTokens: input, MaxTokens: r.maxTokens})
 	if d := g.scenario.Gateway.Timeout; d > 0 {
 		g.timeline.schedule(item{at: at.Add(d), kind: deadline, req: r})
@@ -135,7 +156,7 @@ func (g *gateway) admit(at time.Time, t *tenant) {
 // with budget. Deployments at their limit or skipped for their health are
 // passed over, and an exhausted group falls back to the next in the chain.
 func (g *gateway) route(at time.Time, r *request) {
-	chain := r.tenant.chain
+	chain := r.chain
 	for ; r.pos < len(chain); r.pos++ {
 		grp := chain[r.pos]
 		if g.scenario.Gateway.BreakerFailures > 0 {
@@ -199,7 +220,8 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		Prompt:       g.scenario.Prompt,
 		InputTokens:  int(r.need.input),
 		MaxTokens:    r.maxTokens,
-		Stream:       r.tenant.spec.Stream,
+		Stream:       r.stream,
+		Messages:     r.messages,
 		TTFTTimeout:  g.scenario.Gateway.TTFTTimeout,
 		StallTimeout: g.scenario.Gateway.StallTimeout,
 	}
@@ -286,12 +308,12 @@ func (g *gateway) brokenStream(at time.Time, r *request, base Event) {
 	}
 	ev := base
 	ev.Code, ev.Message = rep.Broken, why
-	if r.tenant.spec.RestartMidStream && r.pos+1 < len(r.tenant.chain) {
+	if r.tenant.spec.RestartMidStream && r.pos+1 < len(r.chain) {
 		ev.Kind = Errored
 		g.timeline.emit(at, ev)
 		r.pos++
 		r.retries = 0
-		g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+		g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.chain[r.pos].name,
 			Code: rep.Broken, Message: why + "; restarting on the next group", Streamed: rep.Streamed})
 		g.route(at, r)
 		return
@@ -349,7 +371,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 	if d.tokens != nil {
 		d.tokens.settle(at, r.picked, r.need, r.used())
 	}
-	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.chain[r.pos].name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
 		Code: rep.Code, Message: rep.Message, InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens,
 		TTFT: rep.FirstToken, Streamed: rep.Streamed}
@@ -371,7 +393,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 		}
 		g.ran[d.account.Name]++
 		ev := base
-		ev.Kind, ev.Fallback = Succeeded, r.pos > 0
+		ev.Kind, ev.Fallback, ev.Text = Succeeded, r.pos > 0, rep.Text
 		g.finish(at, r, ev)
 		return
 	}
@@ -379,7 +401,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 		d.transitioned(g.timeline, at, tr)
 	}
 	retry := r.retries < g.scenario.Gateway.Retries && retryable(class)
-	fallBack := !retry && g.scenario.FallsBackOn(class) && r.pos+1 < len(r.tenant.chain)
+	fallBack := !retry && g.scenario.FallsBackOn(class) && r.pos+1 < len(r.chain)
 	if class == scenarios.ClassThrottled || retry || fallBack {
 		// A throttle, or an error the request moves on from, ends the
 		// attempt with its own event before what comes next.
@@ -396,7 +418,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 		case fallBack:
 			r.pos++
 			r.retries = 0
-			g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.tenant.chain[r.pos].name,
+			g.timeline.emit(at, Event{Kind: FellBack, Request: r.id, Tenant: r.tenant.spec.Name, Group: r.chain[r.pos].name,
 				Code: rep.Code, Message: why})
 			g.route(at, r)
 			return
@@ -502,6 +524,9 @@ func (g *gateway) finish(at time.Time, r *request, ev Event) {
 		t.tokens.settle(at, r.arrival, r.need, r.used())
 	}
 	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
+	if ev.Kind == RateLimited {
+		ev.Ticket = r.ticket // its first event as well as its last
+	}
 	ev.Latency = at.Sub(r.arrival)
 	g.finished++
 	g.lastFinish = at

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"spillway/scenarios"
@@ -80,6 +81,56 @@ type StopFault struct{ ID int }
 // and scope, whatever its times), or starts Fault when none is. The loop
 // decides which, so two quick presses start and stop, never start twice.
 type ToggleFault struct{ Fault scenarios.Fault }
+
+// Arrive is a request a gateway client sent: it enters Group, and the
+// groups Group falls back to, as Tenant's, which must take its traffic
+// from clients (arrival = "gateway"). Its tokens are what the gateway
+// counted of the client's body. Ticket comes back on the request's first
+// event, so the sender can follow it; a refused Arrive is a
+// ControlRefused with Ticket set.
+type Arrive struct {
+	Ticket      uint64
+	Tenant      string
+	Group       string
+	InputTokens int
+	MaxTokens   int
+	Stream      bool
+	Messages    []Message
+}
+
+func (a Arrive) check(e *Engine) error {
+	if _, err := e.clientTenant(a.Tenant); err != nil {
+		return err
+	}
+	if _, ok := e.chains[a.Group]; !ok {
+		return fmt.Errorf("group %q does not exist; known groups: %s", a.Group, strings.Join(e.scenario.GroupNames(), ", "))
+	}
+	if a.InputTokens < 0 || a.MaxTokens < 1 {
+		return fmt.Errorf("a request needs input tokens ≥ 0 and max_tokens ≥ 1, got %d and %d", a.InputTokens, a.MaxTokens)
+	}
+	return nil
+}
+func (a Arrive) afterEnd() bool   { return false }
+func (a Arrive) bucket() BucketID { return BucketID(TenantBucket + a.Tenant) }
+func (a Arrive) apply(e *Engine, at time.Time) error {
+	t, _ := e.clientTenant(a.Tenant)
+	e.gateway.admitClient(at, t, e.chains[a.Group], a)
+	return nil
+}
+
+// clientTenant is the tenant named, if its traffic comes from clients.
+func (e *Engine) clientTenant(name string) (*tenant, error) {
+	for _, t := range e.traffic.tenants {
+		if t.spec.Name != name {
+			continue
+		}
+		if t.spec.Arrival != scenarios.FromClients {
+			return nil, fmt.Errorf("tenant %q sends its own traffic (arrival = %q); a gateway client's tenant has arrival = \"gateway\"", name, t.spec.Arrival)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("tenant %q does not exist", name)
+}
 
 // SpeedSteps are the speeds StepSpeed moves through.
 var SpeedSteps = []float64{0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, math.Inf(1)}

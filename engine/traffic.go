@@ -64,6 +64,10 @@ func (t *tenant) setRPM(rpm scenarios.RPM) {
 // begin schedules every tenant's first request.
 func (tr *traffic) begin(tl timeline, start time.Time) {
 	for _, t := range tr.tenants {
+		if t.spec.Arrival == scenarios.FromClients {
+			t.done = true // its requests come from clients, as Arrive
+			continue
+		}
 		t.until = start.Add(t.spec.Duration)
 		first := t.first(start)
 		if t.spec.Arrival == scenarios.Burst || first.Before(t.until) {

@@ -18,6 +18,9 @@ import (
 // it a run stops being an experiment and becomes a way to exhaust memory.
 const MaxRequests = 1_000_000
 
+// MaxAPIKeyLength bounds a gateway tenant's API key.
+const MaxAPIKeyLength = 256
+
 // Defaults applied where a scenario says nothing.
 const (
 	DefaultPrompt    = "In one sentence, why do LLM applications need resilience patterns?"
@@ -216,21 +219,22 @@ type rawGroup struct {
 }
 
 type rawTenant struct {
-	Name        string `toml:"name"`
-	RPM         any    `toml:"rpm"`
-	TPM         any    `toml:"tpm"`
-	TPMCounting string `toml:"tpm_counting"`
-	MaxTokens   any    `toml:"max_tokens"`
-	InputTokens any    `toml:"input_tokens"`
-	Stream      *bool  `toml:"stream"`
-	Restart     *bool  `toml:"restart_mid_stream"`
-	Limiter     string `toml:"limiter"`
-	Requests    any    `toml:"requests"`
-	Stagger     any    `toml:"stagger"`
-	Group       string `toml:"group"`
-	Arrival     string `toml:"arrival"`
-	Rate        any    `toml:"rate"`
-	Duration    any    `toml:"duration"`
+	Name        string   `toml:"name"`
+	RPM         any      `toml:"rpm"`
+	TPM         any      `toml:"tpm"`
+	TPMCounting string   `toml:"tpm_counting"`
+	MaxTokens   any      `toml:"max_tokens"`
+	InputTokens any      `toml:"input_tokens"`
+	Stream      *bool    `toml:"stream"`
+	Restart     *bool    `toml:"restart_mid_stream"`
+	Limiter     string   `toml:"limiter"`
+	Requests    any      `toml:"requests"`
+	Stagger     any      `toml:"stagger"`
+	Group       string   `toml:"group"`
+	Arrival     string   `toml:"arrival"`
+	Rate        any      `toml:"rate"`
+	Duration    any      `toml:"duration"`
+	APIKeys     []string `toml:"api_keys"`
 }
 
 type rawModel struct {
@@ -764,6 +768,7 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 	}
 	knownGroups := known(groupNames(s.Groups))
 	seen := map[string]bool{}
+	keyOwner := map[string]string{} // API key → tenant
 	for i, rt := range r.Tenant {
 		p := fmt.Sprintf("%s.tenant[%d]", path, i)
 		t := Tenant{
@@ -789,6 +794,12 @@ func (c *checker) tenants(path string, r *rawScenario, s *Scenario) {
 			c.fail(p+".name", "tenant %q is defined twice; tenant names must be unique", t.Name)
 		}
 		seen[t.Name] = true
+		for j, key := range t.APIKeys {
+			if other, taken := keyOwner[key]; taken {
+				c.fail(fmt.Sprintf("%s.api_keys[%d]", p, j), "this API key is tenant %q's already; a key names one tenant", other)
+			}
+			keyOwner[key] = t.Name
+		}
 		if t.Group == "" && len(s.Groups) > 0 {
 			t.Group = s.Groups[0].Name
 		}
@@ -843,9 +854,27 @@ func (c *checker) arrival(p string, rt rawTenant, t *Tenant) {
 		if n := t.Expected(); n > MaxRequests {
 			c.fail(p+".rate", "rate %g for %s is about %d requests, over the limit of %d; lower the rate or the duration", t.Rate, t.Duration, n, MaxRequests)
 		}
+	case FromClients:
+		for _, kv := range []struct {
+			key string
+			v   any
+		}{{"requests", rt.Requests}, {"stagger", rt.Stagger}, {"rate", rt.Rate}, {"duration", rt.Duration}} {
+			if key, v := kv.key, kv.v; v != nil {
+				c.fail(p+"."+key, "%s does not go with arrival = \"gateway\": the tenant's requests come from clients of spillway gateway", key)
+			}
+		}
 	default:
-		c.fail(p+".arrival", "arrival %q is not known; use \"burst\", \"constant\" or \"poisson\"", rt.Arrival)
+		c.fail(p+".arrival", "arrival %q is not known; use \"burst\", \"constant\", \"poisson\" or \"gateway\"", rt.Arrival)
 	}
+	if t.Arrival != FromClients && rt.APIKeys != nil {
+		c.fail(p+".api_keys", "api_keys go with arrival = \"gateway\", whose requests come from clients of spillway gateway")
+	}
+	for i, key := range rt.APIKeys {
+		if strings.TrimSpace(key) == "" || len(key) > MaxAPIKeyLength || strings.ContainsAny(key, " \t\r\n") {
+			c.fail(fmt.Sprintf("%s.api_keys[%d]", p, i), "an API key is 1 to %d characters without spaces", MaxAPIKeyLength)
+		}
+	}
+	t.APIKeys = rt.APIKeys
 }
 
 // rate is requests per minute, from MinRate to MaxRate.

@@ -176,7 +176,7 @@ func TestBuiltinScenarios(t *testing.T) {
 	if f.Default != "fallback" {
 		t.Errorf("Default = %q, want fallback", f.Default)
 	}
-	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "noisy-neighbour", "throttle-storm", "tuning", "token-quota", "tpm-fallback", "stream-cut"}
+	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "noisy-neighbour", "throttle-storm", "tuning", "token-quota", "tpm-fallback", "stream-cut", "gateway"}
 	if got := f.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
@@ -517,7 +517,13 @@ func TestValidationErrors(t *testing.T) {
 		{name: "poisson rate zero", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"poisson\"\n  rate = 0\n  duration = \"1m\"\n"},
 			line: 34, col: 3, key: "scenario.tenant.rate", msg: `0 is not a rate`},
 		{name: "unknown arrival", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"steady\"\n"},
-			line: 33, col: 3, key: "scenario.tenant.arrival", msg: `arrival "steady" is not known; use "burst", "constant" or "poisson"`},
+			line: 33, col: 3, key: "scenario.tenant.arrival", msg: `arrival "steady" is not known; use "burst", "constant", "poisson" or "gateway"`},
+		{name: "gateway tenant with requests", edits: []string{"  stagger = \"50ms\"\n", "  arrival = \"gateway\"\n"},
+			line: 33, col: 3, key: "scenario.tenant.requests", msg: `requests does not go with arrival = "gateway"`},
+		{name: "api_keys without gateway", edits: []string{"  stagger = \"50ms\"\n", "  stagger = \"50ms\"\n  api_keys = [\"sk-1\"]\n"},
+			line: 35, col: 3, key: "scenario.tenant.api_keys", msg: `api_keys go with arrival = "gateway"`},
+		{name: "api key with a space", edits: []string{"  requests = 5\n  stagger = \"50ms\"\n", "  arrival = \"gateway\"\n  api_keys = [\"sk 1\"]\n"},
+			line: 34, col: 3, key: "scenario.tenant.api_keys", msg: "an API key is 1 to 256 characters without spaces"},
 
 		// gateway
 		{name: "cooldown zero", extra: "\n  [scenario.gateway]\n  allowed_fails = 2\n  cooldown = \"0s\"\n",
@@ -885,5 +891,46 @@ func TestStreamingFaults(t *testing.T) {
 		case tc.want == "" && !f.Kind.Streaming():
 			t.Errorf("%+v: %s is not a streaming fault", tc.in, f.Kind)
 		}
+	}
+}
+
+// Gateway tenants: each API key names one tenant, and a scenario says
+// which tenant a key is.
+func TestGatewayTenantsAndTheirKeys(t *testing.T) {
+	const file = `
+[[scenario]]
+name = "g"
+title = "g"
+[[scenario.account]]
+name = "default"
+[[scenario.deployment]]
+name = "d"
+model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+rpm = 3
+[[scenario.tenant]]
+name = "a"
+rpm = 3
+arrival = "gateway"
+api_keys = ["sk-a", "sk-shared"]
+[[scenario.tenant]]
+name = "b"
+rpm = 3
+arrival = "gateway"
+api_keys = ["sk-b", "sk-shared"]
+`
+	_, err := Parse("g.toml", []byte(file))
+	if err == nil || !strings.Contains(err.Error(), `g.toml:20:1: scenario.tenant.api_keys: this API key is tenant "a"'s already`) {
+		t.Fatalf("a key two tenants share: %v", err)
+	}
+	f, err := Parse("g.toml", []byte(strings.Replace(file, `"sk-b", "sk-shared"`, `"sk-b"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Scenarios[0]
+	if name, ok := s.TenantOfKey("sk-shared"); !ok || name != "a" || !s.ServesClients() {
+		t.Fatalf("sk-shared is %q (%v); serves clients %v", name, ok, s.ServesClients())
+	}
+	if _, ok := s.TenantOfKey("sk-nobody"); ok {
+		t.Fatal("an unknown key names a tenant")
 	}
 }

@@ -268,6 +268,9 @@ type Tenant struct {
 	// Poisson) from the start of the run for Duration.
 	Rate     float64
 	Duration time.Duration
+	// APIKeys are the keys a gateway client of this tenant sends
+	// (Authorization: Bearer …); only for arrival = "gateway".
+	APIKeys []string
 }
 
 // Arrival is how a tenant's requests arrive.
@@ -283,6 +286,9 @@ const (
 	// Poisson sends with exponentially distributed gaps of mean 60s/rate,
 	// as independent users do.
 	Poisson Arrival = "poisson"
+	// Gateway sends nothing of its own: the tenant's requests come from
+	// clients of `spillway gateway`, who name it by API key or header.
+	FromClients Arrival = "gateway"
 )
 
 // Expected is how many requests the tenant is expected to send: exact for
@@ -355,6 +361,38 @@ func (s *Scenario) Account(name string) (Account, bool) {
 		}
 	}
 	return Account{}, false
+}
+
+// GroupNames are the scenario's groups, in the file's order.
+func (s *Scenario) GroupNames() []string {
+	names := make([]string, len(s.Groups))
+	for i, g := range s.Groups {
+		names[i] = g.Name
+	}
+	return names
+}
+
+// ServesClients reports whether a tenant takes its traffic from gateway
+// clients (arrival = "gateway").
+func (s *Scenario) ServesClients() bool {
+	for _, t := range s.Tenants {
+		if t.Arrival == FromClients {
+			return true
+		}
+	}
+	return false
+}
+
+// TenantOfKey is the gateway tenant whose api_keys hold key.
+func (s *Scenario) TenantOfKey(key string) (string, bool) {
+	for _, t := range s.Tenants {
+		for _, k := range t.APIKeys {
+			if k == key {
+				return t.Name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // Chain lists the groups a request entering at group tries, in order: the

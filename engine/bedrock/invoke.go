@@ -45,6 +45,10 @@ func (c *Client) Invoke(ctx context.Context, at time.Time, call engine.Call) eng
 		})
 	}
 	switch {
+	case call.Messages != nil && call.Stream:
+		return c.converseStream(ctx, a, call, opts) // a gateway client's: Converse, whatever the scenario's operation
+	case call.Messages != nil:
+		return c.converse(ctx, a, call, opts)
 	case call.Stream && call.Operation == scenarios.OpInvokeModel:
 		return c.invokeModelStream(ctx, a, call, opts)
 	case call.Stream:
@@ -57,22 +61,58 @@ func (c *Client) Invoke(ctx context.Context, at time.Time, call engine.Call) eng
 
 // conversation is the one user message a call sends, of the input the
 // gateway counted, and its max_tokens: for Converse and ConverseStream.
-func conversation(call engine.Call) ([]types.Message, *types.InferenceConfiguration) {
-	return []types.Message{{
+func conversation(call engine.Call) ([]types.Message, []types.SystemContentBlock, *types.InferenceConfiguration) {
+	config := &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))}
+	if call.Messages == nil {
+		return []types.Message{{
 			Role:    types.ConversationRoleUser,
 			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: scenarios.PromptOfTokens(call.Prompt, call.InputTokens)}},
-		}},
-		&types.InferenceConfiguration{MaxTokens: aws.Int32(int32(call.MaxTokens))}
+		}}, nil, config
+	}
+	// A gateway client's conversation, as the client wrote it.
+	var messages []types.Message
+	var system []types.SystemContentBlock
+	for _, m := range call.Messages {
+		switch m.Role {
+		case "system":
+			system = append(system, &types.SystemContentBlockMemberText{Value: m.Text})
+		default:
+			role := types.ConversationRoleUser
+			if m.Role == "assistant" {
+				role = types.ConversationRoleAssistant
+			}
+			messages = append(messages, types.Message{Role: role, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: m.Text}}})
+		}
+	}
+	return messages, system, config
+}
+
+// answerText is the text of a Converse answer's content blocks.
+func answerText(out types.ConverseOutput) string {
+	m, ok := out.(*types.ConverseOutputMemberMessage)
+	if !ok {
+		return ""
+	}
+	var text strings.Builder
+	for _, b := range m.Value.Content {
+		if t, ok := b.(*types.ContentBlockMemberText); ok {
+			text.WriteString(t.Value)
+		}
+	}
+	return text.String()
 }
 
 func (c *Client) converse(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
-	messages, config := conversation(call)
+	messages, system, config := conversation(call)
 	out, err := a.runtime.Converse(ctx, &bedrockruntime.ConverseInput{
-		ModelId: aws.String(call.ModelID), Messages: messages, InferenceConfig: config}, opts...)
+		ModelId: aws.String(call.ModelID), Messages: messages, System: system, InferenceConfig: config}, opts...)
 	if err != nil {
 		return c.failure(err)
 	}
 	r := replyFrom(out.ResultMetadata)
+	if call.Messages != nil {
+		r.Text = answerText(out.Output)
+	}
 	if u := out.Usage; u != nil {
 		r.InputTokens, r.OutputTokens = int(aws.ToInt32(u.InputTokens)), int(aws.ToInt32(u.OutputTokens))
 	}

@@ -87,8 +87,9 @@ func (w *watchdog) stop() string {
 type streamRead struct {
 	first         time.Duration // wall time to the first token
 	tokens        int
-	ended         bool // the stream's final event came
-	input, output int  // usage, where the stream reported it
+	ended         bool             // the stream's final event came
+	input, output int              // usage, where the stream reported it
+	text          *strings.Builder // the answer's text, kept for a gateway client's call
 }
 
 // streamedCall is one streamed call's watch: its context, which the
@@ -122,9 +123,9 @@ func (s *streamedCall) token() {
 func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Call, opts []func(*bedrockruntime.Options)) engine.Reply {
 	s, cancel := c.watch(ctx, call)
 	defer cancel()
-	messages, config := conversation(call)
+	messages, system, config := conversation(call)
 	out, err := a.runtime.ConverseStream(s.ctx, &bedrockruntime.ConverseStreamInput{
-		ModelId: aws.String(call.ModelID), Messages: messages, InferenceConfig: config}, opts...)
+		ModelId: aws.String(call.ModelID), Messages: messages, System: system, InferenceConfig: config}, opts...)
 	if err != nil {
 		return c.timedOut(s.dog.stop(), c.failure(err))
 	}
@@ -135,6 +136,12 @@ func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Cal
 		switch e := ev.(type) {
 		case *types.ConverseStreamOutputMemberContentBlockDelta:
 			s.token()
+			if d, ok := e.Value.Delta.(*types.ContentBlockDeltaMemberText); ok && call.Messages != nil {
+				if read.text == nil {
+					read.text = &strings.Builder{}
+				}
+				read.text.WriteString(d.Value)
+			}
 		case *types.ConverseStreamOutputMemberMetadata:
 			read.ended = true
 			if u := e.Value.Usage; u != nil {
@@ -219,6 +226,9 @@ func (c *Client) streamReply(call engine.Call, md middleware.Metadata, read stre
 	r := replyFrom(md)
 	r.FirstToken, r.Streamed = read.first, read.tokens
 	r.InputTokens, r.OutputTokens = read.input, read.output
+	if read.text != nil {
+		r.Text = read.text.String()
+	}
 	if r.InputTokens == 0 {
 		r.InputTokens = call.InputTokens // a stream that broke never said; what was sent
 	}

@@ -19,6 +19,7 @@ import (
 	_ "github.com/charmbracelet/x/exp/golden"
 
 	"spillway/engine"
+	"spillway/engine/frontdoor"
 	"spillway/engine/record"
 	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
@@ -55,6 +56,7 @@ func (s *Simulated) Invoke(_ context.Context, at time.Time, c engine.Call) engin
 	})
 	reply := engine.Reply{
 		RequestID:    r.RequestID,
+		Text:         r.Text,
 		Region:       r.Region,
 		Latency:      r.Latency,
 		InputTokens:  r.InputTokens,
@@ -264,4 +266,33 @@ func Golden(t testing.TB, path, got string) {
 	if got != string(want) {
 		t.Fatalf("%s differs (go test -update rewrites it after a deliberate change):\n%s", path, got)
 	}
+}
+
+// Door runs s as an open run, the way spillway gateway does, on the
+// in-process fleet and the real clock at speed 20 (model latencies a
+// twentieth of real ones; a fixed window is three seconds, which a burst
+// sent at the start sits well inside), and returns its doors. The run
+// stops when the test ends.
+func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario) *frontdoor.Door {
+	t.Helper()
+	sim := NewSimulated(s, f.Models, 42, Epoch)
+	e, err := engine.New(s, engine.Options{Seed: 42, Speed: 20, Backend: sim, Logs: sim, Faults: sim, Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	door, err := frontdoor.New(s, e.Controls())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Subscribe(door)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("the engine: %v", err)
+		}
+	})
+	return door
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// who wants to watch the wire; by default the SDK reaches its handler
 	// in this process, with no socket.
 	Loopback bool
+	// Open keeps the run going until its context ends, taking requests
+	// from gateway clients (engine.Options.Open).
+	Open bool
 }
 
 // Backend describes what a run talks to, for people and for the record.
@@ -98,7 +101,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	meta := b.Meta
 	meta.Source = record.ScenarioFile{Name: cfg.File.Path, TOML: cfg.File.Source}
 	rec.SetMeta(meta)
-	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm}
+	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm, Open: cfg.Open}
 	if faults != nil {
 		opts.Faults = faults
 	}

@@ -74,7 +74,11 @@ func (p *Printer) Handle(ev engine.Event) {
 	case engine.RegionsPolled:
 		p.poll(ev)
 	case engine.RunEnded:
-		if ev.Interrupted {
+		switch {
+		case ev.Interrupted && p.scenario.ServesClients():
+			// A gateway serves until it is stopped: that is its end.
+			fmt.Fprintf(p.w, "%s Gateway stopped after %d requests from clients.\n", p.stamp(ev.At), p.done)
+		case ev.Interrupted:
 			fmt.Fprintf(p.w, "%s Interrupted: stopped sending after %d of %d requests. Summary so far:\n",
 				p.stamp(ev.At), p.done, p.planned)
 		}
@@ -85,7 +89,11 @@ func (p *Printer) header(info *engine.RunInfo) {
 	s := p.scenario
 	fmt.Fprintf(p.w, "Spillway · %s — %s\n", s.Name, s.Title)
 	fmt.Fprintf(p.w, "  backend  %s\n", p.backend)
-	fmt.Fprintf(p.w, "  run      seed %d · speed %s · %d requests\n", info.Seed, engine.SpeedText(info.Speed), info.Planned)
+	requests := fmt.Sprintf("%d requests", info.Planned)
+	if s.ServesClients() {
+		requests = "requests from gateway clients"
+	}
+	fmt.Fprintf(p.w, "  run      seed %d · speed %s · %s\n", info.Seed, engine.SpeedText(info.Speed), requests)
 	var buckets []string
 	for _, b := range info.Buckets {
 		buckets = append(buckets, fmt.Sprintf("%s %s", b.ID, describeLimit(b)))

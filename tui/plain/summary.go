@@ -21,6 +21,9 @@ const rule = "==================================================================
 // histogram from the invocation logs.
 func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interrupted bool) {
 	title := strings.ToUpper(strings.ReplaceAll(s.Name, "-", " ")) + " RESULTS"
+	if s.ServesClients() {
+		interrupted = false // a gateway ends when it is stopped; nothing was cut short
+	}
 	if interrupted {
 		title += " (INTERRUPTED)"
 	}

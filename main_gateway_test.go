@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// openAIVersion is the official openai npm package the gateway is tested
+// with: a client nobody here wrote.
+const openAIVersion = "7.59.0"
+
+// openAIClient installs the openai package once, into the user's cache
+// (not the repository), and returns the directory that holds it.
+func openAIClient(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed, so the official OpenAI client cannot be run; install nodejs and npm (apt-get install nodejs npm) to run this test", tool)
+		}
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "spillway-test", "openai-"+openAIVersion)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err == nil {
+		return dir
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private":true,"type":"module"}`), 0o644)
+	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--silent", "openai@"+openAIVersion)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("npm could not install openai@%s (%v): %s; check the npm registry is reachable", openAIVersion, err, out)
+	}
+	return dir
+}
+
+// gatewayProcess runs the real binary's gateway on a free loopback port
+// and returns its base URL.
+func gatewayProcess(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(spillwayBinary(t), append([]string{"gateway", "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	listening := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	url := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if m := listening.FindStringSubmatch(lines.Text()); m != nil {
+				url <- m[1]
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("the gateway exited with %v after Ctrl-C", err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("the gateway did not stop within 20 s of Ctrl-C")
+		}
+	})
+	select {
+	case u := <-url:
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway did not say where it listens within 30 s")
+	}
+	return ""
+}
+
+// A gateway session stopped with Ctrl-C is recorded as a run: it matches
+// the export schema, holds every request with who served it, and plays
+// back and compares like any other run.
+func TestGatewaySessionIsARecordedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the gateway")
+	}
+	path := filepath.Join(t.TempDir(), "session.json")
+	cmd := exec.Command(spillwayBinary(t), "gateway", "--listen", "127.0.0.1:0", "--speed", "20", "--json", path)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	url := ""
+	for url == "" && lines.Scan() {
+		if m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(lines.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	for i := range 5 {
+		req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(`{"model":"claude","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer sk-demo")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %v %v", i, resp, err)
+		}
+		resp.Body.Close()
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the gateway exited with %v after Ctrl-C", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(t, exportSchema(t), "gateway", data); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Requests []struct {
+			Outcome, Deployment string
+		}
+	}
+	json.Unmarshal(data, &rec)
+	served := map[string]int{}
+	for _, q := range rec.Requests {
+		served[q.Outcome+" "+q.Deployment]++
+	}
+	if len(rec.Requests) != 5 || served["succeeded primary"] != 3 || served["succeeded fallback"] != 2 {
+		t.Fatalf("the record holds %d requests: %v", len(rec.Requests), served)
+	}
+	if status, out, errOut := spillway("replay", path, "--headless"); status != 0 || !strings.Contains(out+errOut, "PRIMARY") {
+		t.Fatalf("replay: %d\n%s%s", status, out, errOut)
+	}
+	if status, out, errOut := spillway("compare", path, path); status != 0 || !strings.Contains(out, "primary") {
+		t.Fatalf("compare: %d\n%s%s", status, out, errOut)
+	}
+}
+
+// The seed's three gateway patterns, sent by the official openai npm
+// client through the real binary's gateway on the embedded emulator.
+func TestOpenAIClientThroughTheGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the gateway and node")
+	}
+	dir := openAIClient(t)
+	url := gatewayProcess(t, "--speed", "20")
+	script := `
+import OpenAI from "openai";
+const [base, pattern] = process.argv.slice(2);
+const client = (key) => new OpenAI({ apiKey: key, baseURL: base + "/v1", maxRetries: 0 });
+const ask = async (key, model) => {
+  try {
+    const { data, response } = await client(key).chat.completions
+      .create({ model, messages: [{ role: "user", content: "Why do LLM applications need resilience?" }] })
+      .withResponse();
+    return { key, status: response.status, deployment: response.headers.get("x-spillway-deployment"),
+             text: data.choices[0].message.content, tokens: data.usage.total_tokens };
+  } catch (e) {
+    return { key, status: e.status, retryAfter: e.headers?.get?.("retry-after") ?? null, code: e.code ?? null };
+  }
+};
+let results;
+if (pattern === "fallback") results = await Promise.all(Array.from({ length: 10 }, () => ask("sk-demo", "claude")));
+if (pattern === "balance") results = await Promise.all(Array.from({ length: 10 }, () => ask("sk-demo", "balanced")));
+if (pattern === "isolation") results = await Promise.all(["sk-team-a", "sk-team-b", "sk-team-c"].flatMap((k) => Array.from({ length: 5 }, () => ask(k, "claude"))));
+if (pattern === "stream") {
+  const stream = await client("sk-demo").chat.completions.create({ model: "claude", stream: true,
+    messages: [{ role: "user", content: "hello" }] });
+  let text = "", chunks = 0, finish = null;
+  for await (const chunk of stream) { chunks++; text += chunk.choices[0]?.delta?.content ?? ""; finish = chunk.choices[0]?.finish_reason ?? finish; }
+  results = [{ status: 200, chunks, text, finish }];
+}
+console.log(JSON.stringify(results));
+`
+	path := filepath.Join(dir, "patterns.mjs")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Key, Deployment, Text, Code, Finish string
+		Status, Tokens, Chunks              int
+		RetryAfter                          *string
+	}
+	// Each pattern gets a gateway of its own, so that its buckets start full.
+	send := func(url, pattern string) []result {
+		out, err := exec.Command("node", path, url, pattern).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: node: %v\n%s", pattern, err, out)
+		}
+		var rs []result
+		if err := json.Unmarshal(out, &rs); err != nil {
+			t.Fatalf("%s: %v\n%s", pattern, err, out)
+		}
+		return rs
+	}
+	count := func(rs []result) map[string]int {
+		by := map[string]int{}
+		for _, r := range rs {
+			if r.Status != 200 || r.Text == "" || r.Tokens == 0 {
+				t.Errorf("not a full 200 answer: %+v", r)
+			}
+			by[r.Deployment]++
+		}
+		return by
+	}
+	if got := count(send(url, "fallback")); got["primary"] != 3 || got["fallback"] != 7 {
+		t.Errorf("fallback: served %v, want 3 by primary and 7 by fallback", got)
+	}
+	if got := count(send(gatewayProcess(t, "--speed", "20"), "balance")); got["primary-a"] != 3 || got["primary-b"] != 3 || got["overflow"] != 4 {
+		t.Errorf("load balancing: served %v, want 3/3/4", got)
+	}
+	served, limited := map[string]int{}, map[string]int{}
+	for _, r := range send(gatewayProcess(t, "--speed", "20"), "isolation") {
+		switch {
+		case r.Status == 200:
+			served[r.Key]++
+		case r.Status == 429 && r.RetryAfter != nil && r.Code == "rate_limit_exceeded":
+			limited[r.Key]++
+		default:
+			t.Errorf("isolation: %+v", r)
+		}
+	}
+	if served["sk-team-a"] != 3 || limited["sk-team-a"] != 2 || served["sk-team-b"] != 5 || served["sk-team-c"] != 5 {
+		t.Errorf("isolation: served %v, limited %v; want team-a 3 and 2 (429 with Retry-After), team-b and team-c 5 of 5", served, limited)
+	}
+	s := send(url, "stream")[0]
+	if s.Chunks < 3 || s.Text == "" || s.Finish != "stop" {
+		t.Errorf("stream: %+v", s)
+	}
+}
+
+// The AWS CLI, whose botocore is boto3's, uses the gateway as its
+// endpoint: the seed's fallback through the Bedrock door, the tenant from
+// the access key id it signs with.
+func TestAWSCLIThroughTheGatewaysBedrockDoor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the gateway and the AWS CLI")
+	}
+	aws := awsCLI(t)
+	// Each CLI call starts Python, a second or more: at speed 2 the
+	// primary's minute is 30 s of wall time, which four calls sit inside.
+	url := gatewayProcess(t, "--speed", "2")
+	env := append(os.Environ(), "AWS_ACCESS_KEY_ID=sk-demo", "AWS_SECRET_ACCESS_KEY=not-checked", "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
+	var texts []string
+	for range 4 {
+		cmd := exec.Command(aws, "bedrock-runtime", "converse", "--endpoint-url", url, "--model-id", "claude",
+			"--messages", `[{"role":"user","content":[{"text":"Why resilience?"}]}]`, "--output", "json")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws bedrock-runtime converse: %v\n%s", err, out)
+		}
+		var answer struct {
+			Output struct {
+				Message struct {
+					Content []struct{ Text string }
+				}
+			}
+			Usage struct{ TotalTokens int }
+		}
+		if err := json.Unmarshal(out, &answer); err != nil || len(answer.Output.Message.Content) == 0 || answer.Usage.TotalTokens == 0 {
+			t.Fatalf("not a Converse answer: %s", out)
+		}
+		texts = append(texts, answer.Output.Message.Content[0].Text)
+	}
+	// The primary (3.7 Sonnet) takes three a minute; the fourth comes from
+	// the fallback (3.5 Sonnet), whose simulated answer names it.
+	if !strings.Contains(texts[0], "claude-3-7") || !strings.Contains(texts[3], "claude-3-5") {
+		t.Fatalf("answers: %q", texts)
+	}
+}
