@@ -127,6 +127,9 @@ func (l *loop) emit(at time.Time, ev Event) {
 		return
 	}
 	ev.At = at.Sub(l.start)
+	// RunEnded is the last event even if a sink panics while taking it
+	// (a relay raises its sinks' panics then): no second one follows.
+	l.over = l.over || ev.Kind == RunEnded
 	for _, s := range l.sinks {
 		s.Handle(ev)
 	}

@@ -117,8 +117,10 @@ func TestRelayedSinkThatPanicsEndsTheRunWithAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "recorder out of disk") {
 		t.Fatalf("Run returned %v, want the subscriber's panic as an error", err)
 	}
-	if ended := r.Events.Of(engine.RunEnded); len(ended) != 1 || !ended[0].Interrupted {
-		t.Fatalf("the direct sink saw RunEnded %d times (%+v); the run ends once, interrupted", len(ended), ended)
+	// The panic surfaces at the relay's next event after it, which may be
+	// RunEnded itself: either way the run ends once.
+	if ended := r.Events.Of(engine.RunEnded); len(ended) != 1 {
+		t.Fatalf("the direct sink saw RunEnded %d times; the run ends once", len(ended))
 	}
 }
 
