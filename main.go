@@ -30,6 +30,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"spillway/engine"
+	"spillway/engine/frontdoor"
 	"spillway/engine/record"
 	"spillway/engine/session"
 	"spillway/engine/simaws/catalog"
@@ -142,11 +143,12 @@ Usage:
                                   play a recorded run back on the dashboard: space pauses,
                                   ←/→ seek 10s, Home/End, n the next fault or change;
                                   --headless prints what the run printed
-  spillway gateway [NAME] [--listen 127.0.0.1:4000] [--json FILE] [--speed X]
+  spillway gateway [NAME] [--listen 127.0.0.1:4000] [--json FILE] [--speed X] [--headless]
                                   serve a scenario to your own clients (default: the built-in
-                                  'gateway'): OpenAI-style POST /v1/chat/completions, each key a
-                                  tenant, each model a group; answers name who served them
-                                  in X-Spillway-* headers; Ctrl-C stops and summarises;
+                                  'gateway') on the dashboard: OpenAI-style POST
+                                  /v1/chat/completions and Bedrock's /model/{id}/converse, each
+                                  key a tenant, each model a group; answers name who served
+                                  them in X-Spillway-* headers; Ctrl-C stops and summarises;
                                   --litellm-config config.yaml serves a LiteLLM config
   spillway import litellm config.yaml [-o scenarios.toml] [--name NAME]
                                   a LiteLLM proxy config as a scenario file; every key it
@@ -584,7 +586,11 @@ func summarise(last *session.Run, signals *stopSignals, jsonPath string, human, 
 // scenario). Quitting stops the current run the way Ctrl-C does, and that
 // run is returned, ended, so it is still summarised and written.
 func dashboard(signals *stopSignals, cfg session.Config, o runOptions) (*session.Run, error) {
-	runs := &dashboardRuns{ctx: signals.Context(), cfg: cfg}
+	return dashboardOf(&dashboardRuns{ctx: signals.Context(), cfg: cfg}, signals, o)
+}
+
+// dashboardOf runs the live dashboard over runs.
+func dashboardOf(runs *dashboardRuns, signals *stopSignals, o runOptions) (*session.Run, error) {
 	if o.jsonPath != "" && o.jsonPath != "-" {
 		runs.exportDir = filepath.Dir(o.jsonPath)
 	}
@@ -623,6 +629,11 @@ type dashboardRuns struct {
 	// stopped: the current run has ended (a replay took the screen), so
 	// stop has nothing more to wait for.
 	stopped bool
+	// gateway, when set, is the address the gateway serves, and doors is
+	// where each run's doors go: every run is a gateway's, serving the
+	// scenarios whose tenants are its clients.
+	gateway string
+	doors   *frontdoor.Switch
 
 	mu      sync.Mutex
 	current *session.Run
@@ -630,12 +641,12 @@ type dashboardRuns struct {
 	done    chan error
 }
 
-// Scenarios lists what the picker offers: the scenarios that send their
-// own traffic; one served to clients runs under spillway gateway.
+// Scenarios lists what the picker offers: under spillway gateway the
+// scenarios served to clients, otherwise those that send their own traffic.
 func (d *dashboardRuns) Scenarios() []*scenarios.Scenario {
 	var out []*scenarios.Scenario
 	for _, s := range d.cfg.File.Scenarios {
-		if !s.ServesClients() {
+		if s.ServesClients() == (d.doors != nil) {
 			out = append(out, s)
 		}
 	}
@@ -661,6 +672,16 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 	}
 	feed := &tui.Feed{}
 	next.Engine.Subscribe(feed)
+	var notes []string
+	if d.doors != nil {
+		door, err := frontdoor.New(s, next.Engine.Controls())
+		if err != nil {
+			return nil, err
+		}
+		next.Engine.Subscribe(door)
+		d.doors.Set(door)
+		notes = append(notes, fmt.Sprintf("Gateway on http://%s: OpenAI POST /v1/chat/completions, Bedrock POST /model/{group}/converse", d.gateway))
+	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	done := make(chan error, 1)
 	d.mu.Lock()
@@ -673,6 +694,7 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		Controls: next.Engine.Controls(),
 		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, BackendBrief: next.Backend.Brief, Live: next.Backend.Live(),
 			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs, FaultOptions: next.FaultOptions, Regions: next.Regions},
+		Notes:   notes,
 		Export:  next.Recorder.WriteFile,
 		Compare: compareWithRun(next.Recorder.WriteFile),
 		Results: func() string {

@@ -8,7 +8,11 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/charmbracelet/x/term"
 
 	"spillway/engine"
 	"spillway/engine/frontdoor"
@@ -32,6 +36,8 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	file := fs.String("scenarios", "", "scenario file")
 	backend := fs.String("backend", "sim", "sim or aws")
 	litellmConfig := fs.String("litellm-config", "", "serve a LiteLLM proxy config.yaml, imported as 'spillway import litellm' would")
+	headless := fs.Bool("headless", false, "plain output instead of the dashboard")
+	highContrast := fs.Bool("high-contrast", false, "start the dashboard in its high-contrast theme")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return gatewayOptions{}, flagError(err)
@@ -76,7 +82,7 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return o, usagef("--listen must be host:port, such as 127.0.0.1:4000, got %q", o.listen)
 	}
-	o.jsonPath, o.backend, o.headless = *jsonPath, *backend, true
+	o.jsonPath, o.backend, o.headless, o.highContrast = *jsonPath, *backend, *headless, *highContrast
 	if o.backend != "sim" && o.backend != "aws" {
 		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
 	}
@@ -90,11 +96,14 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	interactive := !o.headless && term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
 	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Open: true}
 	if o.jsonPath != "" {
 		if cfg.TimelineDir, _, err = timelineDir(o.jsonPath); err != nil {
 			return err
 		}
+	} else if interactive {
+		cfg.TimelineDir = os.TempDir() // the dashboard can export at any time, with the full timeline
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -104,6 +113,27 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	defer signals.Close()
 	if o.jsonPath != "" {
 		signals.Losing("--json was not written")
+	}
+	if interactive {
+		// The dashboard: each run it starts (a re-run, another gateway
+		// scenario) serves behind the same address.
+		doors := &frontdoor.Switch{}
+		srv := frontdoor.Server(o.listen, doors)
+		go srv.Serve(ln)
+		runs := &dashboardRuns{ctx: signals.Context(), cfg: cfg, gateway: ln.Addr().String(), doors: doors}
+		if o.jsonPath != "" {
+			runs.exportDir = filepath.Dir(o.jsonPath)
+		}
+		run, err := dashboardOf(runs, signals, o.runOptions)
+		shutdown(srv)
+		if run == nil {
+			return err
+		}
+		defer run.Close()
+		if sumErr := summarise(run, signals, o.jsonPath, stdout, stdout); sumErr != nil {
+			return sumErr
+		}
+		return err
 	}
 	run, err := session.Start(signals.Context(), cfg, o.scenario, nil)
 	if err != nil {
@@ -119,18 +149,14 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	// The door hears each event at once: a client is waiting on it.
 	run.Engine.Subscribe(door)
 	run.Engine.Subscribe(engine.NewRelay(plain.New(stdout, o.scenario, run.Backend.Label)))
-	srv := door.Server(o.listen)
+	srv := frontdoor.Server(o.listen, door.Handler())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Gateway for %s on http://%s · OpenAI: POST /v1/chat/completions, GET /v1/models · stop with Ctrl-C\n",
 		o.scenario.Name, ln.Addr())
 
 	err = run.Engine.Run(signals.Context())
-	// In-flight requests have their answers (cancelled, if the run was
-	// stopped): give their handlers a moment to write them.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(ctx)
+	shutdown(srv)
 	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = fmt.Errorf("the gateway stopped serving: %w", serveErr)
 	}
@@ -138,4 +164,13 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 		return sumErr
 	}
 	return err
+}
+
+// shutdown stops serving. In-flight requests have their answers
+// (cancelled, if the run was stopped): their handlers get a moment to
+// write them.
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
 }

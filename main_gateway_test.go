@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -292,4 +293,54 @@ func TestAWSCLIThroughTheGatewaysBedrockDoor(t *testing.T) {
 	if !strings.Contains(texts[0], "claude-3-7") || !strings.Contains(texts[3], "claude-3-5") {
 		t.Fatalf("answers: %q", texts)
 	}
+}
+
+// The dashboard in gateway mode, in a real terminal: an outside client's
+// requests show as lanes, and + on a deployment changes what the next
+// request gets. At speed 2 the primary's minute is 30 s of wall time,
+// which the whole exchange sits inside.
+func TestGatewayDashboardInATerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the real binary under tmux")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	term := startTerminal(t, 160, 48, "gateway", "--listen", addr, "--speed", "2")
+	term.waitFor("the gateway's dashboard", `Gateway on http://`+regexp.QuoteMeta(addr), `deployment/primary\s`)
+	url := "http://" + addr
+	ask := func() string {
+		req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(`{"model":"claude","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer sk-demo")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp.Header.Get("X-Spillway-Deployment")
+	}
+	var served []string
+	for range 4 {
+		served = append(served, ask())
+	}
+	if strings.Join(served, " ") != "primary primary primary fallback" {
+		t.Fatalf("served by %v; want the 3 RPM primary three times, then the fallback", served)
+	}
+	term.waitFor("the client's requests as lanes", `#1 demo .*primary`, `#4 demo .*fallback`, `sent 4 · in flight 0 · succeeded 4 · fell back 1`)
+	// tenant/demo is selected first; the primary is four rows down.
+	term.keys("j", "j", "j", "j")
+	term.waitFor("the primary selected", `▶ deployment/primary\s`)
+	term.keys("+")
+	term.waitFor("the primary raised", `deployment/primary .* 4 fixed`)
+	if got := ask(); got != "primary" {
+		t.Fatalf("after + on the primary, the next request was served by %q", got)
+	}
+	term.waitFor("its lane", `#5 demo .*primary`)
+	term.keys("q")
 }

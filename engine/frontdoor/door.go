@@ -50,6 +50,7 @@ type Door struct {
 	open        bool
 	firstTenant string
 	maxWait     time.Duration
+	handler     http.Handler
 }
 
 // New returns the doors to a run of s, which must have a gateway tenant
@@ -71,6 +72,7 @@ func New(s *scenarios.Scenario, controls *engine.Shell) (*Door, error) {
 	if d.firstTenant == "" {
 		return nil, errors.New("scenario " + s.Name + " has no tenant for gateway clients; add a [[scenario.tenant]] with arrival = \"gateway\"")
 	}
+	d.handler = d.routes()
 	return d, nil
 }
 
@@ -78,7 +80,9 @@ func New(s *scenarios.Scenario, controls *engine.Shell) (*Door, error) {
 func (d *Door) Handle(ev engine.Event) { d.follow.Handle(ev) }
 
 // Handler serves the doors.
-func (d *Door) Handler() http.Handler {
+func (d *Door) Handler() http.Handler { return d.handler }
+
+func (d *Door) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"/v1", ""} {
 		mux.HandleFunc("POST "+prefix+"/chat/completions", d.chatCompletions)
@@ -92,12 +96,12 @@ func (d *Door) Handler() http.Handler {
 	return mux
 }
 
-// Server is an http.Server for the doors with the limits a server facing
-// strangers needs: slow clients are cut off, headers are bounded.
-func (d *Door) Server(addr string) *http.Server {
+// Server is an http.Server for h, the doors, with the limits a server
+// facing strangers needs: slow clients are cut off, headers are bounded.
+func Server(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           d.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -170,4 +174,22 @@ func (d *Door) wait(ctx context.Context, s *story, stream bool) (firstToken bool
 	}
 	d.follow.forget(s)
 	return false, false
+}
+
+// Switch serves the doors of whichever run is current, so that the
+// dashboard can start another run (a re-run, another scenario) behind the
+// same address. Until the first run's doors are set it answers 503.
+type Switch struct{ door atomic.Pointer[Door] }
+
+// Set makes d the doors served from now on.
+func (s *Switch) Set(d *Door) { s.door.Store(d) }
+
+// ServeHTTP hands the request to the current doors.
+func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d := s.door.Load()
+	if d == nil {
+		openAIError(w, http.StatusServiceUnavailable, "api_error", "gateway_starting", "The gateway's run is starting; try again in a moment.")
+		return
+	}
+	d.Handler().ServeHTTP(w, r)
 }

@@ -272,7 +272,7 @@ func TestBadRequestsGetClearErrorsAndTheGatewayGoesOn(t *testing.T) {
 // its body too slowly, leave the gateway serving the next.
 func TestClientsThatHangUpOrStallLeaveTheGatewayServing(t *testing.T) {
 	door := newDoor(t)
-	srv := door.Server("127.0.0.1:0")
+	srv := frontdoor.Server("127.0.0.1:0", door.Handler())
 	if srv.ReadTimeout != frontdoor.ReadTimeout || srv.ReadHeaderTimeout == 0 || srv.MaxHeaderBytes == 0 {
 		t.Fatalf("the server does not bound its clients: %+v", srv)
 	}
