@@ -86,6 +86,9 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	if o.backend != "sim" && o.backend != "aws" {
 		return o, usagef("--backend must be sim (the embedded emulator) or aws (real AWS), got %q", o.backend)
 	}
+	if o.backend == "aws" && o.speed != 1 {
+		return o, usagef("with --backend aws the gateway runs in real time: Bedrock answers at its own pace, so --speed must be 1")
+	}
 	return o, nil
 }
 
@@ -152,7 +155,7 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	srv := frontdoor.Server(o.listen, door.Handler())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "Gateway for %s on http://%s · OpenAI: POST /v1/chat/completions, GET /v1/models · stop with Ctrl-C\n",
+	fmt.Fprintf(stdout, "Gateway for %s on http://%s · OpenAI: POST /v1/chat/completions · Bedrock: POST /model/{group}/converse · stop with Ctrl-C\n",
 		o.scenario.Name, ln.Addr())
 
 	err = run.Engine.Run(signals.Context())
