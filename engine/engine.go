@@ -360,8 +360,7 @@ func (e *Engine) end(at time.Time, interrupted bool) {
 	if e.loop.nextSample.Sub(at) != LevelsEvery {
 		e.loop.emit(at, Event{Kind: Levels, Levels: e.levels(at)})
 	}
-	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: interrupted})
-	e.loop.over = true
+	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: interrupted}) // the loop is over from here
 	e.shell.close(func(late []Intent) Snapshot {
 		for _, in := range late {
 			in.apply(e, at) // a limit change sent during RunEnded; nothing follows RunEnded
@@ -385,7 +384,6 @@ func (e *Engine) fail(why error) {
 		e.loop.emit(at, refused(in, why.Error()))
 	}
 	e.loop.emit(at, Event{Kind: RunEnded, Interrupted: true, Message: why.Error()})
-	e.loop.over = true
 }
 
 func (e *Engine) bucketIDs() []BucketID {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/smithy-go/eventstream"
 
@@ -113,13 +112,11 @@ func (d *Door) bedrock(w http.ResponseWriter, r *http.Request, invoke, stream bo
 		awsError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("messages must hold from 1 to %d turns", MaxMessages))
 		return
 	}
-	var all []string
 	if system, err := blocksText(in.System); err != nil {
 		awsError(w, http.StatusBadRequest, "ValidationException", "system: "+err.Error())
 		return
 	} else if system != "" {
 		a.Messages = append(a.Messages, engine.Message{Role: "system", Text: system})
-		all = append(all, system)
 	}
 	for i, m := range in.Messages {
 		text, err := blocksText(m.Content)
@@ -128,10 +125,8 @@ func (d *Door) bedrock(w http.ResponseWriter, r *http.Request, invoke, stream bo
 			return
 		}
 		a.Messages = append(a.Messages, engine.Message{Role: m.Role, Text: text})
-		all = append(all, text)
 	}
-	a.InputTokens = scenarios.PromptTokens(strings.Join(all, "\n"))
-	a.MaxTokens = d.scenario.MaxTokens
+	a.InputTokens, a.MaxTokens = inputTokens(a.Messages), d.defaultMaxTokens(tenant)
 	switch {
 	case in.MaxTokens != nil:
 		a.MaxTokens = *in.MaxTokens
@@ -288,11 +283,7 @@ func awsError(w http.ResponseWriter, status int, code, msg string) {
 func bedrockFailure(w http.ResponseWriter, ev engine.Event, speed float64) {
 	switch ev.Kind {
 	case engine.RateLimited:
-		wait := time.Duration(float64(ev.RetryAfter) / speed)
-		if ev.RetryAfter < 0 || math.IsInf(speed, 0) {
-			wait = time.Minute
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(time.Second, wait).Seconds()))))
+		w.Header().Set("Retry-After", retryAfter(ev, speed))
 		awsError(w, http.StatusTooManyRequests, wire.ThrottlingException, "Too many requests, please wait before trying again. ("+describe(ev)+")")
 	case engine.Failed:
 		code := ev.Code

@@ -138,7 +138,6 @@ func (d *Door) arrival(tenant string, req chatRequest) (engine.Arrive, int, stri
 	case len(req.Messages) > MaxMessages:
 		return a, http.StatusBadRequest, "too_many_messages", fmt.Sprintf("messages holds %d turns, over the gateway's limit of %d", len(req.Messages), MaxMessages)
 	}
-	var all []string
 	for i, m := range req.Messages {
 		text, err := m.text()
 		if err != nil {
@@ -155,15 +154,8 @@ func (d *Door) arrival(tenant string, req chatRequest) (engine.Arrive, int, stri
 			return a, http.StatusBadRequest, "invalid_role", fmt.Sprintf("messages[%d].role %q is not one of system, developer, user, assistant or tool", i, clip(m.Role))
 		}
 		a.Messages = append(a.Messages, engine.Message{Role: role, Text: text})
-		all = append(all, text)
 	}
-	a.InputTokens = scenarios.PromptTokens(strings.Join(all, "\n"))
-	a.MaxTokens = d.scenario.MaxTokens
-	for _, t := range d.scenario.Tenants {
-		if t.Name == tenant && t.MaxTokens > 0 {
-			a.MaxTokens = t.MaxTokens
-		}
-	}
+	a.InputTokens, a.MaxTokens = inputTokens(a.Messages), d.defaultMaxTokens(tenant)
 	for _, n := range []*int{req.MaxCompletionTokens, req.MaxTokens} {
 		if n != nil {
 			if *n < 1 || *n > math.MaxInt32 {
@@ -329,13 +321,7 @@ func refuse(w http.ResponseWriter, err error) {
 func failure(w http.ResponseWriter, ev engine.Event, speed float64) {
 	switch ev.Kind {
 	case engine.RateLimited:
-		// The engine's wait is simulated time; the client waits on the wall.
-		wait := time.Duration(float64(ev.RetryAfter) / speed)
-		if ev.RetryAfter < 0 || math.IsInf(speed, 0) {
-			wait = time.Minute // a limit that never frees; a minute is as good a guess as any
-		}
-		wait = max(time.Second, wait)
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		w.Header().Set("Retry-After", retryAfter(ev, speed))
 		openAIError(w, http.StatusTooManyRequests, "requests", "rate_limit_exceeded", describe(ev))
 	case engine.Failed:
 		status, typ := http.StatusBadGateway, "api_error"
@@ -357,6 +343,37 @@ func failure(w http.ResponseWriter, ev engine.Event, speed float64) {
 	default: // ControlRefused
 		openAIError(w, http.StatusServiceUnavailable, "api_error", "gateway_refused", ev.Message)
 	}
+}
+
+// retryAfter is a refused request's Retry-After, in whole seconds of wall
+// time: the engine's wait is simulated time, the client waits on the wall.
+func retryAfter(ev engine.Event, speed float64) string {
+	wait := time.Duration(float64(ev.RetryAfter) / speed)
+	if ev.RetryAfter < 0 || math.IsInf(speed, 0) {
+		wait = time.Minute // a limit that never frees; a minute is as good a guess as any
+	}
+	return strconv.Itoa(int(math.Ceil(max(time.Second, wait).Seconds())))
+}
+
+// inputTokens is what the gateway counts of a conversation, as the
+// simulated Bedrock counts it.
+func inputTokens(messages []engine.Message) int {
+	texts := make([]string, len(messages))
+	for i, m := range messages {
+		texts[i] = m.Text
+	}
+	return scenarios.PromptTokens(strings.Join(texts, "\n"))
+}
+
+// defaultMaxTokens is a request's max_tokens when it sets none: its
+// tenant's, else the scenario's.
+func (d *Door) defaultMaxTokens(tenant string) int {
+	for _, t := range d.scenario.Tenants {
+		if t.Name == tenant && t.MaxTokens > 0 {
+			return t.MaxTokens
+		}
+	}
+	return d.scenario.MaxTokens
 }
 
 func describe(ev engine.Event) string {

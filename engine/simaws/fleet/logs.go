@@ -225,10 +225,11 @@ type symbols struct {
 const (
 	maxSymbols     = 1 << 16
 	overflowSymbol = symbol(0)
+	overflowName   = "(too many distinct values)"
 )
 
 func newSymbols() symbols {
-	return symbols{ids: map[string]symbol{"(too many distinct values)": overflowSymbol}, names: []string{"(too many distinct values)"}}
+	return symbols{ids: map[string]symbol{overflowName: overflowSymbol}, names: []string{overflowName}}
 }
 
 func (t *symbols) of(s string) symbol {
