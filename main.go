@@ -149,7 +149,9 @@ Usage:
                                   /v1/chat/completions and Bedrock's /model/{id}/converse, each
                                   key a tenant, each model a group; answers name who served
                                   them in X-Spillway-* headers; Ctrl-C stops and summarises;
-                                  --litellm-config config.yaml serves a LiteLLM config
+                                  --litellm-config config.yaml serves a LiteLLM config;
+                                  --backend aws [--endpoint URL] serves from real Bedrock
+                                  (or a 'spillway emulator' at URL) instead of the embedded one
   spillway import litellm config.yaml [-o scenarios.toml] [--name NAME]
                                   a LiteLLM proxy config as a scenario file; every key it
                                   cannot carry over is named with its line

@@ -21,29 +21,38 @@ const openAIVersion = "7.59.0"
 
 // openAIClient installs the openai package once, into the user's cache
 // (not the repository), and returns the directory that holds it.
-func openAIClient(t *testing.T) string {
+func openAIClient(t testing.TB) string {
+	t.Helper()
+	return npmPackage(t, "openai", openAIVersion, "the official OpenAI client")
+}
+
+// npmPackage installs an npm package at a version once, into the user's
+// cache (not the repository), and returns the directory whose
+// node_modules holds it. Without node and npm, or without the registry,
+// the test skips and says what it needed.
+func npmPackage(t testing.TB, name, version, what string) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed, so the official OpenAI client cannot be run; install nodejs and npm (apt-get install nodejs npm) to run this test", tool)
+			t.Skipf("%s is not installed, so %s cannot be run; install nodejs and npm (apt-get install nodejs npm) to run this test", tool, what)
 		}
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "spillway-test", "openai-"+openAIVersion)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err == nil {
+	dir := filepath.Join(cache, "spillway-test", strings.ReplaceAll(strings.TrimPrefix(name, "@"), "/", "-")+"-"+version)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", name, "package.json")); err == nil {
 		return dir
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private":true,"type":"module"}`), 0o644)
-	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--silent", "openai@"+openAIVersion)
+	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--silent", name+"@"+version)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("npm could not install openai@%s (%v): %s; check the npm registry is reachable", openAIVersion, err, out)
+		t.Skipf("npm could not install %s@%s (%v): %s; check the npm registry is reachable", name, version, err, out)
 	}
 	return dir
 }
@@ -343,4 +352,26 @@ func TestGatewayDashboardInATerminal(t *testing.T) {
 	}
 	term.waitFor("its lane", `#5 demo .*primary`)
 	term.keys("q")
+}
+
+// Each way to ask the gateway for something it cannot do is refused before
+// it listens, with what to do instead.
+func TestGatewayFlagsAreChecked(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--speed", "max"}, "--speed max has no meaning for a gateway"},
+		{[]string{"--backend", "aws", "--speed", "20"}, "--speed must be 1"},
+		{[]string{"--endpoint", "http://127.0.0.1:4599"}, "--endpoint goes with --backend aws"},
+		{[]string{"--backend", "bedrock"}, "--backend must be sim"},
+		{[]string{"gateway", "fallback"}, "gateway takes one scenario name"},
+		{[]string{"fallback"}, "sends its own traffic"},
+		{[]string{"--listen", "4000"}, "--listen must be host:port"},
+	} {
+		status, _, stderr := spillway(append([]string{"gateway"}, c.args...)...)
+		if status != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("spillway gateway %s: status %d, stderr %q; want 2 and %q", strings.Join(c.args, " "), status, stderr, c.want)
+		}
+	}
 }

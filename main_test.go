@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SPILLWAY_TEST_AS_COMMAND") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if upstream := os.Getenv("SPILLWAY_TEST_AS_REVERSE_PROXY"); upstream != "" {
+		os.Exit(serveReverseProxy(upstream))
+	}
 	status := m.Run()
 	if binaryDir != "" {
 		os.RemoveAll(binaryDir)
@@ -370,7 +373,7 @@ var (
 )
 
 // spillwayBinary builds the real binary once per test run.
-func spillwayBinary(t *testing.T) string {
+func spillwayBinary(t testing.TB) string {
 	t.Helper()
 	binaryOnce.Do(func() {
 		if binaryDir, binaryErr = os.MkdirTemp("", "spillway-test-bin-"); binaryErr != nil {

@@ -134,6 +134,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		timeline:    &e.loop,
 		deployments: deployments.list,
 		ended:       e.ended,
+		callers:     newCallers(e.ended),
 	}
 	// Starting limits are checked as a live change is, now that every
 	// bucket is known, so a wrong id lists them all.

@@ -29,6 +29,7 @@ type gateway struct {
 	replies     chan asyncReply // answers from a network backend, called on goroutines of their own
 	firsts      chan firstNote  // first tokens of a network backend's streamed answers
 	ended       <-chan struct{} // closed when the run is over; late replies are dropped
+	callers     *callers        // the goroutines a network backend's calls run on
 	nextID      int
 	finished    int
 	lastFinish  time.Time
@@ -244,13 +245,13 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 			}
 		}
 	}
-	go func() {
+	g.callers.run(func() {
 		reply := invokeSafely(ctx, g.backend, at, call)
 		select {
 		case replies <- asyncReply{r, reply}:
 		case <-ended:
 		}
-	}()
+	})
 }
 
 // timeStream schedules the phases of a streamed answer an instant backend

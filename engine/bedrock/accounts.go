@@ -136,7 +136,7 @@ func connect(ctx context.Context, spec scenarios.Account, t Target) (*Account, e
 	a := &Account{Spec: spec, AccountID: creds.AccountID}
 	a.runtime = bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		o.Retryer = aws.NopRetryer{}
-		o.HTTPClient = &http.Client{Transport: OwnBodies{Next: awshttp.NewBuildableClient().GetTransport()}}
+		o.HTTPClient = &http.Client{Transport: OwnBodies{Next: runtimeTransport()}}
 		if t.Transport != nil {
 			o.HTTPClient = &http.Client{Transport: t.Transport}
 		}
@@ -208,4 +208,20 @@ func credentialAdvice(spec scenarios.Account, err error, ctx context.Context) st
 		return fmt.Sprintf("no AWS credentials found within the setup deadline (the SDK's last resort, the EC2 instance metadata service, did not answer); configure them with 'aws configure --profile %s' or 'aws sso login --profile %s', or use --backend sim to run without AWS", spec.Profile, spec.Profile)
 	}
 	return fmt.Sprintf("no AWS credentials found (looked in the environment, ~/.aws and the EC2 instance metadata service; the SDK said: %v); configure them with 'aws configure --profile %s' or 'aws sso login --profile %s', or use --backend sim to run without AWS", err, spec.Profile, spec.Profile)
+}
+
+// MaxIdleConnsPerEndpoint is how many idle connections an account keeps
+// to Bedrock's endpoint. The SDK keeps 10; a gateway with more calls in
+// flight than that would close a connection after nearly every answer and
+// open another for the next call, which on loopback cost more than the
+// call itself and left thousands of sockets in TIME_WAIT.
+const MaxIdleConnsPerEndpoint = 256
+
+// runtimeTransport is the SDK's own HTTP transport, keeping enough idle
+// connections for every call a run has in flight.
+func runtimeTransport() *http.Transport {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = max(tr.MaxIdleConns, 4*MaxIdleConnsPerEndpoint)
+		tr.MaxIdleConnsPerHost = MaxIdleConnsPerEndpoint
+	}).GetTransport()
 }
