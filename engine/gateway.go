@@ -26,10 +26,11 @@ type gateway struct {
 	deployments []*deployment
 
 	inflight    map[int]*request
-	replies     chan asyncReply // answers from a network backend, called on goroutines of their own
-	firsts      chan firstNote  // first tokens of a network backend's streamed answers
-	ended       <-chan struct{} // closed when the run is over; late replies are dropped
-	callers     *callers        // the goroutines a network backend's calls run on
+	replies     chan asyncReply     // answers from a network backend, called on goroutines of their own
+	firsts      chan firstNote      // first tokens of a network backend's streamed answers
+	ended       <-chan struct{}     // closed when the run is over; late replies are dropped
+	callers     *callers            // the goroutines a network backend's calls run on
+	clients     map[uint64]*request // gateway clients' requests not yet over, by ticket
 	nextID      int
 	finished    int
 	lastFinish  time.Time
@@ -55,6 +56,8 @@ type request struct {
 	picked    time.Time // when dep was picked, and its TPM limit counted the attempt
 	first     time.Time // when the current attempt's first token came, on a network backend
 	probe     bool      // the current attempt is a half-open circuit's probe
+	hungUp    bool      // its client went away; its answer ends it as Cancelled
+	cancel    func()    // cancels a network backend's call in flight
 	reply     Reply
 	done      bool // finished: a late reply, retry or deadline is ignored
 }
@@ -116,9 +119,51 @@ func (g *gateway) admit(at time.Time, t *tenant) {
 // its group, and brings its tokens and its conversation.
 func (g *gateway) admitClient(at time.Time, t *tenant, chain []*group, a Arrive) {
 	g.nextID++
-	g.enter(at, &request{id: g.nextID, tenant: t, chain: chain, arrival: at, maxTokens: a.MaxTokens, stream: a.Stream,
+	r := &request{id: g.nextID, tenant: t, chain: chain, arrival: at, maxTokens: a.MaxTokens, stream: a.Stream,
 		ticket: a.Ticket, messages: a.Messages,
-		need: tokens{input: float64(a.InputTokens), reserve: float64(a.InputTokens + a.MaxTokens)}})
+		need: tokens{input: float64(a.InputTokens), reserve: float64(a.InputTokens + a.MaxTokens)}}
+	if g.clients == nil {
+		g.clients = map[uint64]*request{}
+	}
+	g.clients[a.Ticket] = r
+	g.enter(at, r)
+}
+
+// CodeClientClosed is the code of a request whose client hung up before
+// its answer (nginx's 499 has the same name).
+const CodeClientClosed = "ClientClosedRequest"
+
+// hangup ends the request of the client with ticket, who went away. An
+// attempt in flight on a network backend is cancelled, and its answer,
+// which then comes at once, ends the request. A half-open circuit's probe
+// is left to finish, as the circuit waits for its answer; the request
+// still ends as Cancelled when it comes.
+func (g *gateway) hangup(at time.Time, ticket uint64) {
+	r := g.clients[ticket]
+	if r == nil || r.done {
+		return
+	}
+	if _, inFlight := g.inflight[r.id]; inFlight {
+		if r.probe || !g.backend.Instant() {
+			r.hungUp = true
+			if !r.probe && r.cancel != nil {
+				r.cancel()
+			}
+			return
+		}
+		delete(g.inflight, r.id)
+		r.abandon(at)
+	}
+	g.finish(at, r, g.cancelled(r))
+}
+
+// cancelled is the final event of a request whose client hung up.
+func (g *gateway) cancelled(r *request) Event {
+	ev := Event{Kind: Cancelled, Code: CodeClientClosed, Message: "the client hung up before its answer"}
+	if d := r.dep; d != nil {
+		ev.Deployment, ev.Model, ev.Account = d.spec.Name, d.spec.Model, d.account.Name
+	}
+	return ev
 }
 
 // enter takes r through its tenant's buckets: its RPM limit and, if it
@@ -236,6 +281,12 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		return
 	}
 	ctx, replies, ended := g.ctx, g.replies, g.ended
+	var cancel context.CancelFunc
+	if r.ticket != 0 {
+		// A gateway client's call can be cancelled when its client hangs up.
+		ctx, cancel = context.WithCancel(ctx)
+		r.cancel = cancel
+	}
 	if call.Stream {
 		note, firsts := firstNote{r, r.attempt}, g.firsts
 		call.FirstToken = func() {
@@ -247,6 +298,9 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 	}
 	g.callers.run(func() {
 		reply := invokeSafely(ctx, g.backend, at, call)
+		if cancel != nil {
+			cancel()
+		}
 		select {
 		case replies <- asyncReply{r, reply}:
 		case <-ended:
@@ -371,6 +425,20 @@ func (g *gateway) answer(at time.Time, r *request) {
 	d, rep := r.dep, r.reply
 	if d.tokens != nil {
 		d.tokens.settle(at, r.picked, r.need, r.used())
+	}
+	if r.hungUp {
+		if r.probe {
+			// The probe ran to its end: the circuit hears how it went.
+			health := d.health.Succeeded
+			if rep.class() != "" || rep.Broken != "" {
+				health = d.health.Failed
+			}
+			if tr, changed := health(at); changed {
+				d.transitioned(g.timeline, at, tr)
+			}
+		}
+		g.finish(at, r, g.cancelled(r))
+		return
 	}
 	base := Event{Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: r.chain[r.pos].name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Region: rep.Region,
@@ -519,6 +587,9 @@ func (r *request) abandon(at time.Time) {
 // counted for it.
 func (g *gateway) finish(at time.Time, r *request, ev Event) {
 	r.done = true
+	if r.ticket != 0 {
+		delete(g.clients, r.ticket)
+	}
 	if t := r.tenant; r.admitted && t.tokens != nil {
 		// What the answer used: a success's tokens, a broken stream's
 		// input and what it streamed, nothing for an error.

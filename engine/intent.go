@@ -98,6 +98,23 @@ type Arrive struct {
 	Messages    []Message
 }
 
+// Hangup says the client of a gateway request, known by its Arrive's
+// Ticket, went away before its answer. The request ends as Cancelled and
+// a call in flight is cancelled, so a stream nobody reads stops costing
+// tokens. A request already over is left as it ended.
+type Hangup struct{ Ticket uint64 }
+
+func (h Hangup) check(*Engine) error { return nil }
+
+// afterEnd is true: once the run is over there is nothing to cancel, and
+// nothing to refuse.
+func (h Hangup) afterEnd() bool   { return true }
+func (h Hangup) bucket() BucketID { return "" }
+func (h Hangup) apply(e *Engine, at time.Time) error {
+	e.gateway.hangup(at, h.Ticket)
+	return nil
+}
+
 func (a Arrive) check(e *Engine) error {
 	if _, err := e.clientTenant(a.Tenant); err != nil {
 		return err

@@ -271,9 +271,9 @@ func Golden(t testing.TB, path, got string) {
 // Door runs s as an open run, the way spillway gateway does, on the
 // in-process fleet and the real clock at speed 20 (model latencies a
 // twentieth of real ones; a fixed window is three seconds, which a burst
-// sent at the start sits well inside), and returns its doors. The run
-// stops when the test ends.
-func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario) *frontdoor.Door {
+// sent at the start sits well inside), and returns its doors. sinks hear
+// the run's events too. The run stops when the test ends.
+func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario, sinks ...engine.Sink) *frontdoor.Door {
 	t.Helper()
 	sim := NewSimulated(s, f.Models, 42, Epoch)
 	e, err := engine.New(s, engine.Options{Seed: 42, Speed: 20, Backend: sim, Logs: sim, Faults: sim, Open: true})
@@ -285,6 +285,9 @@ func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario) *frontdoor.Doo
 		t.Fatal(err)
 	}
 	e.Subscribe(door)
+	for _, sink := range sinks {
+		e.Subscribe(sink)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(ctx) }()

@@ -170,6 +170,10 @@ func (d *Door) wait(ctx context.Context, s *story, stream bool) (firstToken bool
 	case <-first:
 		return true, true
 	case <-ctx.Done():
+		// The client went away: the engine cancels its request, and the
+		// call in flight, rather than spend a deployment's budget on an
+		// answer nobody reads. Over already, the hang-up changes nothing.
+		d.controls.Send(engine.Hangup{Ticket: s.ticket})
 	case <-timer.C:
 	}
 	d.follow.forget(s)

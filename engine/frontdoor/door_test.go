@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"spillway/engine"
 	"spillway/engine/enginetest"
 	"spillway/engine/frontdoor"
 	"spillway/scenarios"
@@ -268,10 +269,26 @@ func TestBadRequestsGetClearErrorsAndTheGatewayGoesOn(t *testing.T) {
 	}
 }
 
+// finals hears how each request ended.
+type finals chan engine.Event
+
+func (f finals) Handle(ev engine.Event) {
+	if ev.Kind.Final() {
+		f <- ev
+	}
+}
+
 // A client that hangs up in the middle of a stream, and one that sends
-// its body too slowly, leave the gateway serving the next.
+// its body too slowly, leave the gateway serving the next. The hung-up
+// request ends in the engine as Cancelled: no answer is spent on it.
 func TestClientsThatHangUpOrStallLeaveTheGatewayServing(t *testing.T) {
-	door := newDoor(t)
+	f := enginetest.Load(t, "../../scenarios.toml")
+	s, err := f.Lookup("gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(finals, 16)
+	door := enginetest.Door(t, f, s, ended)
 	srv := frontdoor.Server("127.0.0.1:0", door.Handler())
 	if srv.ReadTimeout != frontdoor.ReadTimeout || srv.ReadHeaderTimeout == 0 || srv.MaxHeaderBytes == 0 {
 		t.Fatalf("the server does not bound its clients: %+v", srv)
@@ -297,6 +314,14 @@ func TestClientsThatHangUpOrStallLeaveTheGatewayServing(t *testing.T) {
 		t.Fatalf("the stream began with %q (%v)", first, err)
 	}
 	conn.Close()
+	select {
+	case ev := <-ended:
+		if ev.Kind != engine.Cancelled || ev.Code != engine.CodeClientClosed {
+			t.Fatalf("the hung-up stream's request ended with %v %s (%s); want cancelled, %s", ev.Kind, ev.Code, ev.Message, engine.CodeClientClosed)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hung-up stream's request did not end within 10 s")
+	}
 
 	// Send half a body, then nothing.
 	slow, err := net.Dial("tcp", ln.Addr().String())
