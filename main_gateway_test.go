@@ -199,9 +199,14 @@ if (pattern === "isolation") results = await Promise.all(["sk-team-a", "sk-team-
 if (pattern === "stream") {
   const stream = await client("sk-demo").chat.completions.create({ model: "claude", stream: true,
     messages: [{ role: "user", content: "hello" }] });
-  let text = "", chunks = 0, finish = null;
-  for await (const chunk of stream) { chunks++; text += chunk.choices[0]?.delta?.content ?? ""; finish = chunk.choices[0]?.finish_reason ?? finish; }
-  results = [{ status: 200, chunks, text, finish }];
+  let text = "", chunks = 0, finish = null, firstText = 0, lastText = 0;
+  for await (const chunk of stream) {
+    chunks++;
+    const piece = chunk.choices[0]?.delta?.content ?? "";
+    if (piece) { lastText = performance.now(); firstText ||= lastText; }
+    text += piece; finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  results = [{ status: 200, chunks, text, finish, spreadMs: Math.round(lastText - firstText) }];
 }
 console.log(JSON.stringify(results));
 `
@@ -211,7 +216,7 @@ console.log(JSON.stringify(results));
 	}
 	type result struct {
 		Key, Deployment, Text, Code, Finish string
-		Status, Tokens, Chunks              int
+		Status, Tokens, Chunks, SpreadMs    int
 		RetryAfter                          *string
 	}
 	// Each pattern gets a gateway of its own, so that its buckets start full.
@@ -259,6 +264,12 @@ console.log(JSON.stringify(results));
 	s := send(url, "stream")[0]
 	if s.Chunks < 3 || s.Text == "" || s.Finish != "stop" {
 		t.Errorf("stream: %+v", s)
+	}
+	// The emulator streams its tokens over a few hundred milliseconds at
+	// this speed, and the gateway passes each on as it comes: the text
+	// cannot all arrive at once, as it would if it waited for the end.
+	if s.SpreadMs < 50 {
+		t.Errorf("stream: the text came within %d ms, all at once; want it as the tokens come", s.SpreadMs)
 	}
 }
 

@@ -34,6 +34,11 @@ type Call struct {
 	// its own goroutine, when a streamed answer's first token arrives: the
 	// engine marks the phase then, on its clock.
 	FirstToken func()
+	// Text, when set, is what a network backend calls from its own
+	// goroutine with each piece of a streamed answer's text as it comes:
+	// a gateway client's stream, passed on without the engine in between.
+	// It must not block for long.
+	Text func(piece string)
 }
 
 // Message is one turn of a gateway client's conversation.

@@ -46,10 +46,11 @@ type request struct {
 	maxTokens int
 	admitted  bool // through its tenant's buckets, whose tokens it settles when it ends
 	stream    bool
-	ticket    uint64    // a gateway client's, for the door that waits on it; 0 for generated traffic
-	messages  []Message // a gateway client's conversation; nil for generated traffic
-	chain     []*group  // the groups it may use, in order: its tenant's, or those of the group a client named
-	pos       int       // index into chain of the group being tried
+	ticket    uint64       // a gateway client's, for the door that waits on it; 0 for generated traffic
+	messages  []Message    // a gateway client's conversation; nil for generated traffic
+	text      func(string) // a gateway client's stream: each piece of text as it comes
+	chain     []*group     // the groups it may use, in order: its tenant's, or those of the group a client named
+	pos       int          // index into chain of the group being tried
 	attempt   int
 	retries   int // retries used in the current group
 	dep       *deployment
@@ -120,7 +121,7 @@ func (g *gateway) admit(at time.Time, t *tenant) {
 func (g *gateway) admitClient(at time.Time, t *tenant, chain []*group, a Arrive) {
 	g.nextID++
 	r := &request{id: g.nextID, tenant: t, chain: chain, arrival: at, maxTokens: a.MaxTokens, stream: a.Stream,
-		ticket: a.Ticket, messages: a.Messages,
+		ticket: a.Ticket, messages: a.Messages, text: a.Text,
 		need: tokens{input: float64(a.InputTokens), reserve: float64(a.InputTokens + a.MaxTokens)}}
 	if g.clients == nil {
 		g.clients = map[uint64]*request{}
@@ -280,6 +281,9 @@ func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 		g.timeline.schedule(item{at: at.Add(end), kind: answer, req: r})
 		return
 	}
+	// Only a network backend reads a stream as it comes; an instant one's
+	// text is known at once, and the answer's end carries it.
+	call.Text = r.text
 	ctx, replies, ended := g.ctx, g.replies, g.ended
 	var cancel context.CancelFunc
 	if r.ticket != 0 {

@@ -96,6 +96,11 @@ type Arrive struct {
 	MaxTokens   int
 	Stream      bool
 	Messages    []Message
+	// Text, for a streamed request, takes each piece of the answer's text
+	// as a network backend reads it (engine.Call.Text), so the client sees
+	// it come. An instant backend's answer comes whole, in the final
+	// event's Text.
+	Text func(piece string)
 }
 
 // Hangup says the client of a gateway request, known by its Arrive's

@@ -92,6 +92,42 @@ type streamRead struct {
 	text          *strings.Builder // the answer's text, kept for a gateway client's call
 }
 
+// add keeps a piece of a gateway client's answer, and passes it on to the
+// client as it comes.
+func (r *streamRead) add(call engine.Call, piece string) {
+	if piece == "" {
+		return
+	}
+	if r.text == nil {
+		r.text = &strings.Builder{}
+	}
+	r.text.WriteString(piece)
+	if call.Text != nil {
+		call.Text(piece)
+	}
+}
+
+// textDelta is a piece of streamed text as the model families send it.
+type textDelta struct {
+	Text string `json:"text"`
+}
+
+// chunkText is the text of an InvokeModelWithResponseStream chunk:
+// Anthropic's content_block_delta carries it in delta.text, Amazon Nova's
+// contentBlockDelta in delta.text one level down.
+func chunkText(kind string, anthropic *textDelta, nova json.RawMessage) string {
+	if kind == "content_block_delta" && anthropic != nil {
+		return anthropic.Text
+	}
+	var d struct {
+		Delta textDelta `json:"delta"`
+	}
+	if json.Unmarshal(nova, &d) != nil {
+		return ""
+	}
+	return d.Delta.Text
+}
+
 // streamedCall is one streamed call's watch: its context, which the
 // watchdog cancels when a timeout runs out, and when it began.
 type streamedCall struct {
@@ -137,10 +173,7 @@ func (c *Client) converseStream(ctx context.Context, a *Account, call engine.Cal
 		case *types.ConverseStreamOutputMemberContentBlockDelta:
 			s.token()
 			if d, ok := e.Value.Delta.(*types.ContentBlockDeltaMemberText); ok && call.Messages != nil {
-				if read.text == nil {
-					read.text = &strings.Builder{}
-				}
-				read.text.WriteString(d.Value)
+				read.add(call, d.Value)
 			}
 		case *types.ConverseStreamOutputMemberMetadata:
 			read.ended = true
@@ -175,10 +208,11 @@ func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.
 		// Anthropic's chunks say their "type"; Amazon Nova's carry
 		// Converse's events by name. Both end with Bedrock's metrics.
 		var body struct {
-			Type     string          `json:"type"`
-			Delta    json.RawMessage `json:"contentBlockDelta"`
-			Metadata json.RawMessage `json:"metadata"`
-			Metrics  *struct {
+			Type      string          `json:"type"`
+			TextDelta *textDelta      `json:"delta"` // Anthropic's content_block_delta
+			Delta     json.RawMessage `json:"contentBlockDelta"`
+			Metadata  json.RawMessage `json:"metadata"`
+			Metrics   *struct {
 				Input  int `json:"inputTokenCount"`
 				Output int `json:"outputTokenCount"`
 			} `json:"amazon-bedrock-invocationMetrics"`
@@ -189,6 +223,9 @@ func (c *Client) invokeModelStream(ctx context.Context, a *Account, call engine.
 		switch {
 		case body.Type == "content_block_delta" || body.Delta != nil:
 			s.token()
+			if call.Messages != nil {
+				read.add(call, chunkText(body.Type, body.TextDelta, body.Delta))
+			}
 		case body.Type == "message_stop" || body.Metadata != nil:
 			read.ended = true
 			if m := body.Metrics; m != nil {

@@ -244,20 +244,20 @@ func (d *Door) bedrockStream(w http.ResponseWriter, r *http.Request, s *story, i
 	} else {
 		event("messageStart", map[string]string{"role": "assistant"})
 	}
-	if _, ok := d.wait(r.Context(), s, false); !ok {
+	ok := d.streamText(r.Context(), s, func(piece string) {
+		if anthropic {
+			event("content_block_delta", map[string]any{"index": 0, "delta": map[string]string{"type": "text_delta", "text": piece}})
+		} else {
+			event("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]string{"text": piece}})
+		}
+	})
+	if !ok {
 		return
 	}
 	ev := s.final
 	if ev.Kind != engine.Succeeded {
 		send("modelStreamErrorException", "exception", map[string]string{"message": describe(ev)})
 		return
-	}
-	for _, piece := range pieces(ev.Text) {
-		if anthropic {
-			event("content_block_delta", map[string]any{"index": 0, "delta": map[string]string{"type": "text_delta", "text": piece}})
-		} else {
-			event("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]string{"text": piece}})
-		}
 	}
 	usage := map[string]int{"inputTokens": ev.InputTokens, "outputTokens": ev.OutputTokens, "totalTokens": ev.InputTokens + ev.OutputTokens}
 	if anthropic {

@@ -148,6 +148,10 @@ func (d *Door) ask(a engine.Arrive) (*story, error) {
 	if !ok {
 		return nil, engine.ErrRunOver
 	}
+	if a.Stream {
+		s.feed = newTextFeed()
+		a.Text = s.feed.add
+	}
 	if err := d.controls.Send(a); err != nil {
 		d.follow.forget(s)
 		return nil, err
@@ -178,6 +182,45 @@ func (d *Door) wait(ctx context.Context, s *story, stream bool) (firstToken bool
 	}
 	d.follow.forget(s)
 	return false, false
+}
+
+// streamText waits for s to end, writing its text as it comes: piece by
+// piece from a network backend as Bedrock streams it, or, from an
+// instant backend whose answer comes whole, in word-sized pieces at the
+// end. ok is false when the client went away or the wait ran out.
+func (d *Door) streamText(ctx context.Context, s *story, write func(piece string)) (ok bool) {
+	if s.feed == nil {
+		s.feed = newTextFeed() // asked for whole: nothing will come through it
+	}
+	timer := time.NewTimer(d.maxWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.feed.ready:
+			for _, piece := range s.feed.take() {
+				write(piece)
+			}
+			continue
+		case <-s.done:
+		case <-ctx.Done():
+			d.controls.Send(engine.Hangup{Ticket: s.ticket})
+			d.follow.forget(s)
+			return false
+		case <-timer.C:
+			d.follow.forget(s)
+			return false
+		}
+		break
+	}
+	for _, piece := range s.feed.take() {
+		write(piece)
+	}
+	if s.final.Kind == engine.Succeeded {
+		for _, piece := range s.feed.rest(s.final.Text) {
+			write(piece)
+		}
+	}
+	return true
 }
 
 // Switch serves the doors of whichever run is current, so that the

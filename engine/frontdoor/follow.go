@@ -37,6 +37,9 @@ type story struct {
 	firstSeen bool
 	done      chan struct{}
 	final     engine.Event
+	// feed carries a streamed answer's text as a network backend reads
+	// it; nil for an answer sent whole.
+	feed *textFeed
 }
 
 // follow starts following ticket; the caller sends the Arrive after.

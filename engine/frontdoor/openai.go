@@ -229,7 +229,7 @@ func usageOf(ev engine.Event) *usage {
 }
 
 // stream answers as server-sent events: the role at the first token, the
-// text when the answer is whole, then the end. An answer that fails after
+// text as it comes (see streamText), then the end. An answer that fails after
 // its first token ends the stream with an error event, which OpenAI's
 // clients raise.
 func (d *Door) stream(w http.ResponseWriter, r *http.Request, s *story, req chatRequest, id string) {
@@ -253,15 +253,12 @@ func (d *Door) stream(w http.ResponseWriter, r *http.Request, s *story, req chat
 			Choices: []choice{{Index: 0, Delta: delta, FinishReason: finish}}}
 	}
 	send(chunk(&assistant{Role: "assistant", Content: ""}, nil))
-	if _, ok := d.wait(r.Context(), s, false); !ok {
+	if !d.streamText(r.Context(), s, func(piece string) { send(chunk(&assistant{Content: piece}, nil)) }) {
 		return
 	}
 	if s.final.Kind != engine.Succeeded {
 		send(map[string]any{"error": errorBody{Message: describe(s.final), Type: "api_error", Code: s.final.Code}})
 		return
-	}
-	for _, piece := range pieces(s.final.Text) {
-		send(chunk(&assistant{Content: piece}, nil))
 	}
 	stop := "stop"
 	send(chunk(&assistant{}, &stop))

@@ -133,9 +133,19 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 		// once they have been visible for embeddedLogsVisibleFor, so a long
 		// run's memory stops growing within minutes; the Region query's
 		// running counts keep what they counted after the records go.
-		emu := emulator.New(s, cfg.File.Models, cfg.Seed, time.Now(), emulator.Options{
+		opts := emulator.Options{
 			LogRetention: emulator.StandaloneLogRetention, MaxLogRecords: emulator.StandaloneMaxLogRecords,
-			LogVisibleFor: max(embeddedLogsVisibleFor, 2*s.Logs.PollEvery)})
+			LogVisibleFor: max(embeddedLogsVisibleFor, 2*s.Logs.PollEvery)}
+		world := s
+		if cfg.Open {
+			// A gateway's clients wait in real time: the emulator answers
+			// as an endpoint would, at the run's pace, and streams its
+			// tokens as they come, which the doors pass on to the client.
+			world = emulator.World(&scenarios.File{Path: cfg.File.Path, Default: s.Name, Models: cfg.File.Models, Scenarios: []*scenarios.Scenario{s}}, cfg.Speed)
+			opts.Sleep, opts.Pace = true, cfg.Speed
+			opts.QueryTime = time.Duration(float64(500*time.Millisecond) / max(cfg.Speed, 1))
+		}
+		emu := emulator.New(world, cfg.File.Models, cfg.Seed, time.Now(), opts)
 		url, transport := emulator.InProcessEndpoint, http.RoundTripper(emu.Transport())
 		faultHTTP := &http.Client{Transport: transport, Timeout: faultCallTimeout}
 		if cfg.Loopback {
@@ -149,7 +159,7 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 		faults = &emulatorFaults{client: &emulator.FaultClient{Endpoint: url, HTTP: faultHTTP}, ids: map[int]int{}}
 		target = bedrock.Target{
 			Endpoint:  url,
-			Virtual:   true,
+			Virtual:   !cfg.Open,
 			Transport: transport,
 			Credentials: func(a scenarios.Account) aws.CredentialsProvider {
 				return credentials.NewStaticCredentialsProvider(emulator.AccessKeyID(a.Name), emulator.SecretAccessKey, "")
@@ -175,6 +185,10 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 		b.Badge, b.Detail = "SIMULATED", "embedded emulator at "+target.Endpoint+" over loopback TCP via aws-sdk-go-v2; no AWS calls, no credentials"
 		b.Brief = "embedded emulator, loopback TCP"
 		b.Meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
+	case cfg.Backend == "sim" && cfg.Open:
+		b.Badge, b.Detail = "SIMULATED", "embedded emulator in process via aws-sdk-go-v2 (no socket), answering in real time; no AWS calls, no credentials"
+		b.Brief = "embedded emulator, no AWS calls"
+		b.Meta = record.Meta{Backend: "simulated", Endpoint: InProcessEndpoint}
 	case cfg.Backend == "sim":
 		b.Badge, b.Detail = "SIMULATED", "embedded emulator in process via aws-sdk-go-v2 (no socket); no AWS calls, no credentials"
 		b.Brief = "embedded emulator, no AWS calls"
