@@ -682,7 +682,8 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		}
 		next.Engine.Subscribe(door)
 		d.doors.Set(door)
-		notes = append(notes, fmt.Sprintf("Gateway on http://%s: OpenAI POST /v1/chat/completions, Bedrock POST /model/{group}/converse", d.gateway))
+		// The address first: on a narrow terminal the rest is cut.
+		notes = append(notes, fmt.Sprintf("Gateway on http://%s · OpenAI /v1/chat/completions · Bedrock /model/{group}/converse", d.gateway))
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	done := make(chan error, 1)
