@@ -1,0 +1,174 @@
+package shared
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed take.lua
+	takeSource string
+	//go:embed settle.lua
+	settleSource string
+	//go:embed levels.lua
+	levelsSource string
+
+	takeScript   = redis.NewScript(takeSource)
+	settleScript = redis.NewScript(settleSource)
+	levelsScript = redis.NewScript(levelsSource)
+)
+
+// Deadline is how long a call to Redis may take, from dialling to the
+// answer: a routing decision waits for it, so it is short. A Redis that
+// is down, slow or busy with a long command costs a decision this much
+// at most, then the gateway does what redis_failure says.
+const Deadline = 100 * time.Millisecond
+
+// Redis keeps buckets in a Redis server, one hash per bucket under
+// KeyPrefix (see the README's key layout), changed only by scripts that
+// run whole on the server.
+type Redis struct {
+	client *redis.Client
+	prefix string
+	// clock, when set, is the time every replica passes instead of
+	// Redis's TIME: simulated replicas share their run's simulated clock.
+	clock func() time.Time
+}
+
+// KeyPrefix is where a scope's buckets live: spillway:{scope}:bucket:ID.
+// The braces keep every key of a scope in one Redis Cluster slot, so one
+// script may touch several.
+func KeyPrefix(scope string) string { return "spillway:{" + scope + "}:" }
+
+// DialRedis connects to the Redis at url (redis://host:port/db, or
+// rediss:// for TLS) and checks it answers. scope names the buckets'
+// namespace: replicas with the same scope share them.
+func DialRedis(ctx context.Context, url, scope string) (*Redis, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("--redis %q: %v; give a URL such as redis://127.0.0.1:6379/0", url, err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = Deadline, Deadline, Deadline
+	// A call that fails is not tried again: the decision cannot wait.
+	opts.MaxRetries = -1
+	opts.ContextTimeoutEnabled = true
+	r := &Redis{client: redis.NewClient(opts), prefix: KeyPrefix(scope)}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.client.Ping(pctx).Err(); err != nil {
+		r.client.Close()
+		return nil, fmt.Errorf("%w: Redis at %s did not answer: %v", ErrUnavailable, opts.Addr, err)
+	}
+	return r, nil
+}
+
+// WithClock makes every script take clock's time instead of Redis's TIME:
+// simulated replicas, which share a simulated clock rather than the wall.
+func (r *Redis) WithClock(clock func() time.Time) *Redis {
+	r.clock = clock
+	return r
+}
+
+// Key is where the bucket id lives.
+func (r *Redis) Key(id string) string { return r.prefix + "bucket:" + id }
+
+// now is the time argument of a script: "" for Redis's TIME.
+func (r *Redis) now() string {
+	if r.clock == nil {
+		return ""
+	}
+	return strconv.FormatInt(r.clock().UnixMicro(), 10)
+}
+
+func (r *Redis) Take(ctx context.Context, asks []Ask) (*Refusal, error) {
+	keys := make([]string, len(asks))
+	args := make([]any, 0, 1+3*len(asks))
+	args = append(args, r.now())
+	for i, a := range asks {
+		keys[i] = r.Key(a.Key)
+		args = append(args, string(a.Semantic), a.Limit, a.N)
+	}
+	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	defer cancel()
+	out, err := takeScript.Run(ctx, r.client, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(out) == 1 && out[0] == 1 {
+		return nil, nil
+	}
+	if len(out) != 3 {
+		return nil, fmt.Errorf("%w: the take script answered %v", ErrUnavailable, out)
+	}
+	wait := time.Duration(out[2]) * time.Microsecond
+	if out[2] < 0 {
+		wait = -1
+	}
+	return &Refusal{Index: int(out[1]) - 1, Wait: wait}, nil
+}
+
+func (r *Redis) Settle(ctx context.Context, a Ask, reserved, used float64, reservedAt time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	defer cancel()
+	err := settleScript.Run(ctx, r.client, []string{r.Key(a.Key)},
+		r.now(), string(a.Semantic), a.Limit, reserved, used, reservedAt.UnixMicro()).Err()
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (r *Redis) Levels(ctx context.Context, asks []Ask) ([]Level, error) {
+	keys := make([]string, len(asks))
+	args := make([]any, 0, 1+2*len(asks))
+	args = append(args, r.now())
+	for i, a := range asks {
+		keys[i] = r.Key(a.Key)
+		args = append(args, string(a.Semantic), a.Limit)
+	}
+	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	defer cancel()
+	out, err := levelsScript.Run(ctx, r.client, keys, args...).StringSlice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	levels := make([]Level, len(out))
+	for i, s := range out {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the levels script answered %q", ErrUnavailable, s)
+		}
+		levels[i] = Level{Available: v, Limit: asks[i].Limit}
+	}
+	return levels, nil
+}
+
+func (r *Redis) Now(ctx context.Context) (time.Time, error) {
+	if r.clock != nil {
+		return r.clock(), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	defer cancel()
+	t, err := r.client.Time(ctx).Result()
+	if err != nil {
+		return time.Time{}, unavailable(err)
+	}
+	return t, nil
+}
+
+func (r *Redis) Close() error { return r.client.Close() }
+
+// unavailable wraps a client error as ErrUnavailable; a script error
+// (a bug, not an outage) keeps its words too.
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}

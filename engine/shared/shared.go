@@ -1,0 +1,67 @@
+// Package shared keeps a gateway's limits where every replica of it sees
+// them, so that a fleet of replicas enforces each limit once instead of
+// once per replica.
+//
+// A Store takes units from buckets: all the buckets of one decision at
+// once or none of them, so two replicas can never both take the last
+// unit, and a request is never charged on one limit when another turned
+// it away. The Redis store does each decision in one server-side script,
+// on Redis's own clock, so replicas whose clocks disagree still agree on
+// every bucket. The local store keeps the same arithmetic in this
+// process, for replicas simulated side by side without a Redis.
+//
+// Both count as engine/bucket does: a token bucket holds up to its limit
+// and refills it over a minute; a fixed window counts up to its limit per
+// clock minute.
+package shared
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"spillway/scenarios"
+)
+
+// Ask is one bucket's part of a decision: take N units from the bucket
+// named Key, which holds Limit a minute, counted as Semantic says.
+type Ask struct {
+	Key      string
+	Semantic scenarios.Limiter
+	Limit    float64
+	N        float64
+}
+
+// Refusal says which ask of a decision found no room, and how long until
+// it would have.
+type Refusal struct {
+	Index int           // into the asks
+	Wait  time.Duration // -1: never, N is more than the bucket holds
+}
+
+// Level is a shared bucket's state: Available units of Limit.
+type Level struct {
+	Available, Limit float64
+}
+
+// Store keeps shared buckets.
+type Store interface {
+	// Take takes every ask's units, or none. A nil Refusal means it took
+	// them. An error means the store could not be reached in time, and
+	// nothing was taken.
+	Take(ctx context.Context, asks []Ask) (*Refusal, error)
+	// Settle counts, against a bucket, the units a call really used where
+	// it reserved reserved at reservedAt (the store's clock, as Now gave
+	// it): the difference is given back, or taken. A fixed window that
+	// has turned over since has forgotten the reservation.
+	Settle(ctx context.Context, a Ask, reserved, used float64, reservedAt time.Time) error
+	// Levels reads buckets without taking anything.
+	Levels(ctx context.Context, asks []Ask) ([]Level, error)
+	// Now is the store's clock: Redis's TIME, or the injected one.
+	Now(ctx context.Context) (time.Time, error)
+	Close() error
+}
+
+// ErrUnavailable wraps every error of a store that could not be reached,
+// or did not answer within its deadline.
+var ErrUnavailable = errors.New("the shared limits' store is unavailable")

@@ -1,0 +1,55 @@
+-- Takes units from every bucket in KEYS, or from none.
+-- ARGV[1]: the time in microseconds, or "" for Redis's own TIME.
+-- Then, per key: the semantic ("token-bucket" or "fixed-window"), the
+-- limit a minute, and the units to take.
+-- Returns {1} when it took them; {0, i, wait_us} when bucket i (from 1)
+-- had no room, with the wait until it would (-1: never).
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local MINUTE = 60000000
+local state = {}
+for i, key in ipairs(KEYS) do
+  local sem, limit, n = ARGV[2 + (i - 1) * 3], tonumber(ARGV[3 + (i - 1) * 3]), tonumber(ARGV[4 + (i - 1) * 3])
+  local avail, wait
+  if sem == 'token-bucket' then
+    local h = redis.call('HMGET', key, 'tokens', 'at')
+    local tokens, at = tonumber(h[1]), tonumber(h[2])
+    if not tokens then
+      tokens, at = limit, now
+    end
+    if now > at then
+      tokens = math.min(limit, tokens + (now - at) * limit / MINUTE)
+      at = now
+    end
+    avail = tokens
+    state[i] = {sem, key, tokens, at, limit}
+    if n > limit then wait = -1 else wait = math.ceil((n - avail) * MINUTE / limit) end
+  else
+    local window = math.floor(now / MINUTE)
+    local h = redis.call('HMGET', key, 'window', 'count')
+    local count = 0
+    if tonumber(h[1]) == window then count = tonumber(h[2]) end
+    avail = limit - count
+    state[i] = {sem, key, count, window, limit}
+    if n > limit then wait = -1 else wait = (window + 1) * MINUTE - now end
+  end
+  if avail < n - 1e-9 then
+    return {0, i, wait}
+  end
+end
+for i, s in ipairs(state) do
+  local n = tonumber(ARGV[4 + (i - 1) * 3])
+  if s[1] == 'token-bucket' then
+    local tokens = s[3] - n
+    redis.call('HSET', s[2], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', s[4]))
+    -- Once full again the bucket is as good as absent.
+    redis.call('PEXPIRE', s[2], math.ceil((s[5] - tokens) * 60000 / s[5]) + 1000)
+  else
+    redis.call('HSET', s[2], 'window', string.format('%d', s[4]), 'count', string.format('%.17g', s[3] + n))
+    redis.call('PEXPIRE', s[2], math.ceil(((s[4] + 1) * MINUTE - now) / 1000) + 1000)
+  end
+end
+return {1}
