@@ -685,6 +685,9 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		// The address first: on a narrow terminal the rest is cut.
 		notes = append(notes, fmt.Sprintf("Gateway on http://%s · OpenAI /v1/chat/completions · Bedrock /model/{group}/converse", d.gateway))
 	}
+	if next.SharedNote != "" {
+		notes = append([]string{"SHARED LIMITS: " + next.SharedNote}, notes...)
+	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	done := make(chan error, 1)
 	d.mu.Lock()
@@ -696,6 +699,7 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		Feed:     feed,
 		Controls: next.Engine.Controls(),
 		Options: tui.Options{Scenario: s, Badge: next.Backend.Badge, Backend: next.Backend.Detail, BackendBrief: next.Backend.Brief, Live: next.Backend.Live(),
+			SharedBadge: next.Backend.SharedBadge, SharedDetail: next.Backend.SharedDetail,
 			Seed: cfg.Seed, Speed: speed, AccountIDs: next.Backend.AccountIDs, FaultOptions: next.FaultOptions, Regions: next.Regions},
 		Notes:   notes,
 		Export:  next.Recorder.WriteFile,

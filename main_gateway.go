@@ -17,6 +17,7 @@ import (
 	"spillway/engine"
 	"spillway/engine/frontdoor"
 	"spillway/engine/session"
+	"spillway/engine/shared"
 	"spillway/scenarios"
 	"spillway/tui/plain"
 )
@@ -25,6 +26,9 @@ import (
 type gatewayOptions struct {
 	runOptions
 	listen string
+	// redis, when set, is where the replicas share their limits;
+	// redisFailure what to do while it is unreachable.
+	redis, redisFailure string
 }
 
 func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
@@ -37,6 +41,8 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	backend := fs.String("backend", "sim", "sim or aws")
 	endpoint := fs.String("endpoint", "", "with --backend aws: send every AWS call to URL instead, such as a 'spillway emulator'")
 	litellmConfig := fs.String("litellm-config", "", "serve a LiteLLM proxy config.yaml, imported as 'spillway import litellm' would")
+	redisURL := fs.String("redis", "", "share every limit with the gateway's other replicas in the Redis at URL, such as redis://127.0.0.1:6379/0 (default: the scenario's [scenario.shared] redis)")
+	redisFailure := fs.String("redis-failure", "", "while Redis is unreachable: open serves with this replica's own limits, closed refuses with 503 (default: the scenario's redis_failure, else open)")
 	headless := fs.Bool("headless", false, "plain output instead of the dashboard")
 	highContrast := fs.Bool("high-contrast", false, "start the dashboard in its high-contrast theme")
 	rest, err := parseInterleaved(fs, args)
@@ -93,6 +99,24 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	if o.backend == "aws" && o.speed != 1 {
 		return o, usagef("with --backend aws the gateway runs in real time: Bedrock answers at its own pace, so --speed must be 1")
 	}
+	o.redis, o.redisFailure = o.scenario.Shared.Redis, o.scenario.Shared.OnFailure
+	if *redisURL != "" {
+		o.redis = *redisURL
+	}
+	if *redisFailure != "" {
+		o.redisFailure = *redisFailure
+	}
+	if o.redisFailure != scenarios.SharedFailOpen && o.redisFailure != scenarios.SharedFailClosed {
+		return o, usagef("--redis-failure must be open (serve with this replica's own limits) or closed (refuse with 503), got %q", o.redisFailure)
+	}
+	if o.redis != "" {
+		if _, err := shared.NewRedis(o.redis, o.scenario.Name); err != nil {
+			return o, usageError{err}
+		}
+		if o.speed != 1 {
+			return o, usagef("limits shared in Redis count in real time, on Redis's clock, so --speed must be 1")
+		}
+	}
 	return o, nil
 }
 
@@ -108,7 +132,8 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	// once it is answered and recorded), while every request allocates:
 	// collecting a quarter as often took a sixth of its CPU back under load.
 	batchGC()
-	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint, Open: true}
+	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint, Open: true,
+		SharedRedis: o.redis, SharedFailure: o.redisFailure}
 	if o.jsonPath != "" {
 		if cfg.TimelineDir, _, err = timelineDir(o.jsonPath); err != nil {
 			return err
@@ -165,6 +190,12 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Gateway for %s on http://%s · OpenAI: POST /v1/chat/completions · Bedrock: POST /model/{group}/converse · stop with Ctrl-C\n",
 		o.scenario.Name, ln.Addr())
+	if o.redis != "" {
+		fmt.Fprintf(stdout, "Limits shared with every replica of %s in %s (redis_failure = %s)\n", o.scenario.Name, run.Backend.SharedDetail, o.redisFailure)
+	}
+	if run.SharedNote != "" {
+		fmt.Fprintf(stdout, "SHARED LIMITS: %s\n", run.SharedNote)
+	}
 
 	err = run.Engine.Run(signals.Context())
 	shutdown(srv)

@@ -61,6 +61,22 @@ func npmPackage(t testing.TB, name, version, what string) string {
 // and returns its base URL.
 func gatewayProcess(t *testing.T, args ...string) string {
 	t.Helper()
+	_, url := startGateway(t, args...)
+	return url
+}
+
+// gatewayProcessWithJSON is gatewayProcess recording to path; the test
+// stops it (SIGINT, then Wait) to read the record.
+func gatewayProcessWithJSON(t *testing.T, path string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	return startGateway(t, append([]string{"--json", path}, args...)...)
+}
+
+// startGateway runs the real binary's gateway and returns it and its
+// base URL. Unless the test has stopped it, it is stopped with Ctrl-C
+// when the test ends, and must exit cleanly.
+func startGateway(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(spillwayBinary(t), append([]string{"gateway", "--listen", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -81,6 +97,9 @@ func gatewayProcess(t *testing.T, args ...string) string {
 		}
 	}()
 	t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // the test stopped it
+		}
 		cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -96,11 +115,11 @@ func gatewayProcess(t *testing.T, args ...string) string {
 	})
 	select {
 	case u := <-url:
-		return u
+		return cmd, u
 	case <-time.After(30 * time.Second):
 		t.Fatal("the gateway did not say where it listens within 30 s")
 	}
-	return ""
+	return nil, ""
 }
 
 // A gateway session stopped with Ctrl-C is recorded as a run: it matches

@@ -23,6 +23,13 @@ type deployment struct {
 	overMsg      string // why the pick passed it over for budget; rebuilt when rpm changes
 	throttledMsg string
 	skipMsg      string // why the pick passes it over for its health; rebuilt on each transition
+
+	// With shared limits: the store that decides, the store's time of
+	// the last take (for its TPM settlement), and the bucket that ran out
+	// at the last refusal.
+	shared  *sharedGate
+	takenAt time.Time
+	shortOf BucketID
 }
 
 // tunable is a tenant or a deployment: something with a bucket whose limit
@@ -74,6 +81,9 @@ func (d *deployment) weight() float64 {
 // hasBudget reports whether d's RPM and TPM limits both have room at t for
 // a request needing n, without taking anything.
 func (d *deployment) hasBudget(t time.Time, n tokens) bool {
+	if d.shared != nil && !d.shared.down {
+		return true // only the store knows; the take asks it, and a pick that finds no room there picks again
+	}
 	return d.bucket.HasBudgetAt(t) && (d.tokens == nil || d.tokens.has(t, n))
 }
 
@@ -81,6 +91,11 @@ func (d *deployment) hasBudget(t time.Time, n tokens) bool {
 // request and the request's tokens; otherwise it counts the refusal on the
 // limit that ran out.
 func (d *deployment) take(t time.Time, n tokens) bool {
+	if d.shared != nil {
+		if taken, decided := d.takeShared(t, n); decided {
+			return taken
+		}
+	}
 	if d.tokens == nil {
 		return d.bucket.AllowAt(t)
 	}
@@ -92,6 +107,35 @@ func (d *deployment) take(t time.Time, n tokens) bool {
 		return false
 	}
 	return d.bucket.AllowAt(t)
+}
+
+// takeShared takes what a request needing n asks of d's limits in the
+// shared store. decided is false when the store is down and d's own
+// buckets decide instead.
+func (d *deployment) takeShared(t time.Time, n tokens) (taken, decided bool) {
+	asks := asksOf(d.id, d.spec.Limiter, d.rpm, d.tokens, n)
+	if len(asks) == 0 {
+		return true, true
+	}
+	ans := d.shared.take(t, asks)
+	switch ans.verdict {
+	case sharedTaken:
+		d.takenAt, d.shortOf = ans.at, ""
+		d.bucket.Tally(true)
+		return true, true
+	case sharedRefused:
+		d.shortOf = refusedBucket(asks, ans.refusal)
+		if d.tokens != nil && d.shortOf == d.tokens.id {
+			d.tokens.bucket.Tally(false)
+		} else {
+			d.bucket.Tally(false)
+		}
+		return false, true
+	case sharedUnavailable:
+		d.shortOf = d.id
+		return false, true
+	}
+	return false, false
 }
 
 // reject counts a pre-call check's refusal at t on the limit that ran out.
@@ -106,6 +150,12 @@ func (d *deployment) reject(t time.Time) {
 // short is the limit a pick found without room at t: the bucket, its
 // limit and why, for the Skipped event.
 func (d *deployment) short(t time.Time) (BucketID, scenarios.RPM, string) {
+	if d.shared != nil && d.shortOf != "" {
+		if d.tokens != nil && d.shortOf == d.tokens.id {
+			return d.tokens.id, d.tokens.tpm, d.tokens.overMsg
+		}
+		return d.id, d.rpm, d.overMsg
+	}
 	if d.tokens != nil && d.bucket.HasBudgetAt(t) {
 		return d.tokens.id, d.tokens.tpm, d.tokens.overMsg
 	}

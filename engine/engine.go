@@ -57,6 +57,10 @@ type Options struct {
 	// ends: a gateway's requests come from its clients, as Arrive intents,
 	// for as long as it serves.
 	Open bool
+	// Shared, when set, keeps the gateway's buckets where its other
+	// replicas see them (see SharedLimits). Its store counts in real
+	// time, so the run must be paced at speed 1.
+	Shared *SharedLimits
 }
 
 // Engine runs one scenario once.
@@ -98,6 +102,9 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
 	}
+	if opts.Shared != nil && opts.Speed != 1 {
+		return nil, errors.New("shared limits count in real time, on their store's clock: run at speed 1")
+	}
 	e := &Engine{
 		scenario: s,
 		opts:     opts,
@@ -135,6 +142,14 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		deployments: deployments.list,
 		ended:       e.ended,
 		callers:     newCallers(e.ended),
+	}
+	if sl := opts.Shared; sl != nil {
+		gate := &sharedGate{store: sl.Store, failClosed: sl.OnFailure == scenarios.SharedFailClosed, ctx: context.Background(),
+			clock: opts.Clock, timeline: &e.loop}
+		e.gateway.shared = gate
+		for _, d := range deployments.list {
+			d.shared = gate
+		}
 	}
 	// Starting limits are checked as a live change is, now that every
 	// bucket is known, so a wrong id lists them all.
@@ -184,6 +199,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}()
 	e.ctx = ctx
 	e.gateway.ctx = ctx
+	if e.gateway.shared != nil {
+		e.gateway.shared.ctx = ctx
+	}
 	start := e.opts.Clock.Now()
 	e.loop.begin(start)
 	for _, u := range e.tunables {

@@ -24,59 +24,61 @@ const (
 
 // The kinds of event, in the order a request meets them.
 const (
-	RunStarted     Kind = iota // Info describes the run
-	Admitted                   // the tenant's bucket let the request in
-	RateLimited                // refused for budget: the tenant's bucket was empty, or no deployment in any group had budget
-	Attempt                    // a deployment was picked and its token taken
-	Skipped                    // a deployment's bucket was empty, so the pick passed over it
-	Throttled                  // the provider throttled an attempt
-	Errored                    // an attempt failed with an error the scenario falls back on (fallback_on)
-	FellBack                   // the request moved on to the next group
-	Succeeded                  // final: answered
-	Failed                     // final: an error with nowhere left to go
-	Cancelled                  // final: the run was interrupted while the request was in flight
-	RPMChanged                 // a bucket was retuned during the run
-	Paused                     // dispatch stopped and simulated time stands still
-	Resumed                    // dispatch goes on after a pause
-	SpeedChanged               // simulated time runs at a new speed from here
-	RateChanged                // a tenant's arrival rate was changed during the run
-	ControlRefused             // a control could not be applied; Message says why
-	HealthChanged              // a deployment's health changed: cooldown, circuit open, half-open or healthy again
-	RetryScheduled             // a failed attempt will be retried in its group at Until
-	FaultStarted               // the backend starts showing a fault
-	FaultEnded                 // a fault is over
-	RegionsPolled              // a Region histogram was read from the invocation logs
-	FirstToken                 // a streamed attempt's first token came: before it the request may retry or fall back, after it not
-	Levels                     // every bucket's fill, sampled each simulated second as time passes, for a record to play back
-	RunEnded                   // nothing more will happen
+	RunStarted          Kind = iota // Info describes the run
+	Admitted                        // the tenant's bucket let the request in
+	RateLimited                     // refused for budget: the tenant's bucket was empty, or no deployment in any group had budget
+	Attempt                         // a deployment was picked and its token taken
+	Skipped                         // a deployment's bucket was empty, so the pick passed over it
+	Throttled                       // the provider throttled an attempt
+	Errored                         // an attempt failed with an error the scenario falls back on (fallback_on)
+	FellBack                        // the request moved on to the next group
+	Succeeded                       // final: answered
+	Failed                          // final: an error with nowhere left to go
+	Cancelled                       // final: the run was interrupted while the request was in flight
+	RPMChanged                      // a bucket was retuned during the run
+	Paused                          // dispatch stopped and simulated time stands still
+	Resumed                         // dispatch goes on after a pause
+	SpeedChanged                    // simulated time runs at a new speed from here
+	RateChanged                     // a tenant's arrival rate was changed during the run
+	ControlRefused                  // a control could not be applied; Message says why
+	HealthChanged                   // a deployment's health changed: cooldown, circuit open, half-open or healthy again
+	RetryScheduled                  // a failed attempt will be retried in its group at Until
+	FaultStarted                    // the backend starts showing a fault
+	FaultEnded                      // a fault is over
+	RegionsPolled                   // a Region histogram was read from the invocation logs
+	FirstToken                      // a streamed attempt's first token came: before it the request may retry or fall back, after it not
+	Levels                          // every bucket's fill, sampled each simulated second as time passes, for a record to play back
+	SharedLimitsChanged             // the store of the limits shared by a gateway's replicas went down (Code SharedLimitsDown) or came back (SharedLimitsUp)
+	RunEnded                        // nothing more will happen
 )
 
 var kindNames = [...]string{
-	RunStarted:     "run_started",
-	Admitted:       "admitted",
-	RateLimited:    "rate_limited",
-	Attempt:        "attempt",
-	Skipped:        "skipped",
-	Throttled:      "throttled",
-	Errored:        "errored",
-	FellBack:       "fell_back",
-	Succeeded:      "succeeded",
-	Failed:         "failed",
-	Cancelled:      "cancelled",
-	RPMChanged:     "rpm_changed",
-	Paused:         "paused",
-	Resumed:        "resumed",
-	SpeedChanged:   "speed_changed",
-	RateChanged:    "rate_changed",
-	ControlRefused: "control_refused",
-	HealthChanged:  "health_changed",
-	RetryScheduled: "retry_scheduled",
-	FaultStarted:   "fault_started",
-	FaultEnded:     "fault_ended",
-	RegionsPolled:  "regions",
-	FirstToken:     "first_token",
-	Levels:         "levels",
-	RunEnded:       "run_ended",
+	RunStarted:          "run_started",
+	Admitted:            "admitted",
+	RateLimited:         "rate_limited",
+	Attempt:             "attempt",
+	Skipped:             "skipped",
+	Throttled:           "throttled",
+	Errored:             "errored",
+	FellBack:            "fell_back",
+	Succeeded:           "succeeded",
+	Failed:              "failed",
+	Cancelled:           "cancelled",
+	RPMChanged:          "rpm_changed",
+	Paused:              "paused",
+	Resumed:             "resumed",
+	SpeedChanged:        "speed_changed",
+	RateChanged:         "rate_changed",
+	ControlRefused:      "control_refused",
+	HealthChanged:       "health_changed",
+	RetryScheduled:      "retry_scheduled",
+	FaultStarted:        "fault_started",
+	FaultEnded:          "fault_ended",
+	RegionsPolled:       "regions",
+	FirstToken:          "first_token",
+	Levels:              "levels",
+	SharedLimitsChanged: "shared_limits",
+	RunEnded:            "run_ended",
 }
 
 func (k Kind) String() string {

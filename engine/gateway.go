@@ -31,6 +31,7 @@ type gateway struct {
 	ended       <-chan struct{}     // closed when the run is over; late replies are dropped
 	callers     *callers            // the goroutines a network backend's calls run on
 	clients     map[uint64]*request // gateway clients' requests not yet over, by ticket
+	shared      *sharedGate         // the buckets shared with other replicas; nil when the limits are this run's own
 	nextID      int
 	finished    int
 	lastFinish  time.Time
@@ -58,9 +59,12 @@ type request struct {
 	first     time.Time // when the current attempt's first token came, on a network backend
 	probe     bool      // the current attempt is a half-open circuit's probe
 	hungUp    bool      // its client went away; its answer ends it as Cancelled
-	cancel    func()    // cancels a network backend's call in flight
-	reply     Reply
-	done      bool // finished: a late reply, retry or deadline is ignored
+	// With shared limits: the store's times of the tenant's and the
+	// current deployment's takes, which their TPM settlements need.
+	sharedAdmitted, sharedPicked time.Time
+	cancel                       func() // cancels a network backend's call in flight
+	reply                        Reply
+	done                         bool // finished: a late reply, retry or deadline is ignored
 }
 
 // used is what an answered call really took of a TPM limit: its input and
@@ -153,7 +157,7 @@ func (g *gateway) hangup(at time.Time, ticket uint64) {
 			return
 		}
 		delete(g.inflight, r.id)
-		r.abandon(at)
+		r.abandon(at, g.shared)
 	}
 	g.finish(at, r, g.cancelled(r))
 }
@@ -172,7 +176,12 @@ func (g *gateway) cancelled(r *request) Event {
 // named, and the other is not charged.
 func (g *gateway) enter(at time.Time, r *request) {
 	t, input := r.tenant, int(r.need.input)
+	if g.shared != nil && !g.enterShared(at, r) {
+		return
+	}
 	switch {
+	case r.admitted:
+		// The shared store let it in.
 	case t.tokens == nil:
 		if !t.bucket.AllowAt(at) {
 			g.finish(at, r, Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens,
@@ -191,6 +200,46 @@ func (g *gateway) enter(at time.Time, r *request) {
 		t.bucket.AllowAt(at)
 	}
 	r.admitted = true
+	g.admitted(at, r)
+}
+
+// enterShared takes r through its tenant's buckets in the shared store.
+// It reports false when r is over (refused); r.admitted is set when the
+// store let it in, and left unset when the store is down and the
+// tenant's own buckets decide.
+func (g *gateway) enterShared(at time.Time, r *request) bool {
+	t, input := r.tenant, int(r.need.input)
+	asks := asksOf(t.id, t.bucket.Semantic(), t.rpm, t.tokens, r.need)
+	if len(asks) == 0 && !g.shared.failClosed {
+		r.admitted = true // nothing to count; a closed gateway still asks, to know the store is there
+		return true
+	}
+	ans := g.shared.take(at, asks)
+	switch ans.verdict {
+	case sharedTaken:
+		r.admitted, r.sharedAdmitted = true, ans.at
+		t.bucket.Tally(true)
+	case sharedRefused:
+		t.bucket.Tally(false)
+		ev := Event{Kind: RateLimited, Bucket: t.id, RPM: t.rpm, Message: t.overMsg, InputTokens: input, MaxTokens: r.maxTokens}
+		if id := refusedBucket(asks, ans.refusal); t.tokens != nil && id == t.tokens.id {
+			ev.Bucket, ev.RPM, ev.Message = t.tokens.id, t.tokens.tpm, t.tokens.overMsg
+		}
+		if ans.refusal.Wait >= 0 {
+			ev.RetryAfter = ans.refusal.Wait
+		}
+		g.finish(at, r, ev)
+		return false
+	case sharedUnavailable:
+		g.finish(at, r, Event{Kind: Failed, Code: CodeSharedUnavailable, Message: unavailableMsg, InputTokens: input, MaxTokens: r.maxTokens})
+		return false
+	}
+	return true
+}
+
+// admitted sends r, let in by its tenant's buckets, on to its groups.
+func (g *gateway) admitted(at time.Time, r *request) {
+	t, input := r.tenant, int(r.need.input)
 	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Ticket: r.ticket, Tenant: t.spec.Name, Bucket: t.id,
 		InputTokens: input, MaxTokens: r.maxTokens})
 	if d := g.scenario.Gateway.Timeout; d > 0 {
@@ -250,7 +299,7 @@ func (g *gateway) route(at time.Time, r *request) {
 func (g *gateway) attempt(at time.Time, r *request, grp *group, d *deployment) {
 	r.attempt++
 	r.dep = d
-	r.picked = at
+	r.picked, r.sharedPicked = at, d.takenAt
 	r.probe = d.health.Picked()
 	g.timeline.emit(at, Event{Kind: Attempt, Request: r.id, Attempt: r.attempt, Tenant: r.tenant.spec.Name, Group: grp.name,
 		Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name,
@@ -429,6 +478,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 	d, rep := r.dep, r.reply
 	if d.tokens != nil {
 		d.tokens.settle(at, r.picked, r.need, r.used())
+		d.tokens.settleShared(g.shared, at, r.need, r.used(), r.sharedPicked)
 	}
 	if r.hungUp {
 		if r.probe {
@@ -552,7 +602,7 @@ func (g *gateway) timeout(at time.Time, r *request) {
 		}
 	}
 	if inFlight {
-		r.abandon(at)
+		r.abandon(at, g.shared)
 	}
 	delete(g.inflight, r.id)
 	ev := Event{Kind: Failed, Code: CodeGatewayTimeout, Message: fmt.Sprintf("no answer within the gateway's %s timeout", g.scenario.Gateway.Timeout)}
@@ -573,7 +623,7 @@ func (g *gateway) cancelInFlight(at time.Time) {
 	for _, id := range ids {
 		r := g.inflight[id]
 		delete(g.inflight, id)
-		r.abandon(at)
+		r.abandon(at, g.shared)
 		g.finish(at, r, Event{Kind: Cancelled, Deployment: r.dep.spec.Name, Model: r.dep.spec.Model,
 			Account: r.dep.account.Name, Message: "the run was interrupted before the reply arrived"})
 	}
@@ -581,9 +631,10 @@ func (g *gateway) cancelInFlight(at time.Time) {
 
 // abandon settles the attempt in flight that will never be answered: it
 // used nothing the gateway will hear of.
-func (r *request) abandon(at time.Time) {
+func (r *request) abandon(at time.Time, shared *sharedGate) {
 	if r.dep.tokens != nil {
 		r.dep.tokens.settle(at, r.picked, r.need, 0)
+		r.dep.tokens.settleShared(shared, at, r.need, 0, r.sharedPicked)
 	}
 }
 
@@ -598,10 +649,11 @@ func (g *gateway) finish(at time.Time, r *request, ev Event) {
 		// What the answer used: a success's tokens, a broken stream's
 		// input and what it streamed, nothing for an error.
 		t.tokens.settle(at, r.arrival, r.need, r.used())
+		t.tokens.settleShared(g.shared, at, r.need, r.used(), r.sharedAdmitted)
 	}
 	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
-	if ev.Kind == RateLimited {
-		ev.Ticket = r.ticket // its first event as well as its last
+	if ev.Kind == RateLimited || !r.admitted {
+		ev.Ticket = r.ticket // refused at the door: its first event as well as its last
 	}
 	ev.Latency = at.Sub(r.arrival)
 	g.finished++

@@ -88,18 +88,25 @@ func weightedShuffle(g *group, t time.Time, rng *rand.Rand, n tokens) *deploymen
 			g.skipped = append(g.skipped, d)
 		}
 	}
-	if total == 0 {
-		return nil
-	}
-	x := rng.Float64() * total
-	var chosen *deployment
-	for _, d := range g.eligible {
-		chosen = d
-		if x < d.weight() {
-			break
+	for total > 0 && len(g.eligible) > 0 {
+		x := rng.Float64() * total
+		at := 0
+		for i, d := range g.eligible {
+			at = i
+			if x < d.weight() {
+				break
+			}
+			x -= d.weight()
 		}
-		x -= d.weight()
+		chosen := g.eligible[at]
+		if chosen.take(t, n) {
+			return chosen
+		}
+		// Only with shared limits: another replica took the room this
+		// one's pick counted on. The pick goes on among the rest.
+		g.skipped = append(g.skipped, chosen)
+		total -= chosen.weight()
+		g.eligible = append(g.eligible[:at], g.eligible[at+1:]...)
 	}
-	chosen.take(t, n)
-	return chosen
+	return nil
 }

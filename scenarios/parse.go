@@ -162,6 +162,7 @@ type rawScenario struct {
 	Model       []rawModel      `toml:"model"`
 	Logs        rawLogs         `toml:"logs"`
 	Gateway     rawGateway      `toml:"gateway"`
+	Shared      rawShared       `toml:"shared"`
 	FallbackOn  []string        `toml:"fallback_on"`
 	Fault       []FaultInput    `toml:"fault"`
 }
@@ -246,6 +247,11 @@ type rawModel struct {
 	OutputTokens    any    `toml:"output_tokens"`
 	Burndown        any    `toml:"burndown"`
 	MaxOutputTokens any    `toml:"max_output_tokens"`
+}
+
+type rawShared struct {
+	Redis   string `toml:"redis"`
+	Failure string `toml:"redis_failure"`
 }
 
 type rawGateway struct {
@@ -508,6 +514,18 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	}
 	if s.Gateway.AllowedFails > 0 && s.Gateway.Cooldown <= 0 {
 		c.fail(path+".gateway.cooldown", "cooldown must be longer than 0s when allowed_fails is set")
+	}
+	s.Shared = Shared{Redis: r.Shared.Redis, OnFailure: r.Shared.Failure}
+	if s.Shared.OnFailure == "" {
+		s.Shared.OnFailure = SharedFailOpen
+	}
+	if s.Shared.Redis != "" && !strings.HasPrefix(s.Shared.Redis, "redis://") && !strings.HasPrefix(s.Shared.Redis, "rediss://") &&
+		!strings.HasPrefix(s.Shared.Redis, "unix://") {
+		c.fail(path+".shared.redis", "%q is not a Redis URL; give one such as redis://127.0.0.1:6379/0", s.Shared.Redis)
+	}
+	if f := s.Shared.OnFailure; f != SharedFailOpen && f != SharedFailClosed {
+		c.fail(path+".shared.redis_failure", "redis_failure is %q or %q: serve with each replica's own limits while Redis is unreachable, or refuse with 503; got %q",
+			SharedFailOpen, SharedFailClosed, f)
 	}
 	for i, rf := range r.Fault {
 		s.Faults = append(s.Faults, c.fault(fmt.Sprintf("%s.fault[%d]", path, i), rf, accounts, knownAccounts))

@@ -138,7 +138,23 @@ type Scenario struct {
 	Faults []Fault
 	// Gateway is how the gateway treats deployments that keep failing.
 	Gateway Gateway
+	// Shared is where a gateway's replicas share their limits.
+	Shared Shared
 }
+
+// Shared says where the replicas of a gateway keep the limits they share
+// ([scenario.shared]; spillway gateway --redis overrides Redis).
+type Shared struct {
+	Redis     string // a Redis URL; empty keeps each replica's limits its own
+	OnFailure string // SharedFailOpen or SharedFailClosed
+}
+
+// What a gateway does while the Redis its limits are shared in is
+// unreachable.
+const (
+	SharedFailOpen   = "open"   // serve with each replica's own limits, and say so
+	SharedFailClosed = "closed" // refuse with 503
+)
 
 // Gateway configures how the gateway treats failures, with LiteLLM's
 // semantics where it has them.

@@ -83,16 +83,29 @@ func (m *Model) header(width int) string {
 		paused = st.Paused.Render(" PAUSED ")
 	}
 	badgeW := lipgloss.Width(badge) + 2
+	shared := ""
+	if m.run.SharedBadge != "" {
+		if m.state.sharedDown {
+			shared = " " + st.Error.Render(" "+m.run.SharedBadge+" DOWN ")
+		} else {
+			shared = " " + st.Simulated.Render(" "+m.run.SharedBadge+" ")
+		}
+		badgeW += lipgloss.Width(shared)
+	}
 	clock := joinFitting(width-badgeW-1, " · ", part{text: "speed " + engine.SpeedText(m.snap.Speed), rank: 1},
 		part{text: m.clockText(), rank: 2}, part{text: fmt.Sprintf("seed %d", m.run.Seed), rank: 0}, part{text: paused, rank: 2})
 	backendW := width - badgeW - 1 - 3 - lipgloss.Width(clock)
 	rest := m.run.Backend
+	if m.run.SharedDetail != "" {
+		rest += " · limits shared in " + m.run.SharedDetail
+	}
 	if ansi.StringWidth(rest) > backendW && m.run.BackendBrief != "" {
 		rest = m.run.BackendBrief
 	}
-	line := style.Render(" "+badge+" ") + " " + clock
+	badges := style.Render(" "+badge+" ") + shared
+	line := badges + " " + clock
 	if backendW >= minBackendCells {
-		line = style.Render(" "+badge+" ") + " " + strings.TrimRight(fit(rest, backendW), " ") + " · " + clock
+		line = badges + " " + strings.TrimRight(fit(rest, backendW), " ") + " · " + clock
 	}
 	lines = append(lines, block([]string{line}, width, 1))
 	return strings.Join(append(lines, fit(m.counters(width), width)), "\n")

@@ -28,8 +28,12 @@ type Options struct {
 	// it whole.
 	BackendBrief string
 	Live         bool // real AWS: the badge is drawn in the alarm colour
-	Seed         uint64
-	Speed        float64
+	// SharedBadge, for a gateway whose replicas share their limits, says
+	// where (REDIS), beside the backend's badge; SharedDetail names the
+	// server, for the header's words.
+	SharedBadge, SharedDetail string
+	Seed                      uint64
+	Speed                     float64
 	// AccountIDs are the account ids the backend resolved, by account name;
 	// the scenario's own ids are used for the rest.
 	AccountIDs map[string]string

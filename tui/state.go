@@ -166,6 +166,9 @@ type runState struct {
 	// history is each account's latest polls, oldest first, for the
 	// Region counts of a recent window.
 	history map[string][]pollAt
+	// sharedDown: the store of the limits the gateway's replicas share
+	// is unreachable, as the last SharedLimitsChanged said.
+	sharedDown bool
 }
 
 // pollAt is one Region histogram and when it was read.
@@ -435,6 +438,9 @@ func (s *runState) apply(ev engine.Event) {
 		}
 	case engine.HealthChanged:
 		s.tick(ev.At, ev.Message)
+	case engine.SharedLimitsChanged:
+		s.sharedDown = ev.Code == engine.CodeSharedDown
+		s.tick(ev.At, "shared limits: "+ev.Message)
 	case engine.RPMChanged:
 		s.tick(ev.At, fmt.Sprintf("%s → %s %s", ev.Bucket, ev.RPM, ev.Bucket.PerMinute()))
 	case engine.RateChanged:

@@ -175,6 +175,19 @@ func (b *Bucket) RejectAt(time.Time) {
 	b.mu.Unlock()
 }
 
+// Tally counts an ask that another keeper of the limit decided (a store
+// shared by a gateway's replicas) as admitted or rejected, so the
+// bucket's counts still say what this replica's requests met.
+func (b *Bucket) Tally(admitted bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if admitted {
+		b.admitted++
+	} else {
+		b.rejected++
+	}
+}
+
 // ChargeAt takes n units at t whether or not there are n: the bucket may go
 // below empty, and then admits nothing until it has refilled. A gateway
 // that counts tokens after a success does this with the answer's tokens.

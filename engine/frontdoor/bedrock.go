@@ -290,6 +290,9 @@ func bedrockFailure(w http.ResponseWriter, ev engine.Event, speed float64) {
 		if code == "" || strings.ContainsAny(code, " \t") {
 			code = "InternalServerException"
 		}
+		if code == engine.CodeSharedUnavailable {
+			code = "ServiceUnavailableException" // as the SDKs know it: retryable
+		}
 		awsError(w, bedrockStatus(code), code, describe(ev))
 	case engine.RunEnded, engine.Cancelled:
 		awsError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "The gateway stopped before the request was answered.")

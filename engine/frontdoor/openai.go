@@ -334,6 +334,9 @@ func failure(w http.ResponseWriter, ev engine.Event, speed float64) {
 		case scenarios.ClassNotFound:
 			status, typ = http.StatusNotFound, "invalid_request_error"
 		}
+		if ev.Code == engine.CodeSharedUnavailable {
+			status = http.StatusServiceUnavailable // the gateway cannot count, for now: try again
+		}
 		openAIError(w, status, typ, ev.Code, describe(ev))
 	case engine.RunEnded, engine.Cancelled:
 		openAIError(w, http.StatusServiceUnavailable, "api_error", "gateway_stopping", "The gateway stopped before the request was answered.")

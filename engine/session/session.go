@@ -20,6 +20,7 @@ import (
 	"spillway/engine"
 	"spillway/engine/bedrock"
 	"spillway/engine/record"
+	"spillway/engine/shared"
 	"spillway/engine/simaws/emulator"
 	"spillway/engine/simaws/fleet"
 	"spillway/scenarios"
@@ -32,6 +33,10 @@ type Config struct {
 	Speed    float64
 	Backend  string // "sim": the embedded emulator; "aws": real AWS, or Endpoint
 	Endpoint string // with "aws": send every call here instead
+	// SharedRedis, when set, is the Redis a gateway's replicas share their
+	// buckets in (scenarios.Shared), each scenario under its own name;
+	// SharedFailure is what to do while it is unreachable.
+	SharedRedis, SharedFailure string
 	// TimelineDir is where each recorder spools the full event timeline, so
 	// exports carry "events"; empty keeps no timeline.
 	TimelineDir string
@@ -53,6 +58,9 @@ type Backend struct {
 	Meta   record.Meta
 	// AccountIDs are the account ids the backend resolved, by account name.
 	AccountIDs map[string]string
+	// SharedBadge (REDIS) and SharedDetail (Redis at host:port) say where
+	// a gateway's replicas share their limits; empty when they do not.
+	SharedBadge, SharedDetail string
 }
 
 // Live reports whether calls go to real AWS and cost money.
@@ -70,7 +78,10 @@ type Run struct {
 	// Regions are the Regions the scenario's calls can run in, by the
 	// geography of its inference profiles, on any backend.
 	Regions []string
-	close   func()
+	// SharedNote says the shared limits' store did not answer when the
+	// run was prepared; empty when it did, or when there is none.
+	SharedNote string
+	close      func()
 }
 
 // Close releases the run's backend and the recorder's spooled timeline.
@@ -102,6 +113,25 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	meta.Source = record.ScenarioFile{Name: cfg.File.Path, TOML: cfg.File.Source}
 	rec.SetMeta(meta)
 	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm, Open: cfg.Open}
+	var sharedNote string
+	if cfg.SharedRedis != "" {
+		store, err := shared.NewRedis(cfg.SharedRedis, s.Name)
+		if err != nil {
+			rec.Close()
+			closeBackend()
+			return nil, err
+		}
+		opts.Shared = &engine.SharedLimits{Store: store, OnFailure: cfg.SharedFailure}
+		b.SharedBadge, b.SharedDetail = "REDIS", "Redis at "+store.Addr()
+		closeBackend = func(close func()) func() { return func() { store.Close(); close() } }(closeBackend)
+		if err := store.Ping(ctx); err != nil {
+			then := "serving with this replica's own limits until it does"
+			if cfg.SharedFailure == scenarios.SharedFailClosed {
+				then = "refusing every request with 503 until it does"
+			}
+			sharedNote = fmt.Sprintf("%v; %s", err, then)
+		}
+	}
 	if faults != nil {
 		opts.Faults = faults
 	}
@@ -114,7 +144,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	// The recorder writes spools and tallies every request: on its own
 	// goroutine that work runs beside the engine rather than in its time.
 	eng.Subscribe(engine.NewRelay(rec))
-	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, Regions: fleet.Regions(s), close: closeBackend}
+	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, Regions: fleet.Regions(s), close: closeBackend, SharedNote: sharedNote}
 	if faults != nil {
 		run.FaultOptions = fleet.FaultOptions(s)
 	}

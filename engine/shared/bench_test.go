@@ -44,7 +44,7 @@ func BenchmarkSharedDecision(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if refused, err := r.Take(ctx, c.asks); err != nil || refused != nil {
+				if _, refused, err := r.Take(ctx, c.asks); err != nil || refused != nil {
 					b.Fatal(err, refused)
 				}
 			}
@@ -57,7 +57,7 @@ func BenchmarkSharedDecision(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			ctx := context.Background()
 			for pb.Next() {
-				if refused, err := r.Take(ctx, two); err != nil || refused != nil {
+				if _, refused, err := r.Take(ctx, two); err != nil || refused != nil {
 					b.Error(err, refused)
 					return
 				}

@@ -41,19 +41,21 @@ func (l *Local) bucketOf(a Ask, now time.Time) *bucket.Bucket {
 	return b
 }
 
-func (l *Local) Take(_ context.Context, asks []Ask) (*Refusal, error) {
+func (l *Local) Take(_ context.Context, asks []Ask) (time.Time, *Refusal, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock()
 	for i, a := range asks {
 		if b := l.bucketOf(a, now); !b.HasAt(now, a.N) {
-			return &Refusal{Index: i, Wait: b.WaitAt(now, a.N)}, nil
+			return now, &Refusal{Index: i, Wait: b.WaitAt(now, a.N)}, nil
 		}
 	}
 	for _, a := range asks {
-		l.bucketOf(a, now).TakeAt(now, a.N)
+		if !a.Check {
+			l.bucketOf(a, now).TakeAt(now, a.N)
+		}
 	}
-	return nil, nil
+	return now, nil, nil
 }
 
 func (l *Local) Settle(_ context.Context, a Ask, reserved, used float64, reservedAt time.Time) error {

@@ -36,37 +36,73 @@ const Deadline = 100 * time.Millisecond
 type Redis struct {
 	client *redis.Client
 	prefix string
+	addr   string
 	// clock, when set, is the time every replica passes instead of
 	// Redis's TIME: simulated replicas share their run's simulated clock.
 	clock func() time.Time
 }
+
+func init() {
+	// go-redis logs each failed dial on stderr, which would land on the
+	// dashboard; the gateway says what happened to Redis itself, once per
+	// change, as an event.
+	redis.SetLogger(silent{})
+}
+
+type silent struct{}
+
+func (silent) Printf(context.Context, string, ...any) {}
 
 // KeyPrefix is where a scope's buckets live: spillway:{scope}:bucket:ID.
 // The braces keep every key of a scope in one Redis Cluster slot, so one
 // script may touch several.
 func KeyPrefix(scope string) string { return "spillway:{" + scope + "}:" }
 
-// DialRedis connects to the Redis at url (redis://host:port/db, or
-// rediss:// for TLS) and checks it answers. scope names the buckets'
-// namespace: replicas with the same scope share them.
-func DialRedis(ctx context.Context, url, scope string) (*Redis, error) {
+// NewRedis is a store in the Redis at url (redis://host:port/db, or
+// rediss:// for TLS). It connects when first asked, and again after
+// Redis went away. scope names the buckets' namespace: replicas with the
+// same scope share them.
+func NewRedis(url, scope string) (*Redis, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("--redis %q: %v; give a URL such as redis://127.0.0.1:6379/0", url, err)
+		return nil, fmt.Errorf("the Redis URL %q: %v; give one such as redis://127.0.0.1:6379/0", url, err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = Deadline, Deadline, Deadline
-	// A call that fails is not tried again: the decision cannot wait.
+	// A call that fails is not tried again, and a connection that cannot
+	// be made is not dialled again (go-redis would try five times, a
+	// tenth of a second apart, whatever the call's deadline): the
+	// decision cannot wait.
 	opts.MaxRetries = -1
+	opts.DialerRetries, opts.DialerRetryTimeout = 1, time.Millisecond
 	opts.ContextTimeoutEnabled = true
-	r := &Redis{client: redis.NewClient(opts), prefix: KeyPrefix(scope)}
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := r.client.Ping(pctx).Err(); err != nil {
-		r.client.Close()
-		return nil, fmt.Errorf("%w: Redis at %s did not answer: %v", ErrUnavailable, opts.Addr, err)
+	return &Redis{client: redis.NewClient(opts), prefix: KeyPrefix(scope), addr: opts.Addr}, nil
+}
+
+// DialRedis is NewRedis, then Ping.
+func DialRedis(ctx context.Context, url, scope string) (*Redis, error) {
+	r, err := NewRedis(url, scope)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Ping(ctx); err != nil {
+		r.Close()
+		return nil, err
 	}
 	return r, nil
 }
+
+// Ping checks that Redis answers, within two seconds.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: Redis at %s did not answer: %v", ErrUnavailable, r.addr, err)
+	}
+	return nil
+}
+
+// Addr is the server's address.
+func (r *Redis) Addr() string { return r.addr }
 
 // WithClock makes every script take clock's time instead of Redis's TIME:
 // simulated replicas, which share a simulated clock rather than the wall.
@@ -86,31 +122,35 @@ func (r *Redis) now() string {
 	return strconv.FormatInt(r.clock().UnixMicro(), 10)
 }
 
-func (r *Redis) Take(ctx context.Context, asks []Ask) (*Refusal, error) {
+func (r *Redis) Take(ctx context.Context, asks []Ask) (time.Time, *Refusal, error) {
 	keys := make([]string, len(asks))
-	args := make([]any, 0, 1+3*len(asks))
+	args := make([]any, 0, 1+4*len(asks))
 	args = append(args, r.now())
 	for i, a := range asks {
 		keys[i] = r.Key(a.Key)
-		args = append(args, string(a.Semantic), a.Limit, a.N)
+		take := 1
+		if a.Check {
+			take = 0
+		}
+		args = append(args, string(a.Semantic), a.Limit, a.N, take)
 	}
 	ctx, cancel := context.WithTimeout(ctx, Deadline)
 	defer cancel()
 	out, err := takeScript.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
-		return nil, unavailable(err)
+		return time.Time{}, nil, r.unavailable(err)
 	}
-	if len(out) == 1 && out[0] == 1 {
-		return nil, nil
+	switch {
+	case len(out) == 2 && out[0] == 1:
+		return time.UnixMicro(out[1]), nil, nil
+	case len(out) == 4:
+		wait := time.Duration(out[3]) * time.Microsecond
+		if out[3] < 0 {
+			wait = -1
+		}
+		return time.UnixMicro(out[1]), &Refusal{Index: int(out[2]) - 1, Wait: wait}, nil
 	}
-	if len(out) != 3 {
-		return nil, fmt.Errorf("%w: the take script answered %v", ErrUnavailable, out)
-	}
-	wait := time.Duration(out[2]) * time.Microsecond
-	if out[2] < 0 {
-		wait = -1
-	}
-	return &Refusal{Index: int(out[1]) - 1, Wait: wait}, nil
+	return time.Time{}, nil, fmt.Errorf("%w: the take script answered %v", ErrUnavailable, out)
 }
 
 func (r *Redis) Settle(ctx context.Context, a Ask, reserved, used float64, reservedAt time.Time) error {
@@ -119,7 +159,7 @@ func (r *Redis) Settle(ctx context.Context, a Ask, reserved, used float64, reser
 	err := settleScript.Run(ctx, r.client, []string{r.Key(a.Key)},
 		r.now(), string(a.Semantic), a.Limit, reserved, used, reservedAt.UnixMicro()).Err()
 	if err != nil {
-		return unavailable(err)
+		return r.unavailable(err)
 	}
 	return nil
 }
@@ -136,7 +176,7 @@ func (r *Redis) Levels(ctx context.Context, asks []Ask) ([]Level, error) {
 	defer cancel()
 	out, err := levelsScript.Run(ctx, r.client, keys, args...).StringSlice()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, r.unavailable(err)
 	}
 	levels := make([]Level, len(out))
 	for i, s := range out {
@@ -157,18 +197,21 @@ func (r *Redis) Now(ctx context.Context) (time.Time, error) {
 	defer cancel()
 	t, err := r.client.Time(ctx).Result()
 	if err != nil {
-		return time.Time{}, unavailable(err)
+		return time.Time{}, r.unavailable(err)
 	}
 	return t, nil
 }
 
 func (r *Redis) Close() error { return r.client.Close() }
 
-// unavailable wraps a client error as ErrUnavailable; a script error
-// (a bug, not an outage) keeps its words too.
-func unavailable(err error) error {
+// unavailable wraps a client error as ErrUnavailable, naming the server;
+// a script error (a bug, not an outage) keeps its words too.
+func (r *Redis) unavailable(err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: Redis at %s did not answer within %s", ErrUnavailable, r.addr, Deadline)
+	}
+	return fmt.Errorf("%w: Redis at %s: %v", ErrUnavailable, r.addr, err)
 }

@@ -24,12 +24,15 @@ import (
 )
 
 // Ask is one bucket's part of a decision: take N units from the bucket
-// named Key, which holds Limit a minute, counted as Semantic says.
+// named Key, which holds Limit a minute, counted as Semantic says. With
+// Check, the bucket must have room for N, but nothing is taken (a TPM
+// limit counted after success checks a request's input this way).
 type Ask struct {
 	Key      string
 	Semantic scenarios.Limiter
 	Limit    float64
 	N        float64
+	Check    bool
 }
 
 // Refusal says which ask of a decision found no room, and how long until
@@ -47,9 +50,9 @@ type Level struct {
 // Store keeps shared buckets.
 type Store interface {
 	// Take takes every ask's units, or none. A nil Refusal means it took
-	// them. An error means the store could not be reached in time, and
-	// nothing was taken.
-	Take(ctx context.Context, asks []Ask) (*Refusal, error)
+	// them; at is the store's time of the decision, for Settle. An error
+	// means the store could not be reached in time, and nothing was taken.
+	Take(ctx context.Context, asks []Ask) (at time.Time, refused *Refusal, err error)
 	// Settle counts, against a bucket, the units a call really used where
 	// it reserved reserved at reservedAt (the store's clock, as Now gave
 	// it): the difference is given back, or taken. A fixed window that

@@ -1,9 +1,10 @@
 -- Takes units from every bucket in KEYS, or from none.
 -- ARGV[1]: the time in microseconds, or "" for Redis's own TIME.
 -- Then, per key: the semantic ("token-bucket" or "fixed-window"), the
--- limit a minute, and the units to take.
--- Returns {1} when it took them; {0, i, wait_us} when bucket i (from 1)
--- had no room, with the wait until it would (-1: never).
+-- limit a minute, the units, and 1 to take them or 0 only to check there
+-- is room for them.
+-- Returns {1, now_us} when it took them; {0, now_us, i, wait_us} when
+-- bucket i (from 1) had no room, with the wait until it would (-1: never).
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -12,7 +13,7 @@ end
 local MINUTE = 60000000
 local state = {}
 for i, key in ipairs(KEYS) do
-  local sem, limit, n = ARGV[2 + (i - 1) * 3], tonumber(ARGV[3 + (i - 1) * 3]), tonumber(ARGV[4 + (i - 1) * 3])
+  local sem, limit, n = ARGV[2 + (i - 1) * 4], tonumber(ARGV[3 + (i - 1) * 4]), tonumber(ARGV[4 + (i - 1) * 4])
   local avail, wait
   if sem == 'token-bucket' then
     local h = redis.call('HMGET', key, 'tokens', 'at')
@@ -37,12 +38,14 @@ for i, key in ipairs(KEYS) do
     if n > limit then wait = -1 else wait = (window + 1) * MINUTE - now end
   end
   if avail < n - 1e-9 then
-    return {0, i, wait}
+    return {0, now, i, wait}
   end
 end
 for i, s in ipairs(state) do
-  local n = tonumber(ARGV[4 + (i - 1) * 3])
-  if s[1] == 'token-bucket' then
+  local n = tonumber(ARGV[4 + (i - 1) * 4])
+  if ARGV[5 + (i - 1) * 4] == '0' then
+    -- only checked
+  elseif s[1] == 'token-bucket' then
     local tokens = s[3] - n
     redis.call('HSET', s[2], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', s[4]))
     -- Once full again the bucket is as good as absent.
@@ -52,4 +55,4 @@ for i, s in ipairs(state) do
     redis.call('PEXPIRE', s[2], math.ceil(((s[4] + 1) * MINUTE - now) / 1000) + 1000)
   end
 end
-return {1}
+return {1, now}

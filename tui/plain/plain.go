@@ -61,6 +61,8 @@ func (p *Printer) Handle(ev engine.Event) {
 		fmt.Fprintf(p.w, "%s %s retuned to %s %s\n", p.stamp(ev.At), ev.Bucket, ev.RPM, ev.Bucket.PerMinute())
 	case engine.FaultStarted:
 		fmt.Fprintf(p.w, "%s FAULT: %s starts\n", p.stamp(ev.At), ev.Fault.Fault)
+	case engine.SharedLimitsChanged:
+		fmt.Fprintf(p.w, "%s SHARED LIMITS: %s\n", p.stamp(ev.At), ev.Message)
 	case engine.FaultEnded:
 		fmt.Fprintf(p.w, "%s FAULT: %s ends\n", p.stamp(ev.At), ev.Fault.Fault)
 	case engine.Paused:

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"spillway/engine/shared"
+	"spillway/scenarios"
+)
+
+// SharedLimits keeps a gateway's buckets in a store that every replica
+// of it shares, so a fleet of replicas enforces each limit once rather
+// than once per replica. Every admission and every pick is one decision
+// in the store; the engine's own buckets only decide while the store is
+// unreachable and OnFailure is scenarios.SharedFailOpen.
+type SharedLimits struct {
+	Store     shared.Store
+	OnFailure string // scenarios.SharedFailOpen or SharedFailClosed
+}
+
+// The codes of SharedLimitsChanged events, and of a request refused for
+// want of the store.
+const (
+	CodeSharedDown        = "SharedLimitsDown"
+	CodeSharedUp          = "SharedLimitsUp"
+	CodeSharedUnavailable = "SharedLimitsUnavailable"
+)
+
+// sharedProbeEvery is how long, on the wall clock, a gateway whose store
+// failed decides without it before asking it again: a store that is down
+// costs one deadline a second, not one per request.
+const sharedProbeEvery = time.Second
+
+// sharedGate asks the store for the engine, and follows whether it is
+// reachable: each change is an event in the record.
+type sharedGate struct {
+	store      shared.Store
+	failClosed bool
+	ctx        context.Context
+	clock      Clock
+	timeline   timeline
+	down       bool
+	retryAt    time.Time // wall clock: when a store that is down is asked again
+}
+
+// The verdicts of a shared decision.
+type sharedVerdict uint8
+
+const (
+	sharedTaken       sharedVerdict = iota // the store took every ask
+	sharedRefused                          // an ask had no room; nothing was taken
+	sharedLocal                            // the store is down: decide with the engine's own buckets
+	sharedUnavailable                      // the store is down, and the gateway refuses
+)
+
+type sharedAnswer struct {
+	verdict sharedVerdict
+	refusal *shared.Refusal
+	at      time.Time // the store's time of the decision, for settling
+}
+
+// take asks the store to take asks at once, unless it is known to be down.
+func (s *sharedGate) take(at time.Time, asks []shared.Ask) sharedAnswer {
+	if s.down && s.clock.Now().Before(s.retryAt) {
+		return s.without()
+	}
+	when, refusal, err := s.store.Take(s.ctx, asks)
+	if err != nil {
+		s.failed(at, err)
+		return s.without()
+	}
+	s.reached(at)
+	if refusal != nil {
+		return sharedAnswer{verdict: sharedRefused, refusal: refusal, at: when}
+	}
+	return sharedAnswer{verdict: sharedTaken, at: when}
+}
+
+func (s *sharedGate) without() sharedAnswer {
+	if s.failClosed {
+		return sharedAnswer{verdict: sharedUnavailable}
+	}
+	return sharedAnswer{verdict: sharedLocal}
+}
+
+// settle counts what a call used against what it reserved at from (the
+// store's time); while the store is down there is nothing to settle.
+func (s *sharedGate) settle(at time.Time, a shared.Ask, reserved, used float64, from time.Time) {
+	if s.down || from.IsZero() {
+		return
+	}
+	if err := s.store.Settle(s.ctx, a, reserved, used, from); err != nil {
+		s.failed(at, err)
+	}
+}
+
+func (s *sharedGate) failed(at time.Time, err error) {
+	s.retryAt = s.clock.Now().Add(sharedProbeEvery)
+	if s.down {
+		return
+	}
+	s.down = true
+	then := "serving with this replica's own limits until it is back (redis_failure = \"open\")"
+	if s.failClosed {
+		then = "refusing every request with 503 until it is back (redis_failure = \"closed\")"
+	}
+	s.timeline.emit(at, Event{Kind: SharedLimitsChanged, Code: CodeSharedDown, Message: fmt.Sprintf("%v; %s", err, then)})
+}
+
+func (s *sharedGate) reached(at time.Time) {
+	if !s.down {
+		return
+	}
+	s.down = false
+	s.timeline.emit(at, Event{Kind: SharedLimitsChanged, Code: CodeSharedUp, Message: "the shared limits' store answers again: every limit is shared by the replicas once more"})
+}
+
+// unavailableMsg is why a request was refused while the store was down.
+const unavailableMsg = "the shared limits' store is unreachable, and redis_failure = \"closed\" refuses rather than serve with this replica's own limits"
+
+// sharedAsk is a bucket's part in a shared decision.
+func sharedAsk(id BucketID, semantic scenarios.Limiter, limit scenarios.RPM, n float64) shared.Ask {
+	return shared.Ask{Key: string(id), Semantic: semantic, Limit: float64(limit), N: n}
+}
+
+// asks are what a request needing n takes from a tenant's or a
+// deployment's buckets in one decision: one request of its RPM limit and
+// its tokens of its TPM limit (only checked, counting after success).
+// Unlimited buckets ask nothing.
+func asksOf(id BucketID, semantic scenarios.Limiter, rpm scenarios.RPM, tokens *tokenLimit, n tokens) []shared.Ask {
+	var asks []shared.Ask
+	if !rpm.IsUnlimited() {
+		asks = append(asks, sharedAsk(id, semantic, rpm, 1))
+	}
+	if tokens != nil {
+		a := sharedAsk(tokens.id, tokens.semantic, tokens.tpm, tokens.need(n))
+		a.Check = tokens.counting == scenarios.AfterSuccess
+		asks = append(asks, a)
+	}
+	return asks
+}
+
+// refusedBucket is the bucket of the ask a refusal names: the RPM
+// limit's, or the TPM limit's.
+func refusedBucket(asks []shared.Ask, r *shared.Refusal) BucketID {
+	if r == nil || r.Index < 0 || r.Index >= len(asks) {
+		return ""
+	}
+	return BucketID(asks[r.Index].Key)
+}
+
+// settleShared settles a TPM limit's reservation in the store.
+func (l *tokenLimit) settleShared(g *sharedGate, at time.Time, n tokens, used int, from time.Time) {
+	if g == nil || l == nil {
+		return
+	}
+	a := sharedAsk(l.id, l.semantic, l.tpm, 0)
+	if l.counting == scenarios.AfterSuccess {
+		if used > 0 {
+			g.settle(at, a, 0, float64(used), from)
+		}
+		return
+	}
+	g.settle(at, a, n.reserve, float64(used), from)
+}

@@ -1,0 +1,147 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"spillway/engine"
+	"spillway/engine/shared"
+	"spillway/scenarios"
+)
+
+// quick is a network backend that answers at once.
+type quick struct{}
+
+func (quick) Instant() bool { return false }
+func (quick) Invoke(context.Context, time.Time, engine.Call) engine.Reply {
+	return engine.Reply{Text: "ok", InputTokens: 10, OutputTokens: 5}
+}
+
+// flaky is a store that can be made unreachable.
+type flaky struct {
+	shared.Store
+	down atomic.Bool
+}
+
+func (f *flaky) Take(ctx context.Context, asks []shared.Ask) (time.Time, *shared.Refusal, error) {
+	if f.down.Load() {
+		return time.Time{}, nil, fmt.Errorf("%w: switched off by the test", shared.ErrUnavailable)
+	}
+	return f.Store.Take(ctx, asks)
+}
+
+// replicas runs n open runs of the built-in gateway scenario that share
+// store, each with its own event tap.
+func replicas(t *testing.T, n int, store shared.Store, onFailure string) ([]*engine.Engine, []*eventTap) {
+	t.Helper()
+	var engines []*engine.Engine
+	var taps []*eventTap
+	for range n {
+		e, tap := openRun(t, engine.Options{Backend: quick{}, Shared: &engine.SharedLimits{Store: store, OnFailure: onFailure}})
+		engines, taps = append(engines, e), append(taps, tap)
+	}
+	return engines, taps
+}
+
+// send spreads count requests over the replicas, in turn, all at once,
+// and waits for every one to end; it returns the final events.
+func send(t *testing.T, engines []*engine.Engine, taps []*eventTap, tenant, group string, count int) []engine.Event {
+	t.Helper()
+	for i := range count {
+		engines[i%len(engines)].Controls().Send(engine.Arrive{Ticket: uint64(1000 + i), Tenant: tenant, Group: group, InputTokens: 10, MaxTokens: 100})
+	}
+	var finals []engine.Event
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		finals = finals[:0]
+		for _, tap := range taps {
+			tap.mu.Lock()
+			for _, ev := range tap.events {
+				if ev.Kind.Final() {
+					finals = append(finals, ev)
+				}
+			}
+			tap.mu.Unlock()
+		}
+		if len(finals) >= count {
+			return finals
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%d of %d requests ended within 10 s", len(finals), count)
+	return nil
+}
+
+func served(finals []engine.Event) map[string]int {
+	by := map[string]int{}
+	for _, ev := range finals {
+		switch ev.Kind {
+		case engine.Succeeded:
+			by[ev.Deployment]++
+		default:
+			by[ev.Kind.String()]++
+		}
+	}
+	return by
+}
+
+// Two replicas sharing their buckets enforce the 3 RPM primary once: of
+// ten requests spread over both, 3 in all get the primary and the other
+// 7 fall back. The tenant's 3 RPM holds the same way.
+func TestReplicasSharingTheirBucketsEnforceEachLimitOnce(t *testing.T) {
+	store := shared.NewLocal(nil)
+	engines, taps := replicas(t, 2, store, scenarios.SharedFailOpen)
+	if got := served(send(t, engines, taps, "demo", "claude", 10)); got["primary"] != 3 || got["fallback"] != 7 {
+		t.Fatalf("two replicas sharing a 3 RPM primary served %v; want 3 by primary and 7 by fallback", got)
+	}
+	engines, taps = replicas(t, 2, shared.NewLocal(nil), scenarios.SharedFailOpen)
+	got := served(send(t, engines, taps, "team-a", "balanced", 10))
+	if got["rate_limited"] != 7 || got["primary-a"]+got["primary-b"]+got["overflow"] != 3 {
+		t.Fatalf("two replicas sharing team-a's 3 RPM: %v; want 3 served and 7 rate-limited", got)
+	}
+}
+
+// The same two replicas, each with its own limits (their store down,
+// redis_failure = "open"): each lets the primary take 3, 6 in all, the
+// leak shared limits stop; the record says why. When the store answers
+// again, the limits are shared once more.
+func TestAStoreThatIsDownLeavesEachReplicaItsOwnLimitsAndComesBack(t *testing.T) {
+	store := &flaky{Store: shared.NewLocal(nil)}
+	store.down.Store(true)
+	engines, taps := replicas(t, 2, store, scenarios.SharedFailOpen)
+	if got := served(send(t, engines, taps, "demo", "claude", 10)); got["primary"] != 6 {
+		t.Fatalf("with the store down, two replicas served %v; want 3 each by primary, 6 in all", got)
+	}
+	for i, tap := range taps {
+		if ev := tap.await(t, engine.SharedLimitsChanged, 0); ev.Code != engine.CodeSharedDown {
+			t.Fatalf("replica %d said %+v; want the store down", i, ev)
+		}
+	}
+	store.down.Store(false)
+	time.Sleep(1100 * time.Millisecond) // the next probe is a second after the failure
+	engines[0].Controls().Send(engine.Arrive{Ticket: 1, Tenant: "demo", Group: "claude-fallback", InputTokens: 10, MaxTokens: 10})
+	deadline := time.Now().Add(10 * time.Second)
+	for taps[0].count(engine.SharedLimitsChanged) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the store answers again, but the replica did not say so within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// redis_failure = "closed": while the store is down, every request is
+// refused as SharedLimitsUnavailable, and none is served on guesswork.
+func TestAClosedGatewayRefusesWhileTheStoreIsDown(t *testing.T) {
+	store := &flaky{Store: shared.NewLocal(nil)}
+	store.down.Store(true)
+	engines, taps := replicas(t, 1, store, scenarios.SharedFailClosed)
+	for _, ev := range send(t, engines, taps, "demo", "claude", 4) {
+		if ev.Kind != engine.Failed || ev.Code != engine.CodeSharedUnavailable {
+			t.Fatalf("a closed gateway with its store down ended a request with %v %s; want failed, %s", ev.Kind, ev.Code, engine.CodeSharedUnavailable)
+		}
+	}
+}
