@@ -151,7 +151,9 @@ Usage:
                                   them in X-Spillway-* headers; Ctrl-C stops and summarises;
                                   --litellm-config config.yaml serves a LiteLLM config;
                                   --backend aws [--endpoint URL] serves from real Bedrock
-                                  (or a 'spillway emulator' at URL) instead of the embedded one
+                                  (or a 'spillway emulator' at URL) instead of the embedded one;
+                                  --redis URL [--redis-failure open|closed] shares every limit
+                                  with the gateway's other replicas in one Redis
   spillway import litellm config.yaml [-o scenarios.toml] [--name NAME]
                                   a LiteLLM proxy config as a scenario file; every key it
                                   cannot carry over is named with its line

@@ -934,3 +934,19 @@ api_keys = ["sk-b", "sk-shared"]
 		t.Fatal("an unknown key names a tenant")
 	}
 }
+
+// [scenario.shared] names where a gateway's replicas share their limits;
+// a value that cannot be one is named with its place.
+func TestSharedTable(t *testing.T) {
+	// Appended after the tenant: blank 35, [scenario.shared] 36, then its keys.
+	f := mustParse(t, base+"\n[scenario.shared]\nredis = \"redis://127.0.0.1:6379/0\"\nredis_failure = \"closed\"\n")
+	if s := f.Scenarios[0].Shared; s.Redis != "redis://127.0.0.1:6379/0" || s.OnFailure != SharedFailClosed {
+		t.Errorf("Shared = %+v", s)
+	}
+	if s := mustParse(t, base).Scenarios[0].Shared; s.Redis != "" || s.OnFailure != SharedFailOpen {
+		t.Errorf("without the table, Shared = %+v; want no Redis, fail open", s)
+	}
+	es := parseErrs(t, base+"\n[scenario.shared]\nredis = \"127.0.0.1:6379\"\nredis_failure = \"maybe\"\n")
+	checkErr(t, findErr(t, es, "scenario.shared.redis", "is not a Redis URL"), 37, 1)
+	checkErr(t, findErr(t, es, "scenario.shared.redis_failure", `redis_failure is "open" or "closed"`), 38, 1)
+}
