@@ -112,7 +112,15 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		ended:    make(chan struct{}),
 	}
 	e.loop = loop{clock: opts.Clock, pacer: pacer{clock: opts.Clock, speed: opts.Speed}}
-	e.loop.sample = func(at time.Time) { e.loop.emit(at, Event{Kind: Levels, Levels: e.levels(at)}) }
+	e.loop.sample = func(at time.Time) {
+		ev := Event{Kind: Levels}
+		if g := e.gateway.shared; g != nil {
+			e.syncShared(at)
+			ev.Replicas = g.replicas
+		}
+		ev.Levels = e.levels(at)
+		e.loop.emit(at, ev)
+	}
 	deployments := newDeployments(s)
 	for _, d := range deployments.list {
 		e.tunables[d.id] = d
@@ -145,7 +153,7 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	}
 	if sl := opts.Shared; sl != nil {
 		gate := &sharedGate{store: sl.Store, failClosed: sl.OnFailure == scenarios.SharedFailClosed, ctx: context.Background(),
-			clock: opts.Clock, timeline: &e.loop}
+			clock: opts.Clock, timeline: &e.loop, replica: sl.Replica}
 		e.gateway.shared = gate
 		for _, d := range deployments.list {
 			d.shared = gate
@@ -208,6 +216,10 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		u.fill(start)
 	}
 	e.gateway.begin()
+	if e.gateway.shared != nil && e.opts.Open {
+		// An idle gateway still learns of limits retuned on other replicas.
+		e.loop.schedule(item{at: start.Add(sharedSyncEvery), kind: sharedSync})
+	}
 
 	e.loop.emit(start, Event{Kind: RunStarted, Info: &RunInfo{
 		Scenario: e.scenario.Name,
@@ -305,6 +317,11 @@ func (e *Engine) handle(it item) {
 		e.logs.poll(e.ctx, &e.loop, it.at, e.progress(), false)
 	case faultOn:
 		e.faults.on(&e.loop, it.at, it.fault)
+	case sharedSync:
+		e.syncShared(it.at)
+		if !e.loop.over && e.opts.Open {
+			e.loop.schedule(item{at: it.at.Add(sharedSyncEvery), kind: sharedSync})
+		}
 	case faultOff:
 		e.faults.off(e.ctx, &e.loop, it.at, it.fault)
 	}

@@ -149,6 +149,9 @@ type Event struct {
 	// Levels are every bucket's fill (Levels), in the order of the
 	// snapshot's Buckets.
 	Levels []BucketLevel
+	// Replicas, on Levels with shared limits, is how many replicas share
+	// them, as the store last counted.
+	Replicas int
 	// Interrupted is set on RunEnded when the run was stopped early.
 	Interrupted bool
 }

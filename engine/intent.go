@@ -200,6 +200,7 @@ func checkRPM(rpm scenarios.RPM) error {
 func (e *Engine) retune(at time.Time, u tunable, rpm scenarios.RPM) {
 	u.setRPM(rpm)
 	u.limiter().SetRPMAt(at, rpm)
+	e.gateway.shared.setLimit(at, u.bucketID(), rpm) // with shared limits, for every replica
 	e.loop.emit(at, Event{Kind: RPMChanged, Bucket: u.bucketID(), RPM: rpm})
 }
 

@@ -11,6 +11,7 @@ const (
 	poll                       // read the Region histogram
 	faultOn                    // a declared fault starts
 	faultOff                   // a declared fault ends
+	sharedSync                 // time to read the shared buckets again (shared limits only)
 	retry                      // a request tries its group again after a backoff
 	deadline                   // a request's gateway timeout runs out
 	firstToken                 // an instant backend's streamed answer sends its first token

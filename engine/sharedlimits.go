@@ -17,6 +17,9 @@ import (
 type SharedLimits struct {
 	Store     shared.Store
 	OnFailure string // scenarios.SharedFailOpen or SharedFailClosed
+	// Replica names this replica among those the store counts; unique
+	// per process, such as host/pid.
+	Replica string
 }
 
 // The codes of SharedLimitsChanged events, and of a request refused for
@@ -42,7 +45,19 @@ type sharedGate struct {
 	timeline   timeline
 	down       bool
 	retryAt    time.Time // wall clock: when a store that is down is asked again
+
+	// What the last sync told: each bucket's units left in the store, and
+	// how many replicas share them.
+	replica  string
+	lastSync time.Time // wall clock
+	levels   map[BucketID]float64
+	replicas int
 }
+
+// sharedSyncEvery is how often, on the wall clock, a replica reads the
+// shared buckets' levels and live limits: the dashboard's fill, and a
+// limit retuned on another replica, are at most this late.
+const sharedSyncEvery = time.Second
 
 // The verdicts of a shared decision.
 type sharedVerdict uint8
@@ -163,4 +178,81 @@ func (l *tokenLimit) settleShared(g *sharedGate, at time.Time, n tokens, used in
 		return
 	}
 	g.settle(at, a, n.reserve, float64(used), from)
+}
+
+// syncShared reads every bucket's level and live limit from the store,
+// at most once a sharedSyncEvery: the fill the dashboard shows is the
+// fleet's, and a limit retuned on another replica is taken on here, as a
+// recorded RPMChanged that says where it came from.
+func (e *Engine) syncShared(at time.Time) {
+	g := e.gateway.shared
+	now := g.clock.Now()
+	if now.Sub(g.lastSync) < sharedSyncEvery || g.down && now.Before(g.retryAt) {
+		return
+	}
+	g.lastSync = now
+	ids, asks := e.sharedBuckets()
+	sync, err := g.store.Sync(g.ctx, g.replica, asks)
+	if err != nil {
+		g.failed(at, err)
+		return
+	}
+	g.reached(at)
+	g.replicas = sync.Replicas
+	if g.levels == nil {
+		g.levels = map[BucketID]float64{}
+	}
+	for i, lv := range sync.Levels {
+		g.levels[ids[i]] = lv.Available
+		u := e.tunables[ids[i]]
+		if rpm := scenarios.RPM(lv.Limit); lv.Set && rpm != u.limit() {
+			u.setRPM(rpm)
+			u.limiter().SetRPMAt(at, rpm)
+			e.loop.emit(at, Event{Kind: RPMChanged, Bucket: ids[i], RPM: rpm, Message: "set on another replica"})
+		}
+	}
+}
+
+// sharedBuckets are every tenant's and deployment's buckets, as the
+// store knows them.
+func (e *Engine) sharedBuckets() ([]BucketID, []shared.Ask) {
+	var ids []BucketID
+	var asks []shared.Ask
+	add := func(id BucketID, semantic scenarios.Limiter, limit scenarios.RPM) {
+		ids = append(ids, id)
+		asks = append(asks, sharedAsk(id, semantic, limit, 0))
+	}
+	for _, t := range e.traffic.tenants {
+		add(t.id, t.bucket.Semantic(), t.rpm)
+		if t.tokens != nil {
+			add(t.tokens.id, t.tokens.semantic, t.tokens.tpm)
+		}
+	}
+	for _, d := range e.gateway.deployments {
+		add(d.id, d.spec.Limiter, d.rpm)
+		if d.tokens != nil {
+			add(d.tokens.id, d.tokens.semantic, d.tokens.tpm)
+		}
+	}
+	return ids, asks
+}
+
+// sharedLevel is what is left of a bucket in the store, as last synced;
+// ok is false without shared limits, or while the store is down.
+func (g *sharedGate) sharedLevel(id BucketID) (float64, bool) {
+	if g == nil || g.down {
+		return 0, false
+	}
+	v, ok := g.levels[id]
+	return v, ok
+}
+
+// setLimit tells the other replicas of a limit retuned here.
+func (g *sharedGate) setLimit(at time.Time, id BucketID, rpm scenarios.RPM) {
+	if g == nil || g.down {
+		return
+	}
+	if err := g.store.SetLimit(g.ctx, string(id), float64(rpm)); err != nil {
+		g.failed(at, err)
+	}
 }

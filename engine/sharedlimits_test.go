@@ -40,8 +40,8 @@ func replicas(t *testing.T, n int, store shared.Store, onFailure string) ([]*eng
 	t.Helper()
 	var engines []*engine.Engine
 	var taps []*eventTap
-	for range n {
-		e, tap := openRun(t, engine.Options{Backend: quick{}, Shared: &engine.SharedLimits{Store: store, OnFailure: onFailure}})
+	for i := range n {
+		e, tap := openRun(t, engine.Options{Backend: quick{}, Shared: &engine.SharedLimits{Store: store, OnFailure: onFailure, Replica: fmt.Sprint("replica-", i)}})
 		engines, taps = append(engines, e), append(taps, tap)
 	}
 	return engines, taps
@@ -143,5 +143,38 @@ func TestAClosedGatewayRefusesWhileTheStoreIsDown(t *testing.T) {
 		if ev.Kind != engine.Failed || ev.Code != engine.CodeSharedUnavailable {
 			t.Fatalf("a closed gateway with its store down ended a request with %v %s; want failed, %s", ev.Kind, ev.Code, engine.CodeSharedUnavailable)
 		}
+	}
+}
+
+// A limit retuned on one replica holds for all of them within a second or
+// two: the others take it on as a recorded RPMChanged that says where it
+// came from, and the Levels they record count both replicas.
+func TestALimitRetunedOnOneReplicaHoldsForAll(t *testing.T) {
+	engines, taps := replicas(t, 2, shared.NewLocal(nil), scenarios.SharedFailOpen)
+	engines[0].Controls().Send(engine.SetRPM{Bucket: "deployment/primary", RPM: 1})
+	ev := taps[1].await(t, engine.RPMChanged, 0)
+	if ev.Bucket != "deployment/primary" || ev.RPM != 1 || ev.Message != "set on another replica" {
+		t.Fatalf("the other replica recorded %+v; want deployment/primary at 1, set on another replica", ev)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		taps[1].mu.Lock()
+		for _, ev := range taps[1].events {
+			if ev.Kind == engine.Levels {
+				n = max(n, ev.Replicas)
+			}
+		}
+		taps[1].mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Levels events counted at most %d replicas; want 2", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := served(send(t, engines, taps, "demo", "claude", 6)); got["primary"] != 1 || got["fallback"] != 5 {
+		t.Fatalf("after the primary was retuned to 1 on one replica, both served %v; want 1 by primary", got)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"time"
 
 	"spillway/engine/bucket"
@@ -56,16 +57,18 @@ func (e *Engine) levels(now time.Time) []BucketLevel {
 	out := make([]BucketLevel, 0, len(e.tunables))
 	for _, t := range e.traffic.tenants {
 		l := levelOf(t.id, t.bucket, bucket.Requests, t.spec.Limiter, t.rpm, now)
+		l = e.shareLevel(l)
 		if t.spec.Arrival != scenarios.Burst {
 			l.Rate = t.rate
 		}
 		out = append(out, l)
 		if t.tokens != nil {
-			out = append(out, t.tokens.level(now))
+			out = append(out, e.shareLevel(t.tokens.level(now)))
 		}
 	}
 	for _, d := range e.gateway.deployments {
 		l := levelOf(d.id, d.bucket, bucket.Requests, d.spec.Limiter, d.rpm, now)
+		l = e.shareLevel(l)
 		if d.bucket != nil {
 			state, until := d.health.At(now)
 			l.Health = string(state)
@@ -75,7 +78,7 @@ func (e *Engine) levels(now time.Time) []BucketLevel {
 		}
 		out = append(out, l)
 		if d.tokens != nil {
-			out = append(out, d.tokens.level(now))
+			out = append(out, e.shareLevel(d.tokens.level(now)))
 		}
 	}
 	return out
@@ -93,4 +96,14 @@ func levelOf(id BucketID, b *bucket.Bucket, unit bucket.Unit, limiter scenarios.
 			Available: float64(rpm), Capacity: float64(rpm)}}
 	}
 	return BucketLevel{ID: id, Level: b.LevelAt(now)}
+}
+
+// shareLevel is l with what is left in the shared store, as last synced,
+// when the gateway shares its limits with other replicas: the fill the
+// fleet sees, not only this replica's takes.
+func (e *Engine) shareLevel(l BucketLevel) BucketLevel {
+	if v, ok := e.gateway.shared.sharedLevel(l.ID); ok && !math.IsInf(l.Capacity, 1) {
+		l.Available = min(v, l.Capacity)
+	}
+	return l
 }

@@ -85,9 +85,12 @@ func (m *Model) header(width int) string {
 	badgeW := lipgloss.Width(badge) + 2
 	shared := ""
 	if m.run.SharedBadge != "" {
-		if m.state.sharedDown {
+		switch {
+		case m.state.sharedDown:
 			shared = " " + st.Error.Render(" "+m.run.SharedBadge+" DOWN ")
-		} else {
+		case m.state.replicas > 1:
+			shared = " " + st.Simulated.Render(fmt.Sprintf(" %s · %d replicas ", m.run.SharedBadge, m.state.replicas))
+		default:
 			shared = " " + st.Simulated.Render(" "+m.run.SharedBadge+" ")
 		}
 		badgeW += lipgloss.Width(shared)

@@ -169,6 +169,7 @@ type runState struct {
 	// sharedDown: the store of the limits the gateway's replicas share
 	// is unreachable, as the last SharedLimitsChanged said.
 	sharedDown bool
+	replicas   int // sharing the limits, as the last Levels said; 0 without shared limits
 }
 
 // pollAt is one Region histogram and when it was read.
@@ -438,6 +439,10 @@ func (s *runState) apply(ev engine.Event) {
 		}
 	case engine.HealthChanged:
 		s.tick(ev.At, ev.Message)
+	case engine.Levels:
+		if ev.Replicas > 0 {
+			s.replicas = ev.Replicas
+		}
 	case engine.SharedLimitsChanged:
 		s.sharedDown = ev.Code == engine.CodeSharedDown
 		s.tick(ev.At, "shared limits: "+ev.Message)

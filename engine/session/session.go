@@ -121,7 +121,8 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 			closeBackend()
 			return nil, err
 		}
-		opts.Shared = &engine.SharedLimits{Store: store, OnFailure: cfg.SharedFailure}
+		host, _ := os.Hostname()
+		opts.Shared = &engine.SharedLimits{Store: store, OnFailure: cfg.SharedFailure, Replica: fmt.Sprintf("%s/%d", host, os.Getpid())}
 		b.SharedBadge, b.SharedDetail = "REDIS", "Redis at "+store.Addr()
 		closeBackend = func(close func()) func() { return func() { store.Close(); close() } }(closeBackend)
 		if err := store.Ping(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -16,12 +17,12 @@ var (
 	takeSource string
 	//go:embed settle.lua
 	settleSource string
-	//go:embed levels.lua
-	levelsSource string
+	//go:embed sync.lua
+	syncSource string
 
 	takeScript   = redis.NewScript(takeSource)
 	settleScript = redis.NewScript(settleSource)
-	levelsScript = redis.NewScript(levelsSource)
+	syncScript   = redis.NewScript(syncSource)
 )
 
 // Deadline is how long a call to Redis may take, from dialling to the
@@ -114,6 +115,17 @@ func (r *Redis) WithClock(clock func() time.Time) *Redis {
 // Key is where the bucket id lives.
 func (r *Redis) Key(id string) string { return r.prefix + "bucket:" + id }
 
+// LimitKey is where a limit set live on any replica for bucket id lives.
+func (r *Redis) LimitKey(id string) string { return r.prefix + "limit:" + id }
+
+// ReplicasKey is the sorted set of the replicas syncing, by when they
+// last did.
+func (r *Redis) ReplicasKey() string { return r.prefix + "replicas" }
+
+// LimitTTL is how long a limit set live outlives its last use: a scope
+// nobody runs any more leaves nothing behind.
+const LimitTTL = 24 * time.Hour
+
 // now is the time argument of a script: "" for Redis's TIME.
 func (r *Redis) now() string {
 	if r.clock == nil {
@@ -123,11 +135,11 @@ func (r *Redis) now() string {
 }
 
 func (r *Redis) Take(ctx context.Context, asks []Ask) (time.Time, *Refusal, error) {
-	keys := make([]string, len(asks))
+	keys := make([]string, 2*len(asks))
 	args := make([]any, 0, 1+4*len(asks))
 	args = append(args, r.now())
 	for i, a := range asks {
-		keys[i] = r.Key(a.Key)
+		keys[i], keys[len(asks)+i] = r.Key(a.Key), r.LimitKey(a.Key)
 		take := 1
 		if a.Check {
 			take = 0
@@ -156,7 +168,7 @@ func (r *Redis) Take(ctx context.Context, asks []Ask) (time.Time, *Refusal, erro
 func (r *Redis) Settle(ctx context.Context, a Ask, reserved, used float64, reservedAt time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, Deadline)
 	defer cancel()
-	err := settleScript.Run(ctx, r.client, []string{r.Key(a.Key)},
+	err := settleScript.Run(ctx, r.client, []string{r.Key(a.Key), r.LimitKey(a.Key)},
 		r.now(), string(a.Semantic), a.Limit, reserved, used, reservedAt.UnixMicro()).Err()
 	if err != nil {
 		return r.unavailable(err)
@@ -164,29 +176,64 @@ func (r *Redis) Settle(ctx context.Context, a Ask, reserved, used float64, reser
 	return nil
 }
 
-func (r *Redis) Levels(ctx context.Context, asks []Ask) ([]Level, error) {
-	keys := make([]string, len(asks))
-	args := make([]any, 0, 1+2*len(asks))
-	args = append(args, r.now())
+func (r *Redis) Sync(ctx context.Context, replica string, asks []Ask) (Sync, error) {
+	keys := make([]string, 2*len(asks), 2*len(asks)+1)
+	args := make([]any, 0, 2+2*len(asks))
+	args = append(args, r.now(), replica)
 	for i, a := range asks {
-		keys[i] = r.Key(a.Key)
-		args = append(args, string(a.Semantic), a.Limit)
+		keys[i], keys[len(asks)+i] = r.Key(a.Key), r.LimitKey(a.Key)
+		limit := a.Limit
+		if math.IsInf(limit, 1) {
+			limit = -1
+		}
+		args = append(args, string(a.Semantic), limit)
+	}
+	keys = append(keys, r.ReplicasKey())
+	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	defer cancel()
+	out, err := syncScript.Run(ctx, r.client, keys, args...).StringSlice()
+	if err != nil {
+		return Sync{}, r.unavailable(err)
+	}
+	if len(out) != 1+2*len(asks) {
+		return Sync{}, fmt.Errorf("%w: the sync script answered %d values for %d buckets", ErrUnavailable, len(out), len(asks))
+	}
+	n, _ := strconv.Atoi(out[0])
+	sync := Sync{Replicas: n, Levels: make([]Level, len(asks))}
+	for i := range asks {
+		avail, err := strconv.ParseFloat(out[1+2*i], 64)
+		if err != nil {
+			return Sync{}, fmt.Errorf("%w: the sync script answered %q", ErrUnavailable, out[1+2*i])
+		}
+		lv := Level{Available: avail, Limit: asks[i].Limit}
+		switch set := out[2+2*i]; set {
+		case "":
+		case "unlimited":
+			lv.Limit, lv.Available, lv.Set = math.Inf(1), math.Inf(1), true
+		default:
+			if v, err := strconv.ParseFloat(set, 64); err == nil {
+				lv.Limit, lv.Set = v, true
+			}
+		}
+		if math.IsInf(lv.Limit, 1) {
+			lv.Available = math.Inf(1)
+		}
+		sync.Levels[i] = lv
+	}
+	return sync, nil
+}
+
+func (r *Redis) SetLimit(ctx context.Context, key string, limit float64) error {
+	value := "unlimited"
+	if !math.IsInf(limit, 1) {
+		value = strconv.FormatFloat(limit, 'f', -1, 64)
 	}
 	ctx, cancel := context.WithTimeout(ctx, Deadline)
 	defer cancel()
-	out, err := levelsScript.Run(ctx, r.client, keys, args...).StringSlice()
-	if err != nil {
-		return nil, r.unavailable(err)
+	if err := r.client.Set(ctx, r.LimitKey(key), value, LimitTTL).Err(); err != nil {
+		return r.unavailable(err)
 	}
-	levels := make([]Level, len(out))
-	for i, s := range out {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: the levels script answered %q", ErrUnavailable, s)
-		}
-		levels[i] = Level{Available: v, Limit: asks[i].Limit}
-	}
-	return levels, nil
+	return nil
 }
 
 func (r *Redis) Now(ctx context.Context) (time.Time, error) {

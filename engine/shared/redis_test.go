@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -85,10 +86,11 @@ func TestADecisionTakesFromEveryBucketOrNone(t *testing.T) {
 			t.Fatalf("take %d: refused %+v; want the deployment (1), with the wait until the next clock minute", i+1, refused)
 		}
 	}
-	levels, err := r.Levels(context.Background(), []shared.Ask{tenant, dep})
+	sync, err := r.Sync(context.Background(), "", []shared.Ask{tenant, dep})
 	if err != nil {
 		t.Fatal(err)
 	}
+	levels := sync.Levels
 	if levels[0].Available != 8 || levels[1].Available != 0 {
 		t.Fatalf("levels %+v: the tenant should have been charged only for the 2 the deployment admitted", levels)
 	}
@@ -134,8 +136,9 @@ func TestRedisCountsAsTheLocalStore(t *testing.T) {
 			}
 			local.Settle(ctx, asks[1], asks[1].N, used, at)
 		}
-		la, _ := remote.Levels(ctx, asks)
-		lb, _ := local.Levels(ctx, asks)
+		sa, _ := remote.Sync(ctx, "", asks)
+		sb, _ := local.Sync(ctx, "", asks)
+		la, lb := sa.Levels, sb.Levels
 		for i := range la {
 			if diff := la[i].Available - lb[i].Available; diff > 1e-6 || diff < -1e-6 {
 				t.Fatalf("step %d: %s holds %v in Redis, %v locally", step, asks[i].Key, la[i].Available, lb[i].Available)
@@ -229,4 +232,48 @@ func TestASlowRedisDoesNotHoldADecision(t *testing.T) {
 	default:
 	}
 	<-slept
+}
+
+// A limit set live on one replica holds for every replica from its next
+// decision, in Redis as in process: lowered, raised to unlimited; and a
+// sync counts the replicas that share the buckets.
+func TestALimitSetOnOneReplicaHoldsForAll(t *testing.T) {
+	srv := enginetest.StartRedis(t)
+	stores := map[string][2]shared.Store{
+		"redis":      {dial(t, srv, "live"), dial(t, srv, "live")},
+		"in process": func() [2]shared.Store { l := shared.NewLocal(nil); return [2]shared.Store{l, l} }(),
+	}
+	ctx := context.Background()
+	for name, pair := range stores {
+		a, b := pair[0], pair[1]
+		ask := []shared.Ask{{Key: "deployment/primary", Semantic: scenarios.FixedWindow, Limit: 10, N: 1}}
+		if err := a.SetLimit(ctx, "deployment/primary", 2); err != nil {
+			t.Fatal(err)
+		}
+		taken := 0
+		for range 5 {
+			if _, refused, err := b.Take(ctx, ask); err != nil {
+				t.Fatal(err)
+			} else if refused == nil {
+				taken++
+			}
+		}
+		if taken != 2 {
+			t.Fatalf("%s: replica b took %d under the limit of 2 replica a set; want 2", name, taken)
+		}
+		sa, _ := a.Sync(ctx, "a", ask)
+		sb, _ := b.Sync(ctx, "b", ask)
+		if lv := sb.Levels[0]; !lv.Set || lv.Limit != 2 || lv.Available != 0 {
+			t.Fatalf("%s: replica b syncs %+v; want the live limit 2, none left", name, lv)
+		}
+		if sa.Replicas < 1 || sb.Replicas != 2 {
+			t.Fatalf("%s: replicas counted %d then %d; want 1 then 2", name, sa.Replicas, sb.Replicas)
+		}
+		if err := b.SetLimit(ctx, "deployment/primary", math.Inf(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, refused, err := a.Take(ctx, ask); err != nil || refused != nil {
+			t.Fatalf("%s: unlimited, a take was refused: %+v %v", name, refused, err)
+		}
+	}
 }

@@ -1,4 +1,5 @@
--- Settles a reservation on the bucket KEYS[1]: what a call used against
+-- Settles a reservation on the bucket KEYS[1] (KEYS[2]: its limit key, as
+-- take.lua reads it): what a call used against
 -- what it reserved. ARGV: the time in microseconds or "" for TIME, the
 -- semantic, the limit a minute, reserved, used, and when it was reserved
 -- (microseconds). The difference is given back or taken, the bucket
@@ -11,6 +12,12 @@ if not now then
 end
 local MINUTE = 60000000
 local key, sem, limit = KEYS[1], ARGV[2], tonumber(ARGV[3])
+local set = redis.call('GET', KEYS[2])
+if set == 'unlimited' then
+  return 0
+elseif set then
+  limit = tonumber(set)
+end
 local delta = tonumber(ARGV[5]) - tonumber(ARGV[4])
 local reservedAt = tonumber(ARGV[6])
 if sem == 'token-bucket' then

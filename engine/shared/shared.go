@@ -42,10 +42,23 @@ type Refusal struct {
 	Wait  time.Duration // -1: never, N is more than the bucket holds
 }
 
-// Level is a shared bucket's state: Available units of Limit.
+// Level is a shared bucket's state: Available units of Limit. Set is
+// the limit set live on a replica (SetLimit), which overrides the one the
+// asker passed; false when none was.
 type Level struct {
 	Available, Limit float64
+	Set              bool
 }
+
+// Sync is what a replica learns of the store once a second: every
+// bucket's level and live limit, and how many replicas share them.
+type Sync struct {
+	Levels   []Level
+	Replicas int
+}
+
+// ReplicaTTL is how long a replica that stopped syncing still counts.
+const ReplicaTTL = 5 * time.Second
 
 // Store keeps shared buckets.
 type Store interface {
@@ -58,8 +71,13 @@ type Store interface {
 	// it): the difference is given back, or taken. A fixed window that
 	// has turned over since has forgotten the reservation.
 	Settle(ctx context.Context, a Ask, reserved, used float64, reservedAt time.Time) error
-	// Levels reads buckets without taking anything.
-	Levels(ctx context.Context, asks []Ask) ([]Level, error)
+	// Sync reads buckets without taking anything (an ask's Limit may be
+	// +Inf) and, unless replica is "", counts replica as one of those
+	// sharing them.
+	Sync(ctx context.Context, replica string, asks []Ask) (Sync, error)
+	// SetLimit sets a bucket's limit for every replica, from now on
+	// (+Inf: unlimited), until the scope's keys expire unused.
+	SetLimit(ctx context.Context, key string, limit float64) error
 	// Now is the store's clock: Redis's TIME, or the injected one.
 	Now(ctx context.Context) (time.Time, error)
 	Close() error

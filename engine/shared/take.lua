@@ -1,4 +1,6 @@
--- Takes units from every bucket in KEYS, or from none.
+-- Takes units from every bucket, or from none. KEYS: the n buckets, then
+-- each one's limit key, which holds a limit set live on any replica
+-- ("unlimited", or a number) that overrides the one the caller passes.
 -- ARGV[1]: the time in microseconds, or "" for Redis's own TIME.
 -- Then, per key: the semantic ("token-bucket" or "fixed-window"), the
 -- limit a minute, the units, and 1 to take them or 0 only to check there
@@ -12,10 +14,21 @@ if not now then
 end
 local MINUTE = 60000000
 local state = {}
-for i, key in ipairs(KEYS) do
+local count = #KEYS / 2
+for i = 1, count do
+  local key = KEYS[i]
   local sem, limit, n = ARGV[2 + (i - 1) * 4], tonumber(ARGV[3 + (i - 1) * 4]), tonumber(ARGV[4 + (i - 1) * 4])
+  local set = redis.call('GET', KEYS[count + i])
+  if set == 'unlimited' then
+    sem = 'none'
+  elseif set then
+    limit = tonumber(set)
+  end
   local avail, wait
-  if sem == 'token-bucket' then
+  if sem == 'none' then
+    avail, wait = n, 0
+    state[i] = {sem}
+  elseif sem == 'token-bucket' then
     local h = redis.call('HMGET', key, 'tokens', 'at')
     local tokens, at = tonumber(h[1]), tonumber(h[2])
     if not tokens then
@@ -43,8 +56,8 @@ for i, key in ipairs(KEYS) do
 end
 for i, s in ipairs(state) do
   local n = tonumber(ARGV[4 + (i - 1) * 4])
-  if ARGV[5 + (i - 1) * 4] == '0' then
-    -- only checked
+  if ARGV[5 + (i - 1) * 4] == '0' or s[1] == 'none' then
+    -- only checked, or unlimited
   elseif s[1] == 'token-bucket' then
     local tokens = s[3] - n
     redis.call('HSET', s[2], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', s[4]))
