@@ -280,13 +280,16 @@ console.log(JSON.stringify(results));
 	if served["sk-team-a"] != 3 || limited["sk-team-a"] != 2 || served["sk-team-b"] != 5 || served["sk-team-c"] != 5 {
 		t.Errorf("isolation: served %v, limited %v; want team-a 3 and 2 (429 with Retry-After), team-b and team-c 5 of 5", served, limited)
 	}
-	s := send(url, "stream")[0]
+	// The stream at speed 2, so that its tokens come at a tenth of their
+	// pace at 20: some hundreds of milliseconds apart from first to last.
+	s := send(gatewayProcess(t, "--speed", "2"), "stream")[0]
 	if s.Chunks < 3 || s.Text == "" || s.Finish != "stop" {
 		t.Errorf("stream: %+v", s)
 	}
-	// The emulator streams its tokens over a few hundred milliseconds at
-	// this speed, and the gateway passes each on as it comes: the text
-	// cannot all arrive at once, as it would if it waited for the end.
+	// The emulator streams its tokens at the model's speed, and the
+	// gateway passes each on as it comes: the text cannot all arrive at
+	// once, as it would if it waited for the end.
+	t.Logf("stream: %d chunks, the text over %d ms", s.Chunks, s.SpreadMs)
 	if s.SpreadMs < 50 {
 		t.Errorf("stream: the text came within %d ms, all at once; want it as the tokens come", s.SpreadMs)
 	}
