@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -249,4 +250,50 @@ func TestASlowRedisDoesNotHoldTheGateway(t *testing.T) {
 		t.Fatalf("while Redis sleeps: %v; want all 3 served by the primary, with the gateway's own limits", got)
 	}
 	<-slept
+}
+
+// Two gateway dashboards under tmux sharing one Redis: each shows the
+// REDIS badge with both replicas and the fleet's fill; + on one replica's
+// primary raises it on the other's screen too, and the requests the other
+// serves meet the new limit.
+func TestTwoDashboardsShareTheirLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives two real gateways under tmux")
+	}
+	srv := enginetest.StartRedis(t)
+	file := sharedScenarioFile(t)
+	var terms []*terminal
+	var urls []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		term := startTerminal(t, 160, 48, "gateway", "--listen", addr, "--scenarios", file, "--redis", srv.URL())
+		term.waitFor("the gateway's dashboard", `REDIS`, `(deployment|dep)/primary\s`)
+		terms, urls = append(terms, term), append(urls, "http://"+addr)
+	}
+	for _, term := range terms {
+		term.waitFor("both replicas counted", `REDIS · 2 replicas`)
+	}
+	if got := tally(chatAll(t, urls, "sk-demo", "claude", 20, 4)); got["primary"] != 3 || got["fallback"] != 1 {
+		t.Fatalf("four requests over both: %v; want 3 by the shared 3 RPM primary", got)
+	}
+	// The fleet's fill, on both screens: the primary has nothing left.
+	for _, term := range terms {
+		term.waitFor("the shared primary empty", `(deployment|dep)/primary .* 0\.0/3 `)
+	}
+	// tenant/demo is selected first, then team-a; the primary is two rows down.
+	terms[0].keys("j", "j")
+	terms[0].waitFor("the primary selected", `▶ (deployment|dep)/primary\s`)
+	terms[0].keys("+")
+	terms[1].waitFor("the primary raised on the other replica", `(deployment|dep)/primary .* 1\.0/4 `, `primary → 4 RPM`)
+	if got := tally(chatAll(t, urls[1:], "sk-demo", "claude", 20, 2)); got["primary"] != 1 || got["fallback"] != 1 {
+		t.Fatalf("after + on the first replica, the second served %v; want 1 more by the primary", got)
+	}
+	for _, term := range terms {
+		term.keys("q")
+	}
 }
