@@ -6,6 +6,7 @@ import (
 
 	"spillway/engine/bucket"
 	"spillway/engine/health"
+	"spillway/engine/shared"
 	"spillway/scenarios"
 )
 
@@ -30,7 +31,13 @@ type deployment struct {
 	shared  *sharedGate
 	takenAt time.Time
 	shortOf BucketID
+	// heldElsewhere: the last shared take was refused because another
+	// replica holds d out of the pick (cooldown, open circuit).
+	heldElsewhere bool
 }
+
+// heldKey is where a replica holds d out of every replica's pick.
+func (d *deployment) heldKey() string { return "health/" + string(d.id) }
 
 // tunable is a tenant or a deployment: something with a bucket whose limit
 // can change during the run.
@@ -113,11 +120,18 @@ func (d *deployment) take(t time.Time, n tokens) bool {
 // shared store. decided is false when the store is down and d's own
 // buckets decide instead.
 func (d *deployment) takeShared(t time.Time, n tokens) (taken, decided bool) {
-	asks := asksOf(d.id, d.spec.Limiter, d.rpm, d.tokens, n)
+	var asks []shared.Ask
+	if _, none := d.health.(health.None); !none {
+		// First: cooling down, or open, on another replica, it is passed
+		// over here too, whatever its budget.
+		asks = append(asks, shared.Ask{Key: d.heldKey(), Semantic: shared.Health})
+	}
+	asks = append(asks, asksOf(d.id, d.spec.Limiter, d.rpm, d.tokens, n)...)
 	if len(asks) == 0 {
 		return true, true
 	}
 	ans := d.shared.take(t, asks)
+	d.heldElsewhere = false
 	switch ans.verdict {
 	case sharedTaken:
 		d.takenAt, d.shortOf = ans.at, ""
@@ -125,9 +139,12 @@ func (d *deployment) takeShared(t time.Time, n tokens) (taken, decided bool) {
 		return true, true
 	case sharedRefused:
 		d.shortOf = refusedBucket(asks, ans.refusal)
-		if d.tokens != nil && d.shortOf == d.tokens.id {
+		switch {
+		case d.shortOf == BucketID(d.heldKey()):
+			d.heldElsewhere, d.shortOf = true, d.id
+		case d.tokens != nil && d.shortOf == d.tokens.id:
 			d.tokens.bucket.Tally(false)
-		} else {
+		default:
 			d.bucket.Tally(false)
 		}
 		return false, true
@@ -150,6 +167,9 @@ func (d *deployment) reject(t time.Time) {
 // short is the limit a pick found without room at t: the bucket, its
 // limit and why, for the Skipped event.
 func (d *deployment) short(t time.Time) (BucketID, scenarios.RPM, string) {
+	if d.heldElsewhere {
+		return d.id, d.rpm, fmt.Sprintf("deployment %s is cooling down, or its circuit is open, on another replica", d.spec.Name)
+	}
 	if d.shared != nil && d.shortOf != "" {
 		if d.tokens != nil && d.shortOf == d.tokens.id {
 			return d.tokens.id, d.tokens.tpm, d.tokens.overMsg
@@ -192,6 +212,10 @@ func (d *deployment) transitioned(tl timeline, at time.Time, tr health.Transitio
 	case health.Open:
 		d.skipMsg = fmt.Sprintf("%s's circuit is open after %d failures in a row; skipped for %s", d.spec.Name, tr.Failures, tr.For)
 		ev.Message = d.skipMsg
+	}
+	if d.shared != nil && (tr.To == health.Cooling || tr.To == health.Open) {
+		// Every replica passes it over for as long.
+		d.shared.hold(at, d.heldKey(), tr.Until.Sub(at))
 	}
 	tl.emit(at, ev)
 }

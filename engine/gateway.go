@@ -276,9 +276,13 @@ func (g *gateway) route(at time.Time, r *request) {
 		}
 		for _, s := range grp.skipped {
 			id, limit, why := s.short(at)
+			reason := SkipBudget
+			if s.heldElsewhere {
+				reason, id, limit = SkipCooldown, "", 0
+			}
 			g.timeline.emit(at, Event{Kind: Skipped, Request: r.id, Tenant: r.tenant.spec.Name, Group: grp.name,
 				Deployment: s.spec.Name, Model: s.spec.Model, Account: s.account.Name, Bucket: id, RPM: limit,
-				Reason: SkipBudget, Message: why})
+				Reason: reason, Message: why})
 		}
 		if d != nil {
 			g.attempt(at, r, grp, d)

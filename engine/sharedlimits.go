@@ -247,6 +247,16 @@ func (g *sharedGate) sharedLevel(id BucketID) (float64, bool) {
 	return v, ok
 }
 
+// hold holds key out of every replica's pick for d.
+func (g *sharedGate) hold(at time.Time, key string, d time.Duration) {
+	if g == nil || g.down {
+		return
+	}
+	if err := g.store.Hold(g.ctx, key, d); err != nil {
+		g.failed(at, err)
+	}
+}
+
 // setLimit tells the other replicas of a limit retuned here.
 func (g *sharedGate) setLimit(at time.Time, id BucketID, rpm scenarios.RPM) {
 	if g == nil || g.down {

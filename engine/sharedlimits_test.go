@@ -178,3 +178,96 @@ func TestALimitRetunedOnOneReplicaHoldsForAll(t *testing.T) {
 		t.Fatalf("after the primary was retuned to 1 on one replica, both served %v; want 1 by primary", got)
 	}
 }
+
+// throttledPrimary throttles every call to the deployment named primary.
+type throttledPrimary struct{}
+
+func (throttledPrimary) Instant() bool { return false }
+func (throttledPrimary) Invoke(_ context.Context, _ time.Time, c engine.Call) engine.Reply {
+	if c.Deployment == "primary" {
+		return engine.Reply{Code: "ThrottlingException", Message: "Too many requests"}
+	}
+	return engine.Reply{Text: "ok", InputTokens: 10, OutputTokens: 5}
+}
+
+const cooldownScenario = `[[scenario]]
+name = "cool"
+title = "A cooldown the replicas share"
+fallback_on = ["throttled"]
+
+  [[scenario.account]]
+  name = "default"
+
+  [[scenario.deployment]]
+  name = "primary"
+  model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+  rpm = "unlimited"
+
+  [[scenario.deployment]]
+  name = "fallback"
+  model = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+  rpm = "unlimited"
+
+  [[scenario.group]]
+  name = "claude"
+  deployments = ["primary"]
+  fallbacks = ["claude-fallback"]
+
+  [[scenario.group]]
+  name = "claude-fallback"
+  deployments = ["fallback"]
+
+  [[scenario.tenant]]
+  name = "demo"
+  rpm = "unlimited"
+  arrival = "gateway"
+
+  [scenario.gateway]
+  allowed_fails = 1
+  cooldown = "30s"
+`
+
+// A deployment one replica puts in cooldown is passed over by every
+// replica: the other, which saw no failure of it, skips it for cooldown
+// and goes straight to the fallback.
+func TestACooldownOnOneReplicaHoldsForAll(t *testing.T) {
+	f, err := scenarios.Parse("cool.toml", []byte(cooldownScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Scenarios[0]
+	store := shared.NewLocal(nil)
+	var engines []*engine.Engine
+	var taps []*eventTap
+	for i := range 2 {
+		e, err := engine.New(s, engine.Options{Seed: 42, Speed: 1, Open: true, Clock: realClock{}, Backend: throttledPrimary{},
+			Shared: &engine.SharedLimits{Store: store, OnFailure: scenarios.SharedFailOpen, Replica: fmt.Sprint("replica-", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tap := newTap()
+		e.Subscribe(tap)
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- e.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-ran })
+		engines, taps = append(engines, e), append(taps, tap)
+	}
+	// Replica 0: the primary throttles, cools down; the request falls back.
+	send(t, engines[:1], taps[:1], "demo", "claude", 1)
+	if ev := taps[0].await(t, engine.HealthChanged, 0); ev.Health != engine.Cooling {
+		t.Fatalf("replica 0: %+v; want the primary cooling", ev)
+	}
+	// Replica 1 has seen nothing fail.
+	finals := send(t, engines[1:], taps[1:], "demo", "claude", 1)
+	if finals[0].Kind != engine.Succeeded || finals[0].Deployment != "fallback" {
+		t.Fatalf("replica 1 ended its request with %+v; want served by the fallback", finals[0])
+	}
+	skip := taps[1].await(t, engine.Skipped, 0)
+	if skip.Deployment != "primary" || skip.Reason != engine.SkipCooldown {
+		t.Fatalf("replica 1 skipped %+v; want the primary, for cooldown on another replica", skip)
+	}
+	if n := taps[1].count(engine.Attempt); n != 1 {
+		t.Fatalf("replica 1 made %d attempts; want 1, on the fallback, none on the cooling primary", n)
+	}
+}

@@ -18,6 +18,7 @@ type Local struct {
 	clock   func() time.Time
 	buckets map[string]*bucket.Bucket
 	limits  map[string]float64   // set live, by bucket key
+	held    map[string]time.Time // health keys, until when
 	seen    map[string]time.Time // replicas, by when they last synced
 }
 
@@ -26,7 +27,7 @@ func NewLocal(clock func() time.Time) *Local {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Local{clock: clock, buckets: map[string]*bucket.Bucket{}, limits: map[string]float64{}, seen: map[string]time.Time{}}
+	return &Local{clock: clock, buckets: map[string]*bucket.Bucket{}, limits: map[string]float64{}, seen: map[string]time.Time{}, held: map[string]time.Time{}}
 }
 
 // epoch is where fixed windows are counted from: clock minutes.
@@ -52,6 +53,12 @@ func (l *Local) Take(_ context.Context, asks []Ask) (time.Time, *Refusal, error)
 	defer l.mu.Unlock()
 	now := l.clock()
 	for i, a := range asks {
+		if a.Semantic == Health {
+			if until, ok := l.held[a.Key]; ok && now.Before(until) {
+				return now, &Refusal{Index: i, Wait: until.Sub(now)}, nil
+			}
+			continue
+		}
 		if set, ok := l.limits[a.Key]; ok && math.IsInf(set, 1) {
 			continue
 		}
@@ -60,7 +67,7 @@ func (l *Local) Take(_ context.Context, asks []Ask) (time.Time, *Refusal, error)
 		}
 	}
 	for _, a := range asks {
-		if set, ok := l.limits[a.Key]; a.Check || ok && math.IsInf(set, 1) {
+		if set, ok := l.limits[a.Key]; a.Check || a.Semantic == Health || ok && math.IsInf(set, 1) {
 			continue
 		}
 		l.bucketOf(a, now).TakeAt(now, a.N)
@@ -106,6 +113,13 @@ func (l *Local) Sync(_ context.Context, replica string, asks []Ask) (Sync, error
 		out.Levels[i] = lv
 	}
 	return out, nil
+}
+
+func (l *Local) Hold(_ context.Context, key string, d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held[key] = l.clock().Add(d)
+	return nil
 }
 
 func (l *Local) SetLimit(_ context.Context, key string, limit float64) error {

@@ -223,6 +223,18 @@ func (r *Redis) Sync(ctx context.Context, replica string, asks []Ask) (Sync, err
 	return sync, nil
 }
 
+func (r *Redis) Hold(ctx context.Context, key string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	defer cancel()
+	if err := r.client.Set(ctx, r.Key(key), "held", d).Err(); err != nil {
+		return r.unavailable(err)
+	}
+	return nil
+}
+
 func (r *Redis) SetLimit(ctx context.Context, key string, limit float64) error {
 	value := "unlimited"
 	if !math.IsInf(limit, 1) {

@@ -277,3 +277,29 @@ func TestALimitSetOnOneReplicaHoldsForAll(t *testing.T) {
 		}
 	}
 }
+
+// A deployment held out of the pick by one replica is refused to every
+// replica until the hold runs out, in Redis as in process.
+func TestAHoldRefusesEveryReplicaUntilItRunsOut(t *testing.T) {
+	srv := enginetest.StartRedis(t)
+	local := shared.NewLocal(nil)
+	for name, pair := range map[string][2]shared.Store{
+		"redis":      {dial(t, srv, "hold"), dial(t, srv, "hold")},
+		"in process": {local, local},
+	} {
+		ctx := context.Background()
+		ask := []shared.Ask{{Key: "health/deployment/primary", Semantic: shared.Health},
+			{Key: "deployment/primary", Semantic: scenarios.TokenBucket, Limit: 100, N: 1}}
+		if err := pair[0].Hold(ctx, "health/deployment/primary", 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		_, refused, err := pair[1].Take(ctx, ask)
+		if err != nil || refused == nil || refused.Index != 0 || refused.Wait <= 0 || refused.Wait > 300*time.Millisecond {
+			t.Fatalf("%s: a take while held: %+v, %v; want refused at the hold, with what is left of it", name, refused, err)
+		}
+		time.Sleep(400 * time.Millisecond)
+		if _, refused, err := pair[1].Take(ctx, ask); err != nil || refused != nil {
+			t.Fatalf("%s: a take after the hold ran out: %+v, %v; want taken", name, refused, err)
+		}
+	}
+}

@@ -26,7 +26,9 @@ import (
 // Ask is one bucket's part of a decision: take N units from the bucket
 // named Key, which holds Limit a minute, counted as Semantic says. With
 // Check, the bucket must have room for N, but nothing is taken (a TPM
-// limit counted after success checks a request's input this way).
+// limit counted after success checks a request's input this way). An
+// ask with Semantic Health takes nothing: it is refused while a replica
+// holds Key (Hold), such as a deployment cooling down.
 type Ask struct {
 	Key      string
 	Semantic scenarios.Limiter
@@ -57,6 +59,10 @@ type Sync struct {
 	Replicas int
 }
 
+// Health is the Semantic of an ask that a deployment not be held out of
+// the pick by another replica.
+const Health scenarios.Limiter = "health"
+
 // ReplicaTTL is how long a replica that stopped syncing still counts.
 const ReplicaTTL = 5 * time.Second
 
@@ -78,6 +84,9 @@ type Store interface {
 	// SetLimit sets a bucket's limit for every replica, from now on
 	// (+Inf: unlimited), until the scope's keys expire unused.
 	SetLimit(ctx context.Context, key string, limit float64) error
+	// Hold refuses every Health ask for key, on every replica, for d:
+	// a deployment in cooldown or with its circuit open.
+	Hold(ctx context.Context, key string, d time.Duration) error
 	// Now is the store's clock: Redis's TIME, or the injected one.
 	Now(ctx context.Context) (time.Time, error)
 	Close() error

@@ -28,6 +28,15 @@ for i = 1, count do
   if sem == 'none' then
     avail, wait = n, 0
     state[i] = {sem}
+  elseif sem == 'health' then
+    -- A deployment another replica put in cooldown, or whose circuit it
+    -- opened: its key lives as long as that lasts.
+    local left = redis.call('PTTL', key)
+    if left > 0 then
+      return {0, now, i, left * 1000}
+    end
+    avail, wait = n, 0
+    state[i] = {'none'}
   elseif sem == 'token-bucket' then
     local h = redis.call('HMGET', key, 'tokens', 'at')
     local tokens, at = tonumber(h[1]), tonumber(h[2])
