@@ -41,7 +41,7 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	backend := fs.String("backend", "sim", "sim or aws")
 	endpoint := fs.String("endpoint", "", "with --backend aws: send every AWS call to URL instead, such as a 'spillway emulator'")
 	litellmConfig := fs.String("litellm-config", "", "serve a LiteLLM proxy config.yaml, imported as 'spillway import litellm' would")
-	redisURL := fs.String("redis", "", "share every limit with the gateway's other replicas in the Redis at URL, such as redis://127.0.0.1:6379/0 (default: the scenario's [scenario.shared] redis)")
+	redisURL := fs.String("redis", "", "share every limit with the gateway's other replicas in the Redis at URL, such as redis://127.0.0.1:6379/0 (default: the scenario's [scenario.shared] redis; off: this gateway's limits are its own)")
 	redisFailure := fs.String("redis-failure", "", "while Redis is unreachable: open serves with this replica's own limits, closed refuses with 503 (default: the scenario's redis_failure, else open)")
 	headless := fs.Bool("headless", false, "plain output instead of the dashboard")
 	highContrast := fs.Bool("high-contrast", false, "start the dashboard in its high-contrast theme")
@@ -100,7 +100,11 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 		return o, usagef("with --backend aws the gateway runs in real time: Bedrock answers at its own pace, so --speed must be 1")
 	}
 	o.redis, o.redisFailure = o.scenario.Shared.Redis, o.scenario.Shared.OnFailure
-	if *redisURL != "" {
+	switch *redisURL {
+	case "":
+	case "off":
+		o.redis = ""
+	default:
 		o.redis = *redisURL
 	}
 	if *redisFailure != "" {

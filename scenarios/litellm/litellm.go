@@ -11,6 +11,7 @@ package litellm
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -83,6 +84,7 @@ type converter struct {
 	deployments []deployment
 	groups      []group
 	gateway     []setting // scenario.gateway keys, in order
+	redis       string    // scenario.shared's redis URL, from redis_url or redis_host and redis_port
 	strategy    string
 	apiKeys     []string
 }
@@ -325,6 +327,33 @@ func (c *converter) routerSettings(v any) {
 			}
 		case "fallbacks":
 			c.fallbacks(settings[k], at, key)
+		case "redis_url":
+			if u := fmt.Sprint(settings[k]); strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://") {
+				c.redis = u
+			} else {
+				c.note(at, key, "not mapped: not a redis:// URL (an os.environ/ reference is read by LiteLLM at start); give spillway gateway --redis URL")
+			}
+		case "redis_host":
+			// With redis_port: LiteLLM shares its RPM counters and
+			// cooldowns there; Spillway shares every limit there.
+			port := "6379"
+			if p, ok := whole(settings["redis_port"]); ok {
+				port = strconv.Itoa(p)
+			}
+			host := fmt.Sprint(settings[k])
+			if strings.HasPrefix(host, "os.environ/") {
+				c.note(at, key, "not mapped: an os.environ/ reference is read by LiteLLM at start; give spillway gateway --redis redis://HOST:PORT")
+				continue
+			}
+			if _, url := settings["redis_url"]; !url {
+				c.redis = "redis://" + net.JoinHostPort(host, port) + "/0"
+			}
+		case "redis_port":
+			if _, host := settings["redis_host"]; !host {
+				c.note(at, key, "not mapped: a redis_port without a redis_host")
+			}
+		case "redis_password":
+			c.note(at, key, "not mapped: credentials stay out of scenario files; give spillway gateway --redis redis://:PASSWORD@HOST:PORT/0")
 		default:
 			c.note(at, key, "not mapped: Spillway's gateway has no equivalent setting")
 		}

@@ -28,6 +28,10 @@ func (c *converter) write() []byte {
 			fmt.Fprintf(&b, "  %s = %s\n", s.key, s.value)
 		}
 	}
+	if c.redis != "" {
+		b.WriteString("\n  [scenario.shared]              # the replicas' limits, shared as LiteLLM shares its counters\n")
+		fmt.Fprintf(&b, "  redis = %s\n", q(c.redis))
+	}
 	for _, a := range c.accounts {
 		fmt.Fprintf(&b, "\n  [[scenario.account]]\n  name = %s\n  profile = %s\n  region = %s\n", q(a.name), q(a.profile), q(a.region))
 	}
