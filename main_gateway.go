@@ -29,6 +29,7 @@ type gatewayOptions struct {
 	// redis, when set, is where the replicas share their limits;
 	// redisFailure what to do while it is unreachable.
 	redis, redisFailure string
+	redisDeadline       time.Duration
 }
 
 func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
@@ -43,6 +44,7 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 	litellmConfig := fs.String("litellm-config", "", "serve a LiteLLM proxy config.yaml, imported as 'spillway import litellm' would")
 	redisURL := fs.String("redis", "", "share every limit with the gateway's other replicas in the Redis at URL, such as redis://127.0.0.1:6379/0 (default: the scenario's [scenario.shared] redis; off: this gateway's limits are its own)")
 	redisFailure := fs.String("redis-failure", "", "while Redis is unreachable: open serves with this replica's own limits, closed refuses with 503 (default: the scenario's redis_failure, else open)")
+	redisDeadline := fs.Duration("redis-deadline", shared.Deadline, "how long a decision waits for Redis, dialling included, before --redis-failure applies")
 	headless := fs.Bool("headless", false, "plain output instead of the dashboard")
 	highContrast := fs.Bool("high-contrast", false, "start the dashboard in its high-contrast theme")
 	rest, err := parseInterleaved(fs, args)
@@ -114,9 +116,15 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 		return o, usagef("--redis-failure must be open (serve with this replica's own limits) or closed (refuse with 503), got %q", o.redisFailure)
 	}
 	if o.redis != "" {
-		if _, err := shared.NewRedis(o.redis, o.scenario.Name); err != nil {
+		r, err := shared.NewRedis(o.redis, o.scenario.Name, 0)
+		if err != nil {
 			return o, usageError{err}
 		}
+		r.Close()
+		if *redisDeadline <= 0 || *redisDeadline > 10*time.Second {
+			return o, usagef("--redis-deadline must be above 0 and at most 10s (a decision waits this long), got %s", *redisDeadline)
+		}
+		o.redisDeadline = *redisDeadline
 		if o.speed != 1 {
 			return o, usagef("limits shared in Redis count in real time, on Redis's clock, so --speed must be 1")
 		}
@@ -137,7 +145,7 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	// collecting a quarter as often took a sixth of its CPU back under load.
 	batchGC()
 	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint, Open: true,
-		SharedRedis: o.redis, SharedFailure: o.redisFailure}
+		SharedRedis: o.redis, SharedFailure: o.redisFailure, SharedDeadline: o.redisDeadline}
 	if o.jsonPath != "" {
 		if cfg.TimelineDir, _, err = timelineDir(o.jsonPath); err != nil {
 			return err

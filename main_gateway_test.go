@@ -401,6 +401,10 @@ func TestGatewayFlagsAreChecked(t *testing.T) {
 		{[]string{"gateway", "fallback"}, "gateway takes one scenario name"},
 		{[]string{"fallback"}, "sends its own traffic"},
 		{[]string{"--listen", "4000"}, "--listen must be host:port"},
+		{[]string{"--redis", "127.0.0.1:6379"}, "give one such as redis://"},
+		{[]string{"--redis", "redis://127.0.0.1:6379/0", "--speed", "20"}, "--speed must be 1"},
+		{[]string{"--redis", "redis://127.0.0.1:6379/0", "--redis-failure", "maybe"}, "--redis-failure must be open"},
+		{[]string{"--redis", "redis://127.0.0.1:6379/0", "--redis-deadline", "0s"}, "--redis-deadline must be above 0"},
 	} {
 		status, _, stderr := spillway(append([]string{"gateway"}, c.args...)...)
 		if status != 2 || !strings.Contains(stderr, c.want) {

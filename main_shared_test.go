@@ -131,10 +131,13 @@ limiter = "fixed-window"
 `
 
 // sharedGateway runs a gateway of sharedScenario with its limits in the
-// Redis at url.
+// Redis at url. Its decisions wait up to two seconds for Redis: these
+// tests count what is shared, and a busy machine can hold a call past
+// the default tenth of a second, which would leave the gateway counting
+// alone.
 func sharedGateway(t *testing.T, url string, args ...string) string {
 	t.Helper()
-	return gatewayProcess(t, append([]string{"--scenarios", sharedScenarioFile(t), "--redis", url}, args...)...)
+	return gatewayProcess(t, append([]string{"--scenarios", sharedScenarioFile(t), "--redis", url, "--redis-deadline", "2s"}, args...)...)
 }
 
 func sharedScenarioFile(t *testing.T) string {
@@ -177,7 +180,7 @@ func TestAGatewayOutlivesItsRedis(t *testing.T) {
 	}
 	srv := enginetest.StartRedis(t)
 	path := filepath.Join(t.TempDir(), "gateway.json")
-	cmd, url := gatewayProcessWithJSON(t, path, "--scenarios", sharedScenarioFile(t), "--redis", srv.URL())
+	cmd, url := gatewayProcessWithJSON(t, path, "--scenarios", sharedScenarioFile(t), "--redis", srv.URL(), "--redis-deadline", "2s")
 	closed := sharedGateway(t, srv.URL(), "--redis-failure", "closed")
 	// team-a's 3 RPM is counted in Redis: two of it taken, one by each.
 	if got := tally(chatAll(t, []string{url, closed}, "sk-team-a", "claude-fallback", 20, 2)); got["fallback"] != 2 {
@@ -235,7 +238,8 @@ func TestASlowRedisDoesNotHoldTheGateway(t *testing.T) {
 		t.Skip("starts redis-server and a gateway")
 	}
 	srv := enginetest.StartRedis(t)
-	url := sharedGateway(t, srv.URL())
+	// The default deadline: the test is that a decision does not wait on.
+	url := gatewayProcess(t, "--scenarios", sharedScenarioFile(t), "--redis", srv.URL())
 	slept := make(chan struct{})
 	go func() { srv.Do("DEBUG", "SLEEP", "5"); close(slept) }()
 	time.Sleep(200 * time.Millisecond)
@@ -271,7 +275,7 @@ func TestTwoDashboardsShareTheirLimits(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		term := startTerminal(t, 160, 48, "gateway", "--listen", addr, "--scenarios", file, "--redis", srv.URL())
+		term := startTerminal(t, 160, 48, "gateway", "--listen", addr, "--scenarios", file, "--redis", srv.URL(), "--redis-deadline", "2s")
 		term.waitFor("the gateway's dashboard", `REDIS`, `(deployment|dep)/primary\s`)
 		terms, urls = append(terms, term), append(urls, "http://"+addr)
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	// buckets in (scenarios.Shared), each scenario under its own name;
 	// SharedFailure is what to do while it is unreachable.
 	SharedRedis, SharedFailure string
+	SharedDeadline             time.Duration // each call to it; 0 means shared.Deadline
 	// TimelineDir is where each recorder spools the full event timeline, so
 	// exports carry "events"; empty keeps no timeline.
 	TimelineDir string
@@ -115,7 +116,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm, Open: cfg.Open}
 	var sharedNote string
 	if cfg.SharedRedis != "" {
-		store, err := shared.NewRedis(cfg.SharedRedis, s.Name)
+		store, err := shared.NewRedis(cfg.SharedRedis, s.Name, cfg.SharedDeadline)
 		if err != nil {
 			rec.Close()
 			closeBackend()

@@ -29,7 +29,7 @@ func BenchmarkSharedDecision(b *testing.B) {
 		}
 	})
 	srv := enginetest.StartRedis(b)
-	r, err := shared.DialRedis(context.Background(), srv.URL(), "bench")
+	r, err := shared.DialRedis(context.Background(), srv.URL(), "bench", 0)
 	if err != nil {
 		b.Fatal(err)
 	}

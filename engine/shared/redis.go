@@ -35,9 +35,10 @@ const Deadline = 100 * time.Millisecond
 // KeyPrefix (see the README's key layout), changed only by scripts that
 // run whole on the server.
 type Redis struct {
-	client *redis.Client
-	prefix string
-	addr   string
+	client   *redis.Client
+	prefix   string
+	addr     string
+	deadline time.Duration
 	// clock, when set, is the time every replica passes instead of
 	// Redis's TIME: simulated replicas share their run's simulated clock.
 	clock func() time.Time
@@ -62,13 +63,18 @@ func KeyPrefix(scope string) string { return "spillway:{" + scope + "}:" }
 // NewRedis is a store in the Redis at url (redis://host:port/db, or
 // rediss:// for TLS). It connects when first asked, and again after
 // Redis went away. scope names the buckets' namespace: replicas with the
-// same scope share them.
-func NewRedis(url, scope string) (*Redis, error) {
+// same scope share them. deadline bounds every call, dialling included;
+// 0 means Deadline (a test of what a store counts, on a machine too busy
+// to promise a tenth of a second, gives more).
+func NewRedis(url, scope string, deadline time.Duration) (*Redis, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("the Redis URL %q: %v; give one such as redis://127.0.0.1:6379/0", url, err)
 	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = Deadline, Deadline, Deadline
+	if deadline <= 0 {
+		deadline = Deadline
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = deadline, deadline, deadline
 	// A call that fails is not tried again, and a connection that cannot
 	// be made is not dialled again (go-redis would try five times, a
 	// tenth of a second apart, whatever the call's deadline): the
@@ -76,12 +82,12 @@ func NewRedis(url, scope string) (*Redis, error) {
 	opts.MaxRetries = -1
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, time.Millisecond
 	opts.ContextTimeoutEnabled = true
-	return &Redis{client: redis.NewClient(opts), prefix: KeyPrefix(scope), addr: opts.Addr}, nil
+	return &Redis{client: redis.NewClient(opts), prefix: KeyPrefix(scope), addr: opts.Addr, deadline: deadline}, nil
 }
 
 // DialRedis is NewRedis, then Ping.
-func DialRedis(ctx context.Context, url, scope string) (*Redis, error) {
-	r, err := NewRedis(url, scope)
+func DialRedis(ctx context.Context, url, scope string, deadline time.Duration) (*Redis, error) {
+	r, err := NewRedis(url, scope, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +152,7 @@ func (r *Redis) Take(ctx context.Context, asks []Ask) (time.Time, *Refusal, erro
 		}
 		args = append(args, string(a.Semantic), a.Limit, a.N, take)
 	}
-	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	out, err := takeScript.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
@@ -166,7 +172,7 @@ func (r *Redis) Take(ctx context.Context, asks []Ask) (time.Time, *Refusal, erro
 }
 
 func (r *Redis) Settle(ctx context.Context, a Ask, reserved, used float64, reservedAt time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	err := settleScript.Run(ctx, r.client, []string{r.Key(a.Key), r.LimitKey(a.Key)},
 		r.now(), string(a.Semantic), a.Limit, reserved, used, reservedAt.UnixMicro()).Err()
@@ -189,7 +195,7 @@ func (r *Redis) Sync(ctx context.Context, replica string, asks []Ask) (Sync, err
 		args = append(args, string(a.Semantic), limit)
 	}
 	keys = append(keys, r.ReplicasKey())
-	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	out, err := syncScript.Run(ctx, r.client, keys, args...).StringSlice()
 	if err != nil {
@@ -227,7 +233,7 @@ func (r *Redis) Hold(ctx context.Context, key string, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	if err := r.client.Set(ctx, r.Key(key), "held", d).Err(); err != nil {
 		return r.unavailable(err)
@@ -240,7 +246,7 @@ func (r *Redis) SetLimit(ctx context.Context, key string, limit float64) error {
 	if !math.IsInf(limit, 1) {
 		value = strconv.FormatFloat(limit, 'f', -1, 64)
 	}
-	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	if err := r.client.Set(ctx, r.LimitKey(key), value, LimitTTL).Err(); err != nil {
 		return r.unavailable(err)
@@ -252,7 +258,7 @@ func (r *Redis) Now(ctx context.Context) (time.Time, error) {
 	if r.clock != nil {
 		return r.clock(), nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, Deadline)
+	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	t, err := r.client.Time(ctx).Result()
 	if err != nil {
@@ -270,7 +276,7 @@ func (r *Redis) unavailable(err error) error {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: Redis at %s did not answer within %s", ErrUnavailable, r.addr, Deadline)
+		return fmt.Errorf("%w: Redis at %s did not answer within %s", ErrUnavailable, r.addr, r.deadline)
 	}
 	return fmt.Errorf("%w: Redis at %s: %v", ErrUnavailable, r.addr, err)
 }
