@@ -88,15 +88,7 @@ func openRun(t *testing.T, opts engine.Options) (*engine.Engine, *eventTap) {
 	}
 	tap := newTap()
 	e.Subscribe(tap)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("the engine: %v", err)
-		}
-	})
+	enginetest.Serve(t, e)
 	return e, tap
 }
 

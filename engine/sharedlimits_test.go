@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"spillway/engine"
+	"spillway/engine/enginetest"
 	"spillway/engine/shared"
 	"spillway/scenarios"
 )
@@ -247,10 +248,7 @@ func TestACooldownOnOneReplicaHoldsForAll(t *testing.T) {
 		}
 		tap := newTap()
 		e.Subscribe(tap)
-		ctx, cancel := context.WithCancel(context.Background())
-		ran := make(chan error, 1)
-		go func() { ran <- e.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-ran })
+		enginetest.Serve(t, e)
 		engines, taps = append(engines, e), append(taps, tap)
 	}
 	// Replica 0: the primary throttles, cools down; the request falls back.

@@ -288,6 +288,13 @@ func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario, sinks ...engin
 	for _, sink := range sinks {
 		e.Subscribe(sink)
 	}
+	Serve(t, e)
+	return door
+}
+
+// Serve runs e, an open run, on a goroutine of its own until the test
+// ends, and fails the test if the run ends on an error.
+func Serve(t testing.TB, e *engine.Engine) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(ctx) }()
@@ -297,5 +304,4 @@ func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario, sinks ...engin
 			t.Errorf("the engine: %v", err)
 		}
 	})
-	return door
 }

@@ -56,10 +56,7 @@ func TestAStreamReachesTheClientAsItComes(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Subscribe(door)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	enginetest.Serve(t, e)
 	srv := httptest.NewServer(door.Handler())
 	defer srv.Close()
 

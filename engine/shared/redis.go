@@ -13,6 +13,10 @@ import (
 )
 
 var (
+	// Every script starts with the prelude: the time, and how a bucket
+	// is read and written, the same in each.
+	//go:embed prelude.lua
+	preludeSource string
 	//go:embed take.lua
 	takeSource string
 	//go:embed settle.lua
@@ -20,9 +24,9 @@ var (
 	//go:embed sync.lua
 	syncSource string
 
-	takeScript   = redis.NewScript(takeSource)
-	settleScript = redis.NewScript(settleSource)
-	syncScript   = redis.NewScript(syncSource)
+	takeScript   = redis.NewScript(preludeSource + takeSource)
+	settleScript = redis.NewScript(preludeSource + settleSource)
+	syncScript   = redis.NewScript(preludeSource + syncSource)
 )
 
 // Deadline is how long a call to Redis may take, from dialling to the
