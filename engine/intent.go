@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -189,6 +190,15 @@ func (s SetRPM) apply(e *Engine, at time.Time) error {
 	return nil
 }
 
+// realTimeOnly refuses a change of speed to a gateway whose limits are
+// shared: the store counts them on Redis's clock, in real time.
+func (e *Engine) realTimeOnly() error {
+	if e.gateway.shared != nil {
+		return errors.New("limits shared with other replicas count in real time, so the speed stays 1")
+	}
+	return nil
+}
+
 func checkRPM(rpm scenarios.RPM) error {
 	if !(rpm >= 1) || (!rpm.IsUnlimited() && rpm != scenarios.RPM(math.Trunc(float64(rpm)))) {
 		return fmt.Errorf("rpm must be a whole number ≥ 1 or unlimited, got %v", rpm)
@@ -277,9 +287,9 @@ func (e *Engine) pause(at time.Time, paused bool) {
 	e.loop.emit(at, Event{Kind: kind})
 }
 
-func (StepSpeed) check(*Engine) error { return nil }
-func (StepSpeed) afterEnd() bool      { return false }
-func (StepSpeed) bucket() BucketID    { return "" }
+func (StepSpeed) check(e *Engine) error { return e.realTimeOnly() }
+func (StepSpeed) afterEnd() bool        { return false }
+func (StepSpeed) bucket() BucketID      { return "" }
 func (s StepSpeed) apply(e *Engine, at time.Time) error {
 	speed := e.loop.pacer.speed
 	if s.Dir < 0 && speed <= SpeedSteps[0] {
@@ -309,6 +319,9 @@ func (s StepSpeed) apply(e *Engine, at time.Time) error {
 }
 
 func (s SetSpeed) check(e *Engine) error {
+	if err := e.realTimeOnly(); err != nil {
+		return err
+	}
 	if !(s.Speed > 0) {
 		return fmt.Errorf("speed must be above 0, got %v", s.Speed)
 	}

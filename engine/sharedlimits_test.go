@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"sync/atomic"
 	"testing"
@@ -267,5 +268,16 @@ func TestACooldownOnOneReplicaHoldsForAll(t *testing.T) {
 	}
 	if n := taps[1].count(engine.Attempt); n != 1 {
 		t.Fatalf("replica 1 made %d attempts; want 1, on the fallback, none on the cooling primary", n)
+	}
+}
+
+// A gateway whose limits are shared keeps to real time: a speed change is
+// refused, saying why.
+func TestSharedLimitsKeepTheSpeedAtOne(t *testing.T) {
+	engines, _ := replicas(t, 1, shared.NewLocal(nil), scenarios.SharedFailOpen)
+	for _, in := range []engine.Intent{engine.StepSpeed{Dir: 1}, engine.SetSpeed{Speed: 20}} {
+		if err := engines[0].Controls().Send(in); err == nil || !strings.Contains(err.Error(), "real time") {
+			t.Fatalf("%T with shared limits: %v; want it refused for real time", in, err)
+		}
 	}
 }
