@@ -152,8 +152,10 @@ Usage:
                                   --litellm-config config.yaml serves a LiteLLM config;
                                   --backend aws [--endpoint URL] serves from real Bedrock
                                   (or a 'spillway emulator' at URL) instead of the embedded one;
-                                  --redis URL [--redis-failure open|closed] shares every limit
-                                  with the gateway's other replicas in one Redis
+                                  --redis URL [--redis-failure open|closed] [--redis-deadline
+                                  100ms] shares every limit with the gateway's other replicas in
+                                  one Redis (default: the scenario's [scenario.shared]; --redis
+                                  off keeps this gateway's limits its own)
   spillway import litellm config.yaml [-o scenarios.toml] [--name NAME]
                                   a LiteLLM proxy config as a scenario file; every key it
                                   cannot carry over is named with its line

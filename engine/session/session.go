@@ -218,7 +218,7 @@ func connect(ctx context.Context, cfg Config, s *scenarios.Scenario) (*bedrock.C
 		b.Brief = "embedded emulator, loopback TCP"
 		b.Meta = record.Meta{Backend: "simulated", Endpoint: target.Endpoint}
 	case cfg.Backend == "sim" && cfg.Open:
-		b.Badge, b.Detail = "SIMULATED", "embedded emulator in process via aws-sdk-go-v2 (no socket), answering in real time; no AWS calls, no credentials"
+		b.Badge, b.Detail = "SIMULATED", "embedded emulator in process via aws-sdk-go-v2 (no socket), answering as an endpoint would, at the run's pace; no AWS calls, no credentials"
 		b.Brief = "embedded emulator, no AWS calls"
 		b.Meta = record.Meta{Backend: "simulated", Endpoint: InProcessEndpoint}
 	case cfg.Backend == "sim":
