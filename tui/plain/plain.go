@@ -79,7 +79,11 @@ func (p *Printer) Handle(ev engine.Event) {
 		switch {
 		case ev.Interrupted && p.scenario.ServesClients():
 			// A gateway serves until it is stopped: that is its end.
-			fmt.Fprintf(p.w, "%s Gateway stopped after %d requests from clients.\n", p.stamp(ev.At), p.done)
+			requests := "requests"
+			if p.done == 1 {
+				requests = "request"
+			}
+			fmt.Fprintf(p.w, "%s Gateway stopped after %d %s from clients.\n", p.stamp(ev.At), p.done, requests)
 		case ev.Interrupted:
 			fmt.Fprintf(p.w, "%s Interrupted: stopped sending after %d of %d requests. Summary so far:\n",
 				p.stamp(ev.At), p.done, p.planned)

@@ -77,7 +77,11 @@ func consumers(w io.Writer, s *scenarios.Scenario, sum record.Summary) {
 		if c == nil {
 			c = &record.TenantSummary{}
 		}
-		t.add(tn.Name, tn.RPM.String(), fmt.Sprintf("%.1f%%", c.SuccessRate), fmt.Sprint(c.Requests),
+		rate := "-" // a tenant that sent nothing, such as a gateway's unused key, has no rate
+		if c.Requests > 0 {
+			rate = fmt.Sprintf("%.1f%%", c.SuccessRate)
+		}
+		t.add(tn.Name, tn.RPM.String(), rate, fmt.Sprint(c.Requests),
 			fmt.Sprint(c.Succeeded), fmt.Sprint(c.Failed), fmt.Sprint(c.RateLimited),
 			seconds(c.Latency.Avg), seconds(c.Latency.P50), seconds(c.Latency.P95))
 	}
