@@ -689,9 +689,7 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 		// The address first: on a narrow terminal the rest is cut.
 		notes = append(notes, fmt.Sprintf("Gateway on http://%s · OpenAI /v1/chat/completions · Bedrock /model/{group}/converse", d.gateway))
 	}
-	if next.SharedNote != "" {
-		notes = append([]string{"SHARED LIMITS: " + next.SharedNote}, notes...)
-	}
+
 	ctx, cancel := context.WithCancel(d.ctx)
 	done := make(chan error, 1)
 	d.mu.Lock()

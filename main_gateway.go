@@ -205,9 +205,6 @@ func gatewayCommand(args []string, stdout, stderr io.Writer) error {
 	if o.redis != "" {
 		fmt.Fprintf(stdout, "Limits shared with every replica of %s in %s (redis_failure = %s)\n", o.scenario.Name, run.Backend.SharedDetail, o.redisFailure)
 	}
-	if run.SharedNote != "" {
-		fmt.Fprintf(stdout, "SHARED LIMITS: %s\n", run.SharedNote)
-	}
 
 	err = run.Engine.Run(signals.Context())
 	shutdown(srv)

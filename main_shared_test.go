@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -299,5 +301,63 @@ func TestTwoDashboardsShareTheirLimits(t *testing.T) {
 	}
 	for _, term := range terms {
 		term.keys("q")
+	}
+}
+
+// A gateway whose Redis is down when it starts says so once, as the
+// record's event, before any request, and serves.
+func TestARedisDownAtTheStartIsSaidOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a gateway")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "redis://" + ln.Addr().String() + "/0"
+	ln.Close() // nothing listens there now
+	cmd := exec.Command(spillwayBinary(t), "gateway", "--listen", "127.0.0.1:0", "--scenarios", sharedScenarioFile(t), "--redis", nobody)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	said := 0
+	deadline := time.After(3 * time.Second)
+wait:
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				break wait
+			}
+			if strings.Contains(line, "SHARED LIMITS:") {
+				said++
+				if !strings.Contains(line, "serving with this replica's own limits") {
+					t.Errorf("the line says %q; want what the gateway does meanwhile", line)
+				}
+			}
+		case <-deadline:
+			break wait
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	go func() {
+		for range lines {
+		}
+	}()
+	cmd.Wait()
+	if said != 1 {
+		t.Fatalf("a Redis down at the start was said %d times in 3 s; want once", said)
 	}
 }

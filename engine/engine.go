@@ -217,8 +217,10 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	e.gateway.begin()
 	if e.gateway.shared != nil && e.opts.Open {
-		// An idle gateway still learns of limits retuned on other replicas.
-		e.loop.schedule(item{at: start.Add(sharedSyncEvery), kind: sharedSync})
+		// At once, so that a store that is down at the start says so, as
+		// an event, before any request; then every second, so that an
+		// idle gateway still learns of limits retuned on other replicas.
+		e.loop.schedule(item{at: start, kind: sharedSync})
 	}
 
 	e.loop.emit(start, Event{Kind: RunStarted, Info: &RunInfo{

@@ -79,10 +79,7 @@ type Run struct {
 	// Regions are the Regions the scenario's calls can run in, by the
 	// geography of its inference profiles, on any backend.
 	Regions []string
-	// SharedNote says the shared limits' store did not answer when the
-	// run was prepared; empty when it did, or when there is none.
-	SharedNote string
-	close      func()
+	close   func()
 }
 
 // Close releases the run's backend and the recorder's spooled timeline.
@@ -114,7 +111,6 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	meta.Source = record.ScenarioFile{Name: cfg.File.Path, TOML: cfg.File.Source}
 	rec.SetMeta(meta)
 	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm, Open: cfg.Open}
-	var sharedNote string
 	if cfg.SharedRedis != "" {
 		store, err := shared.NewRedis(cfg.SharedRedis, s.Name, cfg.SharedDeadline)
 		if err != nil {
@@ -126,13 +122,6 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		opts.Shared = &engine.SharedLimits{Store: store, OnFailure: cfg.SharedFailure, Replica: fmt.Sprintf("%s/%d", host, os.Getpid())}
 		b.SharedBadge, b.SharedDetail = "REDIS", "Redis at "+store.Addr()
 		closeBackend = func(close func()) func() { return func() { store.Close(); close() } }(closeBackend)
-		if err := store.Ping(ctx); err != nil {
-			then := "serving with this replica's own limits until it does"
-			if cfg.SharedFailure == scenarios.SharedFailClosed {
-				then = "refusing every request with 503 until it does"
-			}
-			sharedNote = fmt.Sprintf("%v; %s", err, then)
-		}
 	}
 	if faults != nil {
 		opts.Faults = faults
@@ -146,7 +135,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	// The recorder writes spools and tallies every request: on its own
 	// goroutine that work runs beside the engine rather than in its time.
 	eng.Subscribe(engine.NewRelay(rec))
-	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, Regions: fleet.Regions(s), close: closeBackend, SharedNote: sharedNote}
+	run := &Run{Scenario: s, Engine: eng, Recorder: rec, Backend: b, Regions: fleet.Regions(s), close: closeBackend}
 	if faults != nil {
 		run.FaultOptions = fleet.FaultOptions(s)
 	}
