@@ -119,6 +119,36 @@ limiter = "fixed-window"
   name = "claude-fallback"
   deployments = ["fallback"]
 
+  [[scenario.deployment]]
+  name = "ten-1"
+  model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+  rpm = 10
+
+  [[scenario.deployment]]
+  name = "ten-2"
+  model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+  rpm = 10
+
+  [[scenario.deployment]]
+  name = "ten-3"
+  model = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+  rpm = 10
+
+  [[scenario.group]]
+  name = "ten-1"
+  deployments = ["ten-1"]
+  fallbacks = ["claude-fallback"]
+
+  [[scenario.group]]
+  name = "ten-2"
+  deployments = ["ten-2"]
+  fallbacks = ["claude-fallback"]
+
+  [[scenario.group]]
+  name = "ten-3"
+  deployments = ["ten-3"]
+  fallbacks = ["claude-fallback"]
+
   [[scenario.tenant]]
   name = "demo"
   rpm = "unlimited"
@@ -359,5 +389,24 @@ wait:
 	cmd.Wait()
 	if said != 1 {
 		t.Fatalf("a Redis down at the start was said %d times in 3 s; want once", said)
+	}
+}
+
+// 64 requests at once over four gateway processes, against a deployment
+// limited to 10 a minute: exactly 10 are served by it and 54 fall back,
+// three times over (each round a deployment of its own, its bucket full).
+func TestSixtyFourRequestsOverFourGatewaysAdmitExactlyTen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server and four gateways")
+	}
+	srv := enginetest.StartRedis(t)
+	var four []string
+	for range 4 {
+		four = append(four, sharedGateway(t, srv.URL()))
+	}
+	for _, group := range []string{"ten-1", "ten-2", "ten-3"} {
+		if got := tally(chatAll(t, four, "sk-demo", group, 20, 64)); got[group] != 10 || got["fallback"] != 54 {
+			t.Errorf("%s: 64 at once over four gateways: %v; want 10 by %s and 54 by fallback", group, got, group)
+		}
 	}
 }
