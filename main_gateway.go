@@ -116,11 +116,9 @@ func parseGateway(args []string, stderr io.Writer) (gatewayOptions, error) {
 		return o, usagef("--redis-failure must be open (serve with this replica's own limits) or closed (refuse with 503), got %q", o.redisFailure)
 	}
 	if o.redis != "" {
-		r, err := shared.NewRedis(o.redis, o.scenario.Name, 0)
-		if err != nil {
+		if err := shared.CheckURL(o.redis); err != nil {
 			return o, usageError{err}
 		}
-		r.Close()
 		if *redisDeadline <= 0 || *redisDeadline > 10*time.Second {
 			return o, usagef("--redis-deadline must be above 0 and at most 10s (a decision waits this long), got %s", *redisDeadline)
 		}

@@ -276,7 +276,15 @@ func Golden(t testing.TB, path, got string) {
 func Door(t testing.TB, f *scenarios.File, s *scenarios.Scenario, sinks ...engine.Sink) *frontdoor.Door {
 	t.Helper()
 	sim := NewSimulated(s, f.Models, 42, Epoch)
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: 20, Backend: sim, Logs: sim, Faults: sim, Open: true})
+	return DoorWith(t, s, engine.Options{Seed: 42, Speed: 20, Backend: sim, Logs: sim, Faults: sim}, sinks...)
+}
+
+// DoorWith is Door on the backend and speed opts give, such as a network
+// backend of a test's own.
+func DoorWith(t testing.TB, s *scenarios.Scenario, opts engine.Options, sinks ...engine.Sink) *frontdoor.Door {
+	t.Helper()
+	opts.Open = true
+	e, err := engine.New(s, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,14 +174,22 @@ func (d *Door) wait(ctx context.Context, s *story, stream bool) (firstToken bool
 	case <-first:
 		return true, true
 	case <-ctx.Done():
-		// The client went away: the engine cancels its request, and the
-		// call in flight, rather than spend a deployment's budget on an
-		// answer nobody reads. Over already, the hang-up changes nothing.
-		d.controls.Send(engine.Hangup{Ticket: s.ticket})
 	case <-timer.C:
 	}
-	d.follow.forget(s)
+	d.giveUp(ctx, s)
 	return false, false
+}
+
+// giveUp stops following s, whose answer will not be written: its client
+// went away, or the wait ran out. A client that went away hangs up, and
+// the engine cancels its request, and the call in flight, rather than
+// spend a deployment's budget on an answer nobody reads; over already,
+// the hang-up changes nothing.
+func (d *Door) giveUp(ctx context.Context, s *story) {
+	if ctx.Err() != nil {
+		d.controls.Send(engine.Hangup{Ticket: s.ticket})
+	}
+	d.follow.forget(s)
 }
 
 // streamText waits for s to end, writing its text as it comes: piece by
@@ -203,11 +211,10 @@ func (d *Door) streamText(ctx context.Context, s *story, write func(piece string
 			continue
 		case <-s.done:
 		case <-ctx.Done():
-			d.controls.Send(engine.Hangup{Ticket: s.ticket})
-			d.follow.forget(s)
+			d.giveUp(ctx, s)
 			return false
 		case <-timer.C:
-			d.follow.forget(s)
+			d.giveUp(ctx, s)
 			return false
 		}
 		break

@@ -12,7 +12,6 @@ import (
 
 	"spillway/engine"
 	"spillway/engine/enginetest"
-	"spillway/engine/frontdoor"
 )
 
 // talker is a network backend that streams its answer in two pieces and
@@ -47,16 +46,7 @@ func TestAStreamReachesTheClientAsItComes(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend := talker{firstSeen: make(chan struct{})}
-	e, err := engine.New(s, engine.Options{Seed: 42, Speed: 1, Backend: backend, Open: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	door, err := frontdoor.New(s, e.Controls())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Subscribe(door)
-	enginetest.Serve(t, e)
+	door := enginetest.DoorWith(t, s, engine.Options{Seed: 42, Speed: 1, Backend: backend})
 	srv := httptest.NewServer(door.Handler())
 	defer srv.Close()
 

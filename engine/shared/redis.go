@@ -43,8 +43,8 @@ type Redis struct {
 	prefix   string
 	addr     string
 	deadline time.Duration
-	// clock, when set, is the time every replica passes instead of
-	// Redis's TIME: simulated replicas share their run's simulated clock.
+	// clock, when set, is the time every script takes instead of
+	// Redis's TIME (WithClock).
 	clock func() time.Time
 }
 
@@ -71,9 +71,9 @@ func KeyPrefix(scope string) string { return "spillway:{" + scope + "}:" }
 // 0 means Deadline (a test of what a store counts, on a machine too busy
 // to promise a tenth of a second, gives more).
 func NewRedis(url, scope string, deadline time.Duration) (*Redis, error) {
-	opts, err := redis.ParseURL(url)
+	opts, err := parseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("the Redis URL %q: %v; give one such as redis://127.0.0.1:6379/0", url, err)
+		return nil, err
 	}
 	if deadline <= 0 {
 		deadline = Deadline
@@ -87,6 +87,21 @@ func NewRedis(url, scope string, deadline time.Duration) (*Redis, error) {
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, time.Millisecond
 	opts.ContextTimeoutEnabled = true
 	return &Redis{client: redis.NewClient(opts), prefix: KeyPrefix(scope), addr: opts.Addr, deadline: deadline}, nil
+}
+
+// CheckURL reports what is wrong with a Redis URL, before anything
+// connects to it.
+func CheckURL(url string) error {
+	_, err := parseURL(url)
+	return err
+}
+
+func parseURL(url string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("the Redis URL %q: %v; give one such as redis://127.0.0.1:6379/0", url, err)
+	}
+	return opts, nil
 }
 
 // DialRedis is NewRedis, then Ping.
@@ -116,7 +131,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 func (r *Redis) Addr() string { return r.addr }
 
 // WithClock makes every script take clock's time instead of Redis's TIME:
-// simulated replicas, which share a simulated clock rather than the wall.
+// for replicas that share a clock other than the wall's, such as a test's.
 func (r *Redis) WithClock(clock func() time.Time) *Redis {
 	r.clock = clock
 	return r
