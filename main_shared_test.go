@@ -191,6 +191,7 @@ func TestTwoGatewaysShareTheirLimitsThroughRedis(t *testing.T) {
 	}
 	srv := enginetest.StartRedis(t)
 	both := []string{sharedGateway(t, srv.URL()), sharedGateway(t, srv.URL())}
+	enginetest.AwayFromAMinuteTurn(t, 20*time.Second)
 	if got := tally(chatAll(t, both, "sk-demo", "claude", 50, 10)); got["primary"] != 3 || got["fallback"] != 7 {
 		t.Errorf("a 3 RPM primary shared by two gateways served %v; want 3 by primary and 7 by fallback", got)
 	}
@@ -314,6 +315,7 @@ func TestTwoDashboardsShareTheirLimits(t *testing.T) {
 	for _, term := range terms {
 		term.waitFor("both replicas counted", `REDIS · 2 replicas`)
 	}
+	enginetest.AwayFromAMinuteTurn(t, 40*time.Second)
 	if got := tally(chatAll(t, urls, "sk-demo", "claude", 20, 4)); got["primary"] != 3 || got["fallback"] != 1 {
 		t.Fatalf("four requests over both: %v; want 3 by the shared 3 RPM primary", got)
 	}
@@ -404,6 +406,7 @@ func TestSixtyFourRequestsOverFourGatewaysAdmitExactlyTen(t *testing.T) {
 	for range 4 {
 		four = append(four, sharedGateway(t, srv.URL()))
 	}
+	enginetest.AwayFromAMinuteTurn(t, 20*time.Second)
 	for _, group := range []string{"ten-1", "ten-2", "ten-3"} {
 		if got := tally(chatAll(t, four, "sk-demo", group, 20, 64)); got[group] != 10 || got["fallback"] != 54 {
 			t.Errorf("%s: 64 at once over four gateways: %v; want 10 by %s and 54 by fallback", group, got, group)

@@ -17,31 +17,33 @@ func goroutineID() int {
 	return id
 }
 
-// Calls one after another run on the same goroutine, whose stack has
-// grown already; calls at once each get one and never wait for another;
-// the goroutines end with the run.
+// serving counts the goroutines in callers.serve, from every stack.
+func serving() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Count(buf, []byte("(*callers).serve("))
+}
+
+// Calls one after another run on goroutines that are reused, whose stacks
+// have grown already; calls at once each get one and never wait for
+// another; the goroutines end with the run.
 func TestCallersReuseGoroutinesAndEndWithTheRun(t *testing.T) {
-	before := runtime.NumGoroutine()
 	ended := make(chan struct{})
 	c := newCallers(ended)
 
 	ran := make(chan int)
-	for range 20 {
-		c.run(func() { ran <- goroutineID() })
-		if id := <-ran; id == 0 {
-			t.Fatal("no goroutine id")
-		}
-		// Give the caller time to come back and wait for the next call.
-		waitFor(t, func() bool { return runtime.NumGoroutine() == before+1 })
-	}
 	ids := map[int]bool{}
-	for range 20 {
+	for range 100 {
 		c.run(func() { ran <- goroutineID() })
 		ids[<-ran] = true
-		waitFor(t, func() bool { return runtime.NumGoroutine() == before+1 })
+		// The caller goes back to wait for the next call; a call that
+		// comes before it is back gets a goroutine of its own, which is
+		// right, so give it the moment a busy machine may need.
+		time.Sleep(time.Millisecond)
 	}
-	if len(ids) != 1 {
-		t.Errorf("20 calls one after another ran on %d goroutines, want 1 reused", len(ids))
+	// A fresh goroutine per call would be 100.
+	if len(ids) > 10 {
+		t.Errorf("100 calls one after another ran on %d goroutines; want a few, reused", len(ids))
 	}
 
 	// Three calls at once: none waits for another to finish.
@@ -60,15 +62,10 @@ func TestCallersReuseGoroutinesAndEndWithTheRun(t *testing.T) {
 	close(release)
 
 	close(ended)
-	waitFor(t, func() bool { return runtime.NumGoroutine() == before })
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
+	deadline := time.Now().Add(10 * time.Second)
+	for serving() > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("still %d goroutines after 5 s", runtime.NumGoroutine())
+			t.Fatalf("%d callers still serving 10 s after the run ended", serving())
 		}
 		time.Sleep(time.Millisecond)
 	}

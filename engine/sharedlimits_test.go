@@ -95,6 +95,7 @@ func served(finals []engine.Event) map[string]int {
 // ten requests spread over both, 3 in all get the primary and the other
 // 7 fall back. The tenant's 3 RPM holds the same way.
 func TestReplicasSharingTheirBucketsEnforceEachLimitOnce(t *testing.T) {
+	enginetest.AwayFromAMinuteTurn(t, 5*time.Second)
 	store := shared.NewLocal(nil)
 	engines, taps := replicas(t, 2, store, scenarios.SharedFailOpen)
 	if got := served(send(t, engines, taps, "demo", "claude", 10)); got["primary"] != 3 || got["fallback"] != 7 {
@@ -152,6 +153,7 @@ func TestAClosedGatewayRefusesWhileTheStoreIsDown(t *testing.T) {
 // two: the others take it on as a recorded RPMChanged that says where it
 // came from, and the Levels they record count both replicas.
 func TestALimitRetunedOnOneReplicaHoldsForAll(t *testing.T) {
+	enginetest.AwayFromAMinuteTurn(t, 15*time.Second)
 	engines, taps := replicas(t, 2, shared.NewLocal(nil), scenarios.SharedFailOpen)
 	engines[0].Controls().Send(engine.SetRPM{Bucket: "deployment/primary", RPM: 1})
 	ev := taps[1].await(t, engine.RPMChanged, 0)

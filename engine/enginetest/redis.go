@@ -98,3 +98,15 @@ func (r *RedisServer) Do(args ...string) string {
 	line, _ := bufio.NewReader(conn).ReadString('\n')
 	return strings.TrimRight(line, "\r\n")
 }
+
+// AwayFromAMinuteTurn waits, if need be, until the wall clock has at
+// least need left in its minute: shared fixed windows are clock minutes,
+// and a test that counts what one window lets through must not straddle
+// two.
+func AwayFromAMinuteTurn(t testing.TB, need time.Duration) {
+	t.Helper()
+	now := time.Now()
+	if left := now.Truncate(time.Minute).Add(time.Minute).Sub(now); left < need {
+		time.Sleep(left + 100*time.Millisecond)
+	}
+}

@@ -49,6 +49,7 @@ func TestSixtyFourAtOnceOverFourReplicasAdmitExactlyTheLimit(t *testing.T) {
 	srv := enginetest.StartRedis(t)
 	for _, sem := range []scenarios.Limiter{scenarios.FixedWindow, scenarios.TokenBucket} {
 		for rep := range 25 {
+			enginetest.AwayFromAMinuteTurn(t, 3*time.Second)
 			scope := fmt.Sprintf("race-%s-%d", sem, rep)
 			replicas := make([]*shared.Redis, 4)
 			for i := range replicas {
@@ -86,6 +87,7 @@ func TestSixtyFourAtOnceOverFourReplicasAdmitExactlyTheLimit(t *testing.T) {
 func TestADecisionTakesFromEveryBucketOrNone(t *testing.T) {
 	srv := enginetest.StartRedis(t)
 	r := dial(t, srv, "all-or-none")
+	enginetest.AwayFromAMinuteTurn(t, 3*time.Second)
 	tenant := shared.Ask{Key: "tenant/a", Semantic: scenarios.FixedWindow, Limit: 10, N: 1}
 	dep := shared.Ask{Key: "deployment/primary", Semantic: scenarios.FixedWindow, Limit: 2, N: 1}
 	for i := range 5 {
@@ -258,6 +260,7 @@ func TestALimitSetOnOneReplicaHoldsForAll(t *testing.T) {
 		"in process": func() [2]shared.Store { l := shared.NewLocal(nil); return [2]shared.Store{l, l} }(),
 	}
 	ctx := context.Background()
+	enginetest.AwayFromAMinuteTurn(t, 5*time.Second)
 	for name, pair := range stores {
 		a, b := pair[0], pair[1]
 		ask := []shared.Ask{{Key: "deployment/primary", Semantic: scenarios.FixedWindow, Limit: 10, N: 1}}
