@@ -33,6 +33,7 @@ import (
 	"spillway/engine/frontdoor"
 	"spillway/engine/record"
 	"spillway/engine/session"
+	"spillway/engine/shared"
 	"spillway/engine/simaws/catalog"
 	"spillway/engine/simaws/emulator"
 	"spillway/scenarios"
@@ -405,6 +406,12 @@ type runOptions struct {
 	highContrast bool
 	// loopback reaches the embedded emulator over loopback TCP.
 	loopback bool
+	// replicas and replicaLimits override the scenario's [scenario.replicas]
+	// (0 and "" keep it); redis is where the replicas share their limits
+	// ("" in this process).
+	replicas      int
+	replicaLimits string
+	redis         string
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
@@ -418,6 +425,9 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	endpoint := fs.String("endpoint", "", "AWS endpoint URL")
 	highContrast := fs.Bool("high-contrast", false, "start the dashboard in its high-contrast theme")
 	loopback := fs.Bool("loopback", false, "reach the embedded emulator over loopback TCP")
+	replicas := fs.String("replicas", "", "run as N gateway replicas")
+	replicaLimits := fs.String("replica-limits", "", "own or shared")
+	redisURL := fs.String("redis", "", "share the replicas' limits in the Redis at URL")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return runOptions{}, flagError(err)
@@ -441,6 +451,9 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	}
 	o.jsonPath = *jsonPath
 	o.backend, o.endpoint, o.headless, o.highContrast, o.loopback = *backend, *endpoint, *headless, *highContrast, *loopback
+	if err := o.parseReplicas(*replicas, *replicaLimits, *redisURL); err != nil {
+		return o, err
+	}
 	switch {
 	case o.scenario.ServesClients():
 		serve := "spillway gateway " + o.scenario.Name
@@ -464,6 +477,45 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 		}
 	}
 	return o, nil
+}
+
+// parseReplicas reads --replicas, --replica-limits and --redis: a run as
+// a fleet of replicas, and where their shared limits live. --redis
+// defaults to the scenario's [scenario.shared] redis, for a fleet.
+func (o *runOptions) parseReplicas(count, limits, redisURL string) error {
+	if count != "" {
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 || n > scenarios.MaxReplicas {
+			return usagef("--replicas must be a whole number from 1 (one gateway) to %d, got %q", scenarios.MaxReplicas, count)
+		}
+		o.replicas = n
+	}
+	switch limits {
+	case "", scenarios.ReplicaLimitsOwn, scenarios.ReplicaLimitsShared:
+		o.replicaLimits = limits
+	default:
+		return usagef("--replica-limits must be %s (each replica counts every limit on its own) or %s (the replicas count them together, as with Redis), got %q",
+			scenarios.ReplicaLimitsOwn, scenarios.ReplicaLimitsShared, limits)
+	}
+	fleet := o.scenario.Replicas.Count
+	if o.replicas > 0 {
+		fleet = o.replicas
+	}
+	switch {
+	case redisURL == "off":
+		return nil
+	case redisURL != "":
+		if fleet < 2 {
+			return usagef("--redis shares the limits of a run's replicas: give --replicas N too (2 to %d), or serve one replica of many with 'spillway gateway --redis'", scenarios.MaxReplicas)
+		}
+		if err := shared.CheckURL(redisURL); err != nil {
+			return usageError{err}
+		}
+		o.redis = redisURL
+	case fleet > 1:
+		o.redis = o.scenario.Shared.Redis
+	}
+	return nil
 }
 
 // parseSpeedAndSeed reads --speed and --seed, as run and gateway take them.
@@ -516,7 +568,8 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	}
 
 	interactive := !o.headless && o.jsonPath != "-" && term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
-	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint, Loopback: o.loopback}
+	cfg := session.Config{File: o.file, Seed: o.seed, Speed: o.speed, Backend: o.backend, Endpoint: o.endpoint, Loopback: o.loopback,
+		Replicas: o.replicas, ReplicaLimits: o.replicaLimits, SharedRedis: o.redis}
 	var export string // the file --json writes, links followed; "" for none or stdout
 	if o.jsonPath != "" {
 		if cfg.TimelineDir, export, err = timelineDir(o.jsonPath); err != nil {
@@ -616,6 +669,7 @@ func dashboardOf(runs *dashboardRuns, signals *stopSignals, o runOptions) (*sess
 	forget := signals.BeforeForcedExit(func() { screen.Release(program) })
 	_, uiErr := program.Run()
 	forget()
+	runs.forgetPrevious()
 	signals.OnStop(nil)
 	signals.Requested() // quitting is the first stop; another signal exits at once
 	last := runs.stop()
@@ -640,6 +694,11 @@ type dashboardRuns struct {
 	// scenarios whose tenants are its clients.
 	gateway string
 	doors   *frontdoor.Switch
+	// previous is the record of the run before the one on screen, which
+	// C offers first (such as the same seed with the replicas' limits
+	// counted the other way); it lives in sessionDir until the dashboard
+	// ends.
+	previous, sessionDir string
 
 	mu      sync.Mutex
 	current *session.Run
@@ -667,13 +726,16 @@ func (d *dashboardRuns) Start(name string, rpm map[engine.BucketID]scenarios.RPM
 	if err != nil {
 		return nil, err
 	}
-	cfg := d.cfg
+	d.mu.Lock()
+	cfg := d.cfg // L may have switched the replicas' limits
+	d.mu.Unlock()
 	cfg.Speed = speed
 	next, err := session.Start(d.ctx, cfg, s, rpm)
 	if err != nil {
 		return nil, err
 	}
 	if prev := d.stop(); prev != nil {
+		d.keepPrevious(prev)
 		prev.Close()
 	}
 	feed := &tui.Feed{}
@@ -1352,4 +1414,39 @@ func printFaults(w io.Writer, endpoint string, faults []emulator.FaultState, now
 		}
 		fmt.Fprintln(w, line.String())
 	}
+}
+
+// keepPrevious writes the record of the run that just stopped where C
+// finds it, in a directory of this dashboard's own. A record that cannot
+// be written only leaves C without it.
+func (d *dashboardRuns) keepPrevious(prev *session.Run) {
+	if d.sessionDir == "" {
+		dir, err := os.MkdirTemp("", "spillway-dashboard-*")
+		if err != nil {
+			return
+		}
+		d.sessionDir = dir
+	}
+	path := filepath.Join(d.sessionDir, "previous-run.json")
+	if err := prev.Recorder.WriteFile(path); err != nil {
+		path = ""
+	}
+	d.mu.Lock()
+	d.previous = path
+	d.mu.Unlock()
+}
+
+// forgetPrevious removes what keepPrevious wrote, when the dashboard ends.
+func (d *dashboardRuns) forgetPrevious() {
+	if d.sessionDir != "" {
+		os.RemoveAll(d.sessionDir)
+	}
+}
+
+// SwitchReplicaLimits makes the dashboard's next runs count their
+// replicas' limits as limits says; L re-runs the same seed with it.
+func (d *dashboardRuns) SwitchReplicaLimits(limits string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg.ReplicaLimits = limits
 }

@@ -188,7 +188,19 @@ func (d *dashboardRuns) Records() []tui.Record {
 		records = append(records, recordsIn(d.exportDir)...)
 		slices.SortFunc(records, func(a, b tui.Record) int { return b.Recorded.Compare(a.Recorded) })
 	}
-	return records[:min(len(records), maxListedRecords)]
+	records = records[:min(len(records), maxListedRecords)]
+	d.mu.Lock()
+	previous := d.previous
+	d.mu.Unlock()
+	if previous != "" {
+		if h, err := record.Peek(previous); err == nil {
+			// First: the run before this one is what a re-run is compared with.
+			prev := tui.Record{Path: previous, Scenario: h.Scenario, Title: "the run before this one · " + h.Title, Recorded: h.StartedAt,
+				CompareOnly: true}
+			records = append([]tui.Record{prev}, records...)
+		}
+	}
+	return records
 }
 
 func absolute(dir string) string {

@@ -95,7 +95,7 @@ func TestListAndValidate(t *testing.T) {
 			t.Fatalf("list lacks %s", name)
 		}
 	}
-	if status, out, _ := spillway("validate"); status != 0 || !strings.Contains(out, "ok, 14 scenarios") {
+	if status, out, _ := spillway("validate"); status != 0 || !strings.Contains(out, "ok, 15 scenarios") {
 		t.Fatalf("validate: %d %q", status, out)
 	}
 	if status, out, _ := spillway("validate", "scenarios.toml"); status != 0 || !strings.Contains(out, "scenarios.toml: ok") {

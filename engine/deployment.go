@@ -196,6 +196,9 @@ func healthPolicy(gw scenarios.Gateway) health.Policy {
 // transitioned announces d's health transition tr at at.
 func (d *deployment) transitioned(tl timeline, at time.Time, tr health.Transition) {
 	ev := Event{Kind: HealthChanged, Deployment: d.spec.Name, Model: d.spec.Model, Account: d.account.Name, Health: string(tr.To)}
+	if d.shared != nil {
+		ev.Replica = d.shared.fleet.replicaNumber()
+	}
 	if !tr.Until.IsZero() {
 		ev.Until = tl.since(tr.Until)
 	}

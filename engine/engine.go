@@ -35,6 +35,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"spillway/engine/shared"
 	"spillway/scenarios"
 )
 
@@ -61,6 +62,10 @@ type Options struct {
 	// replicas see them (see SharedLimits). Its store counts in real
 	// time, so the run must be paced at speed 1.
 	Shared *SharedLimits
+	// Replicas, with a Count above 1, runs the scenario as that many
+	// gateway replicas in this engine (see Replicas). Nil takes the
+	// scenario's [scenario.replicas], sharing limits in this process.
+	Replicas *Replicas
 }
 
 // Engine runs one scenario once.
@@ -104,6 +109,19 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	}
 	if opts.Shared != nil && opts.Speed != 1 {
 		return nil, errors.New("shared limits count in real time, on their store's clock: run at speed 1")
+	}
+	if r := s.Replicas; opts.Replicas == nil && r.Count > 1 && !opts.Open {
+		opts.Replicas = &Replicas{Count: r.Count, Own: r.Limits == scenarios.ReplicaLimitsOwn, OnFailure: s.Shared.OnFailure, Where: InProcess}
+	}
+	if r := opts.Replicas; r != nil && r.Count > 1 {
+		switch {
+		case r.Count > scenarios.MaxReplicas:
+			return nil, fmt.Errorf("a run simulates at most %d replicas, not %d", scenarios.MaxReplicas, r.Count)
+		case opts.Open:
+			return nil, errors.New("a gateway is one replica: run several, with --redis, for replicas that share limits; spillway run simulates a fleet")
+		case opts.Shared != nil:
+			return nil, errors.New("a run as replicas keeps their shared limits itself (Replicas.Store), not in Options.Shared")
+		}
 	}
 	e := &Engine{
 		scenario: s,
@@ -150,6 +168,22 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 		deployments: deployments.list,
 		ended:       e.ended,
 		callers:     newCallers(e.ended),
+	}
+	if r := opts.Replicas; r != nil && r.Count > 1 {
+		f := newFleet(r, s, deployments.list, groups)
+		var store shared.Store = f.fallback // own limits: the fleet keeps each replica's
+		if !r.Own {
+			store = shared.NewLocal(f.clock)
+			if r.Store != nil {
+				store = r.Store(f.clock)
+			}
+		}
+		gate := &sharedGate{store: store, failClosed: r.OnFailure == scenarios.SharedFailClosed, ctx: context.Background(),
+			clock: opts.Clock, timeline: &e.loop, fleet: f}
+		e.gateway.shared, e.gateway.fleet = gate, f
+		for _, d := range deployments.list {
+			d.shared = gate
+		}
 	}
 	if sl := opts.Shared; sl != nil {
 		gate := &sharedGate{store: sl.Store, failClosed: sl.OnFailure == scenarios.SharedFailClosed, ctx: context.Background(),
@@ -212,6 +246,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	start := e.opts.Clock.Now()
 	e.loop.begin(start)
+	var fleetInfo *FleetInfo
+	if f := e.gateway.fleet; f != nil {
+		f.start, f.now = start, start
+		fleetInfo = &f.info
+	}
 	for _, u := range e.tunables {
 		u.fill(start)
 	}
@@ -231,6 +270,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		Start:    start,
 		Planned:  e.traffic.planned,
 		Buckets:  e.levels(start),
+		Fleet:    fleetInfo,
 	}})
 	// Faults go on the schedule before the first arrival, so that a fault
 	// declared at t=0 is in the timeline before the attempts it affects.

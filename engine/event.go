@@ -152,6 +152,10 @@ type Event struct {
 	// Replicas, on Levels with shared limits, is how many replicas share
 	// them, as the store last counted.
 	Replicas int
+	// Replica, in a run as replicas (Options.Replicas), is the one that
+	// served the request (Admitted and its final event) or whose health
+	// changed (HealthChanged), from 1; 0 for a single gateway.
+	Replica int
 	// Interrupted is set on RunEnded when the run was stopped early.
 	Interrupted bool
 }
@@ -172,6 +176,8 @@ type RunInfo struct {
 	Start    time.Time
 	Planned  int // requests the scenario will send if not interrupted
 	Buckets  []BucketLevel
+	// Fleet is set when the run is a fleet of replicas (Options.Replicas).
+	Fleet *FleetInfo
 }
 
 // RegionPoll is one reading of an account's Region histogram from the

@@ -32,6 +32,7 @@ type gateway struct {
 	callers     *callers            // the goroutines a network backend's calls run on
 	clients     map[uint64]*request // gateway clients' requests not yet over, by ticket
 	shared      *sharedGate         // the buckets shared with other replicas; nil when the limits are this run's own
+	fleet       *fleet              // the run's replicas, when it runs as several; nil for one gateway
 	nextID      int
 	finished    int
 	lastFinish  time.Time
@@ -41,6 +42,7 @@ type gateway struct {
 
 type request struct {
 	id        int
+	replica   int // in a run as replicas, the one serving it, from 0
 	tenant    *tenant
 	arrival   time.Time
 	need      tokens // its input, and input + max_tokens
@@ -116,9 +118,18 @@ func (g *gateway) idle() bool { return g.finished == g.nextID }
 func (g *gateway) admit(at time.Time, t *tenant) {
 	g.nextID++
 	input := t.asks.draw()
-	g.enter(at, &request{id: g.nextID, tenant: t, chain: t.chain, arrival: at, maxTokens: t.asks.maxTokens, stream: t.spec.Stream,
-		need: tokens{input: float64(input), reserve: float64(input + t.asks.maxTokens)}})
+	r := &request{id: g.nextID, tenant: t, chain: t.chain, arrival: at, maxTokens: t.asks.maxTokens, stream: t.spec.Stream,
+		need: tokens{input: float64(input), reserve: float64(input + t.asks.maxTokens)}}
+	if g.fleet != nil {
+		r.replica = g.fleet.assign(t)
+		g.serve(r)
+	}
+	g.enter(at, r)
 }
+
+// serve makes r's replica the one whose health and turns the path reads,
+// in a run as replicas; every step of a request's path starts with it.
+func (g *gateway) serve(r *request) { g.fleet.serve(r.replica, g.deployments) }
 
 // admitClient takes in a request a gateway client sent as t's: it names
 // its group, and brings its tokens and its conversation.
@@ -241,7 +252,7 @@ func (g *gateway) enterShared(at time.Time, r *request) bool {
 func (g *gateway) admitted(at time.Time, r *request) {
 	t, input := r.tenant, int(r.need.input)
 	g.timeline.emit(at, Event{Kind: Admitted, Request: r.id, Ticket: r.ticket, Tenant: t.spec.Name, Bucket: t.id,
-		InputTokens: input, MaxTokens: r.maxTokens})
+		InputTokens: input, MaxTokens: r.maxTokens, Replica: g.fleet.replicaNumber()})
 	if d := g.scenario.Gateway.Timeout; d > 0 {
 		g.timeline.schedule(item{at: at.Add(d), kind: deadline, req: r})
 	}
@@ -478,6 +489,7 @@ func (g *gateway) answer(at time.Time, r *request) {
 	if r.done {
 		return // the gateway timed it out before the answer came
 	}
+	g.serve(r)
 	delete(g.inflight, r.id)
 	d, rep := r.dep, r.reply
 	if d.tokens != nil {
@@ -585,6 +597,7 @@ func (g *gateway) scheduleRetry(at time.Time, r *request, rep Reply) {
 // retry tries r's group again once its backoff is over.
 func (g *gateway) retry(at time.Time, r *request) {
 	if !r.done {
+		g.serve(r)
 		g.route(at, r)
 	}
 }
@@ -598,6 +611,7 @@ func (g *gateway) timeout(at time.Time, r *request) {
 	if r.done {
 		return
 	}
+	g.serve(r)
 	_, inFlight := g.inflight[r.id]
 	if inFlight && r.probe {
 		// A probe that never answered has failed.
@@ -627,6 +641,7 @@ func (g *gateway) cancelInFlight(at time.Time) {
 	for _, id := range ids {
 		r := g.inflight[id]
 		delete(g.inflight, id)
+		g.serve(r)
 		r.abandon(at, g.shared)
 		g.finish(at, r, Event{Kind: Cancelled, Deployment: r.dep.spec.Name, Model: r.dep.spec.Model,
 			Account: r.dep.account.Name, Message: "the run was interrupted before the reply arrived"})
@@ -655,7 +670,7 @@ func (g *gateway) finish(at time.Time, r *request, ev Event) {
 		t.tokens.settle(at, r.arrival, r.need, r.used())
 		t.tokens.settleShared(g.shared, at, r.need, r.used(), r.sharedAdmitted)
 	}
-	ev.Request, ev.Tenant = r.id, r.tenant.spec.Name
+	ev.Request, ev.Tenant, ev.Replica = r.id, r.tenant.spec.Name, g.fleet.replicaNumber()
 	if ev.Kind == RateLimited || !r.admitted {
 		ev.Ticket = r.ticket // refused at the door: its first event as well as its last
 	}

@@ -193,7 +193,7 @@ func (s SetRPM) apply(e *Engine, at time.Time) error {
 // realTimeOnly refuses a change of speed to a gateway whose limits are
 // shared: the store counts them on Redis's clock, in real time.
 func (e *Engine) realTimeOnly() error {
-	if e.gateway.shared != nil {
+	if e.gateway.shared != nil && e.gateway.fleet == nil { // a run's replicas count on its own clock
 		return errors.New("limits shared with other replicas count in real time, so the speed stays 1")
 	}
 	return nil

@@ -52,6 +52,13 @@ type sharedGate struct {
 	lastSync time.Time // wall clock
 	levels   map[BucketID]float64
 	replicas int
+	// fleet is set in a run as replicas: the replicas are this engine's
+	// own, their store's clock is the run's, and their own buckets are
+	// kept beside the shared ones.
+	fleet *fleet
+	// perReplica: the levels last synced are every replica's own buckets
+	// added up, which hold the limit once per replica.
+	perReplica bool
 }
 
 // sharedSyncEvery is how often, on the wall clock, a replica reads the
@@ -77,31 +84,60 @@ type sharedAnswer struct {
 
 // take asks the store to take asks at once, unless it is known to be down.
 func (s *sharedGate) take(at time.Time, asks []shared.Ask) sharedAnswer {
+	if f := s.fleet; f != nil {
+		f.now = at
+		if f.own {
+			return s.takeOwn(asks)
+		}
+	}
 	if s.down && s.clock.Now().Before(s.retryAt) {
-		return s.without()
+		return s.without(asks)
 	}
 	when, refusal, err := s.store.Take(s.ctx, asks)
 	if err != nil {
 		s.failed(at, err)
-		return s.without()
+		return s.without(asks)
 	}
 	s.reached(at)
+	return answered(when, refusal)
+}
+
+func answered(when time.Time, refusal *shared.Refusal) sharedAnswer {
 	if refusal != nil {
 		return sharedAnswer{verdict: sharedRefused, refusal: refusal, at: when}
 	}
 	return sharedAnswer{verdict: sharedTaken, at: when}
 }
 
-func (s *sharedGate) without() sharedAnswer {
-	if s.failClosed {
+// without is the answer while the store is down: refused, or decided by
+// the replica's own buckets.
+func (s *sharedGate) without(asks []shared.Ask) sharedAnswer {
+	switch {
+	case s.failClosed:
 		return sharedAnswer{verdict: sharedUnavailable}
+	case s.fleet != nil:
+		return s.takeOwn(asks)
 	}
 	return sharedAnswer{verdict: sharedLocal}
+}
+
+// takeOwn takes asks from the serving replica's own buckets, in a run
+// as replicas.
+func (s *sharedGate) takeOwn(asks []shared.Ask) sharedAnswer {
+	when, refusal, _ := s.fleet.fallback.Take(s.ctx, s.fleet.ownAsks(asks)) // in process: it cannot fail
+	return answered(when, refusal)
 }
 
 // settle counts what a call used against what it reserved at from (the
 // store's time); while the store is down there is nothing to settle.
 func (s *sharedGate) settle(at time.Time, a shared.Ask, reserved, used float64, from time.Time) {
+	if f := s.fleet; f != nil && !from.IsZero() {
+		f.now = at
+		if f.own || s.down {
+			f.fallback.Settle(s.ctx, f.ownAsks([]shared.Ask{a})[0], reserved, used, from)
+			return
+		}
+	}
 	if s.down || from.IsZero() {
 		return
 	}
@@ -186,6 +222,10 @@ func (l *tokenLimit) settleShared(g *sharedGate, at time.Time, n tokens, used in
 // recorded RPMChanged that says where it came from.
 func (e *Engine) syncShared(at time.Time) {
 	g := e.gateway.shared
+	if g.fleet != nil {
+		e.syncFleet(at)
+		return
+	}
 	now := g.clock.Now()
 	if now.Sub(g.lastSync) < sharedSyncEvery || g.down && now.Before(g.retryAt) {
 		return
@@ -210,6 +250,35 @@ func (e *Engine) syncShared(at time.Time) {
 			u.limiter().SetRPMAt(at, rpm)
 			e.loop.emit(at, Event{Kind: RPMChanged, Bucket: ids[i], RPM: rpm, Message: "set on another replica"})
 		}
+	}
+}
+
+// syncFleet reads a run's replicas' buckets at each sample of its
+// simulated time: the shared store's levels, or every replica's own ones
+// added up with their own limits or while that store is down.
+func (e *Engine) syncFleet(at time.Time) {
+	g, f := e.gateway.shared, e.gateway.fleet
+	f.now = at
+	g.replicas = f.count
+	ids, asks := e.sharedBuckets()
+	if g.levels == nil {
+		g.levels = map[BucketID]float64{}
+	}
+	if !f.own && !(g.down && g.clock.Now().Before(g.retryAt)) {
+		sync, err := g.store.Sync(g.ctx, "", asks)
+		if err == nil {
+			g.reached(at)
+			g.perReplica = false
+			for i, lv := range sync.Levels {
+				g.levels[ids[i]] = lv.Available
+			}
+			return
+		}
+		g.failed(at, err)
+	}
+	g.perReplica = true
+	for i, v := range f.ownLevels(asks) {
+		g.levels[ids[i]] = v
 	}
 }
 
@@ -240,7 +309,7 @@ func (e *Engine) sharedBuckets() ([]BucketID, []shared.Ask) {
 // sharedLevel is what is left of a bucket in the store, as last synced;
 // ok is false without shared limits, or while the store is down.
 func (g *sharedGate) sharedLevel(id BucketID) (float64, bool) {
-	if g == nil || g.down {
+	if g == nil || g.down && !g.perReplica {
 		return 0, false
 	}
 	v, ok := g.levels[id]
@@ -249,8 +318,11 @@ func (g *sharedGate) sharedLevel(id BucketID) (float64, bool) {
 
 // hold holds key out of every replica's pick for d.
 func (g *sharedGate) hold(at time.Time, key string, d time.Duration) {
-	if g == nil || g.down {
-		return
+	if g == nil || g.down || g.fleet != nil && g.fleet.own {
+		return // with own limits, a replica's health is its own
+	}
+	if g.fleet != nil {
+		g.fleet.now = at
 	}
 	if err := g.store.Hold(g.ctx, key, d); err != nil {
 		g.failed(at, err)
@@ -259,8 +331,8 @@ func (g *sharedGate) hold(at time.Time, key string, d time.Duration) {
 
 // setLimit tells the other replicas of a limit retuned here.
 func (g *sharedGate) setLimit(at time.Time, id BucketID, rpm scenarios.RPM) {
-	if g == nil || g.down {
-		return
+	if g == nil || g.down || g.fleet != nil {
+		return // a run's replicas are all in this engine: every ask carries the new limit
 	}
 	if err := g.store.SetLimit(g.ctx, string(id), float64(rpm)); err != nil {
 		g.failed(at, err)

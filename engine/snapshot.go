@@ -66,11 +66,14 @@ func (e *Engine) levels(now time.Time) []BucketLevel {
 			out = append(out, e.shareLevel(t.tokens.level(now)))
 		}
 	}
-	for _, d := range e.gateway.deployments {
+	for i, d := range e.gateway.deployments {
 		l := levelOf(d.id, d.bucket, bucket.Requests, d.spec.Limiter, d.rpm, now)
 		l = e.shareLevel(l)
 		if d.bucket != nil {
 			state, until := d.health.At(now)
+			if f := e.gateway.fleet; f != nil {
+				state, until = f.healthAt(i, now)
+			}
 			l.Health = string(state)
 			if !until.IsZero() {
 				l.HealthUntil = until.Sub(e.loop.start)
@@ -102,7 +105,13 @@ func levelOf(id BucketID, b *bucket.Bucket, unit bucket.Unit, limiter scenarios.
 // when the gateway shares its limits with other replicas: the fill the
 // fleet sees, not only this replica's takes.
 func (e *Engine) shareLevel(l BucketLevel) BucketLevel {
-	if v, ok := e.gateway.shared.sharedLevel(l.ID); ok && !math.IsInf(l.Capacity, 1) {
+	g := e.gateway.shared
+	if v, ok := g.sharedLevel(l.ID); ok && !math.IsInf(l.Capacity, 1) {
+		if g.perReplica {
+			// Every replica's own bucket: the fleet holds the limit once
+			// per replica.
+			l.Capacity *= float64(g.fleet.count)
+		}
 		l.Available = min(v, l.Capacity)
 	}
 	return l

@@ -163,6 +163,7 @@ type rawScenario struct {
 	Logs        rawLogs         `toml:"logs"`
 	Gateway     rawGateway      `toml:"gateway"`
 	Shared      rawShared       `toml:"shared"`
+	Replicas    rawReplicas     `toml:"replicas"`
 	FallbackOn  []string        `toml:"fallback_on"`
 	Fault       []FaultInput    `toml:"fault"`
 }
@@ -252,6 +253,11 @@ type rawModel struct {
 type rawShared struct {
 	Redis   string `toml:"redis"`
 	Failure string `toml:"redis_failure"`
+}
+
+type rawReplicas struct {
+	Count  any    `toml:"count"`
+	Limits string `toml:"limits"`
 }
 
 type rawGateway struct {
@@ -526,6 +532,14 @@ func (c *checker) scenario(path string, r *rawScenario) *Scenario {
 	if f := s.Shared.OnFailure; f != SharedFailOpen && f != SharedFailClosed {
 		c.fail(path+".shared.redis_failure", "redis_failure is %q or %q: serve with each replica's own limits while Redis is unreachable, or refuse with 503; got %q",
 			SharedFailOpen, SharedFailClosed, f)
+	}
+	s.Replicas = Replicas{Count: c.wholeNumber(path+".replicas.count", r.Replicas.Count, 1, 1, MaxReplicas), Limits: r.Replicas.Limits}
+	if s.Replicas.Limits == "" {
+		s.Replicas.Limits = ReplicaLimitsShared
+	}
+	if l := s.Replicas.Limits; l != ReplicaLimitsShared && l != ReplicaLimitsOwn {
+		c.fail(path+".replicas.limits", "limits is %q (every replica counts against the same limits, as with Redis) or %q (each counts its own, as replicas without shared state do); got %q",
+			ReplicaLimitsShared, ReplicaLimitsOwn, l)
 	}
 	for i, rf := range r.Fault {
 		s.Faults = append(s.Faults, c.fault(fmt.Sprintf("%s.fault[%d]", path, i), rf, accounts, knownAccounts))

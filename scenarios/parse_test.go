@@ -176,7 +176,7 @@ func TestBuiltinScenarios(t *testing.T) {
 	if f.Default != "fallback" {
 		t.Errorf("Default = %q, want fallback", f.Default)
 	}
-	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "noisy-neighbour", "throttle-storm", "tuning", "token-quota", "tpm-fallback", "stream-cut", "gateway"}
+	want := []string{"cris", "account-sharding", "fallback", "load-balancing", "quota-isolation", "region-outage", "quota-exhaustion", "noisy-neighbour", "throttle-storm", "tuning", "token-quota", "tpm-fallback", "stream-cut", "replicas", "gateway"}
 	if got := f.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}

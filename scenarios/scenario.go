@@ -140,7 +140,29 @@ type Scenario struct {
 	Gateway Gateway
 	// Shared is where a gateway's replicas share their limits.
 	Shared Shared
+	// Replicas is how many gateway replicas spillway run spreads the
+	// traffic over, and whether they share their limits.
+	Replicas Replicas
 }
+
+// Replicas runs a scenario as a fleet of gateway replicas behind a load
+// balancer that hands arrivals to them in turn ([scenario.replicas];
+// spillway run --replicas and --replica-limits override it). Each replica
+// has its own cooldowns and circuit breakers; Limits says whether their
+// buckets are one set for the fleet or one set each.
+type Replicas struct {
+	Count  int    // 1: a single gateway
+	Limits string // ReplicaLimitsShared or ReplicaLimitsOwn
+}
+
+// How a fleet of replicas counts its limits.
+const (
+	ReplicaLimitsShared = "shared" // one set of buckets for every replica, as with Redis
+	ReplicaLimitsOwn    = "own"    // each replica its own buckets: a fleet of N lets N times each limit through
+)
+
+// MaxReplicas is the most replicas a run may simulate.
+const MaxReplicas = 64
 
 // Shared says where the replicas of a gateway keep the limits they share
 // ([scenario.shared]; spillway gateway --redis overrides Redis).

@@ -20,8 +20,12 @@ func inspectorView(l *Lane, now time.Duration, st Styles, width, height int) str
 			}
 		}
 	}
+	title := fmt.Sprintf("Request #%d · tenant %s · arrived at %s", l.ID, l.Tenant, seconds(l.Arrived))
+	if l.Replica > 0 {
+		title = fmt.Sprintf("Request #%d · tenant %s · replica %d · arrived at %s", l.ID, l.Tenant, l.Replica, seconds(l.Arrived))
+	}
 	lines := []string{
-		st.Bold.Render(fit(fmt.Sprintf("Request #%d · tenant %s · arrived at %s", l.ID, l.Tenant, seconds(l.Arrived)), width)),
+		st.Bold.Render(fit(title, width)),
 		fit("Outcome: "+outcome, width),
 	}
 	if l.Why != "" {

@@ -392,12 +392,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.start(m.run.Scenario.Name, true, m.run.Scenario.Name+" again, keeping the tuned RPMs")
 	case key.Matches(msg, k.Reset):
 		return m.start(m.run.Scenario.Name, false, m.run.Scenario.Name+" again with the file's RPMs")
+	case key.Matches(msg, k.ReplicaLimits):
+		return m.switchReplicaLimits()
 	case key.Matches(msg, k.Pick):
 		if m.session.Runner == nil {
 			m.notice = "switching scenarios is not available here"
 			break
 		}
-		m.picker.show(m.session.Runner.Scenarios(), m.session.Runner.Records(), m.run.Scenario.Name)
+		m.picker.show(m.session.Runner.Scenarios(), playable(m.session.Runner.Records()), m.run.Scenario.Name)
 	case key.Matches(msg, k.Export):
 		return m.export()
 	case key.Matches(msg, k.Compare):
@@ -531,6 +533,30 @@ func (m *Model) start(name string, keepTuned bool, what string) tea.Cmd {
 	}
 }
 
+// switchReplicaLimits re-runs a run as replicas from the same seed,
+// with the limits counted the other way: each replica's own, or shared.
+func (m *Model) switchReplicaLimits() tea.Cmd {
+	switcher, ok := m.session.Runner.(LimitsSwitcher)
+	var fleet *engine.FleetInfo
+	if m.state.info != nil {
+		fleet = m.state.info.Fleet
+	}
+	if !ok || fleet == nil {
+		m.notice = "L is for a run as replicas, such as 'spillway run replicas' or --replicas 3"
+		return nil
+	}
+	if m.starting != "" {
+		m.notice = "still starting " + m.starting
+		return nil
+	}
+	to, how := scenarios.ReplicaLimitsShared, "sharing their limits"
+	if fleet.Limits == scenarios.ReplicaLimitsShared {
+		to, how = scenarios.ReplicaLimitsOwn, "each counting its own limits"
+	}
+	switcher.SwitchReplicaLimits(to)
+	return m.start(m.run.Scenario.Name, true, fmt.Sprintf("%s again, %d replicas %s", m.run.Scenario.Name, fleet.Replicas, how))
+}
+
 // replay stops the run on screen and plays the record at path instead.
 func (m *Model) replay(path string) tea.Cmd {
 	if m.starting != "" {
@@ -583,7 +609,7 @@ func (m *Model) replayKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 			break
 		}
 		seek(at, seconds(at)+": "+what)
-	case key.Matches(msg, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate, k.TypeRPM, k.Faults, k.Rerun, k.Reset):
+	case key.Matches(msg, k.RaiseRPM, k.LowerRPM, k.RaiseRPM10, k.LowerRPM10, k.RaiseRate, k.LowerRate, k.TypeRPM, k.Faults, k.Rerun, k.Reset, k.ReplicaLimits):
 		m.notice = "a replay plays the run as recorded; run the scenario to change limits, rates or faults"
 	case key.Matches(msg, k.Export):
 		m.notice = "this run is already recorded, in " + m.run.Backend

@@ -39,6 +39,17 @@ func (p *picker) show(items []*scenarios.Scenario, records []Record, current str
 	}
 }
 
+// playable are the records that can be played back.
+func playable(records []Record) []Record {
+	var out []Record
+	for _, r := range records {
+		if !r.CompareOnly {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // moveCursor moves a list cursor for ↑/↓ and reports whether msg was one
 // of them. The picker and the fault menu share it.
 func moveCursor(msg tea.KeyPressMsg, k KeyMap, cursor *int, n int) bool {

@@ -99,10 +99,21 @@ type Runner interface {
 	Replay(path string) (*Run, error)
 }
 
+// LimitsSwitcher is a Runner whose runs may be fleets of replicas: L
+// makes its next runs count their limits as limits says
+// (scenarios.ReplicaLimitsOwn or ReplicaLimitsShared).
+type LimitsSwitcher interface {
+	SwitchReplicaLimits(limits string)
+}
+
 // Record is a recorded run the picker lists.
 type Record struct {
 	Path, Scenario, Title string
 	Recorded              time.Time
+	// CompareOnly: a record without its event timeline, such as the run
+	// before the one on screen, which C compares but the picker cannot
+	// play back.
+	CompareOnly bool
 }
 
 // Session is what stays the same across the dashboard's runs.

@@ -46,6 +46,7 @@ type Segment struct {
 type Lane struct {
 	ID         int
 	Tenant     string
+	Replica    int // in a run as replicas, the one that served it, from 1
 	Segments   []Segment
 	Deployment string
 	Model      string
@@ -263,13 +264,16 @@ func (s *runState) apply(ev engine.Event) {
 		}
 	case engine.Admitted:
 		l := s.lane(ev.Request)
-		l.Tenant, l.admitted, l.Arrived = ev.Tenant, true, ev.At
+		l.Tenant, l.admitted, l.Arrived, l.Replica = ev.Tenant, true, ev.At, ev.Replica
 		l.InputTokens, l.MaxTokens = ev.InputTokens, ev.MaxTokens
 		s.counts.Sent++
 		s.counts.InFlight++
 	case engine.RateLimited:
 		l := s.lane(ev.Request)
 		l.Tenant, l.Done, l.Latency, l.Outcome = ev.Tenant, true, ev.Latency, RateLimited
+		if ev.Replica > 0 {
+			l.Replica = ev.Replica
+		}
 		if ev.InputTokens > 0 {
 			l.InputTokens, l.MaxTokens = ev.InputTokens, ev.MaxTokens
 		}

@@ -287,6 +287,10 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 	if ev.Fallback {
 		b = append(b, `,"fallback":true`...)
 	}
+	if ev.Replica > 0 {
+		b = append(b, `,"replica":`...)
+		b = strconv.AppendInt(b, int64(ev.Replica), 10)
+	}
 	b = appendField(b, "error", ev.Code)
 	b = appendField(b, "message", ev.Message)
 	if ev.Info != nil {
@@ -307,6 +311,13 @@ func appendEvent(b []byte, ev engine.Event) []byte {
 			b = rpmJSON(b, l.RPM)
 		}
 		b = append(b, '}')
+		if f := ev.Info.Fleet; f != nil {
+			b = append(b, `,"fleet":{"replicas":`...)
+			b = strconv.AppendInt(b, int64(f.Replicas), 10)
+			b = appendField(b, "limits", f.Limits)
+			b = appendField(b, "where", f.Where)
+			b = append(b, '}')
+		}
 	}
 	if p := ev.Regions; p != nil {
 		b = append(b, `,"regions":{`...)

@@ -460,6 +460,15 @@ type eventIn struct {
 	Interrupted  bool                     `json:"interrupted"`
 	Levels       []LevelSample            `json:"levels"`
 	Buckets      map[string]scenarios.RPM `json:"buckets"`
+	Replica      int                      `json:"replica"`
+	Fleet        *fleetIn                 `json:"fleet"`
+}
+
+// fleetIn is a run_started event's fleet: a run as replicas.
+type fleetIn struct {
+	Replicas int    `json:"replicas"`
+	Limits   string `json:"limits"`
+	Where    string `json:"where"`
 }
 
 var kindByName = func() map[string]engine.Kind {
@@ -484,7 +493,7 @@ func (in *eventIn) event() engine.Event {
 		InputTokens: in.InputTokens, OutputTokens: in.OutputTokens, MaxTokens: in.MaxTokens,
 		TTFT: exactDuration(in.TTFTMS), Streamed: in.Streamed, Rate: in.Rate,
 		Latency: exactDuration(in.LatencyMS), Fallback: in.Fallback, Code: in.Error, Message: in.Message,
-		Interrupted: in.Interrupted,
+		Interrupted: in.Interrupted, Replica: in.Replica,
 	}
 	switch kind {
 	case engine.HealthChanged:
@@ -502,6 +511,9 @@ func (in *eventIn) event() engine.Event {
 		ev.Fault = &engine.FaultInfo{ID: in.FaultID, Fault: f, Live: in.Live}
 	case engine.RunStarted:
 		ev.Info = &engine.RunInfo{Scenario: in.Scenario, Seed: in.Seed, Speed: speedOf(in.Speed), Planned: in.Planned}
+		if f := in.Fleet; f != nil {
+			ev.Info.Fleet = &engine.FleetInfo{Replicas: f.Replicas, Limits: f.Limits, Where: f.Where}
+		}
 	case engine.RegionsPolled:
 		p := &engine.RegionPoll{Account: in.Account, Unaccounted: in.Unaccounted, Error: in.Error, Final: in.Final, TimedOut: in.TimedOut}
 		for region, n := range in.Regions {

@@ -58,7 +58,9 @@ type Request struct {
 	OutputTokens   int `json:"output_tokens,omitempty"`
 	// TTFTMS is a streamed request's time to first token on the attempt
 	// that answered it (or broke last), from that attempt's start.
-	TTFTMS   float64   `json:"ttft_ms,omitempty"`
+	TTFTMS float64 `json:"ttft_ms,omitempty"`
+	// Replica is, in a run as replicas, the one that served it, from 1.
+	Replica  int       `json:"replica,omitempty"`
 	Attempts []Attempt `json:"attempts"`
 }
 
@@ -165,6 +167,9 @@ type Recorder struct {
 	endAt     time.Duration
 	ended     bool
 	interrupt bool
+	// minutes counts what each limit let through per minute, in a run
+	// as replicas; nil otherwise.
+	minutes minuteCounts
 
 	// events holds the event timeline; nil keeps none.
 	events  *spool
@@ -243,8 +248,16 @@ func (r *Recorder) Handle(ev engine.Event) {
 	switch ev.Kind {
 	case engine.RunStarted:
 		r.info = *ev.Info
+		r.minutes = newMinuteCounts(r.info)
 	case engine.Admitted, engine.RateLimited, engine.Skipped, engine.Attempt, engine.Throttled, engine.RetryScheduled,
 		engine.Errored, engine.Succeeded, engine.Failed, engine.Cancelled:
+		switch {
+		case r.minutes == nil:
+		case ev.Kind == engine.Admitted:
+			r.minutes.count(ev.Bucket, ev.At)
+		case ev.Kind == engine.Attempt:
+			r.minutes.count(engine.BucketID(engine.DeploymentBucket+ev.Deployment), ev.At)
+		}
 		if q := r.request(ev); q != nil {
 			q.apply(ev)
 			if ev.Kind.Final() {
@@ -302,7 +315,9 @@ func (q *Request) apply(ev engine.Event) {
 	switch ev.Kind {
 	case engine.Admitted:
 		q.tokens(ev)
+		q.Replica = ev.Replica
 	case engine.RateLimited:
+		q.Replica = ev.Replica
 		q.Outcome, q.EndMS, q.LatencyMS, q.Message = OutcomeRateLimited, ms, millis(ev.Latency), ev.Message
 		q.tokens(ev)
 	case engine.Skipped:

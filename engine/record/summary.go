@@ -26,6 +26,8 @@ type Summary struct {
 	Tokens       Tokens                     `json:"tokens"`
 	// Streaming is absent when no request streamed.
 	Streaming *Streaming `json:"streaming,omitempty"`
+	// Fleet is present when the run was a fleet of replicas.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // Streaming summarises the streamed requests that succeeded: time to
@@ -117,6 +119,7 @@ func (r *Recorder) summary() Summary {
 	}
 	s := c.Summary
 	s.Planned = r.info.Planned
+	s.Fleet = r.fleet()
 	for _, b := range r.info.Buckets {
 		if name, ok := strings.CutPrefix(string(b.ID), engine.DeploymentBucket); ok && !b.ID.Tokens() {
 			s.ByDeployment[name] += 0

@@ -7,6 +7,7 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,6 +49,12 @@ type Config struct {
 	// Open keeps the run going until its context ends, taking requests
 	// from gateway clients (engine.Options.Open).
 	Open bool
+	// Replicas and ReplicaLimits override every scenario's
+	// [scenario.replicas] count and limits when set: a run of that many
+	// gateway replicas (engine.Replicas). Their shared limits are kept in
+	// SharedRedis when it is set, else in this process.
+	Replicas      int
+	ReplicaLimits string
 }
 
 // Backend describes what a run talks to, for people and for the record.
@@ -111,7 +118,17 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	meta.Source = record.ScenarioFile{Name: cfg.File.Path, TOML: cfg.File.Source}
 	rec.SetMeta(meta)
 	opts := engine.Options{Seed: cfg.Seed, Speed: cfg.Speed, Backend: client, Logs: client, RPM: rpm, Open: cfg.Open}
-	if cfg.SharedRedis != "" {
+	replicas := replicasOf(cfg, s)
+	opts.Replicas = &replicas // Count 1 when --replicas 1 asks for one gateway
+	if replicas.Count > 1 {
+		closeStore, err := shareFleet(ctx, cfg, s, &replicas, &b)
+		if err != nil {
+			rec.Close()
+			closeBackend()
+			return nil, err
+		}
+		closeBackend = func(close func()) func() { return func() { closeStore(); close() } }(closeBackend)
+	} else if cfg.SharedRedis != "" {
 		store, err := shared.NewRedis(cfg.SharedRedis, s.Name, cfg.SharedDeadline)
 		if err != nil {
 			rec.Close()
@@ -140,6 +157,57 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		run.FaultOptions = fleet.FaultOptions(s)
 	}
 	return run, nil
+}
+
+// replicasOf is how many replicas a run of s simulates, and how they
+// count their limits: the scenario's, or the command line's.
+func replicasOf(cfg Config, s *scenarios.Scenario) engine.Replicas {
+	r := engine.Replicas{Count: s.Replicas.Count, Own: s.Replicas.Limits == scenarios.ReplicaLimitsOwn, OnFailure: s.Shared.OnFailure}
+	if cfg.Replicas > 0 {
+		r.Count = cfg.Replicas
+	}
+	if cfg.ReplicaLimits != "" {
+		r.Own = cfg.ReplicaLimits == scenarios.ReplicaLimitsOwn
+	}
+	if cfg.SharedFailure != "" {
+		r.OnFailure = cfg.SharedFailure
+	}
+	if cfg.Open {
+		r.Count = 1 // a gateway is one replica; its others are other processes
+	}
+	return r
+}
+
+// shareFleet says where a run's replicas keep their shared limits: in
+// cfg.SharedRedis, under a scope of the run's own that it forgets at the
+// end, or in this process. It names them on b, for the screen.
+func shareFleet(ctx context.Context, cfg Config, s *scenarios.Scenario, r *engine.Replicas, b *Backend) (closeStore func(), err error) {
+	closeStore = func() {}
+	switch {
+	case r.Own:
+		b.SharedBadge = "OWN LIMITS"
+		return closeStore, nil
+	case cfg.SharedRedis == "":
+		r.Where = engine.InProcess
+		b.SharedBadge, b.SharedDetail = "SHARED LIMITS", r.Where
+		return closeStore, nil
+	}
+	var run [6]byte
+	rand.Read(run[:])
+	scope := fmt.Sprintf("%s/run-%x", s.Name, run)
+	store, err := shared.DialRedis(ctx, cfg.SharedRedis, scope, cfg.SharedDeadline)
+	if err != nil {
+		return nil, fmt.Errorf("the replicas share their limits in Redis: %w; start it, or leave out --redis to share them in this process", err)
+	}
+	r.Where = "Redis at " + store.Addr()
+	r.Store = func(clock func() time.Time) shared.Store { return store.WithClock(clock) }
+	b.SharedBadge, b.SharedDetail = "REDIS", r.Where
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		store.Forget(ctx) // the run's scope is its own: nothing is left behind
+		store.Close()
+	}, nil
 }
 
 // connect starts the embedded emulator for the sim backend and loads every

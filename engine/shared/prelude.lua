@@ -1,12 +1,27 @@
 -- The start of every script: the time, and how a bucket is read and
--- written. ARGV[1] is the time in microseconds, or "" for Redis's own
--- TIME, one clock for every replica.
-local now = tonumber(ARGV[1])
+-- written. ARGV[1] is "" for Redis's own TIME, one clock for every
+-- replica, or "s" and microseconds for a simulated clock that the
+-- replicas share (Redis.WithClock). Simulated time does not pass with
+-- the wall's, so on it keys do not expire when their content runs out,
+-- but a day after they were last written.
+local now, simulated = tonumber(ARGV[1]), false
+if not now and ARGV[1] ~= '' then
+  now, simulated = tonumber(string.sub(ARGV[1], 2)), true
+end
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local MINUTE = 60000000
+
+-- expire lets key go once ms of Redis's time have passed, or a day after
+-- now on a simulated clock.
+local function expire(key, ms)
+  if simulated then
+    ms = 86400000
+  end
+  redis.call('PEXPIRE', key, ms)
+end
 
 -- limitOf is a bucket's limit: the one set live on any replica, kept at
 -- limitKey ("unlimited" or a number), or the one given. The second
@@ -40,7 +55,7 @@ end
 -- again it is as good as absent, so it expires then.
 local function writeTokens(key, tokens, at, limit)
   redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', at))
-  redis.call('PEXPIRE', key, math.ceil((limit - tokens) * 60000 / limit) + 1000)
+  expire(key, math.ceil((limit - tokens) * 60000 / limit) + 1000)
 end
 
 -- windowCount is what the fixed window (a clock minute) of now counted.
@@ -56,5 +71,5 @@ end
 local function writeWindow(key, count)
   local window = math.floor(now / MINUTE)
   redis.call('HSET', key, 'window', string.format('%d', window), 'count', string.format('%.17g', count))
-  redis.call('PEXPIRE', key, math.ceil(((window + 1) * MINUTE - now) / 1000) + 1000)
+  expire(key, math.ceil(((window + 1) * MINUTE - now) / 1000) + 1000)
 end

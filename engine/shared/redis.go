@@ -23,10 +23,13 @@ var (
 	settleSource string
 	//go:embed sync.lua
 	syncSource string
+	//go:embed hold.lua
+	holdSource string
 
 	takeScript   = redis.NewScript(preludeSource + takeSource)
 	settleScript = redis.NewScript(preludeSource + settleSource)
 	syncScript   = redis.NewScript(preludeSource + syncSource)
+	holdScript   = redis.NewScript(preludeSource + holdSource)
 )
 
 // Deadline is how long a call to Redis may take, from dialling to the
@@ -131,7 +134,10 @@ func (r *Redis) Ping(ctx context.Context) error {
 func (r *Redis) Addr() string { return r.addr }
 
 // WithClock makes every script take clock's time instead of Redis's TIME:
-// for replicas that share a clock other than the wall's, such as a test's.
+// for replicas that share a clock other than the wall's, such as a
+// simulated run's or a test's. That time need not pass with the wall's,
+// so keys then outlive their last write by a day rather than by what
+// their content needs, and holds end by clock's time.
 func (r *Redis) WithClock(clock func() time.Time) *Redis {
 	r.clock = clock
 	return r
@@ -151,12 +157,13 @@ func (r *Redis) ReplicasKey() string { return r.prefix + "replicas" }
 // nobody runs any more leaves nothing behind.
 const LimitTTL = 24 * time.Hour
 
-// now is the time argument of a script: "" for Redis's TIME.
+// now is the time argument of a script: "" for Redis's TIME, or "s" and
+// the clock's microseconds (see prelude.lua).
 func (r *Redis) now() string {
 	if r.clock == nil {
 		return ""
 	}
-	return strconv.FormatInt(r.clock().UnixMicro(), 10)
+	return "s" + strconv.FormatInt(r.clock().UnixMicro(), 10)
 }
 
 func (r *Redis) Take(ctx context.Context, asks []Ask) (time.Time, *Refusal, error) {
@@ -254,7 +261,7 @@ func (r *Redis) Hold(ctx context.Context, key string, d time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
-	if err := r.client.Set(ctx, r.Key(key), "held", d).Err(); err != nil {
+	if err := holdScript.Run(ctx, r.client, []string{r.Key(key)}, r.now(), d.Microseconds()).Err(); err != nil {
 		return r.unavailable(err)
 	}
 	return nil
@@ -287,6 +294,27 @@ func (r *Redis) Now(ctx context.Context) (time.Time, error) {
 }
 
 func (r *Redis) Close() error { return r.client.Close() }
+
+// Forget deletes every key of the store's scope: a run whose scope was
+// its own leaves nothing behind. It walks the scope's keys with SCAN, a
+// page at a time, so a large Redis is not blocked.
+func (r *Redis) Forget(ctx context.Context) error {
+	iter := r.client.Scan(ctx, 0, r.prefix+"*", 500).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return r.unavailable(err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := r.client.Unlink(ctx, keys...).Err(); err != nil {
+		return r.unavailable(err)
+	}
+	return nil
+}
 
 // unavailable wraps a client error as ErrUnavailable, naming the server;
 // a script error (a bug, not an outage) keeps its words too.

@@ -320,3 +320,44 @@ func TestAHoldRefusesEveryReplicaUntilItRunsOut(t *testing.T) {
 		}
 	}
 }
+
+// On a simulated clock, which does not pass with the wall's, holds end by
+// that clock, and a bucket is not lost when the wall's time its content
+// needs runs out: a run at any speed counts in Redis as in process.
+func TestOnASimulatedClockHoldsAndBucketsFollowThatClock(t *testing.T) {
+	srv := enginetest.StartRedis(t)
+	var now atomic.Int64 // microseconds
+	clock := func() time.Time { return time.UnixMicro(now.Load()) }
+	ctx := context.Background()
+	for name, store := range map[string]shared.Store{
+		"redis":      dial(t, srv, "simulated").WithClock(clock),
+		"in process": shared.NewLocal(clock),
+	} {
+		now.Store(0)
+		held := []shared.Ask{{Key: "health/deployment/primary", Semantic: shared.Health}}
+		if err := store.Hold(ctx, "health/deployment/primary", 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		now.Add((29 * time.Second).Microseconds())
+		if _, refused, err := store.Take(ctx, held); err != nil || refused == nil || refused.Wait != time.Second {
+			t.Fatalf("%s: 29 s into a 30 s hold: %+v, %v; want refused with 1s left", name, refused, err)
+		}
+		now.Add((2 * time.Second).Microseconds())
+		if _, refused, err := store.Take(ctx, held); err != nil || refused != nil {
+			t.Fatalf("%s: 31 s into a 30 s hold: %+v, %v; want taken", name, refused, err)
+		}
+		window := []shared.Ask{{Key: "deployment/primary", Semantic: scenarios.FixedWindow, Limit: 2, N: 2}}
+		now.Store((119*time.Second + 900*time.Millisecond).Microseconds()) // a tenth of a second before its window turns
+		if _, refused, err := store.Take(ctx, window); err != nil || refused != nil {
+			t.Fatalf("%s: the window's first take: %+v, %v", name, refused, err)
+		}
+		time.Sleep(1200 * time.Millisecond) // more than the window's second of grace, on the wall
+		if _, refused, err := store.Take(ctx, []shared.Ask{{Key: "deployment/primary", Semantic: scenarios.FixedWindow, Limit: 2, N: 1}}); err != nil || refused == nil {
+			t.Fatalf("%s: the same simulated minute after a wall second: %+v, %v; want refused, the window full", name, refused, err)
+		}
+	}
+	key := shared.KeyPrefix("simulated") + "bucket:deployment/primary"
+	if ttl, _ := strconv.Atoi(strings.TrimPrefix(srv.Do("PTTL", key), ":")); ttl < int((23 * time.Hour).Milliseconds()) {
+		t.Fatalf("PTTL of a bucket written on a simulated clock: %d ms; want about a day", ttl)
+	}
+}

@@ -1,7 +1,8 @@
 -- Takes units from every bucket, or from none. KEYS: the n buckets, then
 -- each one's limit key (see limitOf). After the time, ARGV holds per
 -- bucket: the semantic ("token-bucket", "fixed-window", or "health": a
--- key a replica holds while a deployment cools down), the limit a
+-- key a replica holds while a deployment cools down, until the time it
+-- holds, as hold.lua writes it), the limit a
 -- minute, the units, and 1 to take them or 0 only to check there is room.
 -- Returns {1, now_us} when it took them; {0, now_us, i, wait_us} when
 -- bucket i (from 1) had no room, with the wait until it would (-1: never).
@@ -12,9 +13,9 @@ for i = 1, n do
   local sem, units = ARGV[2 + (i - 1) * 4], tonumber(ARGV[4 + (i - 1) * 4])
   local limit = limitOf(KEYS[n + i], tonumber(ARGV[3 + (i - 1) * 4]))
   if sem == 'health' then
-    local left = redis.call('PTTL', key)
-    if left > 0 then
-      return {0, now, i, left * 1000}
+    local til = tonumber(redis.call('GET', key))
+    if til and til > now then
+      return {0, now, i, til - now}
     end
   elseif limit then
     local avail, wait, take

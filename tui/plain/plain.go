@@ -105,6 +105,13 @@ func (p *Printer) header(info *engine.RunInfo) {
 		buckets = append(buckets, fmt.Sprintf("%s %s", b.ID, describeLimit(b)))
 	}
 	fmt.Fprintf(p.w, "  buckets  %s\n", strings.Join(buckets, " · "))
+	if f := info.Fleet; f != nil {
+		how := "each counting every limit on its own: the fleet has each limit once per replica"
+		if f.Limits == scenarios.ReplicaLimitsShared {
+			how = "sharing every limit, in " + f.Where + ": the fleet has each limit once"
+		}
+		fmt.Fprintf(p.w, "  replicas %d, each tenant's requests handed to them in turn, %s\n", f.Replicas, how)
+	}
 	if s.Description != "" {
 		fmt.Fprintln(p.w)
 		for _, line := range strings.Split(s.Description, "\n") {

@@ -47,6 +47,9 @@ func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interr
 		}
 	}
 
+	if sum.Fleet != nil {
+		fleet(w, sum.Fleet)
+	}
 	if len(s.Deployments) > 1 {
 		modelUsage(w, s, sum)
 	}
@@ -57,6 +60,37 @@ func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interr
 		accounts(w, s, sum)
 	}
 	regions(w, s, sum)
+}
+
+// fleet is what a run as replicas let through each limit in its busiest
+// minute, against the limit: the N× leak of limits each replica counts on
+// its own, or the limit held by shared ones.
+func fleet(w io.Writer, f *record.Fleet) {
+	how := "each counting every limit on its own"
+	if f.Limits == scenarios.ReplicaLimitsShared {
+		how = "sharing every limit, in " + f.Where
+	}
+	fmt.Fprintf(w, "\n%d Replicas, %s (each tenant's requests go to them in turn):\n", f.Replicas, how)
+	t := table{header: []string{"Limit", "RPM", "Busiest Minute", "× Limit"}}
+	most := 0.0
+	for _, b := range f.Buckets {
+		t.add(b.Bucket, fmt.Sprint(b.RPM), fmt.Sprint(b.BusiestMinute), fmt.Sprintf("%.1f×", b.TimesLimit))
+		most = max(most, b.TimesLimit)
+	}
+	t.write(w)
+	switch {
+	case len(f.Buckets) == 0:
+		fmt.Fprintln(w, "No tenant or deployment has a request limit.")
+	case most > 1:
+		fmt.Fprintf(w, "The fleet let up to %.1f× a limit through in one minute", most)
+		if f.Limits == scenarios.ReplicaLimitsOwn {
+			fmt.Fprintf(w, ": each of the %d replicas held it on its own. Shared limits (--replica-limits shared) hold it once.\n", f.Replicas)
+		} else {
+			fmt.Fprintln(w, ": a token bucket lets its full bucket and a minute's refill through in one minute.")
+		}
+	default:
+		fmt.Fprintln(w, "The fleet held every limit.")
+	}
 }
 
 func modelUsage(w io.Writer, s *scenarios.Scenario, sum record.Summary) {

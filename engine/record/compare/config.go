@@ -15,7 +15,8 @@ import (
 
 // Difference is one way the two runs were set up, or went, differently.
 type Difference struct {
-	// Kind is what differs: scenario, title, seed, speed, backend, bucket
+	// Kind is what differs: scenario, title, seed, speed, backend,
+	// replicas (a run as a fleet, and how it counted its limits), bucket
 	// (a starting limit), rpm_change (a limit retuned live), rate_change
 	// (a tenant's rate changed live), fault, interrupted or in_progress.
 	Kind string `json:"kind"`
@@ -33,6 +34,7 @@ const (
 	KindSeed        = "seed"
 	KindSpeed       = "speed"
 	KindBackend     = "backend"
+	KindReplicas    = "replicas"
 	KindBucket      = "bucket"
 	KindRPMChange   = "rpm_change"
 	KindRateChange  = "rate_change"
@@ -45,6 +47,17 @@ const (
 // means, and so belongs above everything else: the runs are of different
 // scenarios, or of a scenario that changed between them.
 func (d Difference) Prominent() bool { return d.Kind == KindScenario || d.Kind == KindTitle }
+
+// fleetText is how a run's replicas counted their limits, in words.
+func fleetText(f *record.Fleet) string {
+	switch {
+	case f == nil:
+		return "one gateway"
+	case f.Limits == scenarios.ReplicaLimitsOwn:
+		return fmt.Sprintf("%d, each counting its own limits", f.Replicas)
+	}
+	return fmt.Sprintf("%d, sharing their limits in %s", f.Replicas, f.Where)
+}
 
 // differences lists how a and b differ in set-up and course, most
 // fundamental first.
@@ -69,6 +82,9 @@ func differences(a, b *record.Loaded) []Difference {
 	}
 	if a.Backend != b.Backend {
 		add(KindBackend, "", "backend: A %s, B %s", orNone(a.Backend), orNone(b.Backend))
+	}
+	if fa, fb := fleetText(a.Summary.Fleet), fleetText(b.Summary.Fleet); fa != fb {
+		add(KindReplicas, "", "replicas: A %s, B %s", fa, fb)
 	}
 	out = append(out, bucketDifferences(a.Buckets, b.Buckets)...)
 	out = append(out, onlyInOne(KindRPMChange, rpmChanges(a), rpmChanges(b))...)
