@@ -206,6 +206,15 @@ Run flags:
   --loopback          with --backend sim: reach the embedded emulator over loopback TCP, to
                       watch the wire, instead of in process (the SDK signs, serialises and
                       parses every call either way; in process, a call costs a third)
+  --replicas N        run as N gateway replicas (1 to 64) behind a load balancer that hands
+                      each tenant's requests to them in turn (default: the scenario's
+                      [scenario.replicas] count, else one gateway)
+  --replica-limits own|shared
+                      own: each replica counts every limit on its own, so N replicas let
+                      N times each through; shared: they count them together, in this
+                      process (default: the scenario's, else shared)
+  --redis URL|off     with replicas sharing their limits: count them in this Redis, on the
+                      run's simulated clock (default: the scenario's [scenario.shared])
 
 Examples:
   spillway                                     the dashboard on the default scenario, in real
@@ -213,6 +222,8 @@ Examples:
   spillway run quota-isolation --speed 20
   spillway run fallback --speed max --json run.json
   spillway run cris --backend aws               live, with the default AWS profile
+  spillway run replicas --speed 20              three replicas, each counting its own limits;
+                                               L on the dashboard re-runs them shared
 `
 
 // batchGCPercent is the garbage collector's target in a run at --speed

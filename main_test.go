@@ -74,6 +74,11 @@ func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
 		{[]string{"run", "--backend", "aws", "--endpoint", "127.0.0.1:4599"}, "--endpoint must be a URL"},
 		{[]string{"run", "--backend", "aws", "--speed", "max"}, "--speed max needs simulated time"},
 		{[]string{"emulator", "--addr", "0.0.0.0:4599"}, "not loopback"},
+		{[]string{"run", "replicas", "--replicas", "0"}, "--replicas must be a whole number from 1 (one gateway) to 64"},
+		{[]string{"run", "replicas", "--replicas", "65"}, "--replicas must be a whole number from 1 (one gateway) to 64"},
+		{[]string{"run", "replicas", "--replica-limits", "both"}, "--replica-limits must be own"},
+		{[]string{"run", "fallback", "--redis", "redis://127.0.0.1:1"}, "--redis shares the limits of a run's replicas: give --replicas N too"},
+		{[]string{"run", "replicas", "--redis", "http://127.0.0.1:1"}, "the Redis URL"},
 	} {
 		status, stdout, stderr := spillway(tc.args...)
 		if status != 2 || !strings.Contains(stderr, tc.want) {

@@ -283,3 +283,28 @@ func TestSharedLimitsKeepTheSpeedAtOne(t *testing.T) {
 		}
 	}
 }
+
+// A gateway's shared fixed windows are Redis's clock minutes, so the
+// "resets in" it shows counts to the wall clock's next minute, not to the
+// end of a minute from the gateway's start.
+func TestASharedWindowResetsAtTheClockMinute(t *testing.T) {
+	for s := time.Now().Second(); s < 5 || s > 50; s = time.Now().Second() {
+		time.Sleep(200 * time.Millisecond) // far from a minute's turn, so the two answers differ
+	}
+	e, _ := openRun(t, engine.Options{Backend: quick{}, Shared: &engine.SharedLimits{Store: shared.NewLocal(nil), Replica: "one"}})
+	snap, err := e.Controls().Fresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	want := now.Truncate(time.Minute).Add(time.Minute).Sub(now)
+	for _, b := range snap.Buckets {
+		if b.ID == "deployment/primary" {
+			if diff := b.WindowResetsIn - want; diff < -time.Second || diff > time.Second {
+				t.Fatalf("deployment/primary resets in %v; want %v, at the clock's next minute", b.WindowResetsIn, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no deployment/primary in the snapshot")
+}

@@ -114,5 +114,11 @@ func (e *Engine) shareLevel(l BucketLevel) BucketLevel {
 		}
 		l.Available = min(v, l.Capacity)
 	}
+	if g != nil && g.fleet == nil && !g.down && l.WindowResetsIn > 0 {
+		// A gateway's shared fixed windows are Redis's clock minutes,
+		// not the run's: they turn when the wall clock's minute does.
+		now := g.clock.Now()
+		l.WindowResetsIn = now.Truncate(time.Minute).Add(time.Minute).Sub(now)
+	}
 	return l
 }

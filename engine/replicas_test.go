@@ -1,0 +1,232 @@
+package engine_test
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"spillway/engine"
+	"spillway/engine/enginetest"
+	"spillway/engine/record"
+	"spillway/engine/shared"
+)
+
+// fleetRun runs the built-in replicas scenario at seed 42 as three
+// replicas, counting their limits on their own or together.
+func fleetRun(t *testing.T, own bool, opts engine.Options) enginetest.Run {
+	t.Helper()
+	opts.Seed = 42
+	opts.Replicas = &engine.Replicas{Count: 3, Own: own, Where: engine.InProcess}
+	r := enginetest.NewRun(t, builtin(t), "replicas", opts)
+	r.Do(t)
+	return r
+}
+
+// servedBy is, per replica (from 1) and per minute of the run, how many
+// attempts each deployment got.
+func servedBy(r enginetest.Run) map[int]map[int]map[string]int {
+	replicaOf := map[int]int{}
+	out := map[int]map[int]map[string]int{}
+	for _, ev := range r.Events.All() {
+		switch ev.Kind {
+		case engine.Admitted:
+			replicaOf[ev.Request] = ev.Replica
+		case engine.Attempt:
+			rep, minute := replicaOf[ev.Request], int(ev.At/time.Minute)
+			if out[rep] == nil {
+				out[rep] = map[int]map[string]int{}
+			}
+			if out[rep][minute] == nil {
+				out[rep][minute] = map[string]int{}
+			}
+			out[rep][minute][ev.Deployment]++
+		}
+	}
+	return out
+}
+
+func fleetBucket(t *testing.T, f *record.Fleet, id string) record.FleetBucket {
+	t.Helper()
+	for _, b := range f.Buckets {
+		if b.Bucket == id {
+			return b
+		}
+	}
+	t.Fatalf("the fleet summary has no %s: %+v", id, f)
+	return record.FleetBucket{}
+}
+
+// Three replicas that each count their limits on their own let three
+// times each limit through, every replica holding it; sharing them, the
+// fleet holds it once. The same seed sends the same requests both ways.
+func TestReplicasWithOwnLimitsLetThreeTimesThroughAndSharedOnesHold(t *testing.T) {
+	own := fleetRun(t, true, engine.Options{})
+	sharedRun := fleetRun(t, false, engine.Options{})
+	ownSum, sharedSum := own.Record.Summary(), sharedRun.Record.Summary()
+	if ownSum.Requests != sharedSum.Requests || ownSum.Requests != 191 {
+		t.Fatalf("requests: own %d, shared %d; want the same 191 from the same seed", ownSum.Requests, sharedSum.Requests)
+	}
+	if got := ownSum.ByDeployment["primary"]; got != 90 {
+		t.Errorf("own limits: primary served %d over three minutes; want 90 (10 RPM × 3 replicas × 3 minutes)", got)
+	}
+	if got := sharedSum.ByDeployment["primary"]; got != 30 {
+		t.Errorf("shared limits: primary served %d over three minutes; want 30 (10 RPM × 3 minutes)", got)
+	}
+	for _, c := range []struct {
+		sum               record.Summary
+		limits            string
+		primary, batch, x int
+	}{{ownSum, "own", 30, 18, 3}, {sharedSum, "shared", 10, 6, 1}} {
+		f := c.sum.Fleet
+		if f == nil || f.Replicas != 3 || f.Limits != c.limits {
+			t.Fatalf("%s: fleet summary %+v", c.limits, f)
+		}
+		p, b := fleetBucket(t, f, "deployment/primary"), fleetBucket(t, f, "tenant/batch")
+		if p.BusiestMinute != c.primary || p.TimesLimit != float64(c.x) || b.BusiestMinute != c.batch || b.TimesLimit != float64(c.x) {
+			t.Errorf("%s: primary %+v, batch %+v; want busiest minutes %d and %d, %d× the limit", c.limits, p, b, c.primary, c.batch, c.x)
+		}
+	}
+	// Each replica held the limit on its own: at most 10 primary calls a
+	// minute each, and with own limits each used all 10.
+	for rep, minutes := range servedBy(own) {
+		for minute, by := range minutes {
+			if by["primary"] != 10 {
+				t.Errorf("own limits: replica %d gave primary %d calls in minute %d; want its own 10", rep, by["primary"], minute)
+			}
+		}
+	}
+	// Each tenant's requests went to the replicas in turn.
+	perReplica := map[string]map[int]int{}
+	for _, ev := range own.Events.Of(engine.Admitted) {
+		if perReplica[ev.Tenant] == nil {
+			perReplica[ev.Tenant] = map[int]int{}
+		}
+		perReplica[ev.Tenant][ev.Replica]++
+	}
+	for tenant, counts := range perReplica {
+		lo, hi := math.MaxInt, 0
+		for rep := 1; rep <= 3; rep++ {
+			lo, hi = min(lo, counts[rep]), max(hi, counts[rep])
+		}
+		if len(counts) != 3 || hi-lo > 1 {
+			t.Errorf("tenant %s's requests by replica: %v; want them spread in turn over replicas 1–3", tenant, counts)
+		}
+	}
+}
+
+// A run as replicas is one simulation on one clock: the same seed gives
+// the same summary at any speed, with either way of counting limits.
+func TestReplicasRunTheSameAtAnySpeed(t *testing.T) {
+	for _, own := range []bool{true, false} {
+		unpaced := fleetRun(t, own, engine.Options{}).Record.Summary()
+		clock := enginetest.NewClock(time.Date(2026, 12, 2, 9, 59, 37, 0, time.UTC)) // not on a minute
+		paced := fleetRun(t, own, engine.Options{Speed: 20, Clock: clock}).Record.Summary()
+		if !reflect.DeepEqual(unpaced, paced) {
+			t.Fatalf("own %v: speed 20 changed the outcome:\n%+v\n%+v", own, paced, unpaced)
+		}
+	}
+}
+
+// The replicas' shared limits counted in a real Redis, on the run's
+// clock, decide exactly as those counted in process.
+func TestReplicasSharingARedisRunAsInProcess(t *testing.T) {
+	srv := enginetest.StartRedis(t)
+	inProcess := fleetRun(t, false, engine.Options{})
+	store, err := shared.DialRedis(context.Background(), srv.URL(), "replicas-test", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := enginetest.NewRun(t, builtin(t), "replicas", engine.Options{Seed: 42, Replicas: &engine.Replicas{Count: 3, Where: "Redis",
+		Store: func(clock func() time.Time) shared.Store { return store.WithClock(clock) }}})
+	r.Do(t)
+	a, b := inProcess.Record.Requests(), r.Record.Requests()
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("in Redis the requests went otherwise than in process (%d and %d requests)", len(b), len(a))
+	}
+	if got := r.Record.Summary().ByDeployment["primary"]; got != 30 {
+		t.Fatalf("primary served %d with the limits in Redis; want 30", got)
+	}
+}
+
+// alwaysThrottled is an instant backend whose primary always throttles.
+type alwaysThrottled struct{}
+
+func (alwaysThrottled) Instant() bool { return true }
+func (alwaysThrottled) Invoke(_ context.Context, _ time.Time, c engine.Call) engine.Reply {
+	if c.Deployment == "primary" {
+		return engine.Reply{Latency: 100 * time.Millisecond, Code: "ThrottlingException", Class: "throttled", Message: "Too many requests"}
+	}
+	return engine.Reply{Latency: time.Second, InputTokens: 10, OutputTokens: 10}
+}
+
+const cooldownFleet = `
+default = "cooling"
+[[scenario]]
+name = "cooling"
+title = "A primary that always throttles, behind a cooldown"
+limiter = "fixed-window"
+fallback_on = ["throttled"]
+  [scenario.gateway]
+  allowed_fails = 1
+  cooldown = "60s"
+  [[scenario.account]]
+  name = "default"
+  [[scenario.deployment]]
+  name = "primary"
+  model = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+  rpm = "unlimited"
+  [[scenario.deployment]]
+  name = "fallback"
+  model = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+  rpm = "unlimited"
+  [[scenario.group]]
+  name = "primary"
+  deployments = ["primary"]
+  fallbacks = ["fallback"]
+  [[scenario.group]]
+  name = "fallback"
+  deployments = ["fallback"]
+  [[scenario.tenant]]
+  name = "app"
+  rpm = "unlimited"
+  requests = 12
+  stagger = "1s"
+`
+
+// Each replica has its own cooldowns: with own limits every replica pays
+// the failures that cool the primary down; sharing them, one replica's
+// cooldown holds the primary out of every replica's pick.
+func TestEachReplicaCoolsDownOnItsOwnUnlessTheyShare(t *testing.T) {
+	f := enginetest.Parse(t, cooldownFleet)
+	throttles := map[bool]int{}
+	for _, own := range []bool{true, false} {
+		r := enginetest.NewRun(t, f, "cooling", engine.Options{Seed: 1, Backend: alwaysThrottled{},
+			Replicas: &engine.Replicas{Count: 3, Own: own, Where: engine.InProcess}})
+		r.Do(t)
+		cooled := map[int]bool{}
+		for _, ev := range r.Events.Of(engine.HealthChanged) {
+			if ev.Health == "cooldown" {
+				cooled[ev.Replica] = true
+			}
+		}
+		for _, ev := range r.Events.Of(engine.Throttled) {
+			if ev.Deployment == "primary" {
+				throttles[own]++
+			}
+		}
+		want := map[int]bool{1: true, 2: true, 3: true}
+		if !own {
+			want = map[int]bool{1: true}
+		}
+		if !reflect.DeepEqual(cooled, want) {
+			t.Errorf("own %v: replicas that cooled the primary down: %v; want %v", own, cooled, want)
+		}
+	}
+	if throttles[true] != 3*throttles[false] || throttles[false] == 0 {
+		t.Fatalf("throttled calls to the primary: %d with own limits, %d shared; want three times as many, one cooldown's worth per replica",
+			throttles[true], throttles[false])
+	}
+}
