@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,48 +163,21 @@ func (alwaysThrottled) Invoke(_ context.Context, _ time.Time, c engine.Call) eng
 	return engine.Reply{Latency: time.Second, InputTokens: 10, OutputTokens: 10}
 }
 
-const cooldownFleet = `
-default = "cooling"
-[[scenario]]
-name = "cooling"
-title = "A primary that always throttles, behind a cooldown"
-limiter = "fixed-window"
-fallback_on = ["throttled"]
-  [scenario.gateway]
-  allowed_fails = 1
-  cooldown = "60s"
-  [[scenario.account]]
-  name = "default"
-  [[scenario.deployment]]
-  name = "primary"
-  model = "us.anthropic.claude-sonnet-4-20250514-v1:0"
-  rpm = "unlimited"
-  [[scenario.deployment]]
-  name = "fallback"
-  model = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
-  rpm = "unlimited"
-  [[scenario.group]]
-  name = "primary"
-  deployments = ["primary"]
-  fallbacks = ["fallback"]
-  [[scenario.group]]
-  name = "fallback"
-  deployments = ["fallback"]
-  [[scenario.tenant]]
-  name = "app"
-  rpm = "unlimited"
-  requests = 12
-  stagger = "1s"
-`
+// cooldownFleet is the cooldown scenario the gateway's replicas share,
+// with traffic of its own: twelve requests a second apart.
+var cooldownFleet = strings.Replace(cooldownScenario, `arrival = "gateway"`, "requests = 12\n  stagger = \"1s\"", 1)
 
 // Each replica has its own cooldowns: with own limits every replica pays
 // the failures that cool the primary down; sharing them, one replica's
 // cooldown holds the primary out of every replica's pick.
 func TestEachReplicaCoolsDownOnItsOwnUnlessTheyShare(t *testing.T) {
 	f := enginetest.Parse(t, cooldownFleet)
+	if len(f.Scenarios[0].Tenants) != 1 || f.Scenarios[0].Tenants[0].Requests != 12 {
+		t.Fatal("the cooldown scenario no longer has one gateway tenant to give traffic of its own")
+	}
 	throttles := map[bool]int{}
 	for _, own := range []bool{true, false} {
-		r := enginetest.NewRun(t, f, "cooling", engine.Options{Seed: 1, Backend: alwaysThrottled{},
+		r := enginetest.NewRun(t, f, "cool", engine.Options{Seed: 1, Backend: alwaysThrottled{},
 			Replicas: &engine.Replicas{Count: 3, Own: own, Where: engine.InProcess}})
 		r.Do(t)
 		cooled := map[int]bool{}
