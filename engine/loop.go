@@ -73,8 +73,8 @@ func (l *loop) next() (it item, wait time.Duration, ok bool) {
 // the wall clock's time; the loop's time stays at the later of the two, so
 // it never goes back.
 func (l *loop) at(t time.Time) {
+	l.sampleTo(t) // what advance left for the items due before it
 	if t.After(l.now) {
-		l.sampleTo(t)
 		l.now = t
 	}
 }
@@ -96,11 +96,24 @@ func (l *loop) sampleTo(t time.Time) {
 // happen between scheduled items: a network reply, a control. Time never
 // goes back.
 func (l *loop) advance() time.Time {
-	if now := l.simNow(); now.After(l.now) {
-		l.sampleTo(now)
+	now := l.simNow()
+	l.sampleTo(l.sampleBound(now))
+	if now.After(l.now) {
 		l.now = now
 	}
 	return l.now
+}
+
+// sampleBound is how far samples may be taken when the loop's time moves
+// to t between items: not past the earliest item still due, which a
+// paced loop may be a little late for. A sample then falls between the
+// same items as in a run at any other speed, and reads no bucket at a time
+// after an item that is still to come before it.
+func (l *loop) sampleBound(t time.Time) time.Time {
+	if len(l.queue) > 0 && l.queue[0].at.Before(t) {
+		return l.queue[0].at
+	}
+	return t
 }
 
 // simNow is the simulated time that corresponds to the wall clock now;

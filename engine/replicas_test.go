@@ -204,3 +204,35 @@ func TestEachReplicaCoolsDownOnItsOwnUnlessTheyShare(t *testing.T) {
 			throttles[true], throttles[false])
 	}
 }
+
+// A paced run on the wall clock, with a screen asking for the state all
+// the time (each ask moves the loop's time to the wall's, ahead of items
+// still due), ends as the unpaced run does: the gauges are never read
+// ahead of a request still to come, which turned a fixed window forward
+// and, at the request, back, letting it count twice.
+func TestAPacedRunWatchedAllTheTimeEndsAsTheUnpacedOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("paces a three-minute run on the wall clock")
+	}
+	for _, own := range []bool{false, true} {
+		unpaced := fleetRun(t, own, engine.Options{}).Record.Summary()
+		r := enginetest.NewRun(t, builtin(t), "replicas", engine.Options{Seed: 42, Speed: 100, Clock: realClock{},
+			Replicas: &engine.Replicas{Count: 3, Own: own, Where: engine.InProcess}})
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					r.Engine.Controls().Fresh(context.Background())
+				}
+			}
+		}()
+		r.Do(t)
+		close(done)
+		if paced := r.Record.Summary(); !reflect.DeepEqual(paced, unpaced) {
+			t.Fatalf("own %v: watched at speed 100 the run went otherwise:\n%+v\n%+v", own, paced.Fleet, unpaced.Fleet)
+		}
+	}
+}

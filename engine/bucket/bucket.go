@@ -252,9 +252,11 @@ func (b *Bucket) windowOf(t time.Time) int64 {
 	return int64(t.Sub(b.epoch) / Window)
 }
 
-// rollLocked starts a new fixed window when t has left the current one.
+// rollLocked starts a new fixed window when t has left the current one
+// for a later one. An earlier t counts in the current window: time never
+// goes back, and a window that turned back would forget what it counted.
 func (b *Bucket) rollLocked(t time.Time) {
-	if idx := b.windowOf(t); idx != b.windowIndex {
+	if idx := b.windowOf(t); idx > b.windowIndex {
 		b.windowIndex = idx
 		b.windowCount = 0
 	}

@@ -310,3 +310,19 @@ func TestReadingAtAnEarlierTimeRefillsNothing(t *testing.T) {
 		t.Fatalf("after a read at an earlier time: %v tokens at 10s, want 0", got)
 	}
 }
+
+// A fixed window never turns back: a read at the next window's time,
+// then a take a moment before it (a paced run samples the gauges on the
+// wall clock's time, ahead of a request that was due just before), finds
+// the window the read turned to, not a fresh copy of the old one.
+func TestAFixedWindowNeverTurnsBack(t *testing.T) {
+	b := New(scenarios.FixedWindow, 1, epoch)
+	if !b.AllowAt(at(59 * time.Second)) {
+		t.Fatal("the first request of the window was refused")
+	}
+	b.LevelAt(at(60 * time.Second)) // the next window, which has room
+	b.AllowAt(at(59*time.Second + 900*time.Millisecond))
+	if b.AllowAt(at(61 * time.Second)) {
+		t.Fatal("a 1 RPM window let two requests through in the minute from 60 s: a read turned it forward, a take turned it back")
+	}
+}
