@@ -512,12 +512,19 @@ func (o *runOptions) parseReplicas(count, limits, redisURL string) error {
 	if o.replicas > 0 {
 		fleet = o.replicas
 	}
+	own := limits == scenarios.ReplicaLimitsOwn || limits == "" && o.scenario.Replicas.Limits == scenarios.ReplicaLimitsOwn
+	if limits != "" && fleet < 2 {
+		return usagef("--replica-limits is for a run as replicas: give --replicas N too (2 to %d)", scenarios.MaxReplicas)
+	}
 	switch {
 	case redisURL == "off":
 		return nil
 	case redisURL != "":
 		if fleet < 2 {
 			return usagef("--redis shares the limits of a run's replicas: give --replicas N too (2 to %d), or serve one replica of many with 'spillway gateway --redis'", scenarios.MaxReplicas)
+		}
+		if own {
+			return usagef("--redis keeps the limits replicas share, and these replicas count their own (limits = \"own\"): add --replica-limits shared")
 		}
 		if err := shared.CheckURL(redisURL); err != nil {
 			return usageError{err}
@@ -1438,11 +1445,20 @@ func (d *dashboardRuns) keepPrevious(prev *session.Run) {
 		}
 		d.sessionDir = dir
 	}
-	path := filepath.Join(d.sessionDir, "previous-run.json")
+	// Named for what C's list shows of it: the scenario, and for a run as
+	// replicas how they counted, beside the run on screen.
+	name := "previous-" + prev.Scenario.Name
+	if f := prev.Recorder.Info().Fleet; f != nil {
+		name += "-" + f.Limits + "-limits"
+	}
+	path := filepath.Join(d.sessionDir, name+".json")
 	if err := prev.Recorder.WriteFile(path); err != nil {
 		path = ""
 	}
 	d.mu.Lock()
+	if d.previous != "" && d.previous != path {
+		os.Remove(d.previous) // one run before this one is kept
+	}
 	d.previous = path
 	d.mu.Unlock()
 }

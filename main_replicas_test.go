@@ -22,7 +22,7 @@ type fleetExport struct {
 			Where    string `json:"where"`
 			Buckets  []struct {
 				Bucket        string  `json:"bucket"`
-				RPM           int     `json:"rpm"`
+				Limit         int     `json:"limit"`
 				BusiestMinute int     `json:"busiest_minute"`
 				TimesLimit    float64 `json:"times_limit"`
 			} `json:"buckets"`
@@ -105,8 +105,8 @@ func TestRunAsReplicasShowsTheLeakAgainstTheHeldLimit(t *testing.T) {
 	}
 	for limits, want := range map[string][]string{
 		"own": {"replicas 3, each tenant's requests handed to them in turn, each counting every limit on its own",
-			"deployment/primary  | 10  | 30             | 3.0×", "each of the 3 replicas held it on its own"},
-		"shared": {"sharing every limit, in this process", "deployment/primary  | 10  | 10             | 1.0×", "The fleet held every limit."},
+			"deployment/primary  | 10 requests  | 30             | 3.0×", "replicas held it on its own"},
+		"shared": {"3 replicas, sharing every limit in this process:", "deployment/primary  | 10 requests  | 10             | 1.0×", "The fleet held every limit."},
 	} {
 		for _, w := range want {
 			if !strings.Contains(outputs[limits], w) {
@@ -164,14 +164,14 @@ func TestReplicasOnTheDashboard(t *testing.T) {
 	}
 	term := startTerminal(t, 120, 40, "run", "replicas", "--speed", "200")
 	term.waitFor("a fleet with own limits", `OWN LIMITS · 3 replicas`, `(deployment|dep)/primary\s.*/30 `)
-	term.waitFor("the leak in the summary", `each of the 3 replicas held it on its own`)
+	term.waitFor("the leak in the summary", `replicas held it on its own`)
 	term.keys("L")
 	term.waitFor("the same seed with shared limits", `SHARED LIMITS · 3 replicas`, `(deployment|dep)/primary\s.*/10 `)
 	term.waitFor("the held limit in the summary", `The fleet held every limit`)
 	term.keys("Escape")
 	time.Sleep(300 * time.Millisecond) // Escape then C at once reads as alt+C
 	term.keys("C")
-	term.waitFor("the run before, to compare with", `previous-run\.json`)
+	term.waitFor("the run before, to compare with", `previous-replicas-own-limits\.json`)
 	term.keys("Enter")
 	term.waitFor("the comparison", `replicas: A 3, each counting its own limits, B 3, sharing their limits in this process`)
 	term.keys("Escape", "q")

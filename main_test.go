@@ -78,7 +78,9 @@ func TestUsageErrorsExitTwoBeforeDispatching(t *testing.T) {
 		{[]string{"run", "replicas", "--replicas", "65"}, "--replicas must be a whole number from 1 (one gateway) to 64"},
 		{[]string{"run", "replicas", "--replica-limits", "both"}, "--replica-limits must be own"},
 		{[]string{"run", "fallback", "--redis", "redis://127.0.0.1:1"}, "--redis shares the limits of a run's replicas: give --replicas N too"},
-		{[]string{"run", "replicas", "--redis", "http://127.0.0.1:1"}, "the Redis URL"},
+		{[]string{"run", "replicas", "--redis", "http://127.0.0.1:1", "--replica-limits", "shared"}, "the Redis URL"},
+		{[]string{"run", "replicas", "--redis", "redis://127.0.0.1:1"}, "these replicas count their own (limits = \"own\"): add --replica-limits shared"},
+		{[]string{"run", "fallback", "--replica-limits", "own"}, "--replica-limits is for a run as replicas"},
 	} {
 		status, stdout, stderr := spillway(tc.args...)
 		if status != 2 || !strings.Contains(stderr, tc.want) {

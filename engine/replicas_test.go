@@ -236,3 +236,24 @@ func TestAPacedRunWatchedAllTheTimeEndsAsTheUnpacedOne(t *testing.T) {
 		}
 	}
 }
+
+// A TPM limit leaks with the replicas as a request limit does: counted on
+// their own, three replicas use about three times the primary's 20,000
+// tokens a minute; shared, no more than a token bucket's full bucket and
+// a minute's refill, twice the limit.
+func TestReplicasCountTokensAgainstTPMLimitsToo(t *testing.T) {
+	times := map[bool]float64{}
+	for _, own := range []bool{true, false} {
+		r := enginetest.NewRun(t, builtin(t), "tpm-fallback", engine.Options{Seed: 42,
+			Replicas: &engine.Replicas{Count: 3, Own: own, Where: engine.InProcess}})
+		r.Do(t)
+		b := fleetBucket(t, r.Record.Summary().Fleet, "deployment/primary/tpm")
+		if b.Unit != "tokens" || b.Limit != 20000 {
+			t.Fatalf("own %v: the primary's TPM limit in the fleet summary: %+v", own, b)
+		}
+		times[own] = b.TimesLimit
+	}
+	if times[true] < 2.5 || times[false] > 2 {
+		t.Fatalf("the primary's busiest minute of tokens: %.1f× its TPM with own limits, %.1f× shared; want about 3× and at most 2×", times[true], times[false])
+	}
+}

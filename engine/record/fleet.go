@@ -16,19 +16,25 @@ type Fleet struct {
 	Replicas int    `json:"replicas"`
 	Limits   string `json:"limits"`          // "own" or "shared"
 	Where    string `json:"where,omitempty"` // the shared limits' store: "this process", or "Redis at host:port"
-	// Buckets are every request-per-minute limit of a tenant or a
-	// deployment, in the run's bucket order.
+	// StoreDown: the shared limits' store was unreachable for part of the
+	// run, and each replica counted its own limits meanwhile, or refused.
+	StoreDown bool `json:"store_down,omitempty"`
+	// Buckets are every limit of a tenant or a deployment, requests and
+	// tokens a minute, in the run's bucket order.
 	Buckets []FleetBucket `json:"buckets"`
 }
 
 // FleetBucket is one limit and the most the fleet let through it in one
 // minute of the run, counted from its start (the windows a fixed-window
-// limit counts in): a tenant's admissions, or a deployment's picks.
+// limit counts in): a tenant's admissions or a deployment's picks, or the
+// tokens (input and output) of the answers that came in that minute.
 type FleetBucket struct {
 	Bucket        string  `json:"bucket"`
-	RPM           int     `json:"rpm"` // each replica's limit, at the start
+	Unit          string  `json:"unit"`    // "requests" or "tokens"
+	Limiter       string  `json:"limiter"` // "token-bucket" or "fixed-window"
+	Limit         int     `json:"limit"`   // each replica's, a minute, at the start
 	BusiestMinute int     `json:"busiest_minute"`
-	TimesLimit    float64 `json:"times_limit"` // BusiestMinute ÷ RPM, to a tenth
+	TimesLimit    float64 `json:"times_limit"` // BusiestMinute ÷ Limit, to a tenth
 }
 
 // minuteCounts counts, per bucket, what passed in the current minute of
@@ -38,27 +44,43 @@ type minuteCounts map[engine.BucketID]*minuteCount
 
 type minuteCount struct{ minute, n, busiest int }
 
-func (m minuteCounts) count(id engine.BucketID, at time.Duration) {
+func (m minuteCounts) count(id engine.BucketID, at time.Duration, n int) {
 	c := m[id]
 	if c == nil {
-		return // not a request-per-minute limit
+		return // not a limit
 	}
 	if minute := int(at / time.Minute); minute != c.minute {
 		c.minute, c.n = minute, 0
 	}
-	c.n++
+	c.n += n
 	c.busiest = max(c.busiest, c.n)
 }
 
-// newMinuteCounts counts the limited request buckets of a run as
-// replicas; nil for any other run.
+// event counts what ev let through: a tenant's admission, a deployment's
+// pick, or an answer's tokens for the tenant's and the deployment's TPM
+// limits.
+func (m minuteCounts) event(ev engine.Event) {
+	switch ev.Kind {
+	case engine.Admitted:
+		m.count(ev.Bucket, ev.At, 1)
+	case engine.Attempt:
+		m.count(engine.BucketID(engine.DeploymentBucket+ev.Deployment), ev.At, 1)
+	case engine.Succeeded:
+		used := ev.InputTokens + ev.OutputTokens
+		m.count(engine.BucketID(engine.TenantBucket+ev.Tenant)+engine.TPMSuffix, ev.At, used)
+		m.count(engine.BucketID(engine.DeploymentBucket+ev.Deployment)+engine.TPMSuffix, ev.At, used)
+	}
+}
+
+// newMinuteCounts counts the limits of a run as replicas; nil for any
+// other run.
 func newMinuteCounts(info engine.RunInfo) minuteCounts {
 	if info.Fleet == nil {
 		return nil
 	}
 	m := minuteCounts{}
 	for _, b := range info.Buckets {
-		if b.Unit == bucket.Requests && !b.RPM.IsUnlimited() {
+		if !b.RPM.IsUnlimited() {
 			m[b.ID] = &minuteCount{}
 		}
 	}
@@ -71,14 +93,18 @@ func (r *Recorder) fleet() *Fleet {
 	if f == nil {
 		return nil
 	}
-	out := &Fleet{Replicas: f.Replicas, Limits: f.Limits, Where: f.Where, Buckets: []FleetBucket{}}
+	out := &Fleet{Replicas: f.Replicas, Limits: f.Limits, Where: f.Where, StoreDown: r.storeDown, Buckets: []FleetBucket{}}
 	for _, b := range r.info.Buckets {
 		c := r.minutes[b.ID]
 		if c == nil {
 			continue
 		}
-		out.Buckets = append(out.Buckets, FleetBucket{Bucket: string(b.ID), RPM: int(b.RPM), BusiestMinute: c.busiest,
-			TimesLimit: math.Round(10*float64(c.busiest)/float64(b.RPM)) / 10})
+		unit := "requests"
+		if b.Unit == bucket.Tokens {
+			unit = "tokens"
+		}
+		out.Buckets = append(out.Buckets, FleetBucket{Bucket: string(b.ID), Unit: unit, Limiter: string(b.Semantic), Limit: int(b.RPM),
+			BusiestMinute: c.busiest, TimesLimit: math.Round(10*float64(c.busiest)/float64(b.RPM)) / 10})
 	}
 	return out
 }

@@ -168,8 +168,10 @@ type Recorder struct {
 	ended     bool
 	interrupt bool
 	// minutes counts what each limit let through per minute, in a run
-	// as replicas; nil otherwise.
-	minutes minuteCounts
+	// as replicas; nil otherwise. storeDown: its shared limits' store
+	// was unreachable at some time.
+	minutes   minuteCounts
+	storeDown bool
 
 	// events holds the event timeline; nil keeps none.
 	events  *spool
@@ -251,12 +253,8 @@ func (r *Recorder) Handle(ev engine.Event) {
 		r.minutes = newMinuteCounts(r.info)
 	case engine.Admitted, engine.RateLimited, engine.Skipped, engine.Attempt, engine.Throttled, engine.RetryScheduled,
 		engine.Errored, engine.Succeeded, engine.Failed, engine.Cancelled:
-		switch {
-		case r.minutes == nil:
-		case ev.Kind == engine.Admitted:
-			r.minutes.count(ev.Bucket, ev.At)
-		case ev.Kind == engine.Attempt:
-			r.minutes.count(engine.BucketID(engine.DeploymentBucket+ev.Deployment), ev.At)
+		if r.minutes != nil {
+			r.minutes.event(ev)
 		}
 		if q := r.request(ev); q != nil {
 			q.apply(ev)
@@ -291,6 +289,8 @@ func (r *Recorder) Handle(ev engine.Event) {
 	case engine.RegionsPolled:
 		p := *ev.Regions
 		r.regions[ev.Account] = &p
+	case engine.SharedLimitsChanged:
+		r.storeDown = r.storeDown || ev.Code == engine.CodeSharedDown
 	case engine.RunEnded:
 		r.ended, r.interrupt, r.endAt = true, ev.Interrupted, ev.At
 	}

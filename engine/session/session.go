@@ -197,7 +197,7 @@ func shareFleet(ctx context.Context, cfg Config, s *scenarios.Scenario, r *engin
 	scope := fmt.Sprintf("%s/run-%x", s.Name, run)
 	store, err := shared.DialRedis(ctx, cfg.SharedRedis, scope, cfg.SharedDeadline)
 	if err != nil {
-		return nil, fmt.Errorf("the replicas share their limits in Redis: %w; start it, or leave out --redis to share them in this process", err)
+		return nil, fmt.Errorf("the replicas share their limits in Redis: %w; check that it runs and that the URL is right, or leave out --redis to share them in this process", err)
 	}
 	r.Where = "Redis at " + store.Addr()
 	r.Store = func(clock func() time.Time) shared.Store { return store.WithClock(clock) }

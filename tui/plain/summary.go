@@ -64,33 +64,76 @@ func WriteSummary(w io.Writer, s *scenarios.Scenario, sum record.Summary, interr
 
 // fleet is what a run as replicas let through each limit in its busiest
 // minute, against the limit: the N× leak of limits each replica counts on
-// its own, or the limit held by shared ones.
+// its own, or the limit held by shared ones, and why a shared limit was
+// passed when it was.
 func fleet(w io.Writer, f *record.Fleet) {
 	how := "each counting every limit on its own"
 	if f.Limits == scenarios.ReplicaLimitsShared {
-		how = "sharing every limit, in " + f.Where
+		how = "sharing every limit in " + f.Where
 	}
-	fmt.Fprintf(w, "\n%d Replicas, %s (each tenant's requests go to them in turn):\n", f.Replicas, how)
-	t := table{header: []string{"Limit", "RPM", "Busiest Minute", "× Limit"}}
+	fmt.Fprintf(w, "\n%d replicas, %s:\n", f.Replicas, how)
+	if len(f.Buckets) == 0 {
+		fmt.Fprintln(w, "No tenant or deployment has a limit.")
+		return
+	}
+	t := table{header: []string{"Limit", "Per Minute", "Busiest Minute", "× Limit"}}
 	most := 0.0
+	var tokenBucket, tokens bool
 	for _, b := range f.Buckets {
-		t.add(b.Bucket, fmt.Sprint(b.RPM), fmt.Sprint(b.BusiestMinute), fmt.Sprintf("%.1f×", b.TimesLimit))
+		t.add(b.Bucket, fmt.Sprintf("%d %s", b.Limit, b.Unit), fmt.Sprint(b.BusiestMinute), fmt.Sprintf("%.1f×", b.TimesLimit))
 		most = max(most, b.TimesLimit)
+		if b.TimesLimit > 1 {
+			tokenBucket = tokenBucket || b.Limiter == string(scenarios.TokenBucket)
+			tokens = tokens || b.Unit == "tokens"
+		}
 	}
 	t.write(w)
+	var says string
 	switch {
-	case len(f.Buckets) == 0:
-		fmt.Fprintln(w, "No tenant or deployment has a request limit.")
-	case most > 1:
-		fmt.Fprintf(w, "The fleet let up to %.1f× a limit through in one minute", most)
-		if f.Limits == scenarios.ReplicaLimitsOwn {
-			fmt.Fprintf(w, ": each of the %d replicas held it on its own. Shared limits (--replica-limits shared) hold it once.\n", f.Replicas)
-		} else {
-			fmt.Fprintln(w, ": a token bucket lets its full bucket and a minute's refill through in one minute.")
-		}
+	case most <= 1:
+		says = "The fleet held every limit."
+	case f.Limits == scenarios.ReplicaLimitsOwn:
+		says = fmt.Sprintf("The fleet let up to %.1f× a limit through in one minute: each of the %d replicas held it on its own. "+
+			"Shared limits hold it once: press L on the dashboard, or run with --replica-limits shared.", most, f.Replicas)
 	default:
-		fmt.Fprintln(w, "The fleet held every limit.")
+		var why []string
+		if f.StoreDown {
+			why = append(why, "the shared limits' store was unreachable for a while, and each replica counted its own limits meanwhile")
+		}
+		if tokenBucket {
+			why = append(why, "a token bucket lets its full bucket and a minute's refill through in one minute")
+		}
+		if tokens {
+			why = append(why, "tokens count here in the minute their answer came, which may be after the minute their request was let in")
+		}
+		says = fmt.Sprintf("The fleet let up to %.1f× a limit through in one minute: %s.", most, strings.Join(why, "; "))
 	}
+	for _, line := range wrapWords(says, wrapAt) {
+		fmt.Fprintln(w, line)
+	}
+}
+
+// wrapAt is the width the summary's sentences wrap at, so that they read
+// whole in an 80-column terminal and on the dashboard's results card.
+const wrapAt = 76
+
+// wrapWords breaks text into lines of at most width at spaces only: a
+// flag such as --replica-limits stays whole, where a wrapper that breaks
+// at hyphens would split it.
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len([]rune(line))+1+len([]rune(word)) > width:
+			lines, line = append(lines, line), word
+		default:
+			line += " " + word
+		}
+	}
+	return append(lines, line)
 }
 
 func modelUsage(w io.Writer, s *scenarios.Scenario, sum record.Summary) {

@@ -52,6 +52,10 @@ type Comparison struct {
 	// Regions are the invocations each Region served, from the invocation
 	// logs, summed over the accounts.
 	Regions []RegionRow `json:"regions"`
+	// Limits are, when either run was a fleet of replicas, what each
+	// limit let through in its busiest minute, beside the limit (the
+	// records' summary.fleet); absent otherwise.
+	Limits []LimitRow `json:"limits,omitempty"`
 	// Notes say where the numbers are incomplete, such as invocation logs
 	// that had not caught up when a run ended.
 	Notes []string `json:"notes"`
@@ -136,6 +140,45 @@ type RegionRow struct {
 	Delta RegionMetrics `json:"delta"`
 }
 
+// LimitRow is one limit in runs as replicas: A's and B's busiest minute;
+// nil for a run that was not a fleet or had no such limit.
+type LimitRow struct {
+	Bucket string        `json:"bucket"`
+	Unit   string        `json:"unit"`
+	A      *FleetFigures `json:"a"`
+	B      *FleetFigures `json:"b"`
+}
+
+// FleetFigures are a limit's figures in one run as replicas.
+type FleetFigures struct {
+	Limit         int     `json:"limit"`
+	BusiestMinute int     `json:"busiest_minute"`
+	TimesLimit    float64 `json:"times_limit"`
+}
+
+// limitRows pairs the limits of two runs' fleets, A's order first.
+func limitRows(a, b *record.Fleet) []LimitRow {
+	var rows []LimitRow
+	index := map[string]int{}
+	add := func(f *record.Fleet, set func(*LimitRow, *FleetFigures)) {
+		if f == nil {
+			return
+		}
+		for _, bk := range f.Buckets {
+			i, ok := index[bk.Bucket]
+			if !ok {
+				i = len(rows)
+				index[bk.Bucket] = i
+				rows = append(rows, LimitRow{Bucket: bk.Bucket, Unit: bk.Unit})
+			}
+			set(&rows[i], &FleetFigures{Limit: bk.Limit, BusiestMinute: bk.BusiestMinute, TimesLimit: bk.TimesLimit})
+		}
+	}
+	add(a, func(r *LimitRow, f *FleetFigures) { r.A = f })
+	add(b, func(r *LimitRow, f *FleetFigures) { r.B = f })
+	return rows
+}
+
 // RegionMetrics is a Region's part of a run's logged invocations.
 type RegionMetrics struct {
 	Invocations int `json:"invocations"`
@@ -168,6 +211,7 @@ func Runs(a, b *record.Loaded) *Comparison {
 		Deployments:        rows(fa.deployments, fb.deployments, order(engine.DeploymentBucket, a, b)),
 		Accounts:           rows(fa.accounts, fb.accounts, nil),
 		Regions:            regionRows(a.Summary.Regions, b.Summary.Regions),
+		Limits:             limitRows(a.Summary.Fleet, b.Summary.Fleet),
 		Notes:              append(logNotes("A", a), logNotes("B", b)...),
 	}
 	if c.Differences == nil {

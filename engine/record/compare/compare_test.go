@@ -276,3 +276,33 @@ func TestAnUnusedDeploymentCountsAsZeroNotAbsent(t *testing.T) {
 		t.Fatalf("a deployment only A has should say so:\n%s", textOf(t, c))
 	}
 }
+
+// Runs as replicas are compared on what they let through each limit in
+// their busiest minute; a run that was one gateway has no such figure,
+// and says so rather than 0.
+func TestRunsAsReplicasCompareTheirBusiestMinutes(t *testing.T) {
+	fleet := func(limits string, busiest int) *record.Fleet {
+		return &record.Fleet{Replicas: 3, Limits: limits, Where: "this process", Buckets: []record.FleetBucket{
+			{Bucket: "deployment/primary", Unit: "requests", Limiter: "fixed-window", Limit: 10, BusiestMinute: busiest, TimesLimit: float64(busiest) / 10}}}
+	}
+	own := &record.Loaded{Scenario: "s", Summary: record.Summary{Fleet: fleet("own", 30)}}
+	shared := &record.Loaded{Scenario: "s", Summary: record.Summary{Fleet: fleet("shared", 10)}}
+	one := &record.Loaded{Scenario: "s"}
+	var text strings.Builder
+	if err := WriteText(&text, Runs(own, shared)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"replicas: A 3, each counting its own limits, B 3, sharing their limits in this process",
+		"Busiest minute, runs as replicas", "3.0×", "1.0×", "−2.0×", "−20"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the comparison lacks %q:\n%s", want, text.String())
+		}
+	}
+	c := Runs(own, one)
+	if len(c.Limits) != 1 || c.Limits[0].A == nil || c.Limits[0].B != nil {
+		t.Fatalf("against one gateway: %+v; want A's figures and none for B", c.Limits)
+	}
+	if c := Runs(one, one); c.Limits != nil {
+		t.Fatalf("two single gateways: %+v; want no limits block", c.Limits)
+	}
+}

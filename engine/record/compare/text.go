@@ -25,6 +25,7 @@ const (
 	kindCount   kind = iota // a whole number
 	kindPercent             // a percentage; its delta is in percentage points
 	kindMillis              // milliseconds
+	kindTimes               // a multiple, to the tenth: 3.0×
 )
 
 // figure is one row of a table: a label and where its number comes from.
@@ -158,6 +159,12 @@ func WriteText(w io.Writer, c *Comparison) error {
 	}
 	p.line("")
 	p.table("Whole run", []Row{c.Overall}, figures, false)
+	if len(c.Limits) > 0 {
+		// Runs as replicas: what the fleet let through each limit is
+		// what the comparison is about, so it comes first.
+		p.line("")
+		p.limits(c.Limits)
+	}
 	for _, b := range []struct {
 		title   string
 		rows    []Row
@@ -177,6 +184,7 @@ func WriteText(w io.Writer, c *Comparison) error {
 		p.line("")
 		p.regions(c.Regions)
 	}
+
 	if len(c.Notes) > 0 {
 		p.line("")
 		p.line("Notes:")
@@ -286,6 +294,28 @@ func (p *printer) regions(rows []RegionRow) {
 	p.blocks = append(p.blocks, block{grid: t})
 }
 
+// limits adds the table of what runs as replicas let through each limit
+// in their busiest minute; a run that was one gateway has no figures.
+func (p *printer) limits(rows []LimitRow) {
+	t := &grid{left: 2}
+	t.add("Busiest minute, runs as replicas", "", "A", "B", "Δ")
+	for _, r := range rows {
+		a, b := r.A != nil, r.B != nil
+		var fa, fb FleetFigures
+		if a {
+			fa = *r.A
+		}
+		if b {
+			fb = *r.B
+		}
+		t.add("  "+r.Bucket, "  "+r.Unit, value(kindCount, float64(fa.BusiestMinute), a), value(kindCount, float64(fb.BusiestMinute), b),
+			change(kindCount, float64(fb.BusiestMinute-fa.BusiestMinute), a && b))
+		t.add("", "  × limit", value(kindTimes, fa.TimesLimit, a), value(kindTimes, fb.TimesLimit, b),
+			change(kindTimes, fb.TimesLimit-fa.TimesLimit, a && b))
+	}
+	p.blocks = append(p.blocks, block{grid: t})
+}
+
 // flush lays the tables out on common columns and writes everything.
 func (p *printer) flush() error {
 	words := 0
@@ -318,6 +348,8 @@ func value(k kind, v float64, has bool) string {
 		return cell(k, v) + "%"
 	case kindMillis:
 		return cell(k, v) + " ms"
+	case kindTimes:
+		return cell(k, v) + "×"
 	}
 	return cell(k, v)
 }
@@ -333,6 +365,8 @@ func change(k kind, d float64, has bool) string {
 		text += " pts"
 	case kindMillis:
 		text += " ms"
+	case kindTimes:
+		text += "×"
 	}
 	// The sign goes by what is shown, so that a delta too small to show
 	// is not "+0.0".
@@ -348,7 +382,7 @@ func change(k kind, d float64, has bool) string {
 // cell writes v as its kind is shown.
 func cell(k kind, v float64) string {
 	v = rounded(k, v)
-	if k == kindPercent {
+	if k == kindPercent || k == kindTimes {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
@@ -359,7 +393,7 @@ func cell(k kind, v float64) string {
 // counts whole.
 func rounded(k kind, v float64) float64 {
 	switch {
-	case k == kindPercent, k == kindMillis && math.Abs(v) < 1000:
+	case k == kindPercent, k == kindTimes, k == kindMillis && math.Abs(v) < 1000:
 		return math.Round(v*10) / 10
 	}
 	return math.Round(v)
