@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,7 +133,42 @@ func decodeError(file, src string, err error) *Error {
 		}
 		return &Error{File: file, Pos: pos, Key: pe.LastKey, Msg: pe.Message + " (fix the TOML syntax at this place)"}
 	}
+	if m := typeMismatch.FindStringSubmatch(err.Error()); m != nil {
+		// A value of the wrong type for a key the decoder fills itself
+		// (text, such as limiter): placed at the key on its line.
+		line, _ := strconv.Atoi(m[1])
+		name := m[2][strings.LastIndex(m[2], ".")+1:]
+		col := 1
+		if lines := strings.Split(src, "\n"); line >= 1 && line <= len(lines) {
+			col += max(0, strings.Index(lines[line-1], name))
+		}
+		return &Error{File: file, Pos: Pos{line, col}, Key: m[2],
+			Msg: fmt.Sprintf("%s must be %s, not %s", name, tomlType(m[4]), tomlType(m[3]))}
+	}
 	return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ") + " (check the value's type)"}
+}
+
+// typeMismatch is the decoder's word for a value of the wrong type: its
+// line, the key, the type written and the type wanted.
+var typeMismatch = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): incompatible types: TOML value has type (\S+); destination has type (\S+)$`)
+
+// tomlType names a Go type the decoder reports as what a person writes.
+func tomlType(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string in quotes"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map"), strings.HasPrefix(goType, "struct"):
+		return "a table"
+	}
+	return goType
 }
 
 // The raw* types mirror the TOML. Numbers and durations are decoded as any,
@@ -1156,6 +1192,10 @@ func (c *checker) wholeNumber(path string, v any, def, lo, hi int) int {
 			return lo
 		}
 		return def
+	}
+	if s, isText := v.(string); isText {
+		c.fail(path, "%q is a string; write a whole number from %d to %d, without quotes", s, lo, hi)
+		return lo
 	}
 	n, ok := numberIn(v, float64(lo), float64(hi))
 	if !ok || n != math.Trunc(n) {

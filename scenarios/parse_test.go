@@ -532,6 +532,18 @@ func TestValidationErrors(t *testing.T) {
 			line: 38, col: 3, key: "scenario.gateway.breaker_failures", msg: "choose cooldown (allowed_fails) or a circuit breaker (breaker_failures), not both"},
 		{name: "allowed_fails negative", extra: "\n  [scenario.gateway]\n  allowed_fails = -1\n",
 			line: 37, col: 3, key: "scenario.gateway.allowed_fails", msg: "-1 is out of range"},
+		{name: "allowed_fails in quotes", extra: "\n  [scenario.gateway]\n  allowed_fails = \"2\"\n",
+			line: 37, col: 3, key: "scenario.gateway.allowed_fails", msg: `"2" is a string; write a whole number from 0 to 1000, without quotes`},
+
+		// replicas
+		{name: "replicas zero", extra: "\n  [scenario.replicas]\n  count = 0\n",
+			line: 37, col: 3, key: "scenario.replicas.count", msg: "0 is out of range; use a whole number from 1 to 64"},
+		{name: "replicas limits unknown", extra: "\n  [scenario.replicas]\n  count = 3\n  limits = \"both\"\n",
+			line: 38, col: 3, key: "scenario.replicas.limits", msg: `limits is "shared" (every replica counts against the same limits`},
+		{name: "replicas limits a number", extra: "\n  [scenario.replicas]\n  limits = 1\n",
+			line: 37, col: 3, key: "scenario.replicas.limits", msg: "limits must be a string in quotes, not a whole number"},
+		{name: "limiter a number", edits: []string{"title = \"Minimal\"\n", "title = \"Minimal\"\nlimiter = 1\n"},
+			line: 6, col: 1, key: "scenario.limiter", msg: "limiter must be a string in quotes, not a whole number"},
 
 		// requests
 		{name: "requests zero", edits: []string{"  requests = 5\n", "  requests = 0\n"},
