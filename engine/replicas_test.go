@@ -257,3 +257,44 @@ func TestReplicasCountTokensAgainstTPMLimitsToo(t *testing.T) {
 		t.Fatalf("the primary's busiest minute of tokens: %.1f× its TPM with own limits, %.1f× shared; want about 3× and at most 2×", times[true], times[false])
 	}
 }
+
+// Replicas whose shared store goes down mid-run do what redis_failure
+// says, as a gateway's do: open, each counts its own limits meanwhile
+// (the fleet then lets more through, and the summary knows why); closed,
+// each refuses.
+func TestReplicasWhoseStoreGoesDownDoAsRedisFailureSays(t *testing.T) {
+	for _, onFailure := range []string{"open", "closed"} {
+		var store *flaky
+		r := enginetest.NewRun(t, builtin(t), "replicas", engine.Options{Seed: 42, Replicas: &engine.Replicas{Count: 3, OnFailure: onFailure, Where: "Redis",
+			Store: func(clock func() time.Time) shared.Store {
+				store = &flaky{Store: shared.NewLocal(clock)}
+				return store
+			}}})
+		r.Engine.Subscribe(engine.SinkFunc(func(ev engine.Event) {
+			if ev.At >= 90*time.Second {
+				store.down.Store(true) // from the middle of the second minute on
+			}
+		}))
+		sum := r.Do(t)
+		if !sum.Fleet.StoreDown || len(r.Events.Of(engine.SharedLimitsChanged)) == 0 {
+			t.Fatalf("%s: the store went down, and the record does not say so", onFailure)
+		}
+		unavailable := 0
+		for _, ev := range r.Events.Of(engine.Failed) {
+			if ev.Code == engine.CodeSharedUnavailable {
+				unavailable++
+			}
+		}
+		p := fleetBucket(t, sum.Fleet, "deployment/primary")
+		switch onFailure {
+		case "open":
+			if unavailable != 0 || p.BusiestMinute <= 10 {
+				t.Errorf("open: %d refused for the store, the primary's busiest minute %d; want none refused, and each replica's own 10 after the outage", unavailable, p.BusiestMinute)
+			}
+		case "closed":
+			if unavailable == 0 || p.BusiestMinute > 10 {
+				t.Errorf("closed: %d refused for the store, the primary's busiest minute %d; want refusals, and never more than the shared 10", unavailable, p.BusiestMinute)
+			}
+		}
+	}
+}
