@@ -14,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
+	"spillway/engine"
 	"spillway/engine/record"
 	"spillway/engine/record/replay"
 	"spillway/engine/session"
@@ -140,6 +141,10 @@ func replayRun(l *record.Loaded, s *scenarios.Scenario, notes []string, speed fl
 	feed := &tui.Feed{}
 	player := replay.NewPlayer(l, speed, time.Now)
 	regions := fleet.Regions(s)
+	var sharedBadge string
+	if len(l.Events) > 0 && l.Events[0].Info != nil && l.Events[0].Info.Fleet != nil {
+		sharedBadge = replicasBadge(l.Events[0].Info.Fleet)
+	}
 	return &tui.Run{
 		Feed:     feed,
 		Controls: player,
@@ -148,13 +153,26 @@ func replayRun(l *record.Loaded, s *scenarios.Scenario, notes []string, speed fl
 		Notes:    notes,
 		Options: tui.Options{Scenario: s, Badge: "REPLAY",
 			Backend:      replayedFrom(l),
-			BackendBrief: "of " + filepath.Base(l.Path), Live: l.Backend == "aws", Seed: l.Seed, Speed: player.Snapshot().Speed, Regions: regions},
+			BackendBrief: "of " + filepath.Base(l.Path), Live: l.Backend == "aws", Seed: l.Seed, Speed: player.Snapshot().Speed, Regions: regions,
+			SharedBadge: sharedBadge},
 		Results: func() string {
 			var card strings.Builder
 			plain.WriteSummary(&card, s, l.Summary, l.Interrupted)
 			return card.String()
 		},
 	}
+}
+
+// replicasBadge is the badge of a recorded run as replicas, as the run
+// showed it: how its replicas counted their limits.
+func replicasBadge(f *engine.FleetInfo) string {
+	switch {
+	case f.Limits == scenarios.ReplicaLimitsOwn:
+		return session.OwnLimitsBadge
+	case strings.HasPrefix(f.Where, "Redis"):
+		return session.RedisBadge
+	}
+	return session.SharedLimitsBadge
 }
 
 // maxListedRecords bounds the picker's list of recorded runs.

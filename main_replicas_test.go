@@ -176,3 +176,17 @@ func TestReplicasOnTheDashboard(t *testing.T) {
 	term.waitFor("the comparison", `replicas: A 3, each counting its own limits, B 3, sharing their limits in this process`)
 	term.keys("Escape", "q")
 }
+
+// A recorded run as replicas plays back with the badge it had.
+func TestAReplayOfReplicasShowsHowTheyCounted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the dashboard under tmux")
+	}
+	path := filepath.Join(t.TempDir(), "own.json")
+	if status, _, errOut := spillway("run", "replicas", "--speed", "max", "--json", path); status != 0 {
+		t.Fatalf("%d %s", status, errOut)
+	}
+	term := startTerminal(t, 120, 40, "replay", path, "--speed", "50")
+	term.waitFor("the replay's badges", `REPLAY\s+OWN LIMITS · 3 replicas`, `(deployment|dep)/primary\s.*/30 `)
+	term.keys("q")
+}

@@ -259,6 +259,9 @@ func (s *runState) apply(ev engine.Event) {
 	switch ev.Kind {
 	case engine.RunStarted:
 		s.info = ev.Info
+		if f := ev.Info.Fleet; f != nil {
+			s.replicas = f.Replicas // a run's replicas are its own: the count never changes
+		}
 		for _, b := range ev.Info.Buckets {
 			s.tokensMatter = s.tokensMatter || b.ID.Tokens()
 		}

@@ -137,7 +137,7 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 		}
 		host, _ := os.Hostname()
 		opts.Shared = &engine.SharedLimits{Store: store, OnFailure: cfg.SharedFailure, Replica: fmt.Sprintf("%s/%d", host, os.Getpid())}
-		b.SharedBadge, b.SharedDetail = "REDIS", "Redis at "+store.Addr()
+		b.SharedBadge, b.SharedDetail = RedisBadge, "Redis at "+store.Addr()
 		closeBackend = func(close func()) func() { return func() { store.Close(); close() } }(closeBackend)
 	}
 	if faults != nil {
@@ -158,6 +158,15 @@ func Start(ctx context.Context, cfg Config, s *scenarios.Scenario, rpm map[engin
 	}
 	return run, nil
 }
+
+// The badges beside the backend's that say where limits are counted: a
+// gateway's or a run's replicas sharing them in Redis, a run's sharing
+// them in this process, or each counting its own.
+const (
+	RedisBadge        = "REDIS"
+	SharedLimitsBadge = "SHARED LIMITS"
+	OwnLimitsBadge    = "OWN LIMITS"
+)
 
 // replicasOf is how many replicas a run of s simulates, and how they
 // count their limits: the scenario's, or the command line's.
@@ -185,11 +194,11 @@ func shareFleet(ctx context.Context, cfg Config, s *scenarios.Scenario, r *engin
 	closeStore = func() {}
 	switch {
 	case r.Own:
-		b.SharedBadge = "OWN LIMITS"
+		b.SharedBadge = OwnLimitsBadge
 		return closeStore, nil
 	case cfg.SharedRedis == "":
 		r.Where = engine.InProcess
-		b.SharedBadge, b.SharedDetail = "SHARED LIMITS", r.Where
+		b.SharedBadge, b.SharedDetail = SharedLimitsBadge, r.Where
 		return closeStore, nil
 	}
 	var run [6]byte
@@ -201,7 +210,7 @@ func shareFleet(ctx context.Context, cfg Config, s *scenarios.Scenario, r *engin
 	}
 	r.Where = "Redis at " + store.Addr()
 	r.Store = func(clock func() time.Time) shared.Store { return store.WithClock(clock) }
-	b.SharedBadge, b.SharedDetail = "REDIS", r.Where
+	b.SharedBadge, b.SharedDetail = RedisBadge, r.Where
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
