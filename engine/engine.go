@@ -20,7 +20,11 @@
 //   - route.go is the route strategies, deployment.go a deployment with its
 //     bucket and health (package health holds cooldown and breaker);
 //   - logpoll.go reads the Region histogram, faults.go keeps the fault
-//     timeline.
+//     timeline;
+//   - sharedlimits.go keeps the buckets in a store that a gateway's other
+//     replicas share (package shared: Redis, or in process), and
+//     replicas.go runs the scenario as a fleet of replicas in this one
+//     engine, each with its own health, its limits its own or shared.
 //
 // The engine talks to Bedrock through the Backend, LogSource and
 // FaultInjector interfaces (backend.go); it imports neither the AWS client

@@ -13,12 +13,12 @@ import (
 // Replicas runs the scenario as a fleet of gateway replicas behind a load
 // balancer that hands each tenant's requests to them in turn (a turn per
 // tenant, so that tenants arriving in a regular interleave are not each
-// pinned to one replica). Each replica
-// has its own cooldowns, circuit breakers and round-robin turns; its
-// buckets are the fleet's (Own false: one set for every replica, as
-// replicas sharing a Redis count) or its own (Own true: a fleet of N lets
-// N times each limit through). The replicas live in this one engine, on
-// its one simulated clock, so a seed fixes the outcome at any speed.
+// pinned to one replica). Each replica has its own cooldowns, circuit
+// breakers and round-robin turns; its buckets are the fleet's (Own false:
+// one set for every replica, as replicas sharing a Redis count) or its
+// own (Own true: a fleet of N lets N times each limit through). The
+// replicas live in this one engine, on its one simulated clock, so a seed
+// fixes the outcome at any speed.
 type Replicas struct {
 	Count int
 	Own   bool
@@ -30,8 +30,8 @@ type Replicas struct {
 	// OnFailure is what the fleet does while Store is unreachable, as
 	// SharedLimits.OnFailure: each replica counts its own, or refuses.
 	OnFailure string
-	// Where names the shared buckets' store for people: "in process",
-	// or "Redis at host:port".
+	// Where names the shared buckets' store for people: InProcess, or
+	// "Redis at host:port".
 	Where string
 }
 
@@ -45,9 +45,9 @@ type FleetInfo struct {
 	Where    string // the shared buckets' store; empty with own limits
 }
 
-// fleet is a run's replicas: the one the next arrival goes to, the one
-// whose request is being handled, and each replica's side of every
-// deployment and group. Only one replica's side is in the deployments and
+// fleet is a run's replicas: the one each tenant's next request goes to,
+// the one whose request is being handled, and each replica's side of
+// every deployment and group. Only one replica's side is in the deployments and
 // groups at a time (serve swaps it in), so the path a request takes reads
 // its own replica's health without knowing there are others.
 type fleet struct {

@@ -102,6 +102,7 @@ func (s *sharedGate) take(at time.Time, asks []shared.Ask) sharedAnswer {
 	return answered(when, refusal)
 }
 
+// answered is a store's answer: taken, or refused with the refusal.
 func answered(when time.Time, refusal *shared.Refusal) sharedAnswer {
 	if refusal != nil {
 		return sharedAnswer{verdict: sharedRefused, refusal: refusal, at: when}
