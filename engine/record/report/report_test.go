@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +254,27 @@ type counter struct{ n int64 }
 func (c *counter) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return len(p), nil
+}
+
+// A run as replicas shows each limit's busiest minute right after the
+// totals; beside a single gateway, that run's cells are dashes.
+func TestRunsAsReplicasShowTheirBusiestMinutes(t *testing.T) {
+	own := synthetic(50, time.Minute)
+	own.Summary.Fleet = &record.Fleet{Replicas: 3, Limits: "own", Buckets: []record.FleetBucket{
+		{Bucket: "deployment/primary", Unit: "requests", Limiter: "fixed-window", Limit: 10, BusiestMinute: 30, TimesLimit: 3}}}
+	one := synthetic(50, time.Minute)
+	tables := summaryTables([]*runInfo{{Record: own}, {Record: one}})
+	if tables[1].Title != "Limits, runs as replicas" || len(tables[1].Rows) != 1 {
+		t.Fatalf("the second table: %q with %d rows", tables[1].Title, len(tables[1].Rows))
+	}
+	got := strings.Join(tables[1].Rows[0].Cells, " | ")
+	if got != "3, each its own | 10 requests | 30 | 3.0× | — | — | — | —" {
+		t.Fatalf("deployment/primary: %s", got)
+	}
+	if html := write(t, own); !strings.Contains(html, "Limits, runs as replicas") || !strings.Contains(html, "3.0×") {
+		t.Fatal("the page does not show the replicas' limits")
+	}
+	if tables := summaryTables([]*runInfo{{Record: one}}); slices.ContainsFunc(tables, func(t table) bool { return t.Title == "Limits, runs as replicas" }) {
+		t.Fatal("a single gateway's page has a replicas table")
+	}
 }

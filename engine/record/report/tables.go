@@ -80,7 +80,33 @@ func summaryTables(runs []*runInfo) []table {
 	if slices.ContainsFunc(runs, func(r *runInfo) bool { return r.Record.Summary.Streaming != nil }) {
 		tables = append(tables, sideBySide("Streaming", "", []string{"value"}, runs, streamingRows))
 	}
+	if slices.ContainsFunc(runs, func(r *runInfo) bool { return r.Record.Summary.Fleet != nil }) {
+		// Runs as replicas: what the fleet let through each limit, right
+		// after the totals, as the summary and the comparison put it.
+		limits := sideBySide("Limits, runs as replicas", "limit", []string{"replicas", "a minute", "busiest minute", "× limit"}, runs, fleetRows)
+		limits.Note = "The most each limit let through in one minute of the run: a tenant's admissions, a deployment's picks, or the tokens of the answers that came."
+		tables = slices.Insert(tables, 1, limits)
+	}
 	return tables
+}
+
+// fleetRows are a run as replicas' limits with their busiest minutes;
+// none for a run that was one gateway.
+func fleetRows(l *record.Loaded) []tableRow {
+	f := l.Summary.Fleet
+	if f == nil {
+		return nil
+	}
+	how := fmt.Sprintf("%d, each its own", f.Replicas)
+	if f.Limits != "own" {
+		how = fmt.Sprintf("%d, shared", f.Replicas)
+	}
+	var rows []tableRow
+	for _, b := range f.Buckets {
+		rows = append(rows, tableRow{b.Bucket, []string{how, count(b.Limit) + " " + b.Unit, count(b.BusiestMinute),
+			strconv.FormatFloat(b.TimesLimit, 'f', 1, 64) + "×"}})
+	}
+	return rows
 }
 
 func totalRows(l *record.Loaded) []tableRow {
