@@ -14,7 +14,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
-	"spillway/engine"
 	"spillway/engine/record"
 	"spillway/engine/record/replay"
 	"spillway/engine/session"
@@ -143,7 +142,8 @@ func replayRun(l *record.Loaded, s *scenarios.Scenario, notes []string, speed fl
 	regions := fleet.Regions(s)
 	var sharedBadge string
 	if len(l.Events) > 0 && l.Events[0].Info != nil && l.Events[0].Info.Fleet != nil {
-		sharedBadge = replicasBadge(l.Events[0].Info.Fleet)
+		f := l.Events[0].Info.Fleet
+		sharedBadge = session.FleetBadge(f.Limits == scenarios.ReplicaLimitsOwn, f.Where)
 	}
 	return &tui.Run{
 		Feed:     feed,
@@ -161,18 +161,6 @@ func replayRun(l *record.Loaded, s *scenarios.Scenario, notes []string, speed fl
 			return card.String()
 		},
 	}
-}
-
-// replicasBadge is the badge of a recorded run as replicas, as the run
-// showed it: how its replicas counted their limits.
-func replicasBadge(f *engine.FleetInfo) string {
-	switch {
-	case f.Limits == scenarios.ReplicaLimitsOwn:
-		return session.OwnLimitsBadge
-	case strings.HasPrefix(f.Where, "Redis"):
-		return session.RedisBadge
-	}
-	return session.SharedLimitsBadge
 }
 
 // maxListedRecords bounds the picker's list of recorded runs.

@@ -114,8 +114,8 @@ func New(s *scenarios.Scenario, opts Options) (*Engine, error) {
 	if opts.Shared != nil && opts.Speed != 1 {
 		return nil, errors.New("shared limits count in real time, on their store's clock: run at speed 1")
 	}
-	if r := s.Replicas; opts.Replicas == nil && r.Count > 1 && !opts.Open {
-		opts.Replicas = &Replicas{Count: r.Count, Own: r.Limits == scenarios.ReplicaLimitsOwn, OnFailure: s.Shared.OnFailure, Where: InProcess}
+	if r := ScenarioReplicas(s); opts.Replicas == nil && r.Count > 1 && !opts.Open {
+		opts.Replicas = &r
 	}
 	if r := opts.Replicas; r != nil && r.Count > 1 {
 		switch {

@@ -35,6 +35,13 @@ type Replicas struct {
 	Where string
 }
 
+// ScenarioReplicas are the replicas s's file asks for ([scenario.replicas]
+// and [scenario.shared] redis_failure), sharing their limits in this
+// process.
+func ScenarioReplicas(s *scenarios.Scenario) Replicas {
+	return Replicas{Count: s.Replicas.Count, Own: s.Replicas.Limits == scenarios.ReplicaLimitsOwn, OnFailure: s.Shared.OnFailure, Where: InProcess}
+}
+
 // InProcess is where a run's replicas share their limits without a Redis.
 const InProcess = "this process"
 
@@ -67,6 +74,9 @@ type fleet struct {
 	// and with shared ones while their store is down and the fleet
 	// serves anyway.
 	fallback *shared.Local
+	// ownKeys are, by replica, each bucket key's own key in fallback,
+	// made once rather than at every decision.
+	ownKeys []map[string]string
 	// now is the simulated time of the decision being asked, which the
 	// stores take as their own; start is the run's start.
 	now, start time.Time
@@ -90,6 +100,7 @@ func newFleet(r *Replicas, s *scenarios.Scenario, deployments []*deployment, gro
 		f.healths = append(f.healths, hs)
 		f.skipMsgs = append(f.skipMsgs, make([]string, len(deployments)))
 		f.next = append(f.next, make([]int, len(f.groups)))
+		f.ownKeys = append(f.ownKeys, map[string]string{})
 	}
 	f.info = FleetInfo{Replicas: r.Count, Limits: scenarios.ReplicaLimitsShared, Where: r.Where}
 	if r.Own {
@@ -135,14 +146,21 @@ func (f *fleet) replicaNumber() int {
 	return f.current + 1
 }
 
-// ownKey is where replica rep keeps its own bucket key.
-func ownKey(rep int, key string) string { return fmt.Sprintf("replica-%d/%s", rep+1, key) }
+// ownKey is where replica rep keeps bucket key in fallback.
+func (f *fleet) ownKey(rep int, key string) string {
+	own, ok := f.ownKeys[rep][key]
+	if !ok {
+		own = fmt.Sprintf("replica-%d/%s", rep+1, key)
+		f.ownKeys[rep][key] = own
+	}
+	return own
+}
 
-// ownAsks are asks in the current replica's own buckets.
-func (f *fleet) ownAsks(asks []shared.Ask) []shared.Ask {
+// ownAsks are asks in replica rep's own buckets.
+func (f *fleet) ownAsks(rep int, asks []shared.Ask) []shared.Ask {
 	out := make([]shared.Ask, len(asks))
 	for i, a := range asks {
-		a.Key = ownKey(f.current, a.Key)
+		a.Key = f.ownKey(rep, a.Key)
 		out[i] = a
 	}
 	return out
@@ -150,15 +168,14 @@ func (f *fleet) ownAsks(asks []shared.Ask) []shared.Ask {
 
 // healthAt is the state a deployment shows for the fleet at now: the
 // first replica's that passes it over (cooling or open), with when that
-// ends, else healthy.
+// ends, else the first replica's.
 func (f *fleet) healthAt(i int, now time.Time) (health.State, time.Time) {
-	state, until := f.healths[0][i].At(now)
 	for rep := range f.count {
 		if s, u := f.healths[rep][i].At(now); s != health.Healthy {
 			return s, u
 		}
 	}
-	return state, until
+	return f.healths[0][i].At(now)
 }
 
 // ownLevels are every replica's own buckets added up: what the fleet
@@ -166,12 +183,7 @@ func (f *fleet) healthAt(i int, now time.Time) (health.State, time.Time) {
 func (f *fleet) ownLevels(asks []shared.Ask) []float64 {
 	total := make([]float64, len(asks))
 	for rep := range f.count {
-		keyed := make([]shared.Ask, len(asks))
-		for i, a := range asks {
-			a.Key = ownKey(rep, a.Key)
-			keyed[i] = a
-		}
-		sync, _ := f.fallback.Sync(context.Background(), "", keyed)
+		sync, _ := f.fallback.Sync(context.Background(), "", f.ownAsks(rep, asks))
 		for i, lv := range sync.Levels {
 			total[i] += lv.Available
 		}

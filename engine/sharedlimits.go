@@ -125,7 +125,7 @@ func (s *sharedGate) without(asks []shared.Ask) sharedAnswer {
 // takeOwn takes asks from the serving replica's own buckets, in a run
 // as replicas.
 func (s *sharedGate) takeOwn(asks []shared.Ask) sharedAnswer {
-	when, refusal, _ := s.fleet.fallback.Take(s.ctx, s.fleet.ownAsks(asks)) // in process: it cannot fail
+	when, refusal, _ := s.fleet.fallback.Take(s.ctx, s.fleet.ownAsks(s.fleet.current, asks)) // in process: it cannot fail
 	return answered(when, refusal)
 }
 
@@ -135,7 +135,7 @@ func (s *sharedGate) settle(at time.Time, a shared.Ask, reserved, used float64, 
 	if f := s.fleet; f != nil && !from.IsZero() {
 		f.now = at
 		if f.own || s.down {
-			f.fallback.Settle(s.ctx, f.ownAsks([]shared.Ask{a})[0], reserved, used, from)
+			f.fallback.Settle(s.ctx, f.ownAsks(f.current, []shared.Ask{a})[0], reserved, used, from)
 			return
 		}
 	}

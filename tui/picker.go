@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"spillway/scenarios"
+	"spillway/tui/plain"
 )
 
 // picker lists every scenario with its title; enter runs the highlighted
@@ -127,7 +128,7 @@ func (p *picker) View(st Styles, width, height int) string {
 	} else if len(p.items) > 0 {
 		lines = append(lines, "", st.Dim.Render(fit("• on screen now", width)), "")
 		desc := strings.Join(strings.Fields(p.items[p.cursor].Description), " ")
-		for _, l := range wrap(desc, width) {
+		for _, l := range plain.Wrap(desc, width) {
 			lines = append(lines, fit(l, width))
 		}
 	}
@@ -147,24 +148,4 @@ func (p *picker) recordLine(st Styles, i, nameW, width int) string {
 		line = st.Selected.Render(line)
 	}
 	return line
-}
-
-// wrap breaks text into lines of at most width cells at spaces.
-func wrap(text string, width int) []string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(text) {
-		switch {
-		case line == "":
-			line = w
-		case len([]rune(line))+1+len([]rune(w)) > width:
-			lines, line = append(lines, line), w
-		default:
-			line += " " + w
-		}
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
 }

@@ -1,11 +1,13 @@
 package record
 
 import (
+	"fmt"
 	"math"
 	"time"
 
 	"spillway/engine"
 	"spillway/engine/bucket"
+	"spillway/scenarios"
 )
 
 // Fleet is what a run as replicas let through each limit, beside the
@@ -22,6 +24,18 @@ type Fleet struct {
 	// Buckets are every limit of a tenant or a deployment, requests and
 	// tokens a minute, in the run's bucket order.
 	Buckets []FleetBucket `json:"buckets"`
+}
+
+// Describe is how many replicas a run had and how they counted their
+// limits, in words; "one gateway" for a run that was not a fleet.
+func (f *Fleet) Describe() string {
+	switch {
+	case f == nil:
+		return "one gateway"
+	case f.Limits == scenarios.ReplicaLimitsOwn:
+		return fmt.Sprintf("%d, each counting its own limits", f.Replicas)
+	}
+	return fmt.Sprintf("%d, sharing their limits in %s", f.Replicas, f.Where)
 }
 
 // FleetBucket is one limit and the most the fleet let through it in one

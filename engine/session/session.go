@@ -168,10 +168,23 @@ const (
 	OwnLimitsBadge    = "OWN LIMITS"
 )
 
+// FleetBadge is the badge of a run as replicas: each counting its own
+// limits, or sharing them where, in this process or in a Redis. A replay
+// shows the one its run showed.
+func FleetBadge(own bool, where string) string {
+	switch {
+	case own:
+		return OwnLimitsBadge
+	case where == engine.InProcess:
+		return SharedLimitsBadge
+	}
+	return RedisBadge
+}
+
 // replicasOf is how many replicas a run of s simulates, and how they
 // count their limits: the scenario's, or the command line's.
 func replicasOf(cfg Config, s *scenarios.Scenario) engine.Replicas {
-	r := engine.Replicas{Count: s.Replicas.Count, Own: s.Replicas.Limits == scenarios.ReplicaLimitsOwn, OnFailure: s.Shared.OnFailure}
+	r := engine.ScenarioReplicas(s)
 	if cfg.Replicas > 0 {
 		r.Count = cfg.Replicas
 	}
@@ -194,11 +207,11 @@ func shareFleet(ctx context.Context, cfg Config, s *scenarios.Scenario, r *engin
 	closeStore = func() {}
 	switch {
 	case r.Own:
-		b.SharedBadge = OwnLimitsBadge
+		b.SharedBadge = FleetBadge(true, "")
 		return closeStore, nil
 	case cfg.SharedRedis == "":
 		r.Where = engine.InProcess
-		b.SharedBadge, b.SharedDetail = SharedLimitsBadge, r.Where
+		b.SharedBadge, b.SharedDetail = FleetBadge(false, r.Where), r.Where
 		return closeStore, nil
 	}
 	var run [6]byte
@@ -210,7 +223,7 @@ func shareFleet(ctx context.Context, cfg Config, s *scenarios.Scenario, r *engin
 	}
 	r.Where = "Redis at " + store.Addr()
 	r.Store = func(clock func() time.Time) shared.Store { return store.WithClock(clock) }
-	b.SharedBadge, b.SharedDetail = RedisBadge, r.Where
+	b.SharedBadge, b.SharedDetail = FleetBadge(false, r.Where), r.Where
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

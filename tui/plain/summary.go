@@ -108,7 +108,7 @@ func fleet(w io.Writer, f *record.Fleet) {
 		}
 		says = fmt.Sprintf("The fleet let up to %.1f× a limit through in one minute: %s.", most, strings.Join(why, "; "))
 	}
-	for _, line := range wrapWords(says, wrapAt) {
+	for _, line := range Wrap(says, wrapAt) {
 		fmt.Fprintln(w, line)
 	}
 }
@@ -117,10 +117,11 @@ func fleet(w io.Writer, f *record.Fleet) {
 // whole in an 80-column terminal and on the dashboard's results card.
 const wrapAt = 76
 
-// wrapWords breaks text into lines of at most width at spaces only: a
-// flag such as --replica-limits stays whole, where a wrapper that breaks
-// at hyphens would split it.
-func wrapWords(text string, width int) []string {
+// Wrap breaks text into lines of at most width characters at spaces
+// only: a flag such as --replica-limits stays whole, where a wrapper that
+// breaks at hyphens would split it. The dashboard's picker wraps its
+// descriptions with it too.
+func Wrap(text string, width int) []string {
 	var lines []string
 	line := ""
 	for _, word := range strings.Fields(text) {
@@ -133,7 +134,10 @@ func wrapWords(text string, width int) []string {
 			line += " " + word
 		}
 	}
-	return append(lines, line)
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 func modelUsage(w io.Writer, s *scenarios.Scenario, sum record.Summary) {

@@ -48,17 +48,6 @@ const (
 // scenarios, or of a scenario that changed between them.
 func (d Difference) Prominent() bool { return d.Kind == KindScenario || d.Kind == KindTitle }
 
-// fleetText is how a run's replicas counted their limits, in words.
-func fleetText(f *record.Fleet) string {
-	switch {
-	case f == nil:
-		return "one gateway"
-	case f.Limits == scenarios.ReplicaLimitsOwn:
-		return fmt.Sprintf("%d, each counting its own limits", f.Replicas)
-	}
-	return fmt.Sprintf("%d, sharing their limits in %s", f.Replicas, f.Where)
-}
-
 // differences lists how a and b differ in set-up and course, most
 // fundamental first.
 func differences(a, b *record.Loaded) []Difference {
@@ -83,7 +72,7 @@ func differences(a, b *record.Loaded) []Difference {
 	if a.Backend != b.Backend {
 		add(KindBackend, "", "backend: A %s, B %s", orNone(a.Backend), orNone(b.Backend))
 	}
-	if fa, fb := fleetText(a.Summary.Fleet), fleetText(b.Summary.Fleet); fa != fb {
+	if fa, fb := a.Summary.Fleet.Describe(), b.Summary.Fleet.Describe(); fa != fb {
 		add(KindReplicas, "", "replicas: A %s, B %s", fa, fb)
 	}
 	out = append(out, bucketDifferences(a.Buckets, b.Buckets)...)

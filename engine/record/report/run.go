@@ -35,7 +35,7 @@ func metaRows(l *record.Loaded) []tableRow {
 		one("scenario", orDash(l.Scenario)),
 		one("title", orDash(l.Title)),
 		one("backend", backend(l)),
-		one("replicas", replicas(l.Summary.Fleet)),
+		one("replicas", l.Summary.Fleet.Describe()),
 		one("seed", strconv.FormatUint(l.Seed, 10)),
 		one("speed", speed(l.Speed)),
 		one("recorded", recorded(l)),
@@ -43,18 +43,6 @@ func metaRows(l *record.Loaded) []tableRow {
 		one("requests", fmt.Sprintf("%s sent of %s planned", count(l.Summary.Requests), count(l.Summary.Planned))),
 		one("state", state(l)),
 	}
-}
-
-// replicas says how many gateway replicas a run had, and how they
-// counted their limits.
-func replicas(f *record.Fleet) string {
-	switch {
-	case f == nil:
-		return "one gateway"
-	case f.Limits == "own":
-		return fmt.Sprintf("%d, each counting its own limits", f.Replicas)
-	}
-	return fmt.Sprintf("%d, sharing their limits in %s", f.Replicas, f.Where)
 }
 
 // grid is a plain table of the configuration: a heading per column.
